@@ -1,0 +1,3 @@
+from reader_app.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""Import rules from DEVELOPERS.md, enforced on the source tree."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "reader_app"
+
+# module root -> the only places (relative to reader_app/) allowed to import it
+RULES = {
+    "pymupdf": ("pdf/",),
+    "fitz": ("pdf/",),
+    "pymupdf4llm": ("pdf/",),
+    "sqlite3": ("library/",),
+    "sqlite_utils": ("library/",),
+    "PySide6": ("ui/", "app.py"),
+    "shiboken6": ("ui/", "app.py"),
+    "llama_cpp": ("assistant/",),
+}
+CORE_ALLOWED_THIRD_PARTY: set[str] = set()  # core/ is stdlib only
+
+
+def _imports(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.split(".")[0], node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module.split(".")[0], node.lineno
+
+
+def _sources():
+    return sorted(PKG.rglob("*.py"))
+
+
+def test_tree_is_not_empty():
+    assert len(_sources()) > 5
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(PKG)))
+def test_import_rules(path):
+    rel = path.relative_to(PKG).as_posix()
+    for mod, line in _imports(path):
+        allowed = RULES.get(mod)
+        if allowed is not None:
+            assert rel.startswith(allowed), f"{rel}:{line} imports {mod}; only {allowed} may"
+        if rel.startswith("core/") and mod not in ("reader_app", "__future__"):
+            import sys
+
+            assert mod in sys.stdlib_module_names or mod in CORE_ALLOWED_THIRD_PARTY, (
+                f"{rel}:{line} imports {mod}; core/ is stdlib only"
+            )
+
+
+def test_inner_layers_do_not_import_outer_ones():
+    """core imports nothing of ours; pdf/library/export never import ui, cli or app."""
+    outer = {"ui", "cli", "app", "commands"}
+    for path in _sources():
+        rel = path.relative_to(PKG).as_posix()
+        layer = rel.split("/")[0]
+        if layer not in ("core", "pdf", "library", "export", "assistant"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("reader_app."):
+                target = node.module.split(".")[1]
+                assert target not in outer, f"{rel} imports reader_app.{target}"
+                if layer == "core":
+                    assert target == "core", f"{rel} imports reader_app.{target}"
