@@ -1,0 +1,60 @@
+"""A scripted fake engine for testing prompt building, parsing and the UI.
+
+Not for testing the engine itself: those tests use the real embedded model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from reader_app.assistant.engine_base import Engine
+from reader_app.core.model import Timings
+
+
+class FakeEngine(Engine):
+    """Answers with ``respond(prefix, suffix) -> str``, streamed word by word.
+
+    Records every call in ``self.calls`` as (prefix, suffix, kwargs).
+    """
+
+    def __init__(self, respond: Callable[[str, str], str] | str = "Evidence: [1]\nAnswer: yes",
+                 *, n_ctx: int = 8192, delay: float = 0.0, name: str = "fake-model"):
+        self.respond = respond if callable(respond) else (lambda _p, _s, r=respond: r)
+        self.n_ctx = n_ctx
+        self.delay = delay
+        self.name = name
+        self.key = "fake:" + name
+        self.calls: list[tuple[str, str, dict]] = []
+        self._seen_prefixes: set[str] = set()
+        self.last_timings = Timings()
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)
+
+    def chat_prefix_suffix(self, system, user_prefix, user_tail):
+        return (f"<system>{system}</system><user>{user_prefix}", f"{user_tail}</user><assistant>")
+
+    def stream(self, prefix, suffix="", *, max_tokens=256, temperature=0.0, seed=0, stop=None,
+               grammar=None, cancel: threading.Event | None = None) -> Iterator[str]:
+        self.calls.append((prefix, suffix, dict(max_tokens=max_tokens, stop=stop, grammar=grammar)))
+        start = time.perf_counter()
+        cached = self.count_tokens(prefix) if prefix in self._seen_prefixes else 0
+        self._seen_prefixes.add(prefix)
+        text = self.respond(prefix, suffix)
+        pieces = text.split(" ")
+        n = 0
+        ttft = 0.0
+        for i, piece in enumerate(pieces[:max_tokens]):
+            if cancel is not None and cancel.is_set():
+                break
+            if self.delay:
+                time.sleep(self.delay)
+            if i == 0:
+                ttft = time.perf_counter() - start
+            n += 1
+            yield piece if i == 0 else " " + piece
+        self.last_timings = Timings(
+            prompt_tokens=self.count_tokens(prefix + suffix), cached_tokens=cached,
+            ttft_s=ttft, total_s=time.perf_counter() - start, completion_tokens=n)
