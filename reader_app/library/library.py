@@ -1,0 +1,482 @@
+"""The paper library: papers, sections, paragraphs, tags, notes and search.
+
+The only public entry point is :class:`Library`; all SQL stays in this package.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+import platformdirs
+
+from reader_app.core.errors import AmbiguousId, BadInput, NotFound
+from reader_app.core.model import Note, Paper, Paragraph, SearchHit, Section
+
+from . import schema
+from .db import connect, dumps, loads, now, write
+from .search import match_all, match_any
+from .store import AssistantStoreMixin, MaintenanceMixin
+
+DB_NAME = "library.sqlite3"
+FILES_DIR = "files"
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def default_library_dir() -> Path:
+    """``$READER_APP_LIBRARY`` if set, else the platform's user data dir for reader-app."""
+    env = os.environ.get("READER_APP_LIBRARY")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("reader-app", appauthor=False))
+
+
+def _locked(method):
+    """Serialise calls: one connection may be shared by a GUI worker thread and the GUI."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Library(AssistantStoreMixin, MaintenanceMixin):
+    """A library folder: ``library.sqlite3`` plus ``files/<sha256>.pdf`` copies."""
+
+    def __init__(self, path: Path, db) -> None:  # use Library.open()
+        self.path = path
+        self.db_path = path / DB_NAME
+        self.files_dir = path / FILES_DIR
+        self.db = db
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, *, migrate_to: int | None = None) -> "Library":
+        """Open (creating if needed) the library in folder ``path``.
+
+        ``migrate_to`` stops migrations at that schema version (for tests of upgrades).
+        """
+        folder = Path(path).expanduser() if path is not None else default_library_dir()
+        if folder.exists() and not folder.is_dir():
+            raise BadInput(f"library path {folder} is a file; give a folder")
+        try:
+            (folder / FILES_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BadInput(f"cannot create library folder {folder}: {e.strerror or e}") from None
+        db = connect(folder / DB_NAME)
+        try:
+            schema.migrate(db, migrate_to)
+        except sqlite3.DatabaseError as e:
+            db.close()
+            raise BadInput(f"{folder / DB_NAME} is not a usable reader-app library ({e})") from None
+        except BaseException:
+            db.close()
+            raise
+        return cls(folder.resolve(), db)
+
+    def close(self) -> None:
+        with self._lock:
+            if self.db is not None:
+                self.db.close()
+                self.db = None
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Library({str(self.path)!r})"
+
+    @property
+    def schema_version(self) -> int:
+        return schema.version(self.db)
+
+    # ------------------------------------------------------------------ helpers
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
+        if self.db is None:
+            raise BadInput("the library is closed")
+        cur = self.db.conn.execute(sql, tuple(params))
+        keys = [d[0] for d in cur.description]
+        return [dict(zip(keys, r)) for r in cur.fetchall()]
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> dict | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def _abs_file(self, rel: str) -> str:
+        return str(self.path / rel) if rel else ""
+
+    def _paper_from_row(self, row: dict) -> Paper:
+        return Paper(
+            id=row["id"], title=row["title"], authors=loads(row["authors"], []), year=row["year"],
+            doi=row["doi"], arxiv_id=row["arxiv_id"], abstract=row["abstract"], pages=row["pages"],
+            warnings=loads(row["warnings"], []), file=self._abs_file(row["file"]),
+            original_path=row["original_path"], added=row["added"],
+        )
+
+    # ------------------------------------------------------------------ ids
+    @_locked
+    def resolve_id(self, prefix: str) -> str:
+        """Full paper id for a unique prefix (like git short hashes)."""
+        prefix = (prefix or "").strip()
+        if not prefix:
+            raise BadInput("empty paper id")
+        if self._one("SELECT 1 FROM papers WHERE id = ?", [prefix]):
+            return prefix
+        esc = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._rows("SELECT id FROM papers WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6",
+                          [esc + "%"])
+        # LIKE is case-insensitive for ASCII; ids are lower-case hex, so accept "ABC" for "abc"
+        if not rows:
+            raise NotFound(f"no paper with id {prefix!r}")
+        if len(rows) > 1:
+            shown = ", ".join(r["id"][:12] for r in rows[:5])
+            raise AmbiguousId(f"paper id {prefix!r} is ambiguous: matches {shown}"
+                              f"{', ...' if len(rows) > 5 else ''}; give more characters")
+        return rows[0]["id"]
+
+    # ------------------------------------------------------------------ papers
+    @_locked
+    def add_paper(self, paper: Paper, pdf_path: str | os.PathLike | None = None) -> tuple[str, bool]:
+        """Store ``paper`` (and a copy of its PDF). Returns ``(id, duplicate)``."""
+        src = Path(pdf_path) if pdf_path is not None else None
+        if not paper.id:
+            if src is None:
+                raise BadInput("paper has no id and no PDF to derive one from")
+            paper.id = _file_sha256(src)
+        if self._one("SELECT 1 FROM papers WHERE id = ?", [paper.id]):
+            return paper.id, True
+        rel, created_file = "", False
+        if src is not None:
+            rel, created_file = self._store_file(src)
+        try:
+            with write(self.db):
+                if self._one("SELECT 1 FROM papers WHERE id = ?", [paper.id]):  # lost a race
+                    return paper.id, True
+                added = now()
+                self.db["papers"].insert({
+                    "id": paper.id, "sha256": paper.id, "file": rel,
+                    "original_path": str(Path(src).resolve()) if src is not None else paper.original_path,
+                    "title": paper.title or "", "authors": dumps(list(paper.authors)), "year": paper.year,
+                    "doi": paper.doi, "arxiv_id": paper.arxiv_id, "abstract": paper.abstract or "",
+                    "pages": paper.pages or 0, "added": added, "warnings": dumps(list(paper.warnings)),
+                })
+                self.db["sections"].insert_all(
+                    ({"paper_id": paper.id, "idx": s.index, "title": s.title, "level": s.level,
+                      "page": s.page} for s in paper.sections), batch_size=500)
+                self.db["paragraphs"].insert_all(
+                    ({"paper_id": paper.id, "idx": p.index, "text": p.text, "page": p.page,
+                      "x0": p.bbox[0], "y0": p.bbox[1], "x1": p.bbox[2], "y1": p.bbox[3],
+                      "section_index": p.section_index, "section": p.section or "", "kind": p.kind}
+                     for p in paper.paragraphs), batch_size=500)
+                self._add_tags(paper.id, paper.tags)
+        except BaseException:
+            if created_file:
+                self._unlink_if_unreferenced(rel)
+            raise
+        paper.file = self._abs_file(rel)
+        if src is not None:
+            paper.original_path = str(Path(src).resolve())
+        paper.added = added
+        return paper.id, False
+
+    def _store_file(self, src: Path) -> tuple[str, bool]:
+        """Copy ``src`` to files/<sha256>.pdf atomically. Returns (relative path, created)."""
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.files_dir / f".incoming-{os.getpid()}-{threading.get_ident()}.tmp"
+        h = hashlib.sha256()
+        try:
+            with open(src, "rb") as fin, open(tmp, "wb") as fout:
+                for chunk in iter(lambda: fin.read(1 << 20), b""):
+                    h.update(chunk)
+                    fout.write(chunk)
+                fout.flush()
+                os.fsync(fout.fileno())
+            rel = f"{FILES_DIR}/{h.hexdigest()}.pdf"
+            dest = self.path / rel
+            if dest.exists():
+                tmp.unlink()
+                return rel, False
+            os.replace(tmp, dest)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise BadInput(f"cannot copy {src} into the library: {e.strerror or e}") from None
+        try:  # make the rename itself durable
+            fd = os.open(self.files_dir, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+        return rel, True
+
+    def _unlink_if_unreferenced(self, rel: str) -> None:
+        if rel and not self._one("SELECT 1 FROM papers WHERE file = ?", [rel]):
+            (self.path / rel).unlink(missing_ok=True)
+
+    @_locked
+    def get_paper(self, id_or_prefix: str, with_paragraphs: bool = True) -> Paper:
+        pid = self.resolve_id(id_or_prefix)
+        paper = self._paper_from_row(self._one("SELECT * FROM papers WHERE id = ?", [pid]))
+        paper.tags = self._tags_of(pid)
+        paper.sections = self.sections(pid)
+        if with_paragraphs:
+            paper.paragraphs = self.paragraphs(pid)
+        return paper
+
+    @_locked
+    def list_papers(self, tag: str | None = None) -> list[Paper]:
+        """All papers (or those tagged ``tag``), newest first, without paragraphs."""
+        if tag is not None:
+            rows = self._rows("""SELECT p.* FROM papers p JOIN paper_tags pt ON pt.paper_id = p.id
+                                 JOIN tags t ON t.id = pt.tag_id WHERE t.name = ?
+                                 ORDER BY p.added DESC, p.rowid DESC""", [tag.strip()])
+        else:
+            rows = self._rows("SELECT * FROM papers ORDER BY added DESC, rowid DESC")
+        papers = [self._paper_from_row(r) for r in rows]
+        for p in papers:
+            p.tags = self._tags_of(p.id)
+            p.sections = self.sections(p.id)
+        return papers
+
+    @_locked
+    def paragraphs(self, paper_id: str) -> list[Paragraph]:
+        pid = self.resolve_id(paper_id)
+        return [Paragraph(index=r["idx"], text=r["text"], page=r["page"],
+                          bbox=(r["x0"], r["y0"], r["x1"], r["y1"]), section_index=r["section_index"],
+                          section=r["section"], kind=r["kind"])
+                for r in self._rows("SELECT * FROM paragraphs WHERE paper_id = ? ORDER BY idx", [pid])]
+
+    @_locked
+    def paragraph_count(self, paper_id: str) -> int:
+        pid = self.resolve_id(paper_id)
+        return self._one("SELECT COUNT(*) AS n FROM paragraphs WHERE paper_id = ?", [pid])["n"]
+
+    @_locked
+    def sections(self, paper_id: str) -> list[Section]:
+        pid = self.resolve_id(paper_id)
+        return [Section(index=r["idx"], title=r["title"], level=r["level"], page=r["page"])
+                for r in self._rows("SELECT * FROM sections WHERE paper_id = ? ORDER BY idx", [pid])]
+
+    @_locked
+    def update_paper(self, paper_id: str, *, title: str | None = None, authors: list[str] | None = None,
+                     year: int | None = None) -> Paper:
+        pid = self.resolve_id(paper_id)
+        changes: dict[str, Any] = {}
+        if title is not None:
+            if not title.strip():
+                raise BadInput("title cannot be empty")
+            changes["title"] = title.strip()
+        if authors is not None:
+            if isinstance(authors, str):
+                raise BadInput("authors must be a list of names")
+            changes["authors"] = dumps([a.strip() for a in authors if a and a.strip()])
+        if year is not None:
+            if not isinstance(year, int) or isinstance(year, bool) or not 0 < year < 10000:
+                raise BadInput(f"bad year {year!r}")
+            changes["year"] = year
+        if changes:
+            with write(self.db):
+                self.db["papers"].update(pid, changes)
+        return self.get_paper(pid, with_paragraphs=False)
+
+    @_locked
+    def remove_paper(self, paper_id: str) -> None:
+        """Delete the paper, everything hanging off it (cascade) and its stored PDF."""
+        pid = self.resolve_id(paper_id)
+        row = self._one("SELECT file FROM papers WHERE id = ?", [pid])
+        with write(self.db):
+            self.db.execute("DELETE FROM papers WHERE id = ?", [pid])
+            self.db.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM paper_tags)")
+        # after COMMIT: a crash here leaves an orphan file, never a row without its file
+        self._unlink_if_unreferenced(row["file"])
+
+    # ------------------------------------------------------------------ tags
+    @staticmethod
+    def _clean_tags(tags: Iterable[str] | str) -> list[str]:
+        if isinstance(tags, str):
+            tags = [tags]
+        out: list[str] = []
+        for t in tags:
+            t = " ".join(str(t).split()).lstrip("#")
+            if not t:
+                raise BadInput("empty tag")
+            if len(t) > 200:
+                raise BadInput("tag longer than 200 characters")
+            if t.casefold() not in (o.casefold() for o in out):
+                out.append(t)
+        return out
+
+    def _tags_of(self, pid: str) -> list[str]:
+        return [r["name"] for r in self._rows("""SELECT t.name FROM tags t JOIN paper_tags pt
+                  ON pt.tag_id = t.id WHERE pt.paper_id = ? ORDER BY t.name COLLATE NOCASE""", [pid])]
+
+    def _add_tags(self, pid: str, tags: Iterable[str]) -> None:
+        for name in self._clean_tags(tags):
+            self.db.execute("INSERT OR IGNORE INTO tags (name) VALUES (?)", [name])
+            self.db.execute("""INSERT OR IGNORE INTO paper_tags (paper_id, tag_id)
+                               SELECT ?, id FROM tags WHERE name = ?""", [pid, name])
+
+    @_locked
+    def add_tags(self, paper_id: str, tags: Iterable[str]) -> list[str]:
+        """Tag a paper (case-insensitive, idempotent). Returns the paper's tags."""
+        pid = self.resolve_id(paper_id)
+        with write(self.db):
+            self._add_tags(pid, tags)
+        return self._tags_of(pid)
+
+    @_locked
+    def remove_tags(self, paper_id: str, tags: Iterable[str]) -> list[str]:
+        """Untag a paper (tags it does not have are ignored). Returns the paper's tags."""
+        pid = self.resolve_id(paper_id)
+        with write(self.db):
+            for name in self._clean_tags(tags):
+                self.db.execute("""DELETE FROM paper_tags WHERE paper_id = ?
+                                   AND tag_id IN (SELECT id FROM tags WHERE name = ?)""", [pid, name])
+            self.db.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM paper_tags)")
+        return self._tags_of(pid)
+
+    @_locked
+    def all_tags(self) -> list[tuple[str, int]]:
+        return [(r["name"], r["n"]) for r in self._rows(
+            """SELECT t.name, COUNT(pt.paper_id) AS n FROM tags t JOIN paper_tags pt ON pt.tag_id = t.id
+               GROUP BY t.id ORDER BY t.name COLLATE NOCASE""")]
+
+    # ------------------------------------------------------------------ search
+    @_locked
+    def search(self, query: str, *, tag: str | None = None, paper_id: str | None = None,
+               limit: int = 50) -> list[SearchHit]:
+        """Full-text search over paragraphs and section titles, best (BM25) first."""
+        match = match_all(query or "")
+        if not match:
+            return []
+        where, params = ["paragraphs_fts MATCH ?"], [match]
+        if paper_id is not None:
+            where.append("g.paper_id = ?")
+            params.append(self.resolve_id(paper_id))
+        if tag is not None:
+            where.append("""g.paper_id IN (SELECT pt.paper_id FROM paper_tags pt JOIN tags t
+                            ON t.id = pt.tag_id WHERE t.name = ?)""")
+            params.append(tag.strip())
+        params.append(max(1, int(limit)))
+        rows = self._rows(f"""
+            SELECT g.paper_id, p.title, g.page, g.section, g.idx,
+                   snippet(paragraphs_fts, 0, '**', '**', '…', 24) AS snippet,
+                   bm25(paragraphs_fts, 1.0, 0.5) AS rank
+            FROM paragraphs_fts JOIN paragraphs g ON g.id = paragraphs_fts.rowid
+            JOIN papers p ON p.id = g.paper_id
+            WHERE {' AND '.join(where)} ORDER BY rank, g.paper_id, g.idx LIMIT ?""", params)
+        return [SearchHit(paper_id=r["paper_id"], title=r["title"], page=r["page"], section=r["section"],
+                          snippet=" ".join(r["snippet"].split()), paragraph=r["idx"], score=-r["rank"])
+                for r in rows]
+
+    @_locked
+    def rank_paragraphs(self, paper_id: str, query: str, limit: int | None = None) -> list[tuple[int, float]]:
+        """Paragraph indexes of one paper matching ANY content word of ``query``, best first.
+
+        Scores are ``-bm25`` (higher is better), so they can be summed per window.
+        """
+        pid = self.resolve_id(paper_id)
+        match = match_any(query or "")
+        if not match:
+            return []
+        rows = self._rows(f"""
+            SELECT g.idx, bm25(paragraphs_fts, 1.0, 0.5) AS rank
+            FROM paragraphs_fts JOIN paragraphs g ON g.id = paragraphs_fts.rowid
+            WHERE paragraphs_fts MATCH ? AND g.paper_id = ? ORDER BY rank, g.idx
+            {'LIMIT ?' if limit else ''}""", [match, pid] + ([int(limit)] if limit else []))
+        return [(r["idx"], -r["rank"]) for r in rows]
+
+    # ------------------------------------------------------------------ notes
+    def _note_from_row(self, r: dict) -> Note:
+        return Note(id=r["id"], paper_id=r["paper_id"], text=r["text"], page=r["page"], quote=r["quote"],
+                    created=r["created"], updated=r["updated"])
+
+    def _check_page(self, pid: str, page: int | None) -> int | None:
+        if page is None:
+            return None
+        if isinstance(page, bool) or not isinstance(page, int):
+            raise BadInput(f"page must be a whole number, not {page!r}")
+        if page < 1:
+            raise BadInput(f"page must be 1 or more, not {page}")
+        pages = self._one("SELECT pages FROM papers WHERE id = ?", [pid])["pages"]
+        if pages and page > pages:
+            raise BadInput(f"page {page} is past the end of the paper ({pages} pages)")
+        return page
+
+    @staticmethod
+    def _check_text(text: str) -> str:
+        if text is None or not str(text).strip():
+            raise BadInput("note text is empty")
+        return str(text).replace("\x00", "")
+
+    @_locked
+    def add_note(self, paper_id: str, text: str, *, page: int | None = None, quote: str | None = None) -> Note:
+        """Add a note. Once this returns, the note is on disk (fsynced commit)."""
+        pid = self.resolve_id(paper_id)
+        text = self._check_text(text)
+        page = self._check_page(pid, page)
+        quote = quote.replace("\x00", "").strip() or None if quote is not None else None
+        ts = now()
+        with write(self.db):
+            cur = self.db.execute("""INSERT INTO notes (paper_id, page, quote, text, created, updated)
+                                     VALUES (?, ?, ?, ?, ?, ?)""", [pid, page, quote, text, ts, ts])
+            nid = cur.lastrowid
+        return self.get_note(nid)
+
+    @_locked
+    def get_note(self, note_id: int) -> Note:
+        row = self._one("SELECT * FROM notes WHERE id = ?", [note_id])
+        if row is None:
+            raise NotFound(f"no note with id {note_id}")
+        return self._note_from_row(row)
+
+    @_locked
+    def update_note(self, note_id: int, *, text: str | None = None, page: int | None = None,
+                    quote: str | None = None) -> Note:
+        """Change a note. ``None`` leaves a field as it is; ``page=0`` / ``quote=""`` clear them."""
+        note = self.get_note(note_id)
+        changes: dict[str, Any] = {}
+        if text is not None:
+            changes["text"] = self._check_text(text)
+        if page is not None:
+            changes["page"] = None if page == 0 else self._check_page(note.paper_id, page)
+        if quote is not None:
+            changes["quote"] = quote.replace("\x00", "").strip() or None
+        if changes:
+            changes["updated"] = now()
+            with write(self.db):
+                self.db["notes"].update(note_id, changes)
+        return self.get_note(note_id)
+
+    @_locked
+    def delete_note(self, note_id: int) -> None:
+        self.get_note(note_id)
+        with write(self.db):
+            self.db.execute("DELETE FROM notes WHERE id = ?", [note_id])
+
+    @_locked
+    def notes(self, paper_id: str) -> list[Note]:
+        """A paper's notes: those without a page first, then by page, then oldest first."""
+        pid = self.resolve_id(paper_id)
+        return [self._note_from_row(r) for r in self._rows(
+            """SELECT * FROM notes WHERE paper_id = ?
+               ORDER BY page IS NOT NULL, page, created, id""", [pid])]

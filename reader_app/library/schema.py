@@ -1,0 +1,161 @@
+"""Schema migrations, applied in order. Append new ones; never edit a released one.
+
+Each migration is a function ``(db) -> None`` run inside one write transaction together
+with the row recording it in ``migrations``, so a crash leaves the library at the old
+version or the new one, never in between.  The DDL is written out (not generated) so a
+migration means the same thing whatever sqlite-utils version is installed, except the
+FTS5 index, which sqlite-utils sets up (table + sync triggers).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import sqlite_utils
+
+from reader_app.core.errors import BadInput
+
+from .db import now, write
+
+
+def _v1_core(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE papers (
+            id TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            file TEXT NOT NULL DEFAULT '',
+            original_path TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            authors TEXT NOT NULL DEFAULT '[]',
+            year INTEGER,
+            doi TEXT,
+            arxiv_id TEXT,
+            abstract TEXT NOT NULL DEFAULT '',
+            pages INTEGER NOT NULL DEFAULT 0,
+            added TEXT NOT NULL,
+            warnings TEXT NOT NULL DEFAULT '[]'
+        )""")
+    db.execute("CREATE INDEX papers_added ON papers(added)")
+    db.execute("""
+        CREATE TABLE sections (
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            level INTEGER NOT NULL DEFAULT 1,
+            page INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (paper_id, idx)
+        )""")
+    db.execute("""
+        CREATE TABLE paragraphs (
+            id INTEGER PRIMARY KEY,
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            page INTEGER NOT NULL DEFAULT 0,
+            x0 REAL NOT NULL DEFAULT 0, y0 REAL NOT NULL DEFAULT 0,
+            x1 REAL NOT NULL DEFAULT 0, y1 REAL NOT NULL DEFAULT 0,
+            section_index INTEGER,
+            section TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT 'body',
+            UNIQUE (paper_id, idx)
+        )""")
+    # FTS5 over paragraph text and its section title, kept in sync by triggers.
+    db["paragraphs"].enable_fts(["text", "section"], create_triggers=True,
+                                tokenize="porter unicode61 remove_diacritics 2")
+    db.execute("""
+        CREATE TABLE tags (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE
+        )""")
+    db.execute("""
+        CREATE TABLE paper_tags (
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+            PRIMARY KEY (paper_id, tag_id)
+        )""")
+    db.execute("CREATE INDEX paper_tags_tag ON paper_tags(tag_id)")
+    db.execute("""
+        CREATE TABLE notes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            page INTEGER,
+            quote TEXT,
+            text TEXT NOT NULL,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX notes_paper ON notes(paper_id, page)")
+
+
+def _v2_assistant(db: sqlite_utils.Database) -> None:
+    """Issue B: cached demonstrations, Q&A history, cached summaries."""
+    db.execute("""
+        CREATE TABLE demonstrations (
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            model_key TEXT NOT NULL,
+            window_key TEXT NOT NULL,
+            demos TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (paper_id, model_key, window_key)
+        )""")
+    db.execute("""
+        CREATE TABLE qa_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            answerable INTEGER NOT NULL,
+            citations TEXT NOT NULL DEFAULT '[]',
+            mode TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            timings TEXT NOT NULL DEFAULT '{}',
+            created TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX qa_history_paper ON qa_history(paper_id, created)")
+    db.execute("""
+        CREATE TABLE summaries (
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            model_key TEXT NOT NULL,
+            section_key TEXT NOT NULL,
+            data TEXT NOT NULL,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            PRIMARY KEY (paper_id, model_key, section_key)
+        )""")
+
+
+# ORDERED. Version N is MIGRATIONS[N-1]. Append only.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _v1_core,
+    _v2_assistant,
+]
+CURRENT_VERSION = len(MIGRATIONS)
+
+
+def _ensure_table(db: sqlite_utils.Database) -> None:
+    db.execute("""CREATE TABLE IF NOT EXISTS migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)""")
+
+
+def version(db: sqlite_utils.Database) -> int:
+    if not db["migrations"].exists():
+        return 0
+    return db.execute("SELECT COALESCE(MAX(version), 0) FROM migrations").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database, upto: int | None = None) -> int:
+    """Bring the database to ``upto`` (default: the newest version). Returns the version."""
+    target = CURRENT_VERSION if upto is None else upto
+    if version(db) > CURRENT_VERSION:
+        raise BadInput(f"this library was written by a newer reader-app (schema v{version(db)}, "
+                       f"this one knows v{CURRENT_VERSION}); upgrade reader-app")
+    while True:
+        with write(db):  # re-read inside the lock: another process may have migrated
+            _ensure_table(db)
+            current = version(db)
+            if current >= target:
+                return current
+            step = MIGRATIONS[current]
+            step(db)
+            db.execute("INSERT INTO migrations (version, name, applied) VALUES (?, ?, ?)",
+                       [current + 1, step.__name__.lstrip("_"), now()])

@@ -1,0 +1,97 @@
+"""FTS5 query building: arbitrary user text becomes a safe MATCH expression.
+
+Nothing the user types reaches FTS5 syntax unquoted: every term is a double-quoted
+string, so quotes, ``-``, ``:``, ``*``, ``AND``/``OR``/``NOT``, ``NEAR``, parentheses
+and column filters are all just text.  What we do honour, because researchers type it:
+
+* ``"a phrase"`` (double quotes) -> an FTS5 phrase;
+* ``transform*`` (a trailing star on a word) -> a prefix query;
+* ``OR`` between terms and ``-word`` to exclude, as in web search;
+* everything else -> its words, all required (AND), as a search engine would.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"[^\W_]+(?:\*)?", re.UNICODE)  # letters/digits, optional trailing *
+_PHRASE = re.compile(r'"([^"]*)"')
+
+# Very common words carry no routing signal (used only for rank_any / OR queries).
+STOPWORDS = frozenset("""
+a an and are as at be been but by can could did do does for from had has have how i if in
+into is it its of on or so than that the their them then there these they this those to was
+we were what when where which who whom why will with would you your paper authors author
+""".split())
+
+
+def _words(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", text)
+    out = []
+    for m in _WORD.finditer(text):
+        w = m.group(0)
+        star = w.endswith("*")
+        w = w.rstrip("*")
+        if w:
+            out.append(f'"{w}"*' if star else f'"{w}"')
+    return out
+
+
+_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+
+
+def match_all(query: str) -> str:
+    """MATCH expression requiring every word/phrase. Empty string if nothing searchable.
+
+    Also understood: ``OR`` between terms (upper case, as in web search) and ``-word``
+    to exclude a word, e.g. ``bert OR roberta -distillation``.
+    """
+    query = unicodedata.normalize("NFKC", query).replace("\x00", " ")
+    groups: list[list[str]] = [[]]
+    excluded: list[str] = []
+    for m in _TOKEN.finditer(query):
+        phrase, word = m.group(1), m.group(2)
+        if word is not None and word.strip("()") in ("AND", "OR", "NOT", "NEAR"):
+            word = word.strip("()")
+        if word is not None and not word.startswith("-") and len(_words(word)) > 1:
+            phrase = word  # "state-of-the-art", "GPT-4", "col:val": one token -> a phrase
+        if phrase is not None:
+            inner = [w.rstrip("*").strip('"') for w in _words(phrase)]
+            terms = ['"' + " ".join(inner) + '"'] if inner else []
+        elif word == "OR":
+            if groups[-1]:
+                groups.append([])
+            continue
+        elif word in ("AND", "NOT", "NEAR"):
+            continue
+        elif word.startswith("-") and len(word) > 1:
+            inner = [w.rstrip("*").strip('"') for w in _words(word[1:])]
+            if len(inner) > 1:
+                excluded.append('"' + " ".join(inner) + '"')
+            else:
+                excluded += _words(word[1:])
+            continue
+        else:
+            terms = _words(word)
+        groups[-1] += terms
+    groups = [g for g in groups if g]
+    if not groups:
+        return ""
+    expr = " OR ".join("(" + " AND ".join(g) + ")" for g in groups)
+    if excluded:
+        expr = f"({expr}) NOT ({' OR '.join(excluded)})"
+    return expr
+
+
+def match_any(query: str) -> str:
+    """MATCH expression for natural-language questions: any content word (OR)."""
+    seen: list[str] = []
+    for w in _words(query.replace("\x00", " ").replace('"', " ")):
+        bare = w.rstrip("*").strip('"').casefold()
+        if bare in STOPWORDS or w in seen:
+            continue
+        seen.append(w)
+    if not seen:  # a question made only of stop words: use them anyway
+        seen = list(dict.fromkeys(_words(query.replace('"', " "))))
+    return " OR ".join(seen)
