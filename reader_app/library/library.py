@@ -83,7 +83,9 @@ class Library(AssistantStoreMixin, MaintenanceMixin):
             schema.migrate(db, migrate_to)
         except sqlite3.DatabaseError as e:
             db.close()
-            raise BadInput(f"{folder / DB_NAME} is not a usable reader-app library ({e})") from None
+            if any(w in str(e) for w in ("not a database", "malformed", "encrypted", "readonly", "read-only")):
+                raise BadInput(f"{folder / DB_NAME} is not a usable reader-app library ({e})") from None
+            raise  # a failing migration is a bug, not bad input
         except BaseException:
             db.close()
             raise
