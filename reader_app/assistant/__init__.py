@@ -1,1 +1,2 @@
 
+from reader_app.assistant.engines import open_engine  # noqa: F401

@@ -8,6 +8,7 @@ only processes the suffix's tokens.
 
 from __future__ import annotations
 
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -16,7 +17,11 @@ from reader_app.core.model import Timings
 
 
 class Engine(ABC):
+    """One model behind one backend.  Not thread-safe: use an engine from one thread
+    (the UI keeps it on a worker thread); ``cancel`` may be set from any thread."""
+
     name: str = ""  # human name of the model, e.g. "SmolLM2-135M-Instruct.Q4_1"
+    backend: str = ""  # "llama" (in-process llama.cpp), "openai" (a server), "fake"
     key: str = ""  # stable identity for caches (hash of the model file, or server+model id)
     n_ctx: int = 2048  # usable context length in tokens
     last_timings: Timings = Timings()  # set when a stream() generator is exhausted
@@ -60,3 +65,74 @@ class Engine(ABC):
 
     def close(self) -> None:  # pragma: no cover - optional
         pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------- chat templates
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+_SENTINEL = "\ue000READER-APP-USER-TAIL\ue000"
+
+
+def render_chat(template: str, messages: list[dict], *, bos_token: str = "", eos_token: str = "",
+                add_generation_prompt: bool = True) -> str:
+    """Render ``messages`` with a Hugging Face style Jinja chat template (sandboxed)."""
+    from datetime import datetime
+
+    import jinja2
+    import jinja2.ext
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                        extensions=[jinja2.ext.loopcontrols])
+    env.filters["tojson"] = lambda x, indent=None, **_: json.dumps(x, ensure_ascii=False, indent=indent)
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    return env.from_string(template).render(
+        messages=messages, bos_token=bos_token, eos_token=eos_token,
+        add_generation_prompt=add_generation_prompt)
+
+
+def split_chat(template: str | None, system: str, user_prefix: str, user_tail: str, *,
+               bos_token: str = "", eos_token: str = "") -> tuple[str, str, str]:
+    """``(prefix, suffix, used)`` for one system+user turn and the assistant header.
+
+    The user message is rendered with a sentinel between ``user_prefix`` and
+    ``user_tail`` and the text is split there.  A template that fails, rejects the
+    system role (it is then folded into the user message) or mangles the sentinel falls
+    back to ChatML.  ``used`` is "gguf", "gguf-no-system" or "chatml".
+    """
+    attempts = []
+    if template:
+        attempts.append(("gguf", template, True))
+        attempts.append(("gguf-no-system", template, False))
+    attempts.append(("chatml", CHATML_TEMPLATE, True))
+    for used, tmpl, with_system in attempts:
+        content = user_prefix + _SENTINEL + user_tail
+        if with_system:
+            messages = [{"role": "system", "content": system}, {"role": "user", "content": content}]
+        else:
+            messages = [{"role": "user", "content": (system + "\n\n" if system else "") + content}]
+        try:
+            text = render_chat(tmpl, messages, bos_token=bos_token, eos_token=eos_token)
+        except Exception:  # noqa: BLE001 - any template error means "try the next one"
+            continue
+        if text.count(_SENTINEL) != 1 or (with_system and system and system.strip() not in text):
+            continue
+        prefix, suffix = text.split(_SENTINEL)
+        return prefix, suffix, used
+    raise AssertionError("unreachable: the ChatML fallback always renders")  # pragma: no cover

@@ -1,0 +1,41 @@
+"""``open_engine``: the one way the rest of the app gets an engine.
+
+The model is chosen by the ``model`` argument (NAME or PATH), then
+``$READER_APP_MODEL``, then the ``model`` setting, then the embedded default.  The
+backend by argument, then ``$READER_APP_BACKEND``, then the ``backend`` setting.
+"""
+
+from __future__ import annotations
+
+import os
+
+from reader_app.assistant import settings
+from reader_app.assistant.engine_base import Engine
+from reader_app.core.errors import BadInput, ModelError
+
+BACKENDS = ("llama", "openai")
+
+
+def open_engine(model: str | None = None, *, backend: str | None = None, base_url: str | None = None,
+                api_key: str | None = None, n_ctx: int | None = None, threads: int | None = None) -> Engine:
+    """An engine ready to stream.  ModelError (one line) when no usable model is found."""
+    backend = (backend or os.environ.get("READER_APP_BACKEND") or settings.get("backend") or "llama").lower()
+    if backend not in BACKENDS:
+        raise BadInput(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if backend == "openai":
+        from reader_app.assistant.openai_engine import OpenAIEngine
+
+        url = base_url or os.environ.get("READER_APP_BASE_URL") or settings.get("base_url")
+        if not url:
+            raise BadInput("the openai backend needs --base-url URL (e.g. http://127.0.0.1:8080)")
+        key = api_key or os.environ.get("READER_APP_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        model_id = model or os.environ.get("READER_APP_MODEL") or None
+        return OpenAIEngine(url, api_key=key, model=model_id, n_ctx=n_ctx)
+    from reader_app.assistant.models import default_model_path
+
+    path = default_model_path(model)
+    try:
+        from reader_app.assistant.llama_engine import LlamaEngine
+    except ImportError as exc:  # llama-cpp-python missing or its library fails to load
+        raise ModelError(f"llama-cpp-python is not usable: {exc}") from None
+    return LlamaEngine(path, n_ctx=n_ctx, threads=threads)

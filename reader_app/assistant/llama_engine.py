@@ -1,0 +1,374 @@
+"""The in-process engine: any GGUF model through llama-cpp-python.
+
+One ``LlamaEngine`` owns one ``llama_cpp.Llama``.  llama.cpp contexts are not
+thread-safe: create, use and close an engine on one thread (the UI keeps it on a
+worker thread).  Only ``cancel`` events may be set from other threads; they are
+checked between tokens (and between 512-token batches while a prompt is evaluated).
+
+KV reuse, cheapest first:
+
+1. the context already holds a common token prefix (the previous call's prompt):
+   only the rest is evaluated;
+2. the prefix's state is in the RAM LRU or the disk cache (``kvcache``): it is
+   restored, and only the suffix is evaluated;
+3. otherwise the prefix is evaluated, its state snapshotted into the RAM LRU, and
+   written to disk when the call ends.
+
+The prefix and the suffix are tokenized separately, so the prefix's tokens - and its
+cached state - do not depend on the question.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+import llama_cpp
+
+from reader_app.assistant import settings
+from reader_app.assistant.engine_base import Engine, split_chat
+from reader_app.assistant.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256, prefix_key
+from reader_app.assistant.models import model_name, read_gguf_header
+from reader_app.core.errors import BadInput, ModelError
+from reader_app.core.model import Timings
+
+# ---------------------------------------------------------------- llama.cpp logging
+
+_LOG: deque[str] = deque(maxlen=20)  # recent llama.cpp messages, for error reports
+
+
+@llama_cpp.llama_log_callback
+def _log_callback(level, text, _user_data):  # pragma: no cover - called from C
+    try:
+        if level in (2, 3):  # warnings and errors only; never printed
+            _LOG.append(text.decode("utf-8", errors="replace").strip())
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _silence_llama_cpp() -> None:
+    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+
+_silence_llama_cpp()
+
+
+def _last_llama_error() -> str:
+    for line in reversed(_LOG):
+        if line:
+            return line
+    return ""
+
+
+# ---------------------------------------------------------------- stop strings
+
+
+class _StopFilter:
+    """Hold back text that may be the start of a stop string; cut at the first one."""
+
+    def __init__(self, stops: list[str] | None):
+        self.stops = [s for s in (stops or []) if s]
+        self.buf = ""
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        if not self.stops:
+            return text
+        self.buf += text
+        cut = min((i for i in (self.buf.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            out, self.buf, self.stopped = self.buf[:cut], "", True
+            return out
+        hold = 0
+        for s in self.stops:
+            for k in range(min(len(s) - 1, len(self.buf)), 0, -1):
+                if self.buf.endswith(s[:k]):
+                    hold = max(hold, k)
+                    break
+        out = self.buf[: len(self.buf) - hold]
+        self.buf = self.buf[len(self.buf) - hold :]
+        return out
+
+    def flush(self) -> str:
+        out, self.buf = self.buf, ""
+        return out
+
+
+# ---------------------------------------------------------------- engine
+
+
+class LlamaEngine(Engine):
+    backend = "llama"
+
+    def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, threads: int | None = None,
+                 n_ctx_cap: int | None = None, disk_cache: DiskKVCache | None | bool = True,
+                 ram_states: int | None = None, n_batch: int = 512):
+        path = Path(model_path).expanduser()
+        header = read_gguf_header(path)  # ModelError for missing / non-GGUF / corrupt headers
+        self.model_path = str(path)
+        self.name = model_name(path)
+        self.trained_ctx = header.context_length
+        cap = n_ctx_cap or settings.int_setting("n_ctx_cap", 256) or 8192
+        if n_ctx:
+            self.n_ctx = int(n_ctx)
+        else:
+            self.n_ctx = min(self.trained_ctx, cap) if self.trained_ctx > 0 else min(4096, cap)
+        self.threads = int(threads or settings.int_setting("threads", 1) or settings.physical_cores())
+        self.parameters = header.parameters
+        self.chat_template = header.chat_template
+        _silence_llama_cpp()
+        _LOG.clear()
+        try:
+            self._llama = llama_cpp.Llama(
+                model_path=str(path), n_ctx=self.n_ctx, n_batch=min(n_batch, self.n_ctx),
+                n_threads=self.threads, n_threads_batch=self.threads,
+                logits_all=False, verbose=False, seed=0)
+        except Exception as exc:  # noqa: BLE001 - llama.cpp reports failures as ValueError/RuntimeError
+            detail = _last_llama_error() or str(exc)
+            raise ModelError(f"cannot load model {path.name}: {detail}") from None
+        _silence_llama_cpp()  # Llama() may have re-installed its own logger
+        ll = self._llama
+        vocab = ll._model.vocab
+        self._vocab = vocab
+        self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
+        bos, eos = ll.token_bos(), ll.token_eos()
+        self.bos_token = self._piece(bos, special=True).decode("utf-8", "replace") if bos >= 0 else ""
+        self.eos_token = self._piece(eos, special=True).decode("utf-8", "replace") if eos >= 0 else ""
+        self.template_used = ""
+        # caches
+        self.ram = RamLRU(settings.int_setting("kv_ram_states") if ram_states is None else ram_states,
+                          settings.int_setting("kv_ram_cap_bytes") or settings.GIB)
+        if disk_cache is True:
+            disk_cache = DiskKVCache()
+        self.disk: DiskKVCache | None = disk_cache or None
+        self.min_cache_tokens = settings.int_setting("kv_min_prefix_tokens") or 0
+        self._key: str | None = None
+        self._pending: list[tuple[str, PrefixState]] = []  # disk writes deferred to the end of a call
+        self._gen = 0
+        self.last_timings = Timings()
+        self.last_cache = ""  # where the prefix came from on the last call: kv, ram, disk, eval
+
+    # -- identity
+
+    @property
+    def key(self) -> str:  # type: ignore[override]
+        if self._key is None:
+            self._key = "gguf:" + file_sha256(self.model_path)
+        return self._key
+
+    # -- tokens
+
+    def _piece(self, token: int, special: bool = False) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, 64, 0, special)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
+        return buf.raw[: max(n, 0)]
+
+    def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
+        if not text:
+            return []
+        return self._llama.tokenize(text.encode("utf-8", errors="replace"), add_bos=add_bos, special=True)
+
+    def _tokenize_prefix(self, prefix: str) -> list[int]:
+        add_bos = self._add_bos and not (self.bos_token and prefix.startswith(self.bos_token))
+        if not prefix:
+            return [self._llama.token_bos()] if add_bos else []
+        return self.tokenize(prefix, add_bos=add_bos)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def chat_prefix_suffix(self, system: str, user_prefix: str, user_tail: str) -> tuple[str, str]:
+        prefix, suffix, used = split_chat(self.chat_template, system, user_prefix, user_tail,
+                                          bos_token=self.bos_token, eos_token=self.eos_token)
+        self.template_used = used
+        return prefix, suffix
+
+    # -- KV bookkeeping
+
+    def _truncate(self, n: int) -> None:
+        ll = self._llama
+        if n >= ll.n_tokens:
+            return
+        if n <= 0 or not ll._ctx.kv_cache_seq_rm(-1, n, -1):
+            ll.reset()
+            ll._ctx.kv_cache_clear()
+            return
+        ll.n_tokens = n
+        ll._requires_eval = True
+
+    def _snapshot(self, tokens: list[int]) -> PrefixState:
+        ctx = self._llama.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        n = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
+        return PrefixState(tokens=list(tokens), data=ctypes.string_at(buf, n))
+
+    def _restore(self, state: PrefixState) -> bool:
+        ll = self._llama
+        ll.reset()
+        ll._ctx.kv_cache_clear()
+        buf = (ctypes.c_uint8 * len(state.data)).from_buffer_copy(state.data)
+        if llama_cpp.llama_state_seq_set_data(ll.ctx, buf, len(state.data), 0) != len(state.data):
+            ll.reset()
+            ll._ctx.kv_cache_clear()
+            return False
+        n = len(state.tokens)
+        ll.input_ids[:n] = state.tokens
+        ll.n_tokens = n
+        ll._requires_eval = True
+        return True
+
+    def _eval(self, tokens: list[int], cancel: threading.Event | None) -> bool:
+        """Evaluate in batches, checking ``cancel`` between them; False if cancelled."""
+        ll = self._llama
+        step = ll.n_batch
+        for i in range(0, len(tokens), step):
+            if cancel is not None and cancel.is_set():
+                return False
+            ll.eval(tokens[i : i + step])
+        return True
+
+    def _flush_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if self.disk is None:
+            return
+        for key, state in pending:
+            self.disk.put(self.key, key, state)
+
+    def _prepare(self, p_toks: list[int], s_toks: list[int], cancel) -> tuple[int, bool]:
+        """Make the context hold ``p_toks`` and all but the last part of the prompt.
+
+        Returns (tokens evaluated here, completed); leaves ``n_tokens`` at the point
+        from which the rest of the prompt must be evaluated (at least one token).
+        """
+        ll = self._llama
+        full = p_toks + s_toks
+        cur = ll.input_ids[: ll.n_tokens]
+        common = 0
+        for a, b in zip(cur, full):
+            if a != b:
+                break
+            common += 1
+        evaluated = 0
+        self.last_cache = "kv" if common >= len(p_toks) else ""
+        if common < len(p_toks):
+            key = None
+            state = None
+            if len(p_toks) >= max(1, self.min_cache_tokens):
+                key = prefix_key(self.key, p_toks, f"n_ctx={self.n_ctx}")
+                state = self.ram.get(key)
+                source = "ram"
+                if state is None and self.disk is not None:
+                    state = self.disk.get(self.key, key, p_toks)
+                    source = "disk"
+                    if state is not None:
+                        self.ram.put(key, state)
+                if state is not None and not self._restore(state):
+                    if self.disk is not None:
+                        self.disk.path_for(self.key, key).unlink(missing_ok=True)
+                    state = None
+            if state is not None:
+                self.last_cache = source
+                common = len(p_toks)
+            else:
+                self.last_cache = "eval"
+                self._truncate(common)
+                common = self._llama.n_tokens
+                if not self._eval(p_toks[common:], cancel):
+                    return evaluated, False
+                evaluated += len(p_toks) - common
+                common = len(p_toks)
+                if key is not None:
+                    snap = self._snapshot(p_toks)
+                    self.ram.put(key, snap)
+                    if self.disk is not None:
+                        self._pending.append((key, snap))
+        self._truncate(min(common, len(full) - 1))
+        return evaluated, True
+
+    def _grammar(self, grammar: str):
+        if not grammar.strip():
+            raise BadInput("empty grammar")
+        return llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
+
+    # -- generation
+
+    def stream(self, prefix: str, suffix: str = "", *, max_tokens: int = 256, temperature: float = 0.0,
+               seed: int = 0, stop: list[str] | None = None, grammar: str | None = None,
+               cancel: threading.Event | None = None) -> Iterator[str]:
+        start = time.perf_counter()
+        self._flush_pending()
+        self._gen += 1
+        gen_id = self._gen
+        ll = self._llama
+        p_toks = self._tokenize_prefix(prefix)
+        s_toks = self.tokenize(suffix)
+        full = p_toks + s_toks
+        if not full:
+            raise BadInput("empty prompt")
+        if len(full) >= self.n_ctx:
+            raise ModelError(f"the prompt takes {len(full)} tokens but the model's context holds {self.n_ctx}")
+        budget = min(max_tokens, self.n_ctx - len(full))
+        gram = self._grammar(grammar) if grammar else None
+        timings = Timings(prompt_tokens=len(full))
+        self.last_timings = timings
+        n_out = 0
+        ttft = None
+        gen = None
+        try:
+            evaluated, ok = self._prepare(p_toks, s_toks, cancel)
+            rest = full[ll.n_tokens :]
+            timings.cached_tokens = len(full) - evaluated - len(rest)
+            if not ok or budget <= 0 or (cancel is not None and cancel.is_set()):
+                return
+            ll.set_seed(seed)
+            gen = ll.generate(rest, reset=False, temp=max(0.0, temperature), top_k=40, top_p=0.95,
+                              min_p=0.05, repeat_penalty=1.0, grammar=gram)
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            stops = _StopFilter(stop)
+            for token in gen:
+                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                    break
+                n_out += 1
+                text = stops.feed(decoder.decode(self._piece(token)))
+                if text:
+                    if ttft is None:
+                        ttft = time.perf_counter() - start
+                    yield text
+                    if gen_id != self._gen:  # another stream() ran while this one was paused
+                        raise ModelError("this answer was interrupted by another request to the same model")
+                if stops.stopped or n_out >= budget or (cancel is not None and cancel.is_set()):
+                    break
+            if not stops.stopped and not (cancel is not None and cancel.is_set()):
+                tail = stops.feed(decoder.decode(b"", final=True)) + stops.flush()
+                if tail:
+                    if ttft is None:
+                        ttft = time.perf_counter() - start
+                    yield tail
+        except RuntimeError as exc:  # llama_decode failures and the like
+            raise ModelError(f"generation failed: {_last_llama_error() or exc}") from None
+        finally:
+            if gen is not None:
+                gen.close()
+            total = time.perf_counter() - start
+            timings.completion_tokens = n_out
+            timings.total_s = total
+            timings.ttft_s = ttft if ttft is not None else total
+            self.last_timings = timings
+            self._flush_pending()
+
+    def close(self) -> None:
+        self._flush_pending()
+        llama = getattr(self, "_llama", None)
+        if llama is not None:
+            llama.close()
+            self._llama = None  # type: ignore[assignment]
+        self.ram.clear()

@@ -1,0 +1,139 @@
+"""Assistant settings: model choice, context cap, threads, backend, KV cache limits.
+
+Stored as JSON in ``platformdirs.user_config_dir("reader-app")/assistant.json``
+(``READER_APP_CONFIG_DIR`` overrides the folder, for tests).  Unknown keys are kept;
+a missing or unreadable file means "all defaults" - a broken settings file never
+stops the app.
+
+Folders used by the assistant, each overridable by an environment variable:
+
+- ``config_dir()``  - ``READER_APP_CONFIG_DIR`` or the user config dir
+- ``cache_dir()``   - ``READER_APP_CACHE_DIR`` or the user cache dir (KV states live in ``kv/``)
+- ``models_dir()``  - ``READER_APP_MODELS_DIR`` or ``<user data dir>/models``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import platformdirs
+
+from reader_app.core.errors import BadInput
+
+APP = "reader-app"
+GIB = 1024**3
+
+DEFAULTS: dict = {
+    "model": None,  # NAME or PATH; None = the embedded default
+    "n_ctx_cap": 8192,  # n_ctx = min(model's trained context, this)
+    "threads": None,  # None = physical cores
+    "backend": "llama",  # "llama" (in-process) or "openai" (a server)
+    "base_url": None,  # for the openai backend
+    "kv_disk_cap_bytes": 2 * GIB,  # size cap of the on-disk KV state cache
+    "kv_ram_states": 3,  # prefix states kept in RAM (LRU)
+    "kv_ram_cap_bytes": 1 * GIB,  # ... and their total size cap
+    "kv_min_prefix_tokens": 128,  # shorter prefixes are not worth caching
+}
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("READER_APP_CONFIG_DIR") or platformdirs.user_config_dir(APP))
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("READER_APP_CACHE_DIR") or platformdirs.user_cache_dir(APP))
+
+
+def models_dir() -> Path:
+    env = os.environ.get("READER_APP_MODELS_DIR")
+    return Path(env) if env else Path(platformdirs.user_data_dir(APP)) / "models"
+
+
+def settings_path() -> Path:
+    return config_dir() / "assistant.json"
+
+
+def load() -> dict:
+    """All settings: the defaults overlaid with what the file holds."""
+    data = dict(DEFAULTS)
+    try:
+        stored = json.loads(settings_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = {}
+    if isinstance(stored, dict):
+        data.update(stored)
+    return data
+
+
+def get(key: str):
+    return load().get(key, DEFAULTS.get(key))
+
+
+def save(values: dict) -> None:
+    """Merge ``values`` into the stored settings (a value of None removes the key)."""
+    path = settings_path()
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(stored, dict):
+            stored = {}
+    except (OSError, ValueError):
+        stored = {}
+    for k, v in values.items():
+        if v is None:
+            stored.pop(k, None)
+        else:
+            stored[k] = v
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".assistant-", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(stored, fh, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def set_value(key: str, value) -> None:
+    if key not in DEFAULTS:
+        raise BadInput(f"unknown setting {key!r}; known: {', '.join(sorted(DEFAULTS))}")
+    save({key: value})
+
+
+def int_setting(key: str, minimum: int = 0) -> int | None:
+    """An integer setting, or None when unset; a bad stored value falls back to the default."""
+    value = get(key)
+    if value is None:
+        return None
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        value = DEFAULTS.get(key)
+        return None if value is None else int(value)
+    return max(minimum, value)
+
+
+def physical_cores() -> int:
+    """Physical CPU cores available to this process (hyper-threads not counted)."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        available = os.cpu_count() or 1
+    cores: set[tuple[str, str]] = set()
+    try:
+        phys = core = None
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("physical id"):
+                    phys = line.split(":", 1)[1].strip()
+                elif line.startswith("core id"):
+                    core = line.split(":", 1)[1].strip()
+                elif not line.strip():
+                    if core is not None:
+                        cores.add((phys or "0", core))
+                    phys = core = None
+        if core is not None:
+            cores.add((phys or "0", core))
+    except OSError:
+        pass
+    n = len(cores) if cores else (os.cpu_count() or 1)
+    return max(1, min(n, available))
