@@ -1,0 +1,197 @@
+"""Composition root of the desktop app: services, the main window, ``run_gui``.
+
+``Services`` is what every widget gets (never a Library or an engine directly):
+
+- ``services.library_path`` - the library folder (None = the default location);
+- ``services.library()`` - the ``Library`` of the *calling thread*, opened lazily.
+  SQLite connections are per thread, so call it inside a ``run_op`` worker function,
+  never keep the object across threads;
+- ``services.ui_settings`` - a ``QSettings`` for window state (geometry, last page per
+  paper, splitter sizes).  Model settings live in ``reader_app.assistant.settings``;
+- ``services.engine_factory`` - ``None`` (the real ``reader_app.assistant.open_engine``)
+  or a callable ``(**EngineConfig.kwargs()) -> Engine`` (tests pass a FakeEngine);
+- ``services.llm_worker()`` - the one ``LlmWorker`` (one model on one thread), created
+  lazily with the engine factory and a per-thread library opener;
+- ``services.import_pdf(path, password=None) -> (paper_id, duplicate)`` - extraction in a
+  subprocess plus the library insert; call it on a worker thread.
+
+``run_gui(paths, screenshot=None, ask=None, library=None, password=None) -> int`` starts
+the app.  With ``screenshot`` it imports/opens ``paths[0]``, waits until the first page
+is drawn (and, with ``ask``, until the answer finished), saves the window as PNG and
+returns 0 (2 when the paper could not be opened).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from reader_app.core.errors import NotFound, ReaderError
+
+log = logging.getLogger("reader_app")
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+ORG = "reader-app"
+APP = "reader-app"
+
+
+class Services:
+    def __init__(self, library_path: str | os.PathLike | None = None, *,
+                 engine_factory: Callable | None = None, ui_settings=None):
+        self.library_path = str(library_path) if library_path else None
+        self.engine_factory = engine_factory
+        self._local = threading.local()
+        self._all_libraries: list = []
+        self._lock = threading.Lock()
+        self._llm = None
+        if ui_settings is None:
+            from PySide6.QtCore import QSettings
+
+            ui_settings = QSettings(ORG, APP)
+        self.ui_settings = ui_settings
+
+    # ---- library -----------------------------------------------------------------------
+    def library(self):
+        """This thread's Library (opened on first use)."""
+        lib = getattr(self._local, "lib", None)
+        if lib is None or lib.db is None:
+            from reader_app.library import Library
+
+            lib = Library.open(self.library_path)
+            self._local.lib = lib
+            with self._lock:
+                self._all_libraries.append(lib)
+        return lib
+
+    def open_library(self):
+        """A new Library for a thread that manages its own (e.g. the LLM worker)."""
+        from reader_app.library import Library
+
+        lib = Library.open(self.library_path)
+        with self._lock:
+            self._all_libraries.append(lib)
+        return lib
+
+    def import_pdf(self, path: str, password: str | None = None) -> tuple[str, bool]:
+        """Import one PDF (worker thread).  ReaderError on refusal."""
+        from reader_app.pdf import extract_paper_isolated, sha256_file
+        from reader_app.core.errors import BadInput
+
+        p = Path(path)
+        if not p.is_file():
+            raise BadInput(f"{p.name}: no such file")
+        lib = self.library()
+        try:
+            digest = sha256_file(p)
+        except OSError as exc:
+            raise BadInput(f"cannot read {p.name}: {exc.strerror or exc}") from None
+        try:
+            return lib.resolve_id(digest), True
+        except NotFound:
+            pass
+        paper = extract_paper_isolated(str(p), password=password)
+        return lib.add_paper(paper, str(p))
+
+    # ---- model -------------------------------------------------------------------------
+    def engine_config(self):
+        from reader_app.ui.llm_worker import EngineConfig
+
+        try:
+            from reader_app.assistant import settings as s
+
+            values = s.load()
+        except Exception:  # noqa: BLE001 - a broken settings file never stops the app
+            values = {}
+        return EngineConfig(model=values.get("model"), backend=values.get("backend") or "llama",
+                            base_url=values.get("base_url"), api_key=values.get("api_key"),
+                            n_ctx=values.get("n_ctx_cap"), threads=values.get("threads"))
+
+    def llm_worker(self):
+        if self._llm is None:
+            from reader_app.ui.llm_worker import LlmWorker
+
+            self._llm = LlmWorker(self.open_library, config=self.engine_config(),
+                                  engine_factory=self.engine_factory)
+        return self._llm
+
+    def model_name(self) -> str:
+        """What the status bar shows before the model is loaded."""
+        cfg = self.engine_config()
+        if cfg.backend != "llama" and cfg.base_url:
+            return f"{cfg.model or 'server model'} @ {cfg.base_url}"
+        if cfg.model:
+            return Path(str(cfg.model)).name
+        return "SmolLM2-135M (embedded)" if self.engine_factory is None else "custom engine"
+
+    def shutdown(self) -> None:
+        if self._llm is not None:
+            try:
+                self._llm.shutdown()
+            except Exception:  # noqa: BLE001
+                pass
+        with self._lock:
+            libs, self._all_libraries = self._all_libraries, []
+        for lib in libs:
+            try:
+                lib.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def app_icon():
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    for name in ("icon.svg", "icon-256.png", "icon-64.png"):
+        p = RESOURCES / name
+        if p.exists():
+            icon.addFile(str(p))
+    return icon
+
+
+def make_application(argv: list[str] | None = None):
+    """The QApplication (created once), following the system palette and style."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv or [sys.argv[0]])
+        app.setOrganizationName(ORG)
+        app.setApplicationName(APP)
+        app.setApplicationDisplayName("Reader")
+        app.setDesktopFileName("reader-app")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: str | None = None,
+            library: str | None = None, password: str | None = None,
+            engine_factory: Callable | None = None) -> int:
+    """Start the desktop app; see the module docstring."""
+    app = make_application()
+    from reader_app.ui.main_window import MainWindow
+
+    services = Services(library, engine_factory=engine_factory)
+    win = MainWindow(services)
+    win.restore_state()
+    code = {"value": 0}
+
+    if screenshot:
+        from reader_app.ui.screenshot import ScreenshotDriver
+
+        driver = ScreenshotDriver(win, screenshot, ask=ask)
+        driver.finished.connect(lambda c: (code.__setitem__("value", c), app.quit()))
+        win.show()
+        driver.start(paths[0] if paths else None, password=password)
+    else:
+        win.show()
+        if paths:
+            win.import_files(paths, password=password, open_last=True)
+    app.exec()
+    win.save_state()
+    services.shutdown()
+    return code["value"]

@@ -1,0 +1,373 @@
+"""The main window: library and outline on the left, the PDF in the middle, the side panel.
+
+``MainWindow(services)`` composes ``LibraryPane``, ``PdfView`` (+ ``FindBar``), the
+other engineer's ``SidePanel`` (a placeholder while it cannot be imported) and the status
+bar.  All library work goes through ``ui.ops.run_op``; the window only reacts.
+
+Hooks for tests and scripted use: ``password_prompt(name) -> str | None`` and
+``folder_prompt(title) -> str | None`` replace the dialogs; ``errors`` lists the
+messages shown to the user; ``paperShown(str)`` fires when a paper is open in the view.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QIntValidator, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStyle,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from reader_app.core.errors import PasswordError
+from reader_app.ui.find_bar import FindBar
+from reader_app.ui.library_pane import LibraryPane, authors_text
+from reader_app.ui.ops import run_op
+from reader_app.ui.pdf_view import PdfView
+from reader_app.ui.status import OpStatus
+from reader_app.ui import window_actions
+
+log = logging.getLogger("reader_app.ui")
+ZOOM_STEPS = (50, 75, 100, 125, 150, 200, 300, 400)
+
+
+def make_side_panel(services, parent=None):
+    """The SidePanel, or a placeholder label when it cannot be built (no crash)."""
+    try:
+        from reader_app.ui.side_panel import SidePanel
+
+        return SidePanel(services, parent)
+    except Exception as exc:  # noqa: BLE001 - missing module or model trouble: keep reading
+        log.warning("side panel unavailable: %s", exc)
+        label = QLabel("The Ask / Summary / Notes panel is not available in this build.")
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return label
+
+
+class MainWindow(QMainWindow):
+    paperShown = Signal(str)
+    importFinished = Signal(object)  # the import summary dict
+
+    def __init__(self, services, parent=None):
+        super().__init__(parent)
+        self.services = services
+        self.paper = None
+        self.errors: list[str] = []
+        self.password_prompt = self._ask_password
+        self.folder_prompt = self._ask_folder
+        self._passwords: dict[str, str] = {}
+        self._error_box: QMessageBox | None = None
+        self.setWindowTitle("Reader")
+        self.setAcceptDrops(True)
+        self.resize(1400, 900)
+
+        self.library_pane = LibraryPane(services)
+        self.outline = QTreeWidget()
+        self.outline.setHeaderHidden(True)
+        self.outline.itemActivated.connect(self._outline_clicked)
+        self.outline.itemClicked.connect(self._outline_clicked)
+        outline_box = QWidget()
+        ol = QVBoxLayout(outline_box)
+        ol.setContentsMargins(4, 0, 4, 4)
+        ol.addWidget(QLabel("<b>Contents</b>"))
+        ol.addWidget(self.outline)
+        self.left = QSplitter(Qt.Orientation.Vertical)
+        self.left.addWidget(self.library_pane)
+        self.left.addWidget(outline_box)
+        self.left.setSizes([500, 350])
+
+        self.pdf_view = PdfView()
+        self.pdf_view.warm_up()
+        self.find_bar = FindBar()
+        self.find_bar.hide()
+        center = QWidget()
+        cl = QVBoxLayout(center)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(0)
+        cl.addWidget(self.pdf_view, 1)
+        cl.addWidget(self.find_bar)
+
+        self.side_panel = make_side_panel(services)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.left)
+        self.splitter.addWidget(center)
+        self.splitter.addWidget(self.side_panel)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([330, 700, 370])
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+
+        self.page_box = QLineEdit()
+        self.page_box.setValidator(QIntValidator(1, 99999, self))
+        self.page_box.setFixedWidth(48)
+        self.page_box.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.page_box.setToolTip("Go to page")
+        self.page_total = QLabel(" / –  ")
+        self.zoom_box = QComboBox()
+        self.zoom_box.setEditable(True)
+        self.zoom_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.zoom_box.addItem("Fit width", "width")
+        self.zoom_box.addItem("Fit page", "page")
+        for z in ZOOM_STEPS:
+            self.zoom_box.addItem(f"{z}%", z / 100)
+        self.zoom_box.setMinimumContentsLength(8)
+        self.warning_label = QLabel()
+        self.warning_label.hide()
+        self.model_label = QLabel()
+        self.op_status = OpStatus()
+        self.statusBar().addPermanentWidget(self.op_status)
+        self.statusBar().addPermanentWidget(self.model_label)
+        window_actions.build(self)
+
+        self.library_pane.paperActivated.connect(lambda pid: self.open_paper(pid))
+        self.library_pane.hitActivated.connect(lambda pid, page, para: self.open_paper(pid, page, para))
+        self.library_pane.editRequested.connect(self.edit_paper)
+        self.library_pane.removeRequested.connect(self.remove_paper)
+        self.library_pane.exportRequested.connect(lambda ids: self.export_ids(ids, None))
+        self.pdf_view.documentLoaded.connect(self._doc_loaded)
+        self.pdf_view.loadFailed.connect(self._doc_failed)
+        self.pdf_view.pageChanged.connect(self._page_changed)
+        self.pdf_view.zoomChanged.connect(self._zoom_changed)
+        self.pdf_view.findResults.connect(self.find_bar.show_results)
+        self.find_bar.findRequested.connect(self.pdf_view.find)
+        self.find_bar.nextRequested.connect(self.pdf_view.find_next)
+        self.find_bar.prevRequested.connect(self.pdf_view.find_prev)
+        self.find_bar.closed.connect(self._find_closed)
+        self.page_box.returnPressed.connect(lambda: self.pdf_view.go_to(int(self.page_box.text() or 1)))
+        self.zoom_box.activated.connect(self._zoom_chosen)
+        self.zoom_box.lineEdit().returnPressed.connect(self._zoom_typed)
+        if hasattr(self.side_panel, "citationActivated"):
+            self.side_panel.citationActivated.connect(self.pdf_view.show_paragraph)
+            self.pdf_view.pageChanged.connect(self.side_panel.set_current_page)
+            self.pdf_view.selectionChanged.connect(self.side_panel.set_selection)
+            if hasattr(self.side_panel, "pageRequested"):
+                self.side_panel.pageRequested.connect(lambda p: self.pdf_view.go_to(p))
+            worker = getattr(self.side_panel, "worker", None)
+            if worker is not None:
+                worker.modelStateChanged.connect(self._model_state)
+                worker.progress.connect(self._llm_progress)
+                worker.requestFinished.connect(lambda rid, _r: self.op_status.clear_external(rid))
+                worker.requestFailed.connect(lambda rid, _m: self.op_status.clear_external(rid))
+                worker.requestCancelled.connect(lambda rid: self.op_status.clear_external(rid))
+        self._model_state("none", "")
+        self.library_pane.refresh()
+
+    # ---- messages ------------------------------------------------------------------------
+    def show_error(self, msg: str, quiet: bool = False) -> None:
+        """A one-line message: status bar always; a (non-blocking) dialog unless quiet."""
+        self.statusBar().showMessage(msg, 10000)
+        if quiet:
+            return
+        self.errors.append(msg)
+        if self._error_box is None:
+            self._error_box = QMessageBox(QMessageBox.Icon.Warning, "Reader", "", QMessageBox.StandardButton.Ok, self)
+            self._error_box.setWindowModality(Qt.WindowModality.WindowModal)
+        box = self._error_box
+        box.setText(msg if not box.isVisible() else box.text() + "\n" + msg)
+        box.open()
+
+    def _model_state(self, state: str, detail: str) -> None:
+        name = detail if state == "ready" and detail else self.services.model_name()
+        text = {"loading": f"Loading model: {detail or name}…", "error": "No usable model"}.get(state, f"Model: {name}")
+        self.model_label.setText(text)
+        self.model_label.setToolTip(detail if state == "error" else "The language model used for answers and summaries")
+
+    def _llm_progress(self, rid: int, label: str, done: int, total: int) -> None:
+        worker = self.side_panel.worker
+        self.op_status.show_external(rid, label, done, total, cancel=lambda: worker.cancel(rid))
+
+    # ---- opening papers ---------------------------------------------------------------------
+    def open_paper(self, paper_id: str, page: int | None = None, paragraph: int = -1) -> None:
+        self.save_position()
+        run_op(self, lambda: self.services.library().get_paper(paper_id, with_paragraphs=True),
+               on_success=lambda paper: self._show_paper(paper, page, paragraph))
+
+    def _show_paper(self, paper, page: int | None, paragraph: int) -> None:
+        self.paper = paper
+        self.setWindowTitle(f"{paper.title or Path(paper.file).name} — Reader")
+        self.library_pane.select(paper.id)
+        self._fill_outline(paper)
+        self._show_warnings(paper)
+        pos = self._saved_position(paper.id)
+        target = None
+        if paragraph is not None and 0 <= paragraph < len(paper.paragraphs):
+            para = paper.paragraphs[paragraph]
+            target = (para.page or page or 1, para.bbox)
+        y = zoom = None
+        if page is None and target is None and pos:
+            page, y, zoom = pos
+        self.pdf_view.open(paper.file, self._passwords.get(paper.id), page=page, y=y, zoom=zoom)
+        if target:
+            self.pdf_view.show_paragraph(*target)
+        if hasattr(self.side_panel, "set_paper"):
+            self.side_panel.set_paper(paper.id)
+
+    def _doc_loaded(self, pages: int) -> None:
+        self.page_total.setText(f" / {pages}  ")
+        self._page_changed(self.pdf_view.current_page())
+        self._zoom_changed(self.pdf_view.zoom())
+        if self.paper is not None:
+            self.paperShown.emit(self.paper.id)
+
+    def _doc_failed(self, exc) -> None:
+        if isinstance(exc, PasswordError) and self.paper is not None:
+            pw = self.password_prompt(self.paper.title or Path(self.paper.file).name)
+            if pw:
+                self._passwords[self.paper.id] = pw
+                self.pdf_view.open(self.paper.file, pw)
+                return
+        self.show_error(str(exc))
+
+    def _show_warnings(self, paper) -> None:
+        if paper.warnings:
+            icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+            self.warning_label.setPixmap(icon.pixmap(16, 16))
+            self.warning_label.setToolTip("This PDF has hidden or suspicious text that was left out:\n"
+                                          + "\n".join(paper.warnings))
+            self.warning_label.show()
+        else:
+            self.warning_label.hide()
+
+    def _fill_outline(self, paper) -> None:
+        self.outline.clear()
+        first_para = {}
+        for para in paper.paragraphs:
+            if para.section_index is not None and para.section_index not in first_para:
+                first_para[para.section_index] = para
+        stack: list[tuple[int, QTreeWidgetItem]] = []
+        for s in paper.sections:
+            item = QTreeWidgetItem([s.title])
+            para = first_para.get(s.index)
+            y = para.bbox[1] if para is not None and para.page == s.page else None
+            item.setData(0, Qt.ItemDataRole.UserRole, (s.page or 1, y))
+            item.setToolTip(0, f"{s.title} (p. {s.page})")
+            while stack and stack[-1][0] >= s.level:
+                stack.pop()
+            (stack[-1][1].addChild(item) if stack else self.outline.addTopLevelItem(item))
+            stack.append((s.level, item))
+        self.outline.expandAll()
+
+    def _outline_clicked(self, item: QTreeWidgetItem, _col: int = 0) -> None:
+        data = item.data(0, Qt.ItemDataRole.UserRole)
+        if data:
+            page, y = data
+            self.pdf_view.go_to(page, max(0.0, y - 12) if y is not None else None)
+
+    def _page_changed(self, page: int) -> None:
+        if not self.page_box.hasFocus():
+            self.page_box.setText(str(page) if page else "")
+
+    def _zoom_changed(self, zoom: float) -> None:
+        fit = self.pdf_view.fit_mode()
+        i = self.zoom_box.findData(fit) if fit else -1
+        if i >= 0:
+            self.zoom_box.setCurrentIndex(i)
+        else:
+            self.zoom_box.setEditText(f"{round(zoom * 100)}%")
+
+    def _zoom_chosen(self, index: int) -> None:
+        data = self.zoom_box.itemData(index)
+        if isinstance(data, str):
+            self.pdf_view.set_fit(data)
+        elif data:
+            self.pdf_view.set_zoom(float(data))
+
+    def _zoom_typed(self) -> None:
+        text = self.zoom_box.currentText().strip().rstrip("%").strip()
+        try:
+            self.pdf_view.set_zoom(float(text) / 100)
+        except ValueError:
+            self._zoom_changed(self.pdf_view.zoom())
+
+    # ---- find ----------------------------------------------------------------------------------
+    def start_find(self) -> None:
+        self.find_bar.open_bar(self.pdf_view.selected_text()[:80])
+
+    def _find_closed(self) -> None:
+        self.pdf_view.clear_find()
+        self.pdf_view.setFocus()
+
+    # ---- positions and window state --------------------------------------------------------------
+    def _saved_position(self, paper_id: str):
+        raw = self.services.ui_settings.value(f"positions/{paper_id}")
+        try:
+            page, y, zoom = (float(v) for v in str(raw).split(","))
+            return int(page), y, (zoom if zoom > 0 else None)
+        except (TypeError, ValueError):
+            return None
+
+    def save_position(self) -> None:
+        if self.paper is not None and self.pdf_view.page_count():
+            page, y, zoom = self.pdf_view.position()
+            zoom = 0 if self.pdf_view.fit_mode() else zoom
+            self.services.ui_settings.setValue(f"positions/{self.paper.id}", f"{page},{y:.1f},{zoom:.4f}")
+
+    def restore_state(self) -> None:
+        s = self.services.ui_settings
+        geom = s.value("window/geometry")
+        if isinstance(geom, QByteArray) and not geom.isEmpty():
+            self.restoreGeometry(geom)
+        for name, widget in (("window/splitter", self.splitter), ("window/left", self.left)):
+            state = s.value(name)
+            if isinstance(state, QByteArray) and not state.isEmpty():
+                widget.restoreState(state)
+
+    def save_state(self) -> None:
+        self.save_position()
+        s = self.services.ui_settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/splitter", self.splitter.saveState())
+        s.setValue("window/left", self.left.saveState())
+        s.sync()
+
+    def closeEvent(self, event):  # noqa: N802
+        self.save_state()
+        shutdown = getattr(self.side_panel, "shutdown", None)
+        if callable(shutdown):
+            QTimer.singleShot(0, shutdown)
+        super().closeEvent(event)
+
+    # ---- prompts (replaceable in tests) --------------------------------------------------------
+    def _ask_password(self, name: str) -> str | None:
+        pw, ok = QInputDialog.getText(self, "Password needed", f"{name} is encrypted.\nPassword:",
+                                      QLineEdit.EchoMode.Password)
+        return pw if ok and pw else None
+
+    def _ask_folder(self, title: str) -> str | None:
+        return QFileDialog.getExistingDirectory(self, title) or None
+
+    # ---- drag and drop -----------------------------------------------------------------------
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.import_files(paths, open_last=len(paths) == 1)
+
+    # the library actions (import, export, edit, remove) live in window_actions
+    import_files = window_actions.import_files
+    export_ids = window_actions.export_ids
+    edit_paper = window_actions.edit_paper
+    remove_paper = window_actions.remove_paper
+
+
+def paper_label(paper) -> str:
+    who = authors_text(paper.authors)
+    return f"{paper.title}" + (f" — {who}" if who else "") + (f" ({paper.year})" if paper.year else "")

@@ -1,0 +1,617 @@
+"""The PDF view: continuous scrolling, zoom, lazy background rendering, selection, find.
+
+``PdfView`` paints pages itself (a ``QAbstractScrollArea``).  Pages are rendered by
+``reader_app.pdf.render`` on one background thread, only those visible (plus one
+ahead), at zoom × devicePixelRatio so text stays sharp on HiDPI screens; results are
+cached as ``QImage``.  While a page renders, a scaled older rendering or a white sheet
+stands in.
+
+Public API (used by the main window and the side panel wiring):
+
+- ``open(path, password=None, page=None, y=None, zoom=None)`` - asynchronous; emits
+  ``documentLoaded(int pages)`` then ``firstPageShown()`` the first time a page is drawn
+  sharp; ``loadFailed(object exc)`` on error (PasswordError for encrypted files).
+- ``go_to(page, y=None)``, ``show_paragraph(page, bbox)`` (scrolls there and draws a
+  highlight; bbox = (x0, y0, x1, y1) PDF points, page 1-based), ``current_page()``,
+  ``position() -> (page, y, zoom)``.
+- ``set_fit("width" | "page" | None)``, ``set_zoom(z)``, ``zoom_in()``, ``zoom_out()``.
+- ``find(query)``, ``find_next()``, ``find_prev()``, ``clear_find()``;
+  ``findResults(int current, int total)`` (current is 1-based, 0 = none).
+- ``selected_text()``, ``copy()``; ``selectionChanged(str text, int page)``.
+- ``pageChanged(int)``, ``zoomChanged(float)``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette
+from PySide6.QtWidgets import QAbstractScrollArea
+
+from reader_app.ui.ops import run_op
+
+GAP = 10  # logical pixels between pages and around them
+MIN_ZOOM, MAX_ZOOM = 0.25, 6.0
+CACHE_BYTES = 300 * 1024 * 1024
+
+
+def _render_pool() -> QThreadPool:
+    pool = QThreadPool()
+    pool.setMaxThreadCount(1)  # PyMuPDF holds the GIL: one renderer is plenty
+    pool.setExpiryTimeout(-1)
+    return pool
+
+
+class PdfView(QAbstractScrollArea):
+    documentLoaded = Signal(int)
+    loadFailed = Signal(object)
+    firstPageShown = Signal()
+    pageChanged = Signal(int)
+    zoomChanged = Signal(float)
+    selectionChanged = Signal(str, int)
+    findResults = Signal(int, int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.viewport().setCursor(Qt.CursorShape.IBeamCursor)
+        self._pool = _render_pool()
+        self.doc = None
+        self.path = ""
+        self._sizes: list[tuple[float, float]] = []
+        self._tops: list[float] = []
+        self._zoom = 1.0
+        self._fit: str | None = "width"
+        self._cache: OrderedDict[tuple[int, int], QImage] = OrderedDict()
+        self._cache_bytes = 0
+        self._pending: dict[tuple[int, int], object] = {}
+        self._generation = 0
+        self._first_shown = False
+        self._page = 0
+        self._pending_target: tuple | None = None
+        self.highlight: tuple[int, tuple] | None = None  # (page, bbox) of show_paragraph
+        self._selection: tuple[int, int, int] | None = None  # page, first word, last word
+        self._drag_anchor: tuple[int, int] | None = None
+        self.find_hits: list[tuple[int, tuple]] = []
+        self.find_index = -1
+        self._find_op = None
+        self._resize_timer = QTimer(self, singleShot=True, interval=60, timeout=self._refit)
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self.horizontalScrollBar().valueChanged.connect(lambda _v: self.viewport().update())
+
+    # ---- document --------------------------------------------------------------------
+    def open(self, path: str, password: str | None = None, page: int | None = None,
+             y: float | None = None, zoom: float | None = None) -> None:
+        self.close_document()
+        self.path = path
+        gen = self._generation
+
+        def done(doc):
+            if gen != self._generation:
+                doc.close()
+                return
+            self._set_doc(doc, page, y, zoom)
+
+        def failed(exc):
+            if gen == self._generation:
+                self.loadFailed.emit(exc)
+
+        def work():
+            from reader_app.pdf.render import open_document  # imports pymupdf: keep off the GUI thread
+
+            return open_document(path, password)
+
+        run_op(self, work, on_success=done, on_failure=failed, pool=self._pool)
+
+    def warm_up(self) -> None:
+        """Import the renderer (and PyMuPDF, ~2 s) in the background before it is needed."""
+        import importlib
+
+        run_op(None, lambda: importlib.import_module("reader_app.pdf.render"), pool=self._pool)
+
+    def _set_doc(self, doc, page, y, zoom) -> None:
+        self.doc = doc
+        self._sizes = doc.page_sizes()
+        if zoom:
+            self._fit, self._zoom = None, max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+        self._layout()
+        self.documentLoaded.emit(len(self._sizes))
+        target, self._pending_target = self._pending_target, None
+        if target is not None:
+            self.show_paragraph(*target)
+        else:
+            self.go_to(page or 1, y)
+        self._emit_page()
+        self.viewport().update()
+
+    def close_document(self) -> None:
+        self._generation += 1
+        for op in self._pending.values():
+            op.cancel()
+        self._pending.clear()
+        if self._find_op is not None:
+            self._find_op.cancel()
+        doc, self.doc = self.doc, None
+        if doc is not None:
+            run_op(None, doc.close, pool=self._pool)
+        self._cache.clear()
+        self._cache_bytes = 0
+        self._sizes, self._tops = [], []
+        self._first_shown = False
+        self._page = 0
+        self._pending_target = None
+        self.highlight = None
+        self._selection = None
+        self.find_hits, self.find_index = [], -1
+        self.viewport().update()
+
+    def page_count(self) -> int:
+        return len(self._sizes)
+
+    # ---- geometry --------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self._zoom
+
+    def fit_mode(self) -> str | None:
+        return self._fit
+
+    def _fit_zoom(self) -> float:
+        if not self._sizes:
+            return self._zoom
+        vw = max(50, self.viewport().width() - 2 * GAP)
+        vh = max(50, self.viewport().height() - 2 * GAP)
+        w = max(s[0] for s in self._sizes)
+        if self._fit == "width":
+            return vw / w
+        h = max(s[1] for s in self._sizes[:1] or self._sizes)
+        return min(vw / w, vh / h)
+
+    def _layout(self) -> None:
+        if self._fit:
+            self._zoom = max(MIN_ZOOM, min(MAX_ZOOM, self._fit_zoom()))
+        z = self._zoom
+        tops, y = [], GAP
+        for _w, h in self._sizes:
+            tops.append(y)
+            y += h * z + GAP
+        self._tops = tops
+        total_h = int(y)
+        total_w = int(max((w for w, _h in self._sizes), default=0) * z + 2 * GAP)
+        vs, hs = self.verticalScrollBar(), self.horizontalScrollBar()
+        vs.setRange(0, max(0, total_h - self.viewport().height()))
+        vs.setPageStep(max(1, int(self.viewport().height() * 0.9)))
+        vs.setSingleStep(40)
+        hs.setRange(0, max(0, total_w - self.viewport().width()))
+        hs.setPageStep(self.viewport().width())
+        hs.setSingleStep(40)
+
+    def _page_rect(self, page: int) -> QRectF:
+        """Rectangle of ``page`` (1-based) in viewport coordinates."""
+        w, h = self._sizes[page - 1]
+        z = self._zoom
+        total_w = max(s[0] for s in self._sizes) * z + 2 * GAP
+        vw = self.viewport().width()
+        x = (max(vw, total_w) - w * z) / 2 - self.horizontalScrollBar().value()
+        y = self._tops[page - 1] - self.verticalScrollBar().value()
+        return QRectF(x, y, w * z, h * z)
+
+    def _visible_pages(self) -> list[int]:
+        if not self._tops:
+            return []
+        top = self.verticalScrollBar().value()
+        bottom = top + self.viewport().height()
+        out = []
+        for i, t in enumerate(self._tops):
+            h = self._sizes[i][1] * self._zoom
+            if t + h >= top and t <= bottom:
+                out.append(i + 1)
+            elif t > bottom:
+                break
+        return out
+
+    def current_page(self) -> int:
+        """The page covering the middle of the first third of the viewport."""
+        if not self._tops:
+            return 0
+        probe = self.verticalScrollBar().value() + self.viewport().height() / 3
+        page = 1
+        for i, t in enumerate(self._tops):
+            if t <= probe:
+                page = i + 1
+            else:
+                break
+        return page
+
+    def position(self) -> tuple[int, float, float]:
+        """(page at the top of the view, y in points within it, zoom)."""
+        if not self._tops:
+            return (0, 0.0, self._zoom)
+        top = self.verticalScrollBar().value()
+        page = 1
+        for i, t in enumerate(self._tops):
+            if t <= top + GAP:
+                page = i + 1
+        y = (top - self._tops[page - 1]) / self._zoom
+        return (page, max(0.0, y), self._zoom)
+
+    def go_to(self, page: int, y: float | None = None) -> None:
+        if not self._tops:
+            return
+        page = max(1, min(len(self._tops), int(page)))
+        offset = (y * self._zoom) if y is not None else -GAP / 2
+        self.verticalScrollBar().setValue(int(self._tops[page - 1] + offset))
+        self._emit_page()
+        self.viewport().update()
+
+    def next_page(self) -> None:
+        self.go_to(self.current_page() + 1)
+
+    def prev_page(self) -> None:
+        self.go_to(self.current_page() - 1)
+
+    def show_paragraph(self, page: int, bbox) -> None:
+        """Scroll so ``bbox`` on ``page`` is in view (a quarter down) and highlight it."""
+        if not self._tops:
+            self._pending_target = (page, bbox)
+            return
+        page = max(1, min(len(self._tops), int(page)))
+        bbox = tuple(float(v) for v in bbox) if bbox else (0.0, 0.0, 0.0, 0.0)
+        self.highlight = (page, bbox) if bbox[2] > bbox[0] and bbox[3] > bbox[1] else None
+        if self.highlight:
+            y = self._tops[page - 1] + bbox[1] * self._zoom - self.viewport().height() / 4
+            self.verticalScrollBar().setValue(int(y))
+            self._scroll_x_into_view(page, bbox)
+        else:
+            self.go_to(page)
+        self._emit_page()
+        self.viewport().update()
+
+    def _scroll_x_into_view(self, page: int, bbox) -> None:
+        r = self._page_rect(page)
+        x0, x1 = r.x() + bbox[0] * self._zoom, r.x() + bbox[2] * self._zoom
+        hs = self.horizontalScrollBar()
+        if x0 < 0 or x1 > self.viewport().width():
+            hs.setValue(int(hs.value() + x0 - GAP))
+
+    # ---- zoom ------------------------------------------------------------------------
+    def set_fit(self, mode: str | None) -> None:
+        self._fit = mode
+        self._rezoom(self._fit_zoom() if mode else self._zoom)
+
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        self._fit = None
+        self._rezoom(zoom, anchor)
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self._zoom * 1.2)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self._zoom / 1.2)
+
+    def _rezoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+        if not self._sizes:
+            self._zoom = zoom
+            return
+        if anchor is None:
+            anchor = QPointF(self.viewport().width() / 2, self.viewport().height() / 3)
+        # keep the document point under the anchor where it is
+        old = self._zoom
+        doc_y = (self.verticalScrollBar().value() + anchor.y()) / old
+        doc_x = (self.horizontalScrollBar().value() + anchor.x()) / old
+        self._zoom = zoom
+        self._layout()
+        self._zoom = zoom if not self._fit else self._zoom
+        self.verticalScrollBar().setValue(int(doc_y * self._zoom - anchor.y()))
+        self.horizontalScrollBar().setValue(int(doc_x * self._zoom - anchor.x()))
+        self.zoomChanged.emit(self._zoom)
+        self.viewport().update()
+
+    def _refit(self) -> None:
+        if self._fit and self._sizes:
+            page, y, _z = self.position()
+            self._layout()
+            self.go_to(page, y)
+            self.zoomChanged.emit(self._zoom)
+        elif self._sizes:
+            self._layout()
+        self.viewport().update()
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        if self._sizes and not self._tops:
+            self._layout()
+        self._resize_timer.start()
+
+    def wheelEvent(self, event):  # noqa: N802
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = event.angleDelta().y() / 120
+            if steps:
+                self.set_zoom(self._zoom * (1.1 ** steps), event.position())
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def keyPressEvent(self, event):  # noqa: N802
+        key = event.key()
+        vs = self.verticalScrollBar()
+        if key in (Qt.Key.Key_PageDown, Qt.Key.Key_Space) and not event.modifiers():
+            vs.setValue(vs.value() + vs.pageStep())
+        elif key == Qt.Key.Key_PageUp:
+            vs.setValue(vs.value() - vs.pageStep())
+        elif key == Qt.Key.Key_Home:
+            vs.setValue(0)
+        elif key == Qt.Key.Key_End:
+            vs.setValue(vs.maximum())
+        else:
+            super().keyPressEvent(event)
+
+    # ---- rendering ---------------------------------------------------------------------
+    def _scale_key(self) -> int:
+        """Pixels per point × 1000 (an int, to key the cache)."""
+        return int(round(self._zoom * self.devicePixelRatioF() * 1000))
+
+    def _request(self, page: int, key: int) -> None:
+        if (page, key) in self._pending or (page, key) in self._cache or self.doc is None:
+            return
+        doc, gen = self.doc, self._generation
+
+        def work(op):
+            image = doc.render(page, key / 1000, cancel=op.cancel_event)
+            if image is None:
+                return None
+            qimg = QImage(image.data, image.width, image.height, image.stride,
+                          QImage.Format.Format_RGB888).copy()
+            doc.words(page)  # warm the selection cache while we are here
+            return qimg
+
+        def done(qimg):
+            self._pending.pop((page, key), None)
+            if qimg is None or gen != self._generation:
+                return
+            self._store(page, key, qimg)
+            self.viewport().update()
+
+        def failed(exc):
+            self._pending.pop((page, key), None)
+
+        self._pending[(page, key)] = run_op(self, work, on_success=done, on_failure=failed, pool=self._pool)
+
+    def _store(self, page: int, key: int, qimg: QImage) -> None:
+        self._cache[(page, key)] = qimg
+        self._cache_bytes += qimg.sizeInBytes()
+        visible = set(self._visible_pages())
+        while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:
+            k = next(iter(self._cache))
+            if k[0] in visible and k[1] == self._scale_key():
+                self._cache.move_to_end(k)
+                if all(kk[0] in visible for kk in self._cache):
+                    break
+                continue
+            self._cache_bytes -= self._cache.pop(k).sizeInBytes()
+
+    def _cached_any(self, page: int) -> QImage | None:
+        best = None
+        for (p, _k), img in self._cache.items():
+            if p == page and (best is None or img.width() > best.width()):
+                best = img
+        return best
+
+    def paintEvent(self, event):  # noqa: N802
+        painter = QPainter(self.viewport())
+        pal = self.palette()
+        painter.fillRect(self.viewport().rect(), pal.color(QPalette.ColorRole.Mid).darker(110)
+                         if pal.color(QPalette.ColorRole.Window).lightness() > 128
+                         else pal.color(QPalette.ColorRole.Window).darker(130))
+        if not self._sizes:
+            painter.setPen(pal.color(QPalette.ColorRole.WindowText))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
+                             "Loading…" if self.path else "Open a PDF (Ctrl+O) or pick a paper from the library")
+            painter.end()
+            return
+        key = self._scale_key()
+        visible = self._visible_pages()
+        wanted = set()
+        sharp = False
+        for page in visible:
+            rect = self._page_rect(page)
+            painter.fillRect(rect.adjusted(1, 2, 2, 3), QColor(0, 0, 0, 60))  # shadow
+            img = self._cache.get((page, key))
+            if img is not None:
+                self._cache.move_to_end((page, key))
+                painter.drawImage(rect, img)
+                sharp = True
+            else:
+                painter.fillRect(rect, Qt.GlobalColor.white)
+                stand_in = self._cached_any(page)
+                if stand_in is not None:
+                    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                    painter.drawImage(rect, stand_in)
+                self._request(page, key)
+            wanted.add((page, key))
+            self._paint_overlays(painter, page, rect)
+        if visible:  # one page ahead
+            nxt = visible[-1] + 1
+            if nxt <= len(self._sizes):
+                self._request(nxt, key)
+                wanted.add((nxt, key))
+        for k in [k for k in self._pending if k not in wanted]:
+            self._pending.pop(k).cancel()
+        painter.end()
+        if sharp and not self._first_shown:
+            self._first_shown = True
+            QTimer.singleShot(0, self.firstPageShown.emit)
+
+    def _paint_overlays(self, painter: QPainter, page: int, rect: QRectF) -> None:
+        z = self._zoom
+
+        def box(b) -> QRectF:
+            return QRectF(rect.x() + b[0] * z, rect.y() + b[1] * z, (b[2] - b[0]) * z, (b[3] - b[1]) * z)
+
+        for i, (p, b) in enumerate(self.find_hits):
+            if p == page:
+                color = QColor(255, 140, 0, 130) if i == self.find_index else QColor(255, 230, 0, 110)
+                painter.fillRect(box(b), color)
+        if self._selection and self._selection[0] == page and self.doc is not None:
+            color = QColor(self.palette().color(QPalette.ColorRole.Highlight))
+            color.setAlpha(90)
+            for w in self._selected_words():
+                painter.fillRect(box((w.x0, w.y0, w.x1, w.y1)), color)
+        if self.highlight and self.highlight[0] == page:
+            r = box(self.highlight[1]).adjusted(-4, -3, 4, 3)
+            painter.fillRect(r, QColor(255, 214, 0, 60))
+            painter.setPen(QColor(230, 150, 0, 230))
+            painter.drawRoundedRect(r, 3, 3)
+
+    def _scrolled(self, _value) -> None:
+        self._emit_page()
+        self.viewport().update()
+
+    def _emit_page(self) -> None:
+        page = self.current_page()
+        if page != self._page:
+            self._page = page
+            self.pageChanged.emit(page)
+
+    # ---- selection -----------------------------------------------------------------------
+    def _hit(self, pos: QPointF) -> tuple[int, float, float] | None:
+        """(page, x, y) in points under a viewport position, or None."""
+        for page in self._visible_pages():
+            r = self._page_rect(page)
+            if r.contains(pos):
+                return page, (pos.x() - r.x()) / self._zoom, (pos.y() - r.y()) / self._zoom
+        return None
+
+    def _word_at(self, page: int, x: float, y: float) -> int | None:
+        words = self.doc.words(page) if self.doc is not None else []
+        if not words:
+            return None
+        best, best_d = None, float("inf")
+        for i, w in enumerate(words):
+            dx = 0 if w.x0 <= x <= w.x1 else min(abs(x - w.x0), abs(x - w.x1))
+            dy = 0 if w.y0 <= y <= w.y1 else min(abs(y - w.y0), abs(y - w.y1))
+            d = dy * 4 + dx  # prefer the same line
+            if d < best_d:
+                best, best_d = i, d
+        return best
+
+    def mousePressEvent(self, event):  # noqa: N802
+        self.setFocus()
+        if event.button() == Qt.MouseButton.LeftButton and self.doc is not None:
+            hit = self._hit(event.position())
+            had = self._selection is not None or self.highlight is not None
+            self._selection, self._drag_anchor = None, None
+            self.highlight = None
+            if hit:
+                idx = self._word_at(*hit)
+                if idx is not None:
+                    self._drag_anchor = (hit[0], idx)
+            if had:
+                self.viewport().update()
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event):  # noqa: N802
+        if self._drag_anchor and event.buttons() & Qt.MouseButton.LeftButton:
+            page, start = self._drag_anchor
+            r = self._page_rect(page)
+            x = (event.position().x() - r.x()) / self._zoom
+            y = (event.position().y() - r.y()) / self._zoom
+            idx = self._word_at(page, x, y)
+            if idx is not None:
+                self._selection = (page, min(start, idx), max(start, idx))
+                self.viewport().update()
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event):  # noqa: N802
+        if self._selection:
+            self.selectionChanged.emit(self.selected_text(), self._selection[0])
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event):  # noqa: N802
+        hit = self._hit(event.position()) if self.doc is not None else None
+        idx = self._word_at(*hit) if hit else None
+        if idx is not None:
+            self._selection = (hit[0], idx, idx)
+            self.viewport().update()
+            self.selectionChanged.emit(self.selected_text(), hit[0])
+
+    def select_words(self, page: int, first: int, last: int) -> None:
+        """Select words ``first..last`` of ``page`` (for keyboard-less callers and tests)."""
+        self._selection = (page, first, last)
+        self.viewport().update()
+        self.selectionChanged.emit(self.selected_text(), page)
+
+    def _selected_words(self):
+        page, a, b = self._selection
+        return self.doc.words(page)[a:b + 1]
+
+    def selected_text(self) -> str:
+        if not self._selection or self.doc is None:
+            return ""
+        out, prev = [], None
+        for w in self._selected_words():
+            if prev is not None:
+                out.append("\n" if (w.block, w.line) != (prev.block, prev.line) and w.block != prev.block
+                           else " ")
+            out.append(w.text)
+            prev = w
+        return "".join(out)
+
+    def copy(self) -> bool:
+        text = self.selected_text()
+        if text:
+            QGuiApplication.clipboard().setText(text)
+        return bool(text)
+
+    # ---- find ----------------------------------------------------------------------------
+    def find(self, query: str) -> None:
+        if self._find_op is not None:
+            self._find_op.cancel()
+        self.find_hits, self.find_index = [], -1
+        query = " ".join((query or "").split())
+        if not query or self.doc is None:
+            self.findResults.emit(0, 0)
+            self.viewport().update()
+            return
+        doc, gen = self.doc, self._generation
+        start_page = self.current_page()
+
+        def done(hits):
+            if gen != self._generation or hits is None:
+                return
+            self._find_op = None
+            self.find_hits = hits
+            self.find_index = next((i for i, (p, _b) in enumerate(hits) if p >= start_page), 0) if hits else -1
+            self._show_find()
+
+        self._find_op = run_op(self, lambda op: doc.search(query, cancel=op.cancel_event),
+                               on_success=done, pool=self._pool)
+
+    def find_next(self) -> None:
+        if self.find_hits:
+            self.find_index = (self.find_index + 1) % len(self.find_hits)
+            self._show_find()
+
+    def find_prev(self) -> None:
+        if self.find_hits:
+            self.find_index = (self.find_index - 1) % len(self.find_hits)
+            self._show_find()
+
+    def clear_find(self) -> None:
+        if self._find_op is not None:
+            self._find_op.cancel()
+        self.find_hits, self.find_index = [], -1
+        self.viewport().update()
+
+    def _show_find(self) -> None:
+        if self.find_index >= 0:
+            page, b = self.find_hits[self.find_index]
+            r = self._page_rect(page)
+            top = r.y() + b[1] * self._zoom
+            if top < 0 or top > self.viewport().height() - 40:
+                vs = self.verticalScrollBar()
+                vs.setValue(int(vs.value() + top - self.viewport().height() / 3))
+            self._scroll_x_into_view(page, b)
+        self.findResults.emit(self.find_index + 1, len(self.find_hits))
+        self.viewport().update()

@@ -1,0 +1,72 @@
+"""``--screenshot``: import/open a PDF, wait for the first page (and an answer), save a PNG."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+SCREENSHOT_TIMEOUT_MS = 600_000
+
+
+class ScreenshotDriver(QObject):
+    finished = Signal(int)  # exit code
+
+    def __init__(self, win, out: str, ask: str | None = None):
+        super().__init__(win)
+        self.win, self.out, self.ask = win, out, ask
+        self._done = False
+        self._rid = None
+        win.importFinished.connect(self._imported)
+        win.pdf_view.firstPageShown.connect(self._first_page)
+        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: self._fail("timed out"))
+
+    def start(self, path: str | None, password: str | None = None) -> None:
+        if path is None:
+            QTimer.singleShot(500, self._save)
+            return
+        self.win.import_files([path], password=password, open_last=True)
+
+    def _imported(self, result) -> None:
+        if not (result.get("added") or result.get("duplicates")):
+            msg = result["errors"][0][1] if result.get("errors") else "the file could not be imported"
+            self._fail(msg)
+
+    def _first_page(self) -> None:
+        panel = getattr(self.win.side_panel, "ask_panel", None)
+        if self.ask and panel is not None:
+            worker = self.win.side_panel.worker
+            worker.requestFinished.connect(self._answered)
+            worker.requestFailed.connect(self._answered)
+            worker.requestCancelled.connect(self._answered)
+            self.win.side_panel.show_tab("ask")
+            self._rid = panel.ask(self.ask)
+            if self._rid is None:
+                self._later()
+        else:
+            self._later()
+
+    def _answered(self, rid, *_rest) -> None:
+        if rid == self._rid:
+            self._later()
+
+    def _later(self) -> None:
+        QTimer.singleShot(300, self._save)  # let the last paint settle
+
+    def _save(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        ok = self.win.grab().save(self.out, "PNG")
+        if not ok:
+            import sys
+
+            print(f"reader-app: error: cannot write {self.out}", file=sys.stderr)
+        self.finished.emit(0 if ok else 2)
+
+    def _fail(self, msg: str) -> None:
+        if self._done:
+            return
+        self._done = True
+        import sys
+
+        print(f"reader-app: error: {msg}", file=sys.stderr)
+        self.finished.emit(2)

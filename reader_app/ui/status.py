@@ -1,0 +1,84 @@
+"""The status bar's permanent part: running operations with progress and Cancel, the model.
+
+``OpStatus`` listens to ``reader_app.ui.ops.tracker``: every op started with a ``label``
+shows as "label… text" with a progress bar (busy when the total is unknown) and a
+Cancel button when it is cancellable.  The LLM worker's progress can be fed in with
+``show_external(key, label, done, total, cancel=None)`` / ``clear_external(key)``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
+
+from reader_app.ui.ops import tracker
+
+
+class OpStatus(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.label = QLabel("")
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(160)
+        self.bar.setMaximumHeight(14)
+        self.bar.setTextVisible(False)
+        self.cancel_button = QToolButton(text="Cancel", autoRaise=True)
+        self.cancel_button.clicked.connect(self._cancel)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.label)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.cancel_button)
+        self._external: dict = {}
+        tracker.started.connect(self._changed)
+        tracker.finished.connect(self._changed)
+        tracker.progressed.connect(self._changed)
+        self._refresh()
+
+    def _ops(self):
+        return [op for op in tracker.running if op.label and not op.done]
+
+    def _current(self):
+        ops = self._ops()
+        if ops:
+            op = ops[0]
+            done, total, text = op.last_progress
+            return (op.label, text, done, total, op.cancel if op.cancellable else None, len(ops))
+        if self._external:
+            key = next(iter(self._external))
+            label, done, total, cancel = self._external[key]
+            return (label, "", done, total, cancel, len(self._external))
+        return None
+
+    def _changed(self, _op=None) -> None:
+        self._refresh()
+
+    def _refresh(self) -> None:
+        cur = self._current()
+        if cur is None:
+            self.hide()
+            return
+        label, text, done, total, cancel, n = cur
+        more = f" (+{n - 1} more)" if n > 1 else ""
+        self.label.setText(f"{label}…{(' ' + text) if text else ''}{more}")
+        if total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(min(done, total))
+        else:
+            self.bar.setRange(0, 0)  # busy
+        self._cancel_fn = cancel
+        self.cancel_button.setVisible(cancel is not None)
+        self.show()
+
+    def _cancel(self) -> None:
+        fn = getattr(self, "_cancel_fn", None)
+        if fn is not None:
+            fn()
+            self.label.setText("Cancelling…")
+
+    def show_external(self, key, label: str, done: int = 0, total: int = 0, cancel=None) -> None:
+        self._external[key] = (label, done, total, cancel)
+        self._refresh()
+
+    def clear_external(self, key) -> None:
+        self._external.pop(key, None)
+        self._refresh()
