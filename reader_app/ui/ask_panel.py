@@ -1,0 +1,413 @@
+"""The Ask tab: a question box, the streamed answer with citation chips, and the history.
+
+Questions go to the :class:`~reader_app.ui.llm_worker.LlmWorker` (never to the model
+directly); the paper's Q&A history is read from the library through ``ui.ops``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFont, QTextCursor
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from reader_app.ui.citation_chip import ChipRow
+from reader_app.ui.ops import run_op
+
+SELECTION_LIMIT = 1500  # characters of a selection quoted into a question
+UNANSWERED = "The paper does not seem to answer this."
+
+
+def timings_text(answer) -> str:
+    t = getattr(answer, "timings", None)
+    if t is None:
+        return ""
+    parts = []
+    if getattr(t, "ttft_s", 0):
+        parts.append(f"{t.ttft_s:.1f} s to first token")
+    if getattr(t, "total_s", 0):
+        parts.append(f"{t.total_s:.1f} s in all")
+    if getattr(t, "cached_tokens", 0):
+        parts.append(f"{t.cached_tokens:,} cached tokens")
+    elif getattr(t, "prompt_tokens", 0):
+        parts.append(f"{t.prompt_tokens:,} prompt tokens")
+    if getattr(answer, "model", ""):
+        parts.append(answer.model)
+    return " · ".join(parts)
+
+
+def live_text(raw: str) -> str:
+    """What to show of the model's raw output while it streams: the answer part once the
+    model wrote ``Answer:``, else what it wrote so far (``Evidence: [3]``)."""
+    idx = raw.rfind("Answer:")
+    if idx >= 0:
+        return raw[idx + len("Answer:"):].lstrip()
+    return "" if raw.lstrip().startswith("Evidence") else raw
+
+
+def selection_question(question: str, text: str, page: int) -> str:
+    passage = " ".join(text.split())
+    if len(passage) > SELECTION_LIMIT:
+        passage = passage[: SELECTION_LIMIT - 1] + "…"
+    where = f" (p. {page})" if page else ""
+    return f'{question.strip() or "What does this passage mean?"}\nPassage{where}: "{passage}"'
+
+
+class _QuestionEdit(QPlainTextEdit):
+    submitted = Signal()
+
+    def keyPressEvent(self, event):  # noqa: N802 - Qt API
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and not event.modifiers() & Qt.ShiftModifier:
+            self.submitted.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class AskPanel(QWidget):
+    citationActivated = Signal(int, object)  # 1-based page, bbox in PDF points
+    answered = Signal(object)  # an Answer, after it was stored
+
+    def __init__(self, services, worker, parent=None):
+        super().__init__(parent)
+        self.services = services
+        self.worker = worker
+        self.paper_id: str | None = None
+        self.request_id: int | None = None
+        self.current_answer = None
+        self._selection = ("", 0)
+        self._streamed = ""
+        self._history: list = []
+        self._build()
+        worker.tokenReceived.connect(self._on_token)
+        worker.requestFinished.connect(self._on_finished)
+        worker.requestFailed.connect(self._on_failed)
+        worker.requestCancelled.connect(self._on_cancelled)
+        worker.requestStarted.connect(self._on_started)
+        worker.progress.connect(self._on_progress)
+        worker.modelStateChanged.connect(self._on_model_state)
+        self._on_model_state(worker.model_state, worker.model_detail)
+        self._update_buttons()
+
+    # ---- layout ----------------------------------------------------------------------
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(6)
+
+        self.notice = QLabel(self)
+        self.notice.setObjectName("askNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.notice.setStyleSheet("QLabel#askNotice { border: 1px solid palette(mid); border-radius: 4px;"
+                                  " padding: 6px; background: palette(alternate-base); }")
+        self.notice.hide()
+        lay.addWidget(self.notice)
+
+        self.question = _QuestionEdit(self)
+        self.question.setPlaceholderText("Ask about this paper…  (Enter asks, Shift+Enter adds a line)")
+        self.question.setTabChangesFocus(True)
+        fm = self.question.fontMetrics()
+        self.question.setFixedHeight(fm.lineSpacing() * 3 + 14)
+        self.question.submitted.connect(self.ask)
+        self.question.textChanged.connect(self._update_buttons)
+        lay.addWidget(self.question)
+
+        row = QHBoxLayout()
+        self.ask_button = QPushButton("Ask", self)
+        self.ask_button.setDefault(True)
+        self.ask_button.clicked.connect(self.ask)
+        self.selection_button = QPushButton("Ask about selection", self)
+        self.selection_button.setToolTip("Select text in the PDF first; it is quoted into the question")
+        self.selection_button.clicked.connect(self.ask_about_selection)
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.clicked.connect(self.stop)
+        row.addWidget(self.ask_button)
+        row.addWidget(self.selection_button)
+        row.addStretch(1)
+        row.addWidget(self.stop_button)
+        lay.addLayout(row)
+
+        split = QSplitter(Qt.Vertical, self)
+        split.setChildrenCollapsible(False)
+        card = QFrame(split)
+        card.setObjectName("answerCard")
+        card.setFrameShape(QFrame.StyledPanel)
+        cl = QVBoxLayout(card)
+        cl.setContentsMargins(8, 8, 8, 8)
+        cl.setSpacing(6)
+        self.question_label = QLabel(card)
+        self.question_label.setWordWrap(True)
+        self.question_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        bold = QFont(self.question_label.font())
+        bold.setBold(True)
+        self.question_label.setFont(bold)
+        self.question_label.hide()
+        cl.addWidget(self.question_label)
+        self.unanswerable_label = QLabel(UNANSWERED, card)
+        self.unanswerable_label.setObjectName("unanswerable")
+        self.unanswerable_label.setWordWrap(True)
+        self.unanswerable_label.setStyleSheet(
+            "QLabel#unanswerable { border-left: 3px solid palette(mid); padding: 2px 6px;"
+            " color: palette(placeholder-text); font-style: italic; }")
+        self.unanswerable_label.hide()
+        cl.addWidget(self.unanswerable_label)
+        self.answer_view = QTextBrowser(card)
+        self.answer_view.setObjectName("answerView")
+        self.answer_view.setFrameShape(QFrame.NoFrame)
+        self.answer_view.setOpenLinks(False)
+        self.answer_view.setPlaceholderText("Answers appear here, with the paragraphs they cite.")
+        self.answer_view.viewport().setAutoFillBackground(False)
+        cl.addWidget(self.answer_view, 1)
+        self.chips = ChipRow(card)
+        self.chips.activated.connect(self.citationActivated)
+        self.chips.hide()
+        cl.addWidget(self.chips)
+        self.timings_label = QLabel(card)
+        self.timings_label.setObjectName("timings")
+        small = QFont(self.timings_label.font())
+        small.setPointSizeF(max(6.0, small.pointSizeF() * 0.85))
+        self.timings_label.setFont(small)
+        self.timings_label.setStyleSheet("color: palette(placeholder-text);")
+        self.timings_label.setWordWrap(True)
+        cl.addWidget(self.timings_label)
+
+        hist = QWidget(split)
+        hl = QVBoxLayout(hist)
+        hl.setContentsMargins(0, 4, 0, 0)
+        hl.setSpacing(2)
+        title = QLabel("Earlier questions", hist)
+        title.setStyleSheet("color: palette(placeholder-text);")
+        hl.addWidget(title)
+        self.history = QListWidget(hist)
+        self.history.setObjectName("qaHistory")
+        self.history.setWordWrap(True)
+        self.history.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Expanding)
+        self.history.itemActivated.connect(self._show_history_item)
+        self.history.itemClicked.connect(self._show_history_item)
+        hl.addWidget(self.history)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        lay.addWidget(split, 1)
+
+    # ---- slots -----------------------------------------------------------------------
+    def set_paper(self, paper_id: str | None) -> None:
+        if paper_id == self.paper_id:
+            return
+        self.stop()
+        self.paper_id = paper_id
+        self.request_id = None
+        self._clear_answer()
+        self.history.clear()
+        self._history = []
+        self._update_buttons()
+        self._on_model_state(self.worker.model_state, self.worker.model_detail)
+        if paper_id:
+            pid = paper_id
+            run_op(self, lambda: list(self.services.library().qa_history(pid)),
+                   on_success=lambda items, pid=pid: self._fill_history(pid, items),
+                   on_failure=lambda exc: self._show_notice(f"Could not read the Q&A history: {exc}"))
+
+    def set_selection(self, text: str, page: int) -> None:
+        self._selection = (text or "", int(page or 0))
+        self._update_buttons()
+
+    def ask(self, question: str | None = None) -> int | None:
+        """Ask ``question`` (default: the question box) about the current paper."""
+        if isinstance(question, bool):  # clicked(bool)
+            question = None
+        text = (question if question is not None else self.question.toPlainText()).strip()
+        if not text or not self.paper_id or self.busy:
+            return None
+        self._clear_answer()
+        self.question_label.setText(text.split("\n", 1)[0] if "\nPassage" in text else text)
+        self.question_label.show()
+        self.timings_label.setText("Waiting for the model…")
+        self.request_id = self.worker.ask(self.paper_id, text)
+        if question is None:
+            self.question.clear()
+        self._update_buttons()
+        return self.request_id
+
+    def ask_about_selection(self) -> int | None:
+        text, page = self._selection
+        if not text.strip():
+            return None
+        q = selection_question(self.question.toPlainText(), text, page)
+        rid = self.ask(q)
+        if rid is not None:
+            self.question.clear()
+        return rid
+
+    def stop(self) -> None:
+        if self.request_id is not None and self.worker.is_pending(self.request_id):
+            self.worker.cancel(self.request_id)
+
+    @property
+    def busy(self) -> bool:
+        return self.request_id is not None and self.worker.is_pending(self.request_id)
+
+    # ---- worker signals --------------------------------------------------------------
+    def _on_started(self, rid: int, _label: str) -> None:
+        if rid == self.request_id:
+            self._update_buttons()
+
+    def _on_progress(self, rid: int, label: str, done: int, total: int) -> None:
+        if rid == self.request_id and not self._streamed:
+            self.timings_label.setText(f"{label}…" if not total else f"{label} ({done}/{total})…")
+
+    def _on_token(self, rid: int, text: str) -> None:
+        if rid != self.request_id:
+            return
+        shown = live_text(self._streamed)
+        self._streamed += text
+        now = live_text(self._streamed)
+        cur = self.answer_view.textCursor()
+        if now.startswith(shown):  # the usual case: append the new piece
+            cur.movePosition(QTextCursor.End)
+            cur.insertText(now[len(shown):])
+        else:  # "Evidence: [3] Answer:" became the answer itself
+            self.answer_view.setPlainText(now)
+        if not now:
+            nums = ", ".join(re.findall(r"\d+", self._streamed))
+            self.timings_label.setText(f"Finding the evidence… {('¶' + nums) if nums else ''}".rstrip())
+        elif not shown:
+            self.timings_label.setText("Answering…")
+        bar = self.answer_view.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _on_finished(self, rid: int, answer) -> None:
+        if rid != self.request_id:
+            return
+        self.request_id = None
+        self.show_answer(answer)
+        if answer is not None and getattr(answer, "paper_id", self.paper_id) == self.paper_id:
+            self._history.insert(0, answer)
+            self.history.insertItem(0, self._history_item(answer))
+        self._update_buttons()
+        self.answered.emit(answer)
+
+    def _on_failed(self, rid: int, message: str) -> None:
+        if rid != self.request_id:
+            return
+        self.request_id = None
+        self.timings_label.setText("")
+        self._show_notice(message)
+        self._update_buttons()
+
+    def _on_cancelled(self, rid: int) -> None:
+        if rid != self.request_id:
+            return
+        self.request_id = None
+        self.timings_label.setText("Stopped.")
+        self._update_buttons()
+
+    def _on_model_state(self, state: str, detail: str) -> None:
+        if state == "error":
+            self._show_notice(detail)
+        elif state in ("ready", "loading") and self.notice.property("kind") == "model":
+            self.notice.hide()
+        if state == "error":
+            self.notice.setProperty("kind", "model")
+
+    # ---- rendering -------------------------------------------------------------------
+    def show_answer(self, answer) -> None:
+        """Display a finished Answer (fresh or from the history)."""
+        self.current_answer = answer
+        self._streamed = ""
+        self.question_label.setText(answer.question.split("\nPassage", 1)[0])
+        self.question_label.setToolTip(answer.question)
+        self.question_label.show()
+        answerable = bool(getattr(answer, "answerable", True))
+        text = (answer.answer or "").strip()
+        if answerable:
+            self.answer_view.setHtml(_paragraphs_html(text))
+            self.unanswerable_label.setText(UNANSWERED)
+        else:
+            self.unanswerable_label.setText(text or UNANSWERED)
+            guess = live_text(getattr(answer, "raw", "") or "").strip()
+            self.answer_view.setHtml(
+                f'<p style="font-style: italic;">The model replied, without support in the paper: '
+                f'{html.escape(guess)}</p>' if guess else "")
+        self.unanswerable_label.setVisible(not answerable)
+        self.chips.set_citations(answer.citations)
+        self.timings_label.setText(timings_text(answer))
+        if self.notice.property("kind") != "model":
+            self.notice.hide()
+
+    def _clear_answer(self) -> None:
+        self.current_answer = None
+        self._streamed = ""
+        self.answer_view.clear()
+        self.question_label.clear()
+        self.question_label.hide()
+        self.unanswerable_label.hide()
+        self.chips.set_citations([])
+        self.timings_label.clear()
+
+    def _show_notice(self, message: str) -> None:
+        self.notice.setProperty("kind", "error")
+        self.notice.setText(message)
+        self.notice.show()
+
+    def _fill_history(self, pid: str, items) -> None:
+        if pid != self.paper_id:
+            return
+        items = sorted(items, key=lambda a: getattr(a, "created", "") or "", reverse=True)
+        self._history = items + [a for a in self._history if a not in items]
+        self.history.clear()
+        for a in self._history:
+            self.history.addItem(self._history_item(a))
+
+    def _history_item(self, answer) -> QListWidgetItem:
+        q = answer.question.split("\nPassage", 1)[0]
+        a = " ".join((answer.answer or "").split())
+        if len(a) > 160:
+            a = a[:159] + "…"
+        if not getattr(answer, "answerable", True):
+            a = "(not answered in the paper)"
+        item = QListWidgetItem(f"{q}\n    {a}")
+        item.setData(Qt.UserRole, answer)
+        item.setToolTip(f"{answer.question}\n\n{answer.answer}")
+        return item
+
+    def _show_history_item(self, item: QListWidgetItem) -> None:
+        answer = item.data(Qt.UserRole)
+        if answer is not None and not self.busy:
+            self.show_answer(answer)
+
+    def _update_buttons(self) -> None:
+        has_paper = bool(self.paper_id)
+        busy = self.busy
+        self.ask_button.setEnabled(has_paper and not busy and bool(self.question.toPlainText().strip()))
+        self.selection_button.setEnabled(has_paper and not busy and bool(self._selection[0].strip()))
+        self.stop_button.setEnabled(busy)
+        self.question.setEnabled(has_paper)
+        if not has_paper:
+            self.question.setPlaceholderText("Open a paper to ask about it.")
+        else:
+            self.question.setPlaceholderText("Ask about this paper…  (Enter asks, Shift+Enter adds a line)")
+
+    def changeEvent(self, event):  # noqa: N802 - follow palette changes (dark mode)
+        if event.type() == QEvent.PaletteChange and self.current_answer is not None:
+            self.show_answer(self.current_answer)
+        super().changeEvent(event)
+
+
+def _paragraphs_html(text: str) -> str:
+    paras = [p for p in text.split("\n\n") if p.strip()] or [text]
+    return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paras)

@@ -1,0 +1,391 @@
+"""The one thread that owns the language model.
+
+``LlmWorker`` is a ``QThread`` that holds the ``Engine`` (one ``Llama`` on one thread) and
+the ``Assistant``.  The GUI never calls either directly: it queues a request and reacts
+to signals, which Qt delivers on the GUI thread (queued connections).
+
+Requests run one after another, in the order they were queued.  Each gets an integer id
+so that a panel can ignore signals about requests it did not make::
+
+    rid = worker.ask(paper_id, "What dataset?")          # -> int
+    worker.tokenReceived.connect(lambda rid, text: ...)  # streamed pieces
+    worker.requestFinished.connect(lambda rid, result: ...)  # Answer / list[dict]
+    worker.requestFailed.connect(lambda rid, message: ...)   # one line, never a traceback
+    worker.requestCancelled.connect(lambda rid: ...)
+    worker.cancel(rid)                                     # Stop button
+
+The model is loaded lazily on the worker thread, by the first request that needs it, and
+again after ``configure()`` changed the settings.  ``modelStateChanged(state, detail)``
+tells the GUI about it: ``"none"`` (nothing loaded yet), ``"loading"`` (detail: model),
+``"ready"`` (detail: model name) or ``"error"`` (detail: a one-line message that says
+how to fix it).  Reading and notes never wait for the model.
+
+Papers are read through a ``Library`` the worker opens on its own thread (SQLite
+connections are per thread); ``library_opener`` is a callable returning one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QThread, Signal
+
+from reader_app.core.errors import Cancelled, ModelError, ReaderError
+
+NO_MODEL_HINT = "choose one in Settings or run `reader-app models add FILE.gguf`"
+
+
+def no_model_message(detail: str = "") -> str:
+    """The one line the Ask panel shows when no model can be used."""
+    detail = " ".join(str(detail).split())
+    head = f"No model ({detail})" if detail else "No model"
+    return f"{head}: {NO_MODEL_HINT}."
+
+
+@dataclass
+class EngineConfig:
+    """What ``open_engine`` is called with; compared to decide whether to reload."""
+
+    model: str | None = None
+    backend: str = "llama"
+    base_url: str | None = None
+    api_key: str | None = None
+    n_ctx: int | None = None
+    threads: int | None = None
+
+    def kwargs(self) -> dict:
+        return dict(model=self.model or None, backend=self.backend or "llama",
+                    base_url=self.base_url or None, api_key=self.api_key or None,
+                    n_ctx=self.n_ctx or None, threads=self.threads or None)
+
+
+@dataclass
+class LlmRequest:
+    id: int
+    kind: str  # "ask", "summarize", "load", "call"
+    label: str
+    params: dict = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class JobContext:
+    """What a request's body sees on the worker thread."""
+
+    def __init__(self, worker: LlmWorker, request: LlmRequest):
+        self._worker = worker
+        self.request = request
+        self.cancel = request.cancel
+
+    @property
+    def engine(self):
+        return self._worker._ensure_engine(self.request)
+
+    @property
+    def assistant(self):
+        return self._worker._ensure_assistant(self.request)
+
+    @property
+    def library(self):
+        return self._worker._ensure_library()
+
+    def on_token(self, text: str) -> None:
+        if not self.cancel.is_set():
+            self._worker.tokenReceived.emit(self.request.id, text)
+
+    def progress(self, label: str, done: int = 0, total: int = 0) -> None:
+        self._worker.progress.emit(self.request.id, label, int(done), int(total))
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("stopped")
+
+
+def _default_engine_factory(**kwargs):
+    from reader_app.assistant import open_engine  # imported lazily: loads llama_cpp
+
+    return open_engine(**kwargs)
+
+
+def _default_assistant_factory(engine, library):
+    from reader_app.assistant.doubledipper import Assistant
+
+    return Assistant(engine, library=library)
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+class LlmWorker(QThread):
+    requestStarted = Signal(int, str)  # id, label
+    tokenReceived = Signal(int, str)  # id, text piece
+    requestFinished = Signal(int, object)  # id, result (Answer, list[dict], ...)
+    requestFailed = Signal(int, str)  # id, one-line message
+    requestCancelled = Signal(int)  # id
+    progress = Signal(int, str, int, int)  # id, label, done, total (0 = indeterminate)
+    modelStateChanged = Signal(str, str)  # state, detail
+    idle = Signal()  # the queue ran empty
+
+    def __init__(self, library_opener: Callable[[], Any] | None = None, *,
+                 config: EngineConfig | None = None,
+                 engine_factory: Callable[..., Any] | None = None,
+                 assistant_factory: Callable[[Any, Any], Any] | None = None,
+                 parent=None):
+        super().__init__(parent)
+        self.setObjectName("llm-worker")
+        self._library_opener = library_opener
+        self._engine_factory = engine_factory or _default_engine_factory
+        self._assistant_factory = assistant_factory or _default_assistant_factory
+        self._queue: queue.Queue[LlmRequest | None] = queue.Queue()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._pending: dict[int, LlmRequest] = {}
+        self._config = config or EngineConfig()
+        self._loaded_config: EngineConfig | None = None
+        self._engine = None
+        self._assistant = None
+        self._library = None
+        self._stopping = False
+        # Read from the GUI thread; written by _set_state (worker thread) only.
+        self.model_state = "none"
+        self.model_detail = ""
+
+    # ---- GUI-thread API -------------------------------------------------------------
+    def configure(self, config: EngineConfig) -> None:
+        """Use these settings from the next request on (the model reloads lazily)."""
+        with self._lock:
+            self._config = config
+
+    @property
+    def config(self) -> EngineConfig:
+        with self._lock:
+            return self._config
+
+    def load(self) -> int:
+        """Load (or reload) the model now, e.g. at start-up or after Settings."""
+        return self._submit("load", "Loading model")
+
+    def ask(self, paper_id: str, question: str, *, mode: str = "doubledipper", k: int = 3) -> int:
+        return self._submit("ask", "Answering", paper_id=paper_id, question=question, mode=mode, k=k)
+
+    def summarize(self, paper_id: str, section_index: int | str | None = None, *,
+                  force: bool = False) -> int:
+        """``section_index``: an int, ``"tldr"`` or ``"all"``."""
+        label = "Summarising" if section_index != "tldr" else "Writing the TL;DR"
+        return self._submit("summarize", label, paper_id=paper_id, section_index=section_index, force=force)
+
+    def call(self, fn: Callable[[JobContext], Any], label: str = "Working") -> int:
+        """Run ``fn(ctx)`` on the worker thread; its return value is the result."""
+        return self._submit("call", label, fn=fn)
+
+    def cancel(self, request_id: int) -> None:
+        with self._lock:
+            req = self._pending.get(request_id)
+        if req is not None:
+            req.cancel.set()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            reqs = list(self._pending.values())
+        for req in reqs:
+            req.cancel.set()
+
+    def is_pending(self, request_id: int) -> bool:
+        with self._lock:
+            return request_id in self._pending
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Cancel everything, stop the thread and close the engine."""
+        self._stopping = True
+        self.cancel_all()
+        self._queue.put(None)
+        if self.isRunning():
+            self.wait(timeout_ms)
+
+    def _submit(self, kind: str, label: str, **params) -> int:
+        req = LlmRequest(next(self._ids), kind, label, params)
+        with self._lock:
+            self._pending[req.id] = req
+        if not self.isRunning() and not self._stopping:
+            self.start()
+        self._queue.put(req)
+        return req.id
+
+    # ---- worker thread -----------------------------------------------------------------
+    def run(self) -> None:  # noqa: D401 - QThread entry point
+        while True:
+            req = self._queue.get()
+            if req is None:
+                break
+            try:
+                self._run_one(req)
+            finally:
+                with self._lock:
+                    self._pending.pop(req.id, None)
+                    empty = not self._pending
+                if empty:
+                    self.idle.emit()
+        self._close()
+
+    def _run_one(self, req: LlmRequest) -> None:
+        if req.cancel.is_set():
+            self.requestCancelled.emit(req.id)
+            return
+        self.requestStarted.emit(req.id, req.label)
+        ctx = JobContext(self, req)
+        try:
+            result = self._dispatch(ctx)
+        except Cancelled:
+            self.requestCancelled.emit(req.id)
+            return
+        except ModelError as exc:
+            self.requestFailed.emit(req.id, no_model_message(str(exc)) if self.model_state == "error"
+                                    else _one_line(exc))
+            return
+        except ReaderError as exc:
+            self.requestFailed.emit(req.id, _one_line(exc))
+            return
+        except Exception as exc:  # never a traceback in the GUI
+            self.requestFailed.emit(req.id, f"Internal error: {_one_line(exc) or type(exc).__name__}")
+            return
+        if req.cancel.is_set():
+            self.requestCancelled.emit(req.id)
+        else:
+            self.requestFinished.emit(req.id, result)
+
+    def _dispatch(self, ctx: JobContext):
+        req = ctx.request
+        p = req.params
+        if req.kind == "load":
+            self._ensure_engine(req, force=True)
+            return self._engine.name
+        if req.kind == "call":
+            return p["fn"](ctx)
+        assistant = ctx.assistant
+        paper = self._paper(p["paper_id"])
+        ctx.check()
+        if req.kind == "ask":
+            ctx.progress("Reading the paper (the first question on a paper also writes examples)")
+            kwargs = dict(mode=p["mode"], k=p["k"], on_token=ctx.on_token, cancel=req.cancel)
+            if _accepts(assistant.ask, "progress"):
+                kwargs["progress"] = ctx.progress
+            return assistant.ask(paper, p["question"], **kwargs)
+        if req.kind == "summarize":
+            kwargs = dict(section_index=p["section_index"], on_token=ctx.on_token, cancel=req.cancel)
+            if _accepts(assistant.summarize, "progress"):
+                kwargs["progress"] = ctx.progress
+            if p.get("force"):
+                if _accepts(assistant.summarize, "force"):
+                    kwargs["force"] = True
+                else:
+                    return _summarize_uncached(assistant, paper, kwargs)
+            return assistant.summarize(paper, **kwargs)
+        raise ReaderError(f"unknown request {req.kind!r}")
+
+    def _paper(self, paper_id: str):
+        lib = self._ensure_library()
+        if lib is None:
+            raise ReaderError("no library is open")
+        return lib.get_paper(paper_id)
+
+    def _ensure_library(self):
+        if self._library is None and self._library_opener is not None:
+            self._library = self._library_opener()
+        return self._library
+
+    def _ensure_engine(self, req: LlmRequest, force: bool = False):
+        cfg = self.config
+        if self._engine is not None and not force and cfg == self._loaded_config:
+            return self._engine
+        self._close_engine()
+        label = cfg.model or (cfg.base_url if cfg.backend != "llama" else "") or "default model"
+        self._set_state("loading", label)
+        self.progress.emit(req.id, f"Loading {label}", 0, 0)
+        try:
+            self._engine = self._engine_factory(**cfg.kwargs())
+        except ModelError as exc:
+            self._set_state("error", no_model_message(str(exc)))
+            raise
+        except Exception as exc:  # a corrupt file can raise anything from llama.cpp
+            self._set_state("error", no_model_message(_one_line(exc)))
+            raise ModelError(_one_line(exc)) from exc
+        self._loaded_config = cfg
+        self._set_state("ready", getattr(self._engine, "name", "") or label)
+        return self._engine
+
+    def _ensure_assistant(self, req: LlmRequest):
+        engine = self._ensure_engine(req)
+        if self._assistant is None or getattr(self._assistant, "_reader_engine", None) is not engine:
+            self._assistant = self._assistant_factory(engine, self._ensure_library())
+            try:
+                self._assistant._reader_engine = engine
+            except AttributeError:
+                pass
+        return self._assistant
+
+    def _set_state(self, state: str, detail: str) -> None:
+        self.model_state, self.model_detail = state, detail
+        self.modelStateChanged.emit(state, detail)
+
+    def _close_engine(self) -> None:
+        self._assistant = None
+        if self._engine is not None:
+            try:
+                self._engine.close()
+            except Exception:
+                pass
+            self._engine = None
+            self._loaded_config = None
+
+    def _close(self) -> None:
+        self._close_engine()
+        lib, self._library = self._library, None
+        close = getattr(lib, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                pass
+
+
+class _NoSummaryCache:
+    """A library view whose cached summaries are invisible (for Regenerate)."""
+
+    def __init__(self, library):
+        self._library = library
+
+    def get_summary(self, *_args):
+        return None
+
+    def __getattr__(self, name):
+        return getattr(self._library, name)
+
+
+def _summarize_uncached(assistant, paper, kwargs):
+    """Regenerate: summarize while ignoring (and then overwriting) the cached summaries."""
+    ram = getattr(assistant, "_summaries", None)
+    if isinstance(ram, dict):
+        for key in [k for k in ram if isinstance(k, tuple) and k and k[0] == paper.id]:
+            ram.pop(key, None)
+    library = getattr(assistant, "library", None)
+    if library is None:
+        return assistant.summarize(paper, **kwargs)
+    assistant.library = _NoSummaryCache(library)
+    try:
+        return assistant.summarize(paper, **kwargs)
+    finally:
+        assistant.library = library
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

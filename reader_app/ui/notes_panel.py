@@ -1,0 +1,358 @@
+"""The Notes tab: the paper's notes grouped by page, a note editor, and its tags.
+
+Every read and write goes through ``ui.ops`` on a worker thread with that thread's own
+``Library`` (``services.library()``); the panel re-reads the notes after each change
+and emits ``notesChanged``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from reader_app.ui.ops import run_op
+
+QUOTE_LIMIT = 2000
+
+
+def parse_tags(text: str) -> list[str]:
+    seen, out = set(), []
+    for t in text.replace(";", ",").split(","):
+        t = " ".join(t.split())
+        if t and t.lower() not in seen:
+            seen.add(t.lower())
+            out.append(t)
+    return out
+
+
+class NotesPanel(QWidget):
+    notesChanged = Signal()
+    pageActivated = Signal(int)  # a note's page was double-clicked
+
+    def __init__(self, services, parent=None):
+        super().__init__(parent)
+        self.services = services
+        self.paper_id: str | None = None
+        self.current_page = 1
+        self.notes: list = []
+        self.tags: list[str] = []
+        self._selection = ("", 0)
+        self._quote: tuple[str, int] | None = None  # (text, page) for the note being written
+        self._editing = None  # the Note being edited, or None for a new note
+        self._build()
+        self._update_editor()
+
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(6)
+
+        tags_row = QHBoxLayout()
+        tags_row.addWidget(QLabel("Tags", self))
+        self.tags_edit = QLineEdit(self)
+        self.tags_edit.setPlaceholderText("comma-separated, e.g. to-read, nlp")
+        self.tags_edit.setClearButtonEnabled(True)
+        self.tags_edit.returnPressed.connect(self.save_tags)
+        self.tags_edit.editingFinished.connect(self.save_tags)
+        tags_row.addWidget(self.tags_edit, 1)
+        lay.addLayout(tags_row)
+
+        self.tree = QTreeWidget(self)
+        self.tree.setObjectName("notesTree")
+        self.tree.setHeaderHidden(True)
+        self.tree.setWordWrap(True)
+        self.tree.setUniformRowHeights(False)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setIndentation(10)
+        self.tree.itemSelectionChanged.connect(self._update_buttons)
+        self.tree.itemDoubleClicked.connect(self._double_clicked)
+        lay.addWidget(self.tree, 1)
+
+        self.empty_label = QLabel("No notes yet. Write one below; select text in the PDF to quote it.", self)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setStyleSheet("color: palette(placeholder-text);")
+        lay.addWidget(self.empty_label)
+
+        row = QHBoxLayout()
+        self.edit_button = QPushButton("Edit", self)
+        self.edit_button.clicked.connect(self.edit_selected)
+        self.delete_button = QPushButton("Delete", self)
+        self.delete_button.clicked.connect(self.delete_selected)
+        row.addWidget(self.edit_button)
+        row.addWidget(self.delete_button)
+        row.addStretch(1)
+        lay.addLayout(row)
+
+        editor = QFrame(self)
+        editor.setObjectName("noteEditor")
+        editor.setFrameShape(QFrame.StyledPanel)
+        el = QVBoxLayout(editor)
+        el.setContentsMargins(6, 6, 6, 6)
+        el.setSpacing(4)
+        head = QHBoxLayout()
+        self.editor_title = QLabel(editor)
+        f = QFont(self.editor_title.font())
+        f.setBold(True)
+        self.editor_title.setFont(f)
+        head.addWidget(self.editor_title, 1)
+        self.quote_button = QPushButton("Quote selection", editor)
+        self.quote_button.setToolTip("Attach the text selected in the PDF as this note's quote")
+        self.quote_button.clicked.connect(self.quote_selection)
+        head.addWidget(self.quote_button)
+        el.addLayout(head)
+        self.quote_label = QLabel(editor)
+        self.quote_label.setObjectName("noteQuote")
+        self.quote_label.setWordWrap(True)
+        self.quote_label.setStyleSheet("QLabel#noteQuote { border-left: 3px solid palette(mid);"
+                                       " padding-left: 6px; font-style: italic; }")
+        el.addWidget(self.quote_label)
+        self.editor = QPlainTextEdit(editor)
+        self.editor.setPlaceholderText("Write a note (Markdown)…  Ctrl+Enter saves")
+        self.editor.setFixedHeight(self.editor.fontMetrics().lineSpacing() * 4 + 14)
+        self.editor.textChanged.connect(self._update_buttons)
+        el.addWidget(self.editor)
+        brow = QHBoxLayout()
+        self.cancel_button = QPushButton("Cancel", editor)
+        self.cancel_button.clicked.connect(self.cancel_edit)
+        self.save_button = QPushButton("Add note", editor)
+        self.save_button.clicked.connect(self.save)
+        brow.addStretch(1)
+        brow.addWidget(self.cancel_button)
+        brow.addWidget(self.save_button)
+        el.addLayout(brow)
+        for seq in ("Ctrl+Return", "Ctrl+Enter"):
+            sc = QShortcut(QKeySequence(seq), self.editor)
+            sc.setContext(Qt.WidgetShortcut)
+            sc.activated.connect(self.save)
+        lay.addWidget(editor)
+
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: palette(placeholder-text);")
+        self.status.hide()
+        lay.addWidget(self.status)
+
+    # ---- slots -----------------------------------------------------------------------
+    def set_paper(self, paper_id: str | None) -> None:
+        if paper_id == self.paper_id:
+            return
+        self.paper_id = paper_id
+        self.notes, self.tags = [], []
+        self._editing, self._quote = None, None
+        self.editor.clear()
+        self.tags_edit.clear()
+        self._fill_tree()
+        self.reload()
+
+    def set_current_page(self, page: int) -> None:
+        self.current_page = max(1, int(page or 1))
+        self._update_editor()
+
+    def set_selection(self, text: str, page: int) -> None:
+        self._selection = (text or "", int(page or 0))
+        self._update_buttons()
+
+    def reload(self) -> None:
+        pid = self.paper_id
+        if not pid:
+            self._update_buttons()
+            return
+
+        def load():
+            lib = self.services.library()
+            notes = list(lib.notes(pid))
+            tags = list(lib.get_paper(pid, with_paragraphs=False).tags)
+            return notes, tags
+
+        run_op(self, load, on_success=lambda res, pid=pid: self._loaded(pid, *res),
+               on_failure=self._failed)
+
+    # ---- notes -----------------------------------------------------------------------
+    def quote_selection(self) -> None:
+        text, page = self._selection
+        text = " ".join(text.split())
+        if not text:
+            return
+        if len(text) > QUOTE_LIMIT:
+            text = text[: QUOTE_LIMIT - 1] + "…"
+        self._quote = (text, page or self.current_page)
+        self._update_editor()
+        self.editor.setFocus()
+
+    def save(self) -> None:
+        text = self.editor.toPlainText().strip()
+        pid = self.paper_id
+        if not pid or not text:
+            return
+        if self._editing is not None:
+            nid = self._editing.id
+            run_op(self, lambda: self.services.library().update_note(nid, text=text),
+                   on_success=lambda _r: self._changed("Note saved."), on_failure=self._failed)
+        else:
+            quote, page = (self._quote if self._quote else (None, self.current_page))
+            run_op(self, lambda: self.services.library().add_note(pid, text, page=page, quote=quote),
+                   on_success=lambda _r: self._changed("Note added."), on_failure=self._failed)
+        self._editing, self._quote = None, None
+        self.editor.clear()
+        self._update_editor()
+
+    def edit_selected(self) -> None:
+        note = self.selected_note()
+        if note is None:
+            return
+        self._editing = note
+        self._quote = (note.quote, note.page or 0) if note.quote else None
+        self.editor.setPlainText(note.text)
+        self._update_editor()
+        self.editor.setFocus()
+
+    def cancel_edit(self) -> None:
+        self._editing, self._quote = None, None
+        self.editor.clear()
+        self._update_editor()
+
+    def delete_selected(self) -> None:
+        note = self.selected_note()
+        if note is None:
+            return
+        first = " ".join(note.text.split())[:80] or (note.quote or "")[:80]
+        answer = QMessageBox.question(self, "Delete note", f"Delete this note?\n\n{first}",
+                                      QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        if answer != QMessageBox.Yes:
+            return
+        nid = note.id
+        if self._editing is not None and self._editing.id == nid:
+            self.cancel_edit()
+        run_op(self, lambda: self.services.library().delete_note(nid),
+               on_success=lambda _r: self._changed("Note deleted."), on_failure=self._failed)
+
+    def selected_note(self):
+        item = self.tree.currentItem()
+        if item is None or not item.isSelected():
+            return None
+        return item.data(0, Qt.UserRole)
+
+    # ---- tags ------------------------------------------------------------------------
+    def save_tags(self) -> None:
+        pid = self.paper_id
+        if not pid:
+            return
+        new = parse_tags(self.tags_edit.text())
+        old_l = {t.lower() for t in self.tags}
+        new_l = {t.lower() for t in new}
+        add = [t for t in new if t.lower() not in old_l]
+        remove = [t for t in self.tags if t.lower() not in new_l]
+        if not add and not remove:
+            return
+        self.tags = new
+
+        def work():
+            lib = self.services.library()
+            if add:
+                lib.add_tags(pid, add)
+            if remove:
+                lib.remove_tags(pid, remove)
+
+        run_op(self, work, on_success=lambda _r: self._changed("Tags saved."), on_failure=self._failed)
+
+    # ---- internals -------------------------------------------------------------------
+    def _changed(self, message: str) -> None:
+        self._say(message)
+        self.reload()
+        self.notesChanged.emit()
+
+    def _loaded(self, pid, notes, tags) -> None:
+        if pid != self.paper_id:
+            return
+        self.notes = notes
+        self.tags = [str(t) for t in tags]
+        if not self.tags_edit.hasFocus():
+            self.tags_edit.setText(", ".join(self.tags))
+        self._fill_tree()
+
+    def _failed(self, exc) -> None:
+        self._say(f"Could not save: {exc}" if str(exc) else "Could not save.")
+
+    def _say(self, message: str) -> None:
+        self.status.setText(message)
+        self.status.setVisible(bool(message))
+
+    def _fill_tree(self) -> None:
+        keep = self.selected_note()
+        keep_id = getattr(keep, "id", None)
+        self.tree.clear()
+        by_page: dict[int, list] = {}
+        for n in self.notes:
+            by_page.setdefault(int(n.page or 0), []).append(n)
+        bold = QFont(self.tree.font())
+        bold.setBold(True)
+        for page in sorted(by_page, key=lambda p: (p == 0, p)):
+            group = QTreeWidgetItem(self.tree, [f"Page {page}" if page else "No page"])
+            group.setFont(0, bold)
+            group.setData(0, Qt.UserRole + 1, page)
+            group.setFlags(Qt.ItemIsEnabled)
+            for n in sorted(by_page[page], key=lambda n: (n.created or "", n.id)):
+                item = QTreeWidgetItem(group, [self._note_text(n)])
+                item.setData(0, Qt.UserRole, n)
+                item.setToolTip(0, f"{n.text}\n\nadded {n.created[:16].replace('T', ' ')}" if n.created
+                                else n.text)
+                if n.id == keep_id:
+                    self.tree.setCurrentItem(item)
+        self.tree.expandAll()
+        self.empty_label.setVisible(bool(self.paper_id) and not self.notes)
+        self._update_buttons()
+
+    @staticmethod
+    def _note_text(n) -> str:
+        text = n.text.strip()
+        if n.quote:
+            q = " ".join(n.quote.split())
+            q = q if len(q) <= 240 else q[:239] + "…"
+            return f"“{q}”\n{text}" if text else f"“{q}”"
+        return text
+
+    def _double_clicked(self, item, _col) -> None:
+        note = item.data(0, Qt.UserRole)
+        page = note.page if note is not None else item.data(0, Qt.UserRole + 1)
+        if page:
+            self.pageActivated.emit(int(page))
+
+    def _update_editor(self) -> None:
+        if self._editing is not None:
+            where = f" (p. {self._editing.page})" if self._editing.page else ""
+            self.editor_title.setText(f"Editing note{where}")
+            self.save_button.setText("Save")
+        else:
+            page = self._quote[1] if self._quote else self.current_page
+            self.editor_title.setText(f"New note on p. {page}")
+            self.save_button.setText("Add note")
+        if self._quote:
+            self.quote_label.setText(f"“{self._quote[0]}”")
+            self.quote_label.show()
+        else:
+            self.quote_label.hide()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        has = bool(self.paper_id)
+        sel = self.selected_note() is not None
+        self.edit_button.setEnabled(has and sel)
+        self.delete_button.setEnabled(has and sel)
+        self.tags_edit.setEnabled(has)
+        self.editor.setEnabled(has)
+        self.quote_button.setEnabled(has and bool(self._selection[0].strip()) and self._editing is None)
+        self.save_button.setEnabled(has and bool(self.editor.toPlainText().strip()))
+        self.cancel_button.setVisible(self._editing is not None or bool(self._quote))

@@ -1,0 +1,106 @@
+"""The side panel beside the PDF: tabs Ask / Summary / Notes.
+
+Contract (the main window relies on it)::
+
+    panel = SidePanel(services, parent=None)
+
+    # slots, called by the window
+    panel.set_paper(paper_id: str | None)     # the paper shown (None: nothing open)
+    panel.set_current_page(page: int)         # 1-based page at the top of the view
+    panel.set_selection(text: str, page: int) # text selected in the PDF ("" when cleared)
+
+    # signals
+    panel.citationActivated(int, object)  # 1-based page, bbox (x0, y0, x1, y1) in PDF
+                                          # points, origin top-left; wire it to the PDF
+                                          # view's show_paragraph(page, bbox)
+    panel.notesChanged()                  # a note or tag was added, edited or deleted
+    panel.pageRequested(int)              # a note's page was double-clicked
+
+``services`` (``reader_app.app.Services``) must provide ``library()`` (a ``Library`` for
+the calling thread; called on worker threads only) and ``llm_worker()`` (the app's one
+:class:`LlmWorker`; an object without it gets one made from the persisted settings).  The panel
+never runs SQL or touches the model itself: DB work goes through ``ui.ops`` and LLM work
+through the worker thread.  ``panel.worker`` is the LLM worker (status bar: connect to its
+``modelStateChanged`` and ``progress`` signals).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+
+from reader_app.ui.ask_panel import AskPanel
+from reader_app.ui.llm_worker import LlmWorker
+from reader_app.ui.notes_panel import NotesPanel
+from reader_app.ui.summary_panel import SummaryPanel
+
+
+def llm_worker_for(services) -> LlmWorker:
+    """The app's one LLM worker: ``services.llm``, created from the settings if missing."""
+    factory = getattr(services, "llm_worker", None)
+    if callable(factory):
+        return factory()
+    worker = getattr(services, "llm", None)
+    if worker is None:
+        from reader_app.ui.settings_dialog import current_engine_config
+
+        worker = LlmWorker(services.library, config=current_engine_config())
+        try:
+            services.llm = worker
+        except AttributeError:
+            pass
+    return worker
+
+
+class SidePanel(QWidget):
+    citationActivated = Signal(int, object)
+    notesChanged = Signal()
+    pageRequested = Signal(int)
+
+    def __init__(self, services, parent=None):
+        super().__init__(parent)
+        self.services = services
+        self.worker = llm_worker_for(services)
+        self.paper_id: str | None = None
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.ask_panel = AskPanel(services, self.worker, self)
+        self.summary_panel = SummaryPanel(services, self.worker, self)
+        self.notes_panel = NotesPanel(services, self)
+        self.tabs.addTab(self.ask_panel, "Ask")
+        self.tabs.addTab(self.summary_panel, "Summary")
+        self.tabs.addTab(self.notes_panel, "Notes")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.tabs)
+        self.ask_panel.citationActivated.connect(self.citationActivated)
+        self.summary_panel.citationActivated.connect(self.citationActivated)
+        self.notes_panel.notesChanged.connect(self.notesChanged)
+        self.notes_panel.pageActivated.connect(self.pageRequested)
+
+    def minimumSizeHint(self):  # noqa: N802 - Qt API; chips and buttons need ~280 px
+        hint = super().minimumSizeHint()
+        return QSize(max(280, hint.width()), hint.height())
+
+    def set_paper(self, paper_id: str | None) -> None:
+        self.paper_id = paper_id or None
+        self.ask_panel.set_paper(self.paper_id)
+        self.summary_panel.set_paper(self.paper_id)
+        self.notes_panel.set_paper(self.paper_id)
+        self.set_selection("", 0)
+
+    def set_current_page(self, page: int) -> None:
+        self.notes_panel.set_current_page(page)
+
+    def set_selection(self, text: str, page: int) -> None:
+        self.ask_panel.set_selection(text, page)
+        self.notes_panel.set_selection(text, page)
+
+    def show_tab(self, name: str) -> None:
+        """``"ask"``, ``"summary"`` or ``"notes"``."""
+        idx = {"ask": 0, "summary": 1, "notes": 2}[name.lower()]
+        self.tabs.setCurrentIndex(idx)
+
+    def shutdown(self) -> None:
+        """Stop the LLM worker (the window calls this on close, or Services does)."""
+        self.worker.shutdown()

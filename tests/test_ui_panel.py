@@ -1,0 +1,352 @@
+"""The side panel (Ask / Summary / Notes) against a real SQLite library and the real
+Assistant, with a scripted FakeEngine standing in for the model."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+# the offscreen platform plugin warns about every top-level widget with a layout
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from reader_app.core.errors import ModelError  # noqa: E402
+from reader_app.core.model import Answer, Citation, Timings  # noqa: E402
+from reader_app.library import Library  # noqa: E402
+from reader_app.ui.ops import wait_for_ops  # noqa: E402
+from reader_app.ui.side_panel import SidePanel  # noqa: E402
+
+
+def number_of(prefix: str, needle: str) -> int:
+    """The paragraph number the prompt shows for the paragraph containing ``needle``."""
+    m = re.search(r"\[(\d+)\][^\[]*" + re.escape(needle), prefix)
+    assert m, f"{needle!r} not numbered in the prompt"
+    return int(m.group(1))
+
+
+def responder(answer: str = "the PubMed corpus of 1.2 million abstracts", needle: str = "PubMed"):
+    """Scripted model: demonstrations, the question's Evidence/Answer, and summaries."""
+
+    def respond(prefix: str, suffix: str) -> str:
+        if suffix.endswith("Evidence: ["):
+            return f"{number_of(prefix, needle)}]\nAnswer: {answer}"
+        if suffix.rstrip().endswith("Question:"):
+            n = number_of(prefix + suffix, "accuracy")
+            return f" What accuracy does the model reach?\nEvidence: [{n}]\nAnswer: 91 percent"
+        first = re.search(r"\[(\d+)\]", prefix)  # cite the first paragraph of the part
+        return f"The paper trains on PubMed abstracts and reaches 91 percent accuracy [{first.group(1)}]."
+
+    return respond
+
+
+def make_panel(qtbot, services, paper_id):
+    panel = SidePanel(services)
+    qtbot.addWidget(panel)
+    panel.resize(420, 720)
+    panel.show()
+    panel.set_paper(paper_id)
+    assert wait_for_ops()
+    return panel
+
+
+def ask(qtbot, panel, question: str, timeout: int = 20000):
+    ap = panel.ask_panel
+    ap.question.setPlainText(question)
+    with qtbot.waitSignal(ap.answered, timeout=timeout) as blocker:
+        qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+    return blocker.args[0]
+
+
+def test_ask_streams_and_citation_chip_jumps(qtbot, panel_env):
+    services = panel_env.services(respond=responder())
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    ap = panel.ask_panel
+    snapshots = []
+    # connected after the panel's own slot, so each snapshot shows the view after a token
+    panel.worker.tokenReceived.connect(lambda _rid, _t: snapshots.append(ap.answer_view.toPlainText()))
+    answer = ask(qtbot, panel, "What corpus is the model trained on?")
+
+    assert answer.answerable and "PubMed" in answer.answer
+    assert len(snapshots) >= 5  # streamed piece by piece ...
+    grown = [s for s in snapshots if s]
+    assert grown and all(len(a) <= len(b) for a, b in zip(grown, grown[1:]))  # ... growing
+    assert "PubMed corpus" in ap.answer_view.toPlainText()
+    assert not ap.unanswerable_label.isVisibleTo(ap)
+    assert "cached tokens" in ap.timings_label.text() or "prompt tokens" in ap.timings_label.text()
+
+    chips = ap.chips.chips
+    assert chips, "no citation chip"
+    chip = chips[0]
+    para = panel_env.paper.paragraphs[2]  # the PubMed paragraph
+    assert chip.text() == f"p. {para.page} ¶{chip.paragraph}"
+    assert chip.verified and "not verified" not in chip.toolTip()
+    with qtbot.waitSignal(panel.citationActivated) as blocker:
+        qtbot.mouseClick(chip, Qt.LeftButton)
+    page, bbox = blocker.args
+    assert page == para.page
+    assert tuple(bbox) == pytest.approx(para.bbox)
+
+    # stored in the library's Q&A history and listed in the panel
+    assert ap.history.count() == 1
+    lib = Library.open(panel_env.library_path)
+    try:
+        hist = lib.qa_history(panel_env.paper_id)
+    finally:
+        lib.close()
+    assert [a.question for a in hist] == ["What corpus is the model trained on?"]
+
+
+def test_history_is_read_back_and_shown(qtbot, panel_env):
+    services = panel_env.services(respond=responder())
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    ask(qtbot, panel, "What corpus is the model trained on?")
+    panel.close()
+
+    other = make_panel(qtbot, panel_env.services(respond=responder()), panel_env.paper_id)
+    ap = other.ask_panel
+    assert ap.history.count() == 1
+    item = ap.history.item(0)
+    assert "What corpus" in item.text()
+    ap.history.itemClicked.emit(item)
+    assert "PubMed" in ap.answer_view.toPlainText()
+    assert ap.chips.chips and ap.chips.chips[0].page == 2
+
+
+def test_unanswerable_answer_is_styled(qtbot, panel_env):
+    services = panel_env.services(respond=responder(answer="a quantum flux capacitor"))
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    answer = ask(qtbot, panel, "Which hardware accelerator was used?")
+    ap = panel.ask_panel
+    assert answer.answerable is False
+    assert ap.unanswerable_label.isVisibleTo(ap)
+    assert "does not seem to answer" in ap.unanswerable_label.text()
+    assert all(not c.verified for c in ap.chips.chips)
+
+
+def test_unverified_citation_chip_looks_different(qtbot, panel_env):
+    services = panel_env.services()
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    cites = [Citation(3, 2, "2 Data", "We train...", (72.0, 100.0, 300.0, 160.0), True),
+             Citation(5, 3, "3 Results", "The model...", (72.0, 180.0, 300.0, 240.0), False)]
+    panel.ask_panel.show_answer(Answer(panel_env.paper_id, "q?", "PubMed", True, cites, "doubledipper",
+                                       "fake-model", Timings(ttft_s=0.4, cached_tokens=1234)))
+    ok, unverified = panel.ask_panel.chips.chips
+    assert (ok.text(), unverified.text()) == ("p. 2 ¶3", "p. 3 ¶5")
+    assert "dashed" in unverified.styleSheet() and "dashed" not in ok.styleSheet()
+    assert unverified.toolTip().startswith("not verified")
+    assert panel.ask_panel.timings_label.text().startswith("0.4 s to first token")
+    assert "1,234 cached tokens" in panel.ask_panel.timings_label.text()
+    with qtbot.waitSignal(panel.citationActivated) as blocker:
+        qtbot.mouseClick(unverified, Qt.LeftButton)
+    assert blocker.args[0] == 3 and tuple(blocker.args[1]) == (72.0, 180.0, 300.0, 240.0)
+
+
+def test_stop_cancels_the_answer(qtbot, panel_env):
+    long_answer = "1]\nAnswer: " + " ".join(f"word{i}" for i in range(200))
+    services = panel_env.services(respond=long_answer, delay=0.02)
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    ap = panel.ask_panel
+    ap.question.setPlainText("Tell me everything.")
+    with qtbot.waitSignal(panel.worker.tokenReceived, timeout=20000):
+        qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+    assert ap.stop_button.isEnabled() and not ap.ask_button.isEnabled()
+    with qtbot.waitSignal(panel.worker.requestCancelled, timeout=10000):
+        qtbot.mouseClick(ap.stop_button, Qt.LeftButton)
+    assert ap.timings_label.text() == "Stopped."
+    assert "word199" not in ap.answer_view.toPlainText()
+    assert not ap.stop_button.isEnabled()
+    ap.question.setPlainText("again")
+    assert ap.ask_button.isEnabled()
+
+
+def test_ask_about_selection_quotes_the_selection(qtbot, panel_env):
+    engine_calls = []
+
+    def factory(**_kw):
+        from tests.fakes import FakeEngine
+
+        e = FakeEngine(responder())
+        engine_calls.append(e)
+        return e
+
+    services = panel_env.services(engine_factory=factory)
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    ap = panel.ask_panel
+    assert not ap.selection_button.isEnabled()
+    panel.set_selection("Sentences shorter than five words are dropped.", 2)
+    assert ap.selection_button.isEnabled()
+    with qtbot.waitSignal(ap.answered, timeout=20000) as blocker:
+        qtbot.mouseClick(ap.selection_button, Qt.LeftButton)
+    question = blocker.args[0].question
+    assert "Sentences shorter than five words are dropped." in question and "(p. 2)" in question
+    assert "Sentences shorter than five words" in engine_calls[0].calls[-1][1]  # in the prompt's suffix
+
+
+def test_no_model_says_how_to_fix_and_notes_still_work(qtbot, panel_env):
+    def no_model(**_kw):
+        raise ModelError("no model available: the embedded model is not installed")
+
+    services = panel_env.services(engine_factory=no_model)
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    ap = panel.ask_panel
+    ap.question.setPlainText("Anything?")
+    with qtbot.waitSignal(panel.worker.requestFailed, timeout=10000):
+        qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+    assert ap.notice.isVisibleTo(ap)
+    text = ap.notice.text()
+    assert text.startswith("No model") and "Settings" in text and "reader-app models add" in text
+    assert panel.worker.model_state == "error"
+    assert ap.ask_button.isEnabled() is False or ap.question.isEnabled()
+
+    notes = panel.notes_panel
+    notes.editor.setPlainText("Still works without a model")
+    with qtbot.waitSignal(panel.notesChanged, timeout=5000):
+        qtbot.mouseClick(notes.save_button, Qt.LeftButton)
+    assert wait_for_ops()
+    assert [n.text for n in notes.notes] == ["Still works without a model"]
+
+
+def _db_notes(env):
+    lib = Library.open(env.library_path)
+    try:
+        return lib.notes(env.paper_id)
+    finally:
+        lib.close()
+
+
+def test_notes_add_edit_delete_persist_and_export(qtbot, panel_env, monkeypatch, tmp_path):
+    services = panel_env.services()
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    notes = panel.notes_panel
+    panel.show_tab("notes")
+    panel.set_current_page(3)
+    assert notes.editor_title.text() == "New note on p. 3"
+
+    notes.editor.setPlainText("Accuracy is **91%**; check the baseline.")
+    with qtbot.waitSignal(panel.notesChanged, timeout=5000):
+        qtbot.mouseClick(notes.save_button, Qt.LeftButton)
+    assert wait_for_ops()
+
+    panel.set_selection("We train the model on the PubMed corpus", 2)
+    qtbot.mouseClick(notes.quote_button, Qt.LeftButton)
+    assert notes.quote_label.isVisibleTo(notes) and "PubMed" in notes.quote_label.text()
+    assert notes.editor_title.text() == "New note on p. 2"
+    notes.editor.setPlainText("Which PubMed dump?")
+    with qtbot.waitSignal(panel.notesChanged, timeout=5000):
+        qtbot.mouseClick(notes.save_button, Qt.LeftButton)
+    assert wait_for_ops()
+
+    stored = _db_notes(panel_env)
+    assert [(n.page, n.quote, n.text) for n in stored] == [
+        (2, "We train the model on the PubMed corpus", "Which PubMed dump?"),
+        (3, None, "Accuracy is **91%**; check the baseline."),
+    ]
+    groups = [notes.tree.topLevelItem(i).text(0) for i in range(notes.tree.topLevelItemCount())]
+    assert groups == ["Page 2", "Page 3"]
+    assert notes.tree.topLevelItem(0).child(0).text(0).startswith("“We train the model")
+
+    # edit the page-3 note
+    notes.tree.setCurrentItem(notes.tree.topLevelItem(1).child(0))
+    qtbot.mouseClick(notes.edit_button, Qt.LeftButton)
+    assert notes.save_button.text() == "Save" and "91%" in notes.editor.toPlainText()
+    notes.editor.setPlainText("Accuracy is 91%, four points over the baseline.")
+    with qtbot.waitSignal(panel.notesChanged, timeout=5000):
+        qtbot.mouseClick(notes.save_button, Qt.LeftButton)
+    assert wait_for_ops()
+    assert [n.text for n in _db_notes(panel_env)][1] == "Accuracy is 91%, four points over the baseline."
+
+    # delete the page-2 note (confirming the question)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
+    notes.tree.setCurrentItem(notes.tree.topLevelItem(0).child(0))
+    with qtbot.waitSignal(panel.notesChanged, timeout=5000):
+        qtbot.mouseClick(notes.delete_button, Qt.LeftButton)
+    assert wait_for_ops()
+    stored = _db_notes(panel_env)
+    assert [(n.page, n.text) for n in stored] == [(3, "Accuracy is 91%, four points over the baseline.")]
+
+    # the Markdown export carries the note and its page
+    from reader_app.export.markdown import export_papers
+
+    lib = Library.open(panel_env.library_path)
+    try:
+        export_papers(lib, [panel_env.paper_id], tmp_path / "out")
+    finally:
+        lib.close()
+    md = "\n".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("*.md"))
+    assert "four points over the baseline" in md and "p. 3" in md
+
+
+def test_tags_editor_persists(qtbot, panel_env):
+    services = panel_env.services()
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    notes = panel.notes_panel
+    notes.tags_edit.setText("to-read, NLP, to-read")
+    with qtbot.waitSignal(panel.notesChanged, timeout=5000):
+        notes.save_tags()
+    assert wait_for_ops()
+    lib = Library.open(panel_env.library_path)
+    try:
+        assert sorted(lib.get_paper(panel_env.paper_id, with_paragraphs=False).tags) == ["NLP", "to-read"]
+    finally:
+        lib.close()
+    notes.tags_edit.setText("NLP")
+    with qtbot.waitSignal(panel.notesChanged, timeout=5000):
+        notes.save_tags()
+    assert wait_for_ops()
+    lib = Library.open(panel_env.library_path)
+    try:
+        assert lib.get_paper(panel_env.paper_id, with_paragraphs=False).tags == ["NLP"]
+    finally:
+        lib.close()
+
+
+def test_summaries_stream_cache_and_cite(qtbot, panel_env):
+    services = panel_env.services(respond=responder())
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    sp = panel.summary_panel
+    keys = list(sp.cards)
+    assert keys == ["tldr", 0, 1, 2]
+    assert [sp.cards[k].title.text() for k in keys] == ["TL;DR", "1 Introduction", "2 Data", "3 Results"]
+    card = sp.cards[1]
+    seen = []
+    panel.worker.tokenReceived.connect(lambda _r, _t: seen.append(card.text.text()))
+    with qtbot.waitSignal(panel.worker.requestFinished, timeout=20000):
+        qtbot.mouseClick(card.button, Qt.LeftButton)
+    assert len(seen) > 3 and not any(s.startswith("## ") for s in seen)
+    assert "PubMed" in card.text.text() and card.button.text() == "Regenerate"
+    assert card.chips.chips and card.chips.chips[0].text().startswith("p. ")
+    with qtbot.waitSignal(panel.citationActivated) as blocker:
+        qtbot.mouseClick(card.chips.chips[0], Qt.LeftButton)
+    assert blocker.args[0] in (1, 2, 3)
+
+    # cached in the library: a new panel shows it without asking the model
+    other = make_panel(qtbot, panel_env.services(engine_factory=_must_not_load), panel_env.paper_id)
+    again = other.summary_panel.cards[1]
+    assert "PubMed" in again.text.text() and again.button.text() == "Regenerate"
+    assert other.worker.model_state == "none"
+
+
+def _must_not_load(**_kw):
+    raise AssertionError("the model should not be loaded to show cached summaries")
+
+
+def test_summarise_all_and_stop(qtbot, panel_env):
+    services = panel_env.services(respond=responder(), delay=0.01)
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    sp = panel.summary_panel
+    rids = sp.generate_all()
+    assert len(rids) == 4 and sp.stop_button.isEnabled()
+    assert sp.status.text().startswith("Summarising")
+    with qtbot.waitSignal(panel.worker.requestFinished, timeout=20000):
+        pass
+    sp.stop()
+    qtbot.waitUntil(lambda: not sp._requests, timeout=10000)
+    done = [k for k, c in sp.cards.items() if c.state == "done"]
+    assert 1 <= len(done) < 4
+    assert all(c.state in ("done", "empty") for c in sp.cards.values())
+    assert not sp.stop_button.isEnabled() and sp.status.text() == ""

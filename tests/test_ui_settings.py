@@ -1,0 +1,89 @@
+"""The settings dialog: values persist (assistant JSON store + UI settings) and reach the
+LLM worker; bad values and a bad GGUF are refused with a message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtWidgets import QDialog  # noqa: E402
+
+from reader_app.assistant import settings as assistant_settings  # noqa: E402
+from reader_app.ui.ops import wait_for_ops  # noqa: E402
+from reader_app.ui.settings_dialog import LIBRARY_KEY, SettingsDialog, current_engine_config  # noqa: E402
+
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
+
+
+def make_dialog(qtbot, services):
+    dlg = SettingsDialog(services)
+    qtbot.addWidget(dlg)
+    assert wait_for_ops()
+    return dlg
+
+
+def test_settings_persist_and_reconfigure_the_worker(qtbot, panel_env):
+    services = panel_env.services()
+    dlg = make_dialog(qtbot, services)
+    assert dlg.model.itemData(0) is None and dlg.model.isEnabled()  # "Default (embedded)"
+    assert not dlg.base_url.isEnabled()
+    dlg.n_ctx.setValue(4096)
+    dlg.threads.setValue(2)
+    dlg.library.setText(str(panel_env.tmp_path / "elsewhere"))
+    dlg.accept()
+    assert dlg.result() == QDialog.Accepted
+
+    stored = json.loads(assistant_settings.settings_path().read_text(encoding="utf-8"))
+    assert stored["n_ctx_cap"] == 4096 and stored["threads"] == 2 and stored["backend"] == "llama"
+    assert services.ui_settings.value(LIBRARY_KEY) == str(panel_env.tmp_path / "elsewhere")
+    assert services.llm_worker().config.n_ctx == 4096 and services.llm_worker().config.threads == 2
+
+    again = make_dialog(qtbot, services)
+    assert again.n_ctx.value() == 4096 and again.threads.value() == 2
+    assert again.library.text() == str(panel_env.tmp_path / "elsewhere")
+
+
+def test_server_backend_needs_a_url(qtbot, panel_env):
+    services = panel_env.services()
+    dlg = make_dialog(qtbot, services)
+    dlg.backend.setCurrentIndex(dlg.backend.findData("openai"))
+    assert dlg.base_url.isEnabled() and not dlg.model.isEnabled()
+    dlg.base_url.setText("localhost:8080")
+    dlg.accept()
+    assert dlg.result() != QDialog.Accepted and "http://" in dlg.message.text()
+    assert not assistant_settings.settings_path().exists()  # nothing saved
+
+    dlg.base_url.setText("http://127.0.0.1:8080")
+    dlg.server_model.setText("qwen2.5-7b")
+    dlg.api_key.setText("sk-test")
+    dlg.accept()
+    assert dlg.result() == QDialog.Accepted
+    cfg = current_engine_config()
+    assert (cfg.backend, cfg.base_url, cfg.model, cfg.api_key) == ("openai", "http://127.0.0.1:8080",
+                                                                     "qwen2.5-7b", "sk-test")
+    assert services.llm_worker().config == cfg
+    again = make_dialog(qtbot, services)
+    assert again.backend.currentData() == "openai" and again.server_model.text() == "qwen2.5-7b"
+
+
+def test_importing_a_non_gguf_file_is_refused(qtbot, panel_env):
+    bogus = panel_env.tmp_path / "notamodel.gguf"
+    bogus.write_bytes(b"this is not a GGUF file at all" * 10)
+    dlg = make_dialog(qtbot, panel_env.services())
+    dlg.import_model(str(bogus))
+    assert wait_for_ops()
+    assert dlg.message.text().startswith("Could not import notamodel.gguf")
+    assert dlg.import_button.isEnabled()
+    assert not (panel_env.tmp_path / "models" / "notamodel.gguf").exists()
+
+
+def test_model_list_comes_from_the_model_manager(qtbot, panel_env):
+    from reader_app.assistant.models import list_models
+
+    names = [m.name for m in list_models() if not m.error]
+    dlg = make_dialog(qtbot, panel_env.services())
+    listed = [dlg.model.itemData(i) for i in range(1, dlg.model.count())]
+    assert listed == names
