@@ -1,0 +1,215 @@
+"""extract_paper: a PDF file -> a structured ``Paper``."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from pathlib import Path
+
+from reader_app.core.errors import PdfError, ReaderError
+from reader_app.core.model import Paper, Paragraph, Section
+from reader_app.pdf import layout, metadata
+from reader_app.pdf.lines import PageText, read_page
+from reader_app.pdf.opening import _short, open_pdf, sha256_file
+from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest
+
+_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
+def extract_paper(path: str | Path, password: str | None = None) -> Paper:
+    """Read ``path`` into a Paper. Raises PdfError / PasswordError only."""
+    p = Path(path).expanduser().resolve()
+    doc = open_pdf(p, password)
+    try:
+        paper = _extract(doc)
+        paper.id = sha256_file(p)
+        paper.original_path = str(p)
+        if not paper.title:
+            paper.title = p.stem
+        return paper
+    except ReaderError:
+        raise
+    except Exception as exc:  # anything MuPDF or our heuristics throw on odd files
+        raise PdfError(f"{p.name}: cannot extract the PDF's text ({_short(exc)})") from None
+    finally:
+        doc.close()
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", s.lower())
+
+
+def _extract(doc) -> Paper:
+    warnings: list[str] = []
+    pages: list[PageText] = []
+    bad_pages = []
+    for i in range(doc.page_count):
+        try:
+            pages.append(read_page(doc[i], i + 1))
+        except Exception:
+            bad_pages.append(i + 1)
+            pages.append(PageText(i + 1, 612.0, 792.0, [], [], set(), ""))
+    if bad_pages:
+        warnings.append(f"could not read text on page{'s' if len(bad_pages) > 1 else ''} "
+                        + ", ".join(map(str, bad_pages)))
+    for pg in pages:
+        pg.lines = layout.merge_rows(pg.lines)
+    first_text = pages[0].raw_text + "\n" + "\n".join(pages[0].vertical)
+    layout.remove_running(pages)
+    first = layout.reading_order(pages[0])
+    body, _ = body_style([ln for pg in pages for ln in pg.lines])
+    try:
+        meta = doc.metadata or {}
+    except Exception:
+        meta = {}
+    title, title_ids = metadata.find_title(first, body, pages[0].height, meta.get("title", ""))
+    layout.remove_title_heads(pages, title)
+    ordered = {pg.number: layout.reading_order(pg) for pg in pages[1:]}
+    ordered[1] = first
+    all_lines = [ln for pg in pages for ln in pg.lines]
+    body, body_bold = body_style(all_lines)
+    words: set[str] = set()
+    for ln in all_lines:
+        words.update(_WORD.findall(ln.text.lower()))
+
+    builder = Builder(body, body_bold, words)
+    heights = {pg.number: pg.height for pg in pages}
+    for pg in pages:
+        builder.add_page(ordered[pg.number], pg.height, title_ids)
+    paras = finish(builder.paras, builder, heights)
+
+    sections, starts = _sections_from_toc(doc, paras, title, len(pages))
+    if sections and len(sections) < 3:
+        sections = []
+    if not sections:
+        sections, starts = _sections_from_layout(paras)
+    _assign_sections(paras, sections, starts)
+
+    paper = Paper()
+    paper.title = title
+    paper.pages = doc.page_count
+    paper.authors = metadata.find_authors(ordered[1], title_ids, meta.get("author", ""))
+    paper.doi, paper.arxiv_id = metadata.find_ids(first_text, meta)
+    paper.year = metadata.find_year(paper.arxiv_id, first_text, meta)
+    paper.sections = sections
+    rects = {pg.number: (pg.width, pg.height) for pg in pages}
+    paper.paragraphs = [_to_paragraph(i, p, rects[p.page]) for i, p in enumerate(paras)]
+    paper.abstract = _abstract(paper.paragraphs)
+
+    hidden = [pg for pg in pages if pg.hidden]
+    if hidden:
+        nums = ", ".join(str(pg.number) for pg in hidden)
+        reasons = sorted(set().union(*(pg.hidden for pg in hidden)))
+        warnings.append(
+            f"hidden text removed on page{'s' if len(hidden) > 1 else ''} {nums} ({', '.join(reasons)})"
+        )
+    if not paper.paragraphs:
+        warnings.append("no text found (a scanned PDF without a text layer?)")
+    paper.warnings = warnings
+    return paper
+
+
+def _to_paragraph(i: int, p: Para, wh: tuple[float, float]) -> Paragraph:
+    w, h = wh
+    x0, y0, x1, y1 = p.bbox
+    bbox = (max(0.0, x0), max(0.0, y0), min(w, x1), min(h, y1))
+    bbox = tuple(round(v, 2) for v in bbox)
+    return Paragraph(i, p.text, p.page, bbox, p.section_index, p.section, p.kind)
+
+
+def _sections_from_toc(doc, paras: list[Para], title: str, npages: int):
+    try:
+        toc = doc.get_toc(simple=True)
+    except Exception:
+        return [], []
+    entries = [(lvl, " ".join(str(t).split()), pg) for lvl, t, pg, *_ in toc if str(t).strip() and 1 <= pg <= npages]
+    entries = [e for e in entries if _norm(e[1]) != _norm(title)]
+    if len(entries) < 3:
+        return [], []
+    base = min(e[0] for e in entries)
+    sections: list[Section] = []
+    starts: list[int] = []
+    ptr = 0
+    for lvl, t, pg in entries:
+        target = _norm(t)
+        target_rest = _norm(heading_rest(t)[1])
+        found = None
+        for j in range(ptr, len(paras)):
+            p = paras[j]
+            if p.page > pg + 1:
+                break
+            if p.page < pg or len(p.lines) > 3:
+                continue
+            n = _norm(p.text)
+            if n and (n == target or n == target_rest or _norm(heading_rest(p.text)[1]) == target_rest):
+                found = j
+                break
+        if found is None:  # heading not matched: start at the page's first heading, else its first paragraph
+            cands = [j for j in range(ptr, len(paras)) if paras[j].page == pg]
+            heads = [j for j in cands if paras[j].kind == "heading" and not paras[j].extra.get("title")]
+            found = heads[0] if heads else (cands[0] if cands else None)
+        else:
+            paras[found].kind = "heading"
+        if found is None:
+            continue
+        ptr = found + 1 if paras[found].kind == "heading" else found
+        sections.append(Section(len(sections), t, lvl - base + 1, pg))
+        starts.append(found)
+    # Outlines often omit the abstract, acknowledgements or references: add the ones the layout found.
+    have = set(starts)
+    for j, p in enumerate(paras):
+        if p.kind == "heading" and j not in have and not p.extra.get("title"):
+            if KNOWN_RE.match(heading_rest(p.text)[1].rstrip(":. ")):
+                k = bisect.bisect_left(starts, j)
+                starts.insert(k, j)
+                sections.insert(k, Section(0, p.text, 1, p.page))
+    for i, sec in enumerate(sections):
+        sec.index = i
+    return sections, starts
+
+
+def _sections_from_layout(paras: list[Para]):
+    heads = [(j, p) for j, p in enumerate(paras) if p.kind == "heading" and not p.extra.get("title")]
+    lvl1_sizes = [p.size for _, p in heads if p.numbered and p.level == 1]
+    sizes = sorted({p.size for _, p in heads}, reverse=True)
+    sections, starts = [], []
+    for j, p in heads:
+        level = p.level
+        if level == 0:
+            _, rest = heading_rest(p.text)
+            if lvl1_sizes:
+                level = 1 if p.size >= min(lvl1_sizes) - 0.3 else 2
+            else:
+                level = 1 if (not sizes or p.size >= sizes[0] - 0.3) else 2
+        p.level = level
+        sections.append(Section(len(sections), p.text, level, p.page))
+        starts.append(j)
+    return sections, starts
+
+
+def _assign_sections(paras: list[Para], sections: list[Section], starts: list[int]) -> None:
+    k = -1
+    ref_sec = None
+    for j, p in enumerate(paras):
+        while k + 1 < len(starts) and starts[k + 1] <= j:
+            k += 1
+            if REF_RE.match(heading_rest(sections[k].title)[1].rstrip(":. ")):
+                ref_sec = k
+        if k >= 0:
+            p.section_index = k
+            p.section = sections[k].title
+            if k == ref_sec and p.kind == "body":
+                p.kind = "reference"
+            elif p.kind == "reference" and ref_sec is not None and k > ref_sec:
+                p.kind = "body"
+
+
+def _abstract(paragraphs: list[Paragraph]) -> str:
+    parts = [p.text for p in paragraphs if p.kind == "body" and re.fullmatch(r"(?i)abstract[:.]?", heading_rest(p.section)[1])]
+    if parts:
+        return "\n\n".join(parts)
+    for p in paragraphs[:40]:
+        m = re.match(r"(?i)^abstract\s*[:.—–-]?\s*(.{40,})", p.text)
+        if m:
+            return m.group(1)
+    return ""

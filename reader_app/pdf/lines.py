@@ -1,0 +1,231 @@
+"""One page -> visible text lines, with the hidden-text filter.
+
+A span a reader cannot see is dropped and its reason recorded:
+``invisible`` (render mode 3 / fully transparent), ``background`` (fill colour equal to
+or near the page background), ``tiny`` (under 2 pt), ``off-page`` (outside the page
+box) and ``clipped`` (clipped away by a clipping path).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pymupdf
+
+# Flags: keep whitespace, expand ligatures, do *not* clip to the media box (we want to
+# see off-page text so we can report it), no images.
+FLAGS_ALL = pymupdf.TEXT_PRESERVE_WHITESPACE
+FLAGS_CLIPPED = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_CLIP | pymupdf.TEXT_MEDIABOX_CLIP
+
+SUPERSCRIPT = 1
+ITALIC = 2
+BOLD = 16
+CHAR_FILLED = 16
+CHAR_STROKED = 32
+
+MIN_SIZE = 2.0
+NEAR_WHITE = 0.92  # each channel at least this bright -> same as a white page
+MIN_ALPHA = 26  # of 255
+
+# footnote / affiliation markers printed as superscripts
+_BOLD_FONT = re.compile(r"bold|-bd|medi|semibold|heavy|black|demi", re.IGNORECASE)
+_MARKER = re.compile(r"[\d\W\u0370-\u03ffa-z]{1,6}")
+
+
+@dataclass(slots=True)
+class Line:
+    page: int  # 1-based
+    block: int  # page-local block number
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+    size: float  # dominant font size (by characters)
+    bold: float  # fraction of characters in bold
+    parts: list[str] = field(default_factory=list)  # text split at markers / big gaps
+    marker_start: bool = False  # line starts with a superscript marker (footnotes)
+    mono: bool = False
+    col: int = 0  # 0 full width, 1 left column, 2 right column (set by layout)
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        return (self.x0, self.y0, self.x1, self.y1)
+
+
+@dataclass
+class PageText:
+    number: int  # 1-based
+    width: float
+    height: float
+    lines: list[Line]
+    vertical: list[str]  # rotated text (e.g. the arXiv stamp in the margin)
+    hidden: set[str]  # reasons for which spans were removed on this page
+    raw_text: str  # every visible horizontal line, for id/DOI search
+
+
+def _rgb(color: int) -> tuple[float, float, float]:
+    return ((color >> 16) & 255) / 255.0, ((color >> 8) & 255) / 255.0, (color & 255) / 255.0
+
+
+def _near_white(color: int) -> bool:
+    return all(c >= NEAR_WHITE for c in _rgb(color))
+
+
+def _area(b) -> float:
+    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+
+def _outside(b, page_rect) -> bool:
+    ix0, iy0 = max(b[0], page_rect.x0), max(b[1], page_rect.y0)
+    ix1, iy1 = min(b[2], page_rect.x1), min(b[3], page_rect.y1)
+    inter = max(0.0, ix1 - ix0) * max(0.0, iy1 - iy0)
+    a = _area(b)
+    if a <= 0:
+        cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+        return not (page_rect.x0 <= cx <= page_rect.x1 and page_rect.y0 <= cy <= page_rect.y1)
+    return inter < 0.5 * a
+
+
+def _dark_fills(page) -> list:
+    """Rectangles filled with a non-white colour (white text on them is visible)."""
+    out = []
+    try:
+        for d in page.get_drawings():
+            fill = d.get("fill")
+            if fill and not all(c >= NEAR_WHITE for c in fill[:3]) and (d.get("fill_opacity") or 1) > 0.3:
+                out.append(d["rect"])
+    except Exception:
+        pass
+    return out
+
+
+def _span_key(s) -> tuple:
+    o = s["origin"]
+    return (s["text"].strip(), round(o[0]), round(o[1]))
+
+
+def _nonspace(text: str) -> int:
+    return len(text) - text.count(" ") - text.count("\n") - text.count("\t")
+
+
+def read_page(page, number: int) -> PageText:
+    rect = page.rect
+    d = page.get_text("dict", flags=FLAGS_ALL, clip=pymupdf.INFINITE_RECT())  # off-page text too
+    blocks = [b for b in d.get("blocks", ()) if b.get("type") == 0]
+
+    # Clipped text: compare with an extraction that drops clipped / off-page glyphs.
+    all_chars = sum(_nonspace(s["text"]) for b in blocks for ln in b["lines"] for s in ln["spans"])
+    clipped_keys: set | None = None
+    if all_chars:
+        kept = _nonspace(page.get_text("text", flags=FLAGS_CLIPPED))
+        if kept < all_chars:
+            d2 = page.get_text("dict", flags=FLAGS_CLIPPED)
+            present = {
+                _span_key(s) for b in d2.get("blocks", ()) if b.get("type") == 0
+                for ln in b["lines"] for s in ln["spans"]
+            }
+            clipped_keys = present
+
+    hidden: set[str] = set()
+    fills = None
+    lines: list[Line] = []
+    vertical: list[str] = []
+    for b in blocks:
+        bno = b.get("number", 0)
+        for ln in b["lines"]:
+            dx, dy = ln.get("dir", (1.0, 0.0))
+            horizontal = abs(dx) > 0.99 and abs(dy) < 0.1
+            vis = []
+            for s in ln["spans"]:
+                t = s["text"]
+                if not t.strip():
+                    vis.append(s)
+                    continue
+                reason = None
+                if s.get("alpha", 255) < MIN_ALPHA or not (s.get("char_flags", CHAR_FILLED) & (CHAR_FILLED | CHAR_STROKED)):
+                    reason = "invisible"
+                elif s["size"] < MIN_SIZE:
+                    reason = "tiny"
+                elif _outside(s["bbox"], rect):
+                    reason = "off-page"
+                elif clipped_keys is not None and _span_key(s) not in clipped_keys:
+                    reason = "clipped"
+                elif _near_white(s.get("color", 0)):
+                    if fills is None:
+                        fills = _dark_fills(page)
+                    sb = pymupdf.Rect(s["bbox"])
+                    if not any(f.contains(sb) or _area(tuple(f & sb)) > 0.6 * _area(s["bbox"]) for f in fills):
+                        reason = "background"
+                if reason:
+                    hidden.add(reason)
+                else:
+                    vis.append(s)
+            if not any(s["text"].strip() for s in vis):
+                continue
+            if not horizontal:
+                vertical.append("".join(s["text"] for s in vis))
+                continue
+            line = _make_line(vis, number, bno)
+            if line is not None:
+                lines.append(line)
+    raw = "\n".join(ln.text for ln in lines)
+    return PageText(number, rect.width, rect.height, lines, vertical, hidden, raw)
+
+
+def _make_line(spans, number: int, bno: int) -> Line | None:
+    pieces: list[str] = []
+    parts: list[str] = []
+    cur = ""
+    sizes: dict[float, int] = {}
+    bold = total = 0
+    mono = 0
+    x0 = y0 = 1e9
+    x1 = y1 = -1e9
+    marker_start = False
+    prev_x1 = None
+    for i, s in enumerate(spans):
+        t = s["text"]
+        st = t.strip()
+        bb = s["bbox"]
+        if st and s["flags"] & SUPERSCRIPT and _MARKER.fullmatch(st) and len(spans) > 1:
+            # footnote / affiliation marker: drop from the text, but split there
+            if not pieces or not "".join(pieces).strip():
+                marker_start = True
+            if cur.strip():
+                parts.append(cur.strip())
+            cur = ""
+            prev_x1 = bb[2]
+            continue
+        if prev_x1 is not None and st and bb[0] - prev_x1 > 1.5 * s["size"]:
+            if cur.strip():
+                parts.append(cur.strip())
+            cur = ""
+            if pieces and not pieces[-1].endswith(" "):
+                pieces.append(" ")
+        pieces.append(t)
+        cur += t
+        if st:
+            n = len(st)
+            sz = round(s["size"] * 2) / 2
+            sizes[sz] = sizes.get(sz, 0) + n
+            total += n
+            if s["flags"] & BOLD or _BOLD_FONT.search(s["font"]):
+                bold += n
+            if s["flags"] & 8:
+                mono += n
+            x0, y0 = min(x0, bb[0]), min(y0, bb[1])
+            x1, y1 = max(x1, bb[2]), max(y1, bb[3])
+            prev_x1 = bb[2]
+    if cur.strip():
+        parts.append(cur.strip())
+    text = " ".join("".join(pieces).split())
+    if not text or total == 0:
+        return None
+    size = max(sizes.items(), key=lambda kv: kv[1])[0]
+    return Line(number, bno, x0, y0, x1, y1, text, size, bold / total, parts, marker_start, mono > total / 2)

@@ -1,0 +1,74 @@
+"""Opening PDFs safely: hashing, password handling, quiet MuPDF, error wrapping."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pymupdf
+
+from reader_app.core.errors import PasswordError, PdfError
+
+# MuPDF prints its own warnings and errors to stderr; the CLI must print one line only.
+pymupdf.TOOLS.mupdf_display_errors(False)
+pymupdf.TOOLS.mupdf_display_warnings(False)
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 hex digest of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _short(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())
+    return (msg[:150] + "...") if len(msg) > 150 else msg
+
+
+def open_pdf(path: str | Path, password: str | None = None) -> pymupdf.Document:
+    """Open ``path`` as a PDF, authenticate it, and check it has pages.
+
+    Raises PdfError / PasswordError with one-line messages; never anything else.
+    """
+    p = Path(path)
+    name = p.name
+    if not p.exists():
+        raise PdfError(f"{name}: no such file")
+    if p.is_dir():
+        raise PdfError(f"{name}: is a directory, not a PDF")
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise PdfError(f"{name}: cannot read file ({_short(exc)})") from None
+    if size == 0:
+        raise PdfError(f"{name}: the file is empty")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(1024)
+    except OSError as exc:
+        raise PdfError(f"{name}: cannot read file ({_short(exc)})") from None
+    looks_pdf = b"%PDF" in head
+    try:
+        doc = pymupdf.open(str(p), filetype="pdf")
+    except Exception:  # pymupdf raises FileDataError, RuntimeError, ...
+        if not looks_pdf:
+            raise PdfError(f"{name}: not a PDF file") from None
+        raise PdfError(f"{name}: broken PDF that cannot be opened") from None
+    try:
+        if doc.needs_pass:
+            if password is None:
+                raise PasswordError(f"{name}: the PDF is encrypted; password required (use --password)")
+            if not doc.authenticate(password):
+                raise PasswordError(f"{name}: wrong password for the encrypted PDF")
+        if doc.page_count < 1:
+            raise PdfError(f"{name}: " + ("the PDF has no pages" if looks_pdf else "not a PDF file"))
+    except PdfError:
+        doc.close()
+        raise
+    except Exception as exc:
+        doc.close()
+        raise PdfError(f"{name}: broken PDF ({_short(exc)})") from None
+    return doc

@@ -1,0 +1,270 @@
+"""Lines in reading order -> paragraphs with kinds, and layout-detected headings."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from reader_app.pdf.lines import Line
+
+NUM_RE = re.compile(
+    r"^(?P<num>\d{1,2}(?:\.\d{1,2}){0,3}\.?|[IVX]{1,5}\.(?:\d{1,2}\.?)?|[A-H](?:\.\d{1,2}){0,2}\.?)\s+(?P<rest>\S.*)$"
+)
+KNOWN_RE = re.compile(
+    r"^(abstract|introduction|related work|background|preliminaries|methods?|methodology|approach|"
+    r"experiments?|experimental setup|evaluation|results|analysis|discussion|conclusions?(?: and future work)?|"
+    r"future work|limitations|ethics(?: statement)?|ethical considerations|broader impacts?|"
+    r"acknowledge?ments?|references|bibliography|appendix|appendices|supplementary materials?)$",
+    re.IGNORECASE,
+)
+REF_RE = re.compile(r"^(references|bibliography|literature cited|works cited|cited literature)$", re.IGNORECASE)
+CAPTION_RE = re.compile(
+    r"^(fig(?:ure)?|table|tab|algorithm|listing)\.?\s*(?:[A-Z]\.?)?\d+(?:\.\d+)?\s*[:.|—–-]", re.IGNORECASE
+)
+_END = (".", "!", "?", ":")
+_REF_START = re.compile(r"^(\[\d+\]|\d{1,3}\.\s)")
+
+
+@dataclass
+class Para:
+    page: int
+    lines: list[Line]
+    kind: str = "body"
+    level: int = 0  # headings: 1, 2, ... (0 = to be resolved)
+    numbered: bool = False
+    text: str = ""
+    section_index: int | None = None
+    section: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def bbox(self):
+        return (
+            min(l.x0 for l in self.lines),
+            min(l.y0 for l in self.lines),
+            max(l.x1 for l in self.lines),
+            max(l.y1 for l in self.lines),
+        )
+
+    @property
+    def size(self) -> float:
+        return Counter(l.size for l in self.lines).most_common(1)[0][0]
+
+
+def body_style(lines: list[Line]) -> tuple[float, float]:
+    """(body font size, fraction of bold) weighted by characters."""
+    c: Counter = Counter()
+    bold = total = 0
+    for ln in lines:
+        c[ln.size] += len(ln.text)
+    if not c:
+        return 10.0, 0.0
+    size = c.most_common(1)[0][0]
+    for ln in lines:
+        if ln.size == size:
+            bold += ln.bold * len(ln.text)
+            total += len(ln.text)
+    return size, bold / max(1, total)
+
+
+def heading_rest(text: str) -> tuple[str | None, str]:
+    m = NUM_RE.match(text)
+    if m:
+        return m.group("num"), m.group("rest")
+    return None, text
+
+
+def num_level(num: str) -> int:
+    n = num.rstrip(".")
+    if re.fullmatch(r"[IVX]+", n):
+        return 1
+    return n.count(".") + 1
+
+
+class Builder:
+    """Groups lines into paragraphs page by page, tracking headings and references."""
+
+    def __init__(self, body_size: float, body_bold: float, words: set[str]):
+        self.body = body_size
+        self.body_bold = body_bold
+        self.words = words
+        self.paras: list[Para] = []
+        self.in_refs = False
+        self.front_matter = True  # page-1 title/authors block: no headings there
+
+    # -- headings -----------------------------------------------------------------
+    def heading(self, ln: Line, alone: bool) -> tuple[int, bool] | None:
+        t = ln.text.strip()
+        if len(t) > 120 or len(t.split()) > 14 or sum(ch.isalpha() for ch in t) < 2:
+            return None
+        if t.endswith((",", ";")) or ln.size < self.body - 0.6:
+            return None
+        num, rest = heading_rest(t)
+        rest_clean = rest.rstrip(":. ")
+        if not rest_clean or not (rest_clean[0].isupper() or rest_clean[0].isdigit()):
+            return None
+        known = bool(KNOWN_RE.match(rest_clean))
+        if t.endswith(".") and not known and len(rest.split()) > 4:
+            return None
+        if num is None and re.search(r"[.?!]\s+\S", rest):
+            return None  # a run-in heading followed by the paragraph's first words
+        letters = [ch for ch in rest_clean if ch.isalpha()]
+        caps = len(letters) >= 4 and all(ch.isupper() for ch in letters)
+        styled = ln.size >= self.body + 0.8 or (ln.bold >= 0.8 and self.body_bold < 0.5)
+        if num is not None and num[0].isalpha() and len(num.rstrip(".")) == 1 and not styled:
+            return None  # "A Study of ..." is a sentence, not appendix A
+        if num is not None and (styled or caps):
+            return num_level(num), True
+        if styled and (known or alone):
+            return (1 if known else 0), False
+        if caps and alone and (known or len(rest.split()) <= 6):
+            return (1 if known else 0), False
+        if known and alone and not t.endswith("."):
+            return 1, False
+        if num is not None and alone and len(rest.split()) <= 8 and not t.endswith((".", ":")) and "." in num.strip("."):
+            return num_level(num), True  # "4.2 Computer Science Domain" set in a font without bold flags
+        return None
+
+    # -- grouping -------------------------------------------------------------------
+    def add_page(self, lines: list[Line], page_h: float, title_ids: set[int]) -> None:
+        block_right: dict[int, float] = {}
+        block_rows: Counter = Counter()
+        for ln in lines:
+            block_right[ln.block] = max(block_right.get(ln.block, 0.0), ln.x1)
+            block_rows[ln.block] += 1
+        cur: Para | None = None
+        for ln in lines:
+            if id(ln) in title_ids:
+                cur = self._close(cur)
+                if self.paras and self.paras[-1].kind == "heading" and self.paras[-1].extra.get("title"):
+                    self.paras[-1].lines.append(ln)
+                else:
+                    self.paras.append(Para(ln.page, [ln], "heading", extra={"title": True}))
+                continue
+            alone = block_rows[ln.block] <= 2
+            if cur is None and self._heading_continues(ln):
+                self.paras[-1].lines.append(ln)
+                continue
+            h = self.heading(ln, alone)
+            if h and self.front_matter:
+                num, rest = heading_rest(ln.text)
+                if KNOWN_RE.match(rest.rstrip(":. ")) or (num and h[1]) or ln.page > 1:
+                    self.front_matter = False
+                else:
+                    h = None
+            if h:
+                cur = self._close(cur)
+                level, numbered = h
+                p = Para(ln.page, [ln], "heading", level, numbered)
+                self.paras.append(p)
+                _, rest = heading_rest(ln.text)
+                if REF_RE.match(rest.rstrip(":. ")):
+                    self.in_refs = True
+                elif self.in_refs and (level == 1 or level == 0):
+                    self.in_refs = False
+                continue
+            if cur is not None and self._breaks(cur, ln, block_right):
+                cur = self._close(cur)
+            if cur is None:
+                cur = Para(ln.page, [ln], "reference" if self.in_refs else "body")
+            else:
+                cur.lines.append(ln)
+        self._close(cur)
+
+    def _heading_continues(self, ln: Line) -> bool:
+        """A wrapped heading: the next row in the same style right below the heading."""
+        prev = self.paras[-1] if self.paras else None
+        if prev is None or prev.kind != "heading" or prev.extra.get("title") or prev.page != ln.page:
+            return False
+        last = prev.lines[-1]
+        if len(prev.lines) >= 3 or len(ln.text) > 80 or ln.col != last.col or NUM_RE.match(ln.text):
+            return False
+        if abs(last.size - ln.size) >= 0.3 or abs(last.bold - ln.bold) > 0.2:
+            return False
+        if ln.size <= self.body + 0.3 and ln.bold < 0.8:
+            return False  # plain body text after an unstyled heading
+        gap = ln.y0 - last.y1
+        return -0.5 * ln.size <= gap < 0.6 * ln.size and ln.x0 >= prev.lines[0].x0 - 2 and not last.text.endswith(".")
+
+    def _breaks(self, cur: Para, ln: Line, block_right: dict[int, float]) -> bool:
+        last = cur.lines[-1]
+        size = max(ln.size, 1.0)
+        if ln.col != last.col or ln.y0 < last.y0 - 2:
+            return True
+        if abs(ln.size - last.size) > 1.0:
+            return True
+        gap = ln.y0 - last.y1
+        if gap > 0.8 * size:
+            return True
+        ends = last.text.rstrip().endswith(_END)
+        if self.in_refs:
+            if _REF_START.match(ln.text):
+                return True
+            first = cur.lines[0]
+            hanging = any(l.x0 > first.x0 + 3 for l in cur.lines[1:])
+            return ln.x0 <= first.x0 + 1.5 and (hanging or ends)
+        indent = ln.x0 - last.x0
+        if 0.6 * size <= indent <= 4 * size:
+            return True
+        if ln.block != last.block:
+            # MuPDF may split a paragraph into blocks; continue only if it looks like one
+            return ends or gap > 0.5 * size or gap < -2
+        right = block_right.get(last.block, last.x1)
+        if ends and last.x1 < right - 2 * size and ln.text[:1].isupper():
+            return True
+        return False
+
+    def _close(self, cur: Para | None) -> None:
+        if cur is not None:
+            self.paras.append(cur)
+        return None
+
+    # -- text -----------------------------------------------------------------------
+    def join(self, lines: list[Line]) -> str:
+        out = ""
+        for ln in lines:
+            t = ln.text.strip()
+            if not out:
+                out = t
+                continue
+            if out.endswith("\u00ad"):
+                out = out[:-1] + t
+            elif len(out) > 1 and out[-1] in "-\u2010" and out[-2].isalnum() and t[:1].islower():
+                head = re.findall(r"[\w-]+$", out)
+                frag = head[0][:-1] if head else ""
+                nxt = re.match(r"[\w]+", t)
+                tail = nxt.group(0) if nxt else ""
+                joined = (frag.split("-")[-1] + tail).lower()
+                hyph = (frag + "-" + tail).lower()
+                if hyph in self.words and joined not in self.words:
+                    out = out + t
+                else:
+                    out = out[:-1] + t
+            else:
+                out = out + " " + t
+        return out
+
+
+def finish(paras: list[Para], builder: Builder, page_heights: dict[int, float]) -> list[Para]:
+    """Fill text and kinds (caption / footnote), drop empty noise."""
+    out = []
+    body = builder.body
+    for p in paras:
+        p.text = builder.join(p.lines)
+        letters = sum(ch.isalpha() for ch in p.text)
+        if letters < 3 and p.kind != "heading":
+            continue
+        if p.kind in ("body", "reference"):
+            if CAPTION_RE.match(p.text):
+                p.kind = "caption"
+            elif p.kind == "body":
+                h = page_heights.get(p.page, 792.0)
+                y0 = p.bbox[1]
+                small = p.size <= body - 0.9
+                first = p.lines[0]
+                marker = first.marker_start or re.match(r"^([\d*†‡§¶∗]|https?://)", p.text)
+                if small and ((marker and y0 > 0.5 * h) or y0 > 0.9 * h):
+                    p.kind = "footnote"
+        out.append(p)
+    return out

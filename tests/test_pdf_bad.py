@@ -1,0 +1,163 @@
+"""Bad input: broken, encrypted and odd PDFs; isolation (timeouts, crashes)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from reader_app.core.errors import PasswordError, PdfError
+from reader_app.pdf import extract_paper, extract_paper_isolated, isolated
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+BAD = SHARED / "bad-pdfs"
+needs_bad = pytest.mark.skipif(not BAD.is_dir(), reason="shared bad-pdfs not available")
+ENCRYPTED_FOO = sorted(
+    p.name for p in BAD.glob("pdfminer__encryption_*.pdf") if "r6" not in p.name
+) if BAD.is_dir() else []
+
+
+@needs_bad
+def test_every_bad_pdf_is_imported_or_refused_cleanly():
+    files = sorted(BAD.glob("*.pdf"))
+    assert len(files) == 91
+    imported = refused = 0
+    for f in files:
+        password = "foo" if f.name.startswith("pdfminer__encryption_") else None
+        t = time.monotonic()
+        try:
+            paper = extract_paper_isolated(f, password, timeout=30)
+        except PdfError as exc:  # PasswordError is a PdfError
+            msg = str(exc)
+            assert msg and "\n" not in msg and "Traceback" not in msg and len(msg) < 300, msg
+            assert msg.startswith(f.name + ":"), msg
+            refused += 1
+        else:
+            assert paper.pages >= 1 and paper.id and paper.title
+            for p in paper.paragraphs:
+                assert p.text.strip() and p.page >= 1
+            imported += 1
+        assert time.monotonic() - t < 30, f.name
+    assert imported + refused == 91
+    assert imported >= 60 and refused >= 10
+    assert not multiprocessing.active_children()
+
+
+@needs_bad
+@pytest.mark.parametrize("name", ENCRYPTED_FOO)
+def test_encrypted_with_password(name):
+    paper = extract_paper(BAD / name, password="foo")
+    assert paper.pages >= 1
+
+
+@needs_bad
+@pytest.mark.parametrize("name", ["pdfminer__encryption_aes-128.pdf", "pdfminer__encryption_rc4-40.pdf"])
+def test_encrypted_missing_or_wrong_password(name):
+    with pytest.raises(PasswordError, match="password required"):
+        extract_paper(BAD / name)
+    with pytest.raises(PasswordError, match="wrong password"):
+        extract_paper(BAD / name, password="bar")
+    with pytest.raises(PasswordError, match="wrong password"):
+        extract_paper_isolated(BAD / name, password="bar")
+
+
+@needs_bad
+def test_aes256_r6_uses_its_own_password():
+    path = BAD / "pdfminer__encryption_aes-256-r6.pdf"
+    assert extract_paper(path, password="usersecret").pages >= 1
+    with pytest.raises(PasswordError):
+        extract_paper(path, password="foo")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", "empty"), (b"hello, I am plain text\n" * 20, "not a PDF"), (b"%PDF-1.7\n%%EOF\n", "no pages|broken")],
+)
+def test_not_pdfs(tmp_path, content, message):
+    f = tmp_path / "x.pdf"
+    f.write_bytes(content)
+    with pytest.raises(PdfError, match=message) as info:
+        extract_paper(f)
+    assert not isinstance(info.value, PasswordError)
+    with pytest.raises(PdfError, match=message):
+        extract_paper_isolated(f)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(PdfError, match="no such file"):
+        extract_paper(tmp_path / "nope.pdf")
+    with pytest.raises(PdfError, match="directory"):
+        extract_paper(tmp_path)
+
+
+def test_truncated_pdf_is_handled(tmp_path):
+    src = SHARED / "papers" / "2304.02623v1.pdf"
+    if not src.exists():
+        pytest.skip("shared papers not available")
+    data = src.read_bytes()
+    for cut in (0.3, 0.7):
+        f = tmp_path / f"cut{cut}.pdf"
+        f.write_bytes(data[: int(len(data) * cut)])
+        try:
+            paper = extract_paper_isolated(f, timeout=30)
+        except PdfError:
+            continue
+        assert paper.pages >= 1
+
+
+def _slow_extract(path, password=None):
+    time.sleep(60)
+
+
+def _crashing_extract(path, password=None):
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _buggy_extract(path, password=None):
+    raise ZeroDivisionError("boom")
+
+
+@pytest.fixture
+def small_pdf(tmp_path):
+    import pymupdf
+
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "A small but valid PDF document for isolation tests.")
+    path = tmp_path / "small.pdf"
+    doc.save(path)
+    return path
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_isolated_timeout_kills_child(monkeypatch, small_pdf):
+    monkeypatch.setattr(isolated._extract_mod, "extract_paper", _slow_extract)
+    t = time.monotonic()
+    with pytest.raises(PdfError, match="took longer than 0.5 s"):
+        extract_paper_isolated(small_pdf, timeout=0.5)
+    assert time.monotonic() - t < 10
+    assert not multiprocessing.active_children()  # the child was killed and reaped
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_isolated_crash_is_reported(monkeypatch, small_pdf):
+    monkeypatch.setattr(isolated._extract_mod, "extract_paper", _crashing_extract)
+    with pytest.raises(PdfError, match="crashed the parser"):
+        extract_paper_isolated(small_pdf, timeout=10)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_isolated_unexpected_exception_becomes_pdf_error(monkeypatch, small_pdf):
+    monkeypatch.setattr(isolated._extract_mod, "extract_paper", _buggy_extract)
+    with pytest.raises(PdfError, match="small.pdf"):
+        extract_paper_isolated(small_pdf, timeout=10)
+
+
+def test_isolated_returns_same_paper(small_pdf):
+    a = extract_paper(small_pdf)
+    b = extract_paper_isolated(small_pdf)
+    assert a == b
+    assert "A small but valid PDF document" in b.paragraphs[0].text
