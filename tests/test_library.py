@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 import sqlite3
 from pathlib import Path
 
@@ -126,6 +128,17 @@ def test_add_without_pdf_and_without_id(lib, pdf):
         lib.add_paper(make_paper(""))
 
 
+def test_stale_incoming_copies_are_swept(tmp_path):
+    Library.open(tmp_path / "l").close()
+    old = tmp_path / "l" / "files" / ".incoming-1-2.tmp"
+    fresh = tmp_path / "l" / "files" / ".incoming-3-4.tmp"
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"in progress")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    Library.open(tmp_path / "l").close()
+    assert not old.exists() and fresh.exists()
+
+
 def test_failed_add_leaves_nothing(lib, pdf):
     bad = make_paper(sha(pdf))
     bad.paragraphs.append(Paragraph(0, "duplicate index violates UNIQUE", 1))
@@ -141,6 +154,11 @@ def test_list_newest_first_and_update(lib):
         lib.add_paper(make_paper(f"{i:064x}", title=f"T{i}"))
     assert [p.title for p in lib.list_papers()] == ["T2", "T1", "T0"]
     assert all(p.paragraphs == [] for p in lib.list_papers())
+    lib.add_tags(f"{0:064x}", ["b", "a"])
+    listed = {p.title: p for p in lib.list_papers()}
+    assert listed["T0"].tags == ["a", "b"] and listed["T1"].tags == []
+    assert [s.title for s in listed["T2"].sections] == ["Introduction", "Results"]
+    assert [p.tags for p in lib.list_papers(tag="a")] == [["a", "b"]]
     p = lib.update_paper(f"{1:064x}", title="New title", authors=["X"], year=1999)
     assert (p.title, p.authors, p.year) == ("New title", ["X"], 1999)
     assert lib.get_paper(f"{1:064x}").title == "New title"
