@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote as urlquote

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
 from datetime import datetime, timezone
@@ -96,3 +97,12 @@ def loads(text: str | None, default: Any) -> Any:
         return json.loads(text)
     except ValueError:
         return default
+
+
+def _locked(method):
+    """Serialise calls: one connection may be shared by a GUI worker thread and the GUI."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper

@@ -5,10 +5,8 @@ The only public entry point is :class:`Library`; all SQL stays in this package.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -18,16 +16,16 @@ from typing import Any, Iterable
 import platformdirs
 
 from reader_app.core.errors import AmbiguousId, BadInput, NotFound
-from reader_app.core.model import Note, Paper, Paragraph, SearchHit, Section
+from reader_app.core.model import Paper, Paragraph, Section
 
 from . import schema
-from .db import connect, dumps, loads, now, write
-from .search import match_all, match_any
+from .db import _locked, connect, dumps, loads, now, write
+from .notes import NotesMixin
+from .search import SearchMixin
 from .store import AssistantStoreMixin, MaintenanceMixin
 
 DB_NAME = "library.sqlite3"
 FILES_DIR = "files"
-_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def default_library_dir() -> Path:
@@ -38,15 +36,6 @@ def default_library_dir() -> Path:
     return Path(platformdirs.user_data_dir("reader-app", appauthor=False))
 
 
-def _locked(method):
-    """Serialise calls: one connection may be shared by a GUI worker thread and the GUI."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with self._lock:
-            return method(self, *args, **kwargs)
-    return wrapper
-
-
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -55,7 +44,7 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class Library(AssistantStoreMixin, MaintenanceMixin):
+class Library(SearchMixin, NotesMixin, AssistantStoreMixin, MaintenanceMixin):
     """A library folder: ``library.sqlite3`` plus ``files/<sha256>.pdf`` copies."""
 
     def __init__(self, path: Path, db) -> None:  # use Library.open()
@@ -383,124 +372,3 @@ class Library(AssistantStoreMixin, MaintenanceMixin):
         return [(r["name"], r["n"]) for r in self._rows(
             """SELECT t.name, COUNT(pt.paper_id) AS n FROM tags t JOIN paper_tags pt ON pt.tag_id = t.id
                GROUP BY t.id ORDER BY t.name COLLATE NOCASE""")]
-
-    # ------------------------------------------------------------------ search
-    @_locked
-    def search(self, query: str, *, tag: str | None = None, paper_id: str | None = None,
-               limit: int = 50) -> list[SearchHit]:
-        """Full-text search over paragraphs and section titles, best (BM25) first."""
-        match = match_all(query or "")
-        if not match:
-            return []
-        where, params = ["paragraphs_fts MATCH ?"], [match]
-        if paper_id is not None:
-            where.append("g.paper_id = ?")
-            params.append(self.resolve_id(paper_id))
-        if tag is not None:
-            where.append("""g.paper_id IN (SELECT pt.paper_id FROM paper_tags pt JOIN tags t
-                            ON t.id = pt.tag_id WHERE t.name = ?)""")
-            params.append(tag.strip())
-        params.append(max(1, int(limit)))
-        rows = self._rows(f"""
-            SELECT g.paper_id, p.title, g.page, g.section, g.idx,
-                   snippet(paragraphs_fts, 0, '**', '**', '…', 24) AS snippet,
-                   bm25(paragraphs_fts, 1.0, 0.5) AS rank
-            FROM paragraphs_fts JOIN paragraphs g ON g.id = paragraphs_fts.rowid
-            JOIN papers p ON p.id = g.paper_id
-            WHERE {' AND '.join(where)} ORDER BY rank, g.paper_id, g.idx LIMIT ?""", params)
-        return [SearchHit(paper_id=r["paper_id"], title=r["title"], page=r["page"], section=r["section"],
-                          snippet=" ".join(r["snippet"].split()), paragraph=r["idx"], score=-r["rank"])
-                for r in rows]
-
-    @_locked
-    def rank_paragraphs(self, paper_id: str, query: str, limit: int | None = None) -> list[tuple[int, float]]:
-        """Paragraph indexes of one paper matching ANY content word of ``query``, best first.
-
-        Scores are ``-bm25`` (higher is better), so they can be summed per window.
-        """
-        pid = self.resolve_id(paper_id)
-        match = match_any(query or "")
-        if not match:
-            return []
-        rows = self._rows(f"""
-            SELECT g.idx, bm25(paragraphs_fts, 1.0, 0.5) AS rank
-            FROM paragraphs_fts JOIN paragraphs g ON g.id = paragraphs_fts.rowid
-            WHERE paragraphs_fts MATCH ? AND g.paper_id = ? ORDER BY rank, g.idx
-            {'LIMIT ?' if limit else ''}""", [match, pid] + ([int(limit)] if limit else []))
-        return [(r["idx"], -r["rank"]) for r in rows]
-
-    # ------------------------------------------------------------------ notes
-    def _note_from_row(self, r: dict) -> Note:
-        return Note(id=r["id"], paper_id=r["paper_id"], text=r["text"], page=r["page"], quote=r["quote"],
-                    created=r["created"], updated=r["updated"])
-
-    def _check_page(self, pid: str, page: int | None) -> int | None:
-        if page is None:
-            return None
-        if isinstance(page, bool) or not isinstance(page, int):
-            raise BadInput(f"page must be a whole number, not {page!r}")
-        if page < 1:
-            raise BadInput(f"page must be 1 or more, not {page}")
-        pages = self._one("SELECT pages FROM papers WHERE id = ?", [pid])["pages"]
-        if pages and page > pages:
-            raise BadInput(f"page {page} is past the end of the paper ({pages} pages)")
-        return page
-
-    @staticmethod
-    def _check_text(text: str) -> str:
-        if text is None or not str(text).strip():
-            raise BadInput("note text is empty")
-        return str(text).replace("\x00", "")
-
-    @_locked
-    def add_note(self, paper_id: str, text: str, *, page: int | None = None, quote: str | None = None) -> Note:
-        """Add a note. Once this returns, the note is on disk (fsynced commit)."""
-        pid = self.resolve_id(paper_id)
-        text = self._check_text(text)
-        page = self._check_page(pid, page)
-        quote = quote.replace("\x00", "").strip() or None if quote is not None else None
-        ts = now()
-        with write(self.db):
-            cur = self.db.execute("""INSERT INTO notes (paper_id, page, quote, text, created, updated)
-                                     VALUES (?, ?, ?, ?, ?, ?)""", [pid, page, quote, text, ts, ts])
-            nid = cur.lastrowid
-        return self.get_note(nid)
-
-    @_locked
-    def get_note(self, note_id: int) -> Note:
-        row = self._one("SELECT * FROM notes WHERE id = ?", [note_id])
-        if row is None:
-            raise NotFound(f"no note with id {note_id}")
-        return self._note_from_row(row)
-
-    @_locked
-    def update_note(self, note_id: int, *, text: str | None = None, page: int | None = None,
-                    quote: str | None = None) -> Note:
-        """Change a note. ``None`` leaves a field as it is; ``page=0`` / ``quote=""`` clear them."""
-        note = self.get_note(note_id)
-        changes: dict[str, Any] = {}
-        if text is not None:
-            changes["text"] = self._check_text(text)
-        if page is not None:
-            changes["page"] = None if page == 0 else self._check_page(note.paper_id, page)
-        if quote is not None:
-            changes["quote"] = quote.replace("\x00", "").strip() or None
-        if changes:
-            changes["updated"] = now()
-            with write(self.db):
-                self.db["notes"].update(note_id, changes)
-        return self.get_note(note_id)
-
-    @_locked
-    def delete_note(self, note_id: int) -> None:
-        self.get_note(note_id)
-        with write(self.db):
-            self.db.execute("DELETE FROM notes WHERE id = ?", [note_id])
-
-    @_locked
-    def notes(self, paper_id: str) -> list[Note]:
-        """A paper's notes: those without a page first, then by page, then oldest first."""
-        pid = self.resolve_id(paper_id)
-        return [self._note_from_row(r) for r in self._rows(
-            """SELECT * FROM notes WHERE paper_id = ?
-               ORDER BY page IS NOT NULL, page, created, id""", [pid])]

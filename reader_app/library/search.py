@@ -15,6 +15,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from reader_app.core.model import SearchHit
+
+from .db import _locked
+
 _WORD = re.compile(r"[^\W_]+(?:\*)?", re.UNICODE)  # letters/digits, optional trailing *
 _PHRASE = re.compile(r'"([^"]*)"')
 
@@ -95,3 +99,52 @@ def match_any(query: str) -> str:
     if not seen:  # a question made only of stop words: use them anyway
         seen = list(dict.fromkeys(_words(query.replace('"', " "))))
     return " OR ".join(seen)
+
+
+class SearchMixin:
+    """Library search over the FTS5 index (needs resolve_id/_rows from Library)."""
+
+    @_locked
+    def search(self, query: str, *, tag: str | None = None, paper_id: str | None = None,
+               limit: int = 50) -> list[SearchHit]:
+        """Full-text search over paragraphs and section titles, best (BM25) first."""
+        match = match_all(query or "")
+        if not match:
+            return []
+        where, params = ["paragraphs_fts MATCH ?"], [match]
+        if paper_id is not None:
+            where.append("g.paper_id = ?")
+            params.append(self.resolve_id(paper_id))
+        if tag is not None:
+            where.append("""g.paper_id IN (SELECT pt.paper_id FROM paper_tags pt JOIN tags t
+                            ON t.id = pt.tag_id WHERE t.name = ?)""")
+            params.append(tag.strip())
+        params.append(max(1, int(limit)))
+        rows = self._rows(f"""
+            SELECT g.paper_id, p.title, g.page, g.section, g.idx,
+                   snippet(paragraphs_fts, 0, '**', '**', '…', 24) AS snippet,
+                   bm25(paragraphs_fts, 1.0, 0.5) AS rank
+            FROM paragraphs_fts JOIN paragraphs g ON g.id = paragraphs_fts.rowid
+            JOIN papers p ON p.id = g.paper_id
+            WHERE {' AND '.join(where)} ORDER BY rank, g.paper_id, g.idx LIMIT ?""", params)
+        return [SearchHit(paper_id=r["paper_id"], title=r["title"], page=r["page"], section=r["section"],
+                          snippet=" ".join(r["snippet"].split()), paragraph=r["idx"], score=-r["rank"])
+                for r in rows]
+
+    @_locked
+    def rank_paragraphs(self, paper_id: str, query: str, limit: int | None = None) -> list[tuple[int, float]]:
+        """Paragraph indexes of one paper matching ANY content word of ``query``, best first.
+
+        Scores are ``-bm25`` (higher is better), so they can be summed per window.
+        """
+        pid = self.resolve_id(paper_id)
+        match = match_any(query or "")
+        if not match:
+            return []
+        rows = self._rows(f"""
+            SELECT g.idx, bm25(paragraphs_fts, 1.0, 0.5) AS rank
+            FROM paragraphs_fts JOIN paragraphs g ON g.id = paragraphs_fts.rowid
+            WHERE paragraphs_fts MATCH ? AND g.paper_id = ? ORDER BY rank, g.idx
+            {'LIMIT ?' if limit else ''}""", [match, pid] + ([int(limit)] if limit else []))
+        return [(r["idx"], -r["rank"]) for r in rows]
+
