@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 # the offscreen platform plugin warns about every top-level widget with a layout
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt, QUrl  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from reader_app.core.errors import ModelError  # noqa: E402
@@ -246,28 +246,37 @@ def test_notes_add_edit_delete_persist_and_export(qtbot, panel_env, monkeypatch,
         (2, "We train the model on the PubMed corpus", "Which PubMed dump?"),
         (3, None, "Accuracy is **91%**; check the baseline."),
     ]
-    groups = [notes.tree.topLevelItem(i).text(0) for i in range(notes.tree.topLevelItemCount())]
-    assert groups == ["Page 2", "Page 3"]
-    assert notes.tree.topLevelItem(0).child(0).text(0).startswith("“We train the model")
+    view_text = notes.view.toPlainText()
+    assert view_text.index("Page 2") < view_text.index("Which PubMed dump?") < view_text.index("Page 3")
+    assert "“We train the model on the PubMed corpus”" in view_text
+    html = notes.view.toHtml()
+    page3_id, page2_id = stored[1].id, stored[0].id
+    assert f'href="edit:{page3_id}"' in html and f'href="delete:{page2_id}"' in html
+    with qtbot.waitSignal(notes.pageActivated) as blocker:
+        notes.view.anchorClicked.emit(QUrl("page:3"))
+    assert blocker.args == [3]
 
-    # edit the page-3 note
-    notes.tree.setCurrentItem(notes.tree.topLevelItem(1).child(0))
-    qtbot.mouseClick(notes.edit_button, Qt.LeftButton)
+    # edit the page-3 note (its Edit link)
+    notes.view.anchorClicked.emit(QUrl(f"edit:{page3_id}"))
     assert notes.save_button.text() == "Save" and "91%" in notes.editor.toPlainText()
+    assert notes.editor_title.text() == "Editing note (p. 3)"
     notes.editor.setPlainText("Accuracy is 91%, four points over the baseline.")
     with qtbot.waitSignal(panel.notesChanged, timeout=5000):
         qtbot.mouseClick(notes.save_button, Qt.LeftButton)
     assert wait_for_ops()
     assert [n.text for n in _db_notes(panel_env)][1] == "Accuracy is 91%, four points over the baseline."
 
-    # delete the page-2 note (confirming the question)
+    # delete the page-2 note: answering No keeps it, Yes deletes it
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.No)
+    notes.view.anchorClicked.emit(QUrl(f"delete:{page2_id}"))
+    assert wait_for_ops() and len(_db_notes(panel_env)) == 2
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
-    notes.tree.setCurrentItem(notes.tree.topLevelItem(0).child(0))
     with qtbot.waitSignal(panel.notesChanged, timeout=5000):
-        qtbot.mouseClick(notes.delete_button, Qt.LeftButton)
+        notes.view.anchorClicked.emit(QUrl(f"delete:{page2_id}"))
     assert wait_for_ops()
     stored = _db_notes(panel_env)
     assert [(n.page, n.text) for n in stored] == [(3, "Accuracy is 91%, four points over the baseline.")]
+    assert "PubMed dump" not in notes.view.toPlainText()
 
     # the Markdown export carries the note and its page
     from reader_app.export.markdown import export_papers

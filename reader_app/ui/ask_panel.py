@@ -6,11 +6,10 @@ directly); the paper's Q&A history is read from the library through ``ui.ops``.
 
 from __future__ import annotations
 
-import html
 import re
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QFont, QTextCursor
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QTextBrowser,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -33,15 +32,19 @@ SELECTION_LIMIT = 1500  # characters of a selection quoted into a question
 UNANSWERED = "The paper does not seem to answer this."
 
 
+def _secs(s: float) -> str:
+    return f"{s:.1f} s" if s >= 0.095 else f"{s * 1000:.0f} ms"
+
+
 def timings_text(answer) -> str:
     t = getattr(answer, "timings", None)
     if t is None:
         return ""
     parts = []
     if getattr(t, "ttft_s", 0):
-        parts.append(f"{t.ttft_s:.1f} s to first token")
+        parts.append(f"{_secs(t.ttft_s)} to first token")
     if getattr(t, "total_s", 0):
-        parts.append(f"{t.total_s:.1f} s in all")
+        parts.append(f"{_secs(t.total_s)} in all")
     if getattr(t, "cached_tokens", 0):
         parts.append(f"{t.cached_tokens:,} cached tokens")
     elif getattr(t, "prompt_tokens", 0):
@@ -66,6 +69,26 @@ def selection_question(question: str, text: str, page: int) -> str:
         passage = passage[: SELECTION_LIMIT - 1] + "…"
     where = f" (p. {page})" if page else ""
     return f'{question.strip() or "What does this passage mean?"}\nPassage{where}: "{passage}"'
+
+
+class AnswerText(QLabel):
+    """The answer: selectable, word-wrapped plain text that grows with its content."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("answerView")
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.PlainText)
+        self.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard)
+        self.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+        self.setCursor(Qt.IBeamCursor)
+
+    def set_answer(self, text: str, tentative: bool = False) -> None:
+        self.setStyleSheet("color: palette(placeholder-text); font-style: italic;" if tentative else "")
+        self.setText(text)
+
+    def toPlainText(self) -> str:  # noqa: N802 - same name as the text views'
+        return self.text()
 
 
 class _QuestionEdit(QPlainTextEdit):
@@ -144,11 +167,14 @@ class AskPanel(QWidget):
 
         split = QSplitter(Qt.Vertical, self)
         split.setChildrenCollapsible(False)
-        card = QFrame(split)
+        scroll = QScrollArea(split)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.StyledPanel)
+        card = QWidget()
         card.setObjectName("answerCard")
-        card.setFrameShape(QFrame.StyledPanel)
+        self.answer_scroll = scroll
         cl = QVBoxLayout(card)
-        cl.setContentsMargins(8, 8, 8, 8)
+        cl.setContentsMargins(10, 8, 10, 8)
         cl.setSpacing(6)
         self.question_label = QLabel(card)
         self.question_label.setWordWrap(True)
@@ -166,13 +192,8 @@ class AskPanel(QWidget):
             " color: palette(placeholder-text); font-style: italic; }")
         self.unanswerable_label.hide()
         cl.addWidget(self.unanswerable_label)
-        self.answer_view = QTextBrowser(card)
-        self.answer_view.setObjectName("answerView")
-        self.answer_view.setFrameShape(QFrame.NoFrame)
-        self.answer_view.setOpenLinks(False)
-        self.answer_view.setPlaceholderText("Answers appear here, with the paragraphs they cite.")
-        self.answer_view.viewport().setAutoFillBackground(False)
-        cl.addWidget(self.answer_view, 1)
+        self.answer_view = AnswerText(card)
+        cl.addWidget(self.answer_view)
         self.chips = ChipRow(card)
         self.chips.activated.connect(self.citationActivated)
         self.chips.hide()
@@ -185,6 +206,8 @@ class AskPanel(QWidget):
         self.timings_label.setStyleSheet("color: palette(placeholder-text);")
         self.timings_label.setWordWrap(True)
         cl.addWidget(self.timings_label)
+        cl.addStretch(1)
+        scroll.setWidget(card)
 
         hist = QWidget(split)
         hl = QVBoxLayout(hist)
@@ -200,8 +223,11 @@ class AskPanel(QWidget):
         self.history.itemActivated.connect(self._show_history_item)
         self.history.itemClicked.connect(self._show_history_item)
         hl.addWidget(self.history)
+        self.history.setAlternatingRowColors(True)
+        self.history.setSpacing(1)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(1, 1)
+        split.setSizes([600, 200])
         lay.addWidget(split, 1)
 
     # ---- slots -----------------------------------------------------------------------
@@ -254,12 +280,12 @@ class AskPanel(QWidget):
         return rid
 
     def stop(self) -> None:
-        if self.request_id is not None and self.worker.is_pending(self.request_id):
+        if self.request_id is not None:
             self.worker.cancel(self.request_id)
 
     @property
     def busy(self) -> bool:
-        return self.request_id is not None and self.worker.is_pending(self.request_id)
+        return self.request_id is not None  # cleared when the worker reports the end
 
     # ---- worker signals --------------------------------------------------------------
     def _on_started(self, rid: int, _label: str) -> None:
@@ -276,18 +302,13 @@ class AskPanel(QWidget):
         shown = live_text(self._streamed)
         self._streamed += text
         now = live_text(self._streamed)
-        cur = self.answer_view.textCursor()
-        if now.startswith(shown):  # the usual case: append the new piece
-            cur.movePosition(QTextCursor.End)
-            cur.insertText(now[len(shown):])
-        else:  # "Evidence: [3] Answer:" became the answer itself
-            self.answer_view.setPlainText(now)
+        self.answer_view.setText(now)
         if not now:
             nums = ", ".join(re.findall(r"\d+", self._streamed))
             self.timings_label.setText(f"Finding the evidence… {('¶' + nums) if nums else ''}".rstrip())
         elif not shown:
             self.timings_label.setText("Answering…")
-        bar = self.answer_view.verticalScrollBar()
+        bar = self.answer_scroll.verticalScrollBar()
         bar.setValue(bar.maximum())
 
     def _on_finished(self, rid: int, answer) -> None:
@@ -335,14 +356,13 @@ class AskPanel(QWidget):
         answerable = bool(getattr(answer, "answerable", True))
         text = (answer.answer or "").strip()
         if answerable:
-            self.answer_view.setHtml(_paragraphs_html(text))
+            self.answer_view.set_answer(text)
             self.unanswerable_label.setText(UNANSWERED)
         else:
             self.unanswerable_label.setText(text or UNANSWERED)
             guess = live_text(getattr(answer, "raw", "") or "").strip()
-            self.answer_view.setHtml(
-                f'<p style="font-style: italic;">The model replied, without support in the paper: '
-                f'{html.escape(guess)}</p>' if guess else "")
+            self.answer_view.set_answer(f"The model replied, without support in the paper: {guess}"
+                                        if guess else "", tentative=True)
         self.unanswerable_label.setVisible(not answerable)
         self.chips.set_citations(answer.citations)
         self.timings_label.setText(timings_text(answer))
@@ -407,7 +427,3 @@ class AskPanel(QWidget):
             self.show_answer(self.current_answer)
         super().changeEvent(event)
 
-
-def _paragraphs_html(text: str) -> str:
-    paras = [p for p in text.split("\n\n") if p.strip()] or [text]
-    return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paras)

@@ -7,8 +7,11 @@ and emits ``notesChanged``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QKeySequence, QShortcut
+import html
+import re
+
+from PySide6.QtCore import QEvent, Qt, QUrl, Signal
+from PySide6.QtGui import QFont, QKeySequence, QShortcut, QTextDocument
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -17,8 +20,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
-    QTreeWidget,
-    QTreeWidgetItem,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -70,31 +72,13 @@ class NotesPanel(QWidget):
         tags_row.addWidget(self.tags_edit, 1)
         lay.addLayout(tags_row)
 
-        self.tree = QTreeWidget(self)
-        self.tree.setObjectName("notesTree")
-        self.tree.setHeaderHidden(True)
-        self.tree.setWordWrap(True)
-        self.tree.setUniformRowHeights(False)
-        self.tree.setRootIsDecorated(False)
-        self.tree.setIndentation(10)
-        self.tree.itemSelectionChanged.connect(self._update_buttons)
-        self.tree.itemDoubleClicked.connect(self._double_clicked)
-        lay.addWidget(self.tree, 1)
-
-        self.empty_label = QLabel("No notes yet. Write one below; select text in the PDF to quote it.", self)
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setStyleSheet("color: palette(placeholder-text);")
-        lay.addWidget(self.empty_label)
-
-        row = QHBoxLayout()
-        self.edit_button = QPushButton("Edit", self)
-        self.edit_button.clicked.connect(self.edit_selected)
-        self.delete_button = QPushButton("Delete", self)
-        self.delete_button.clicked.connect(self.delete_selected)
-        row.addWidget(self.edit_button)
-        row.addWidget(self.delete_button)
-        row.addStretch(1)
-        lay.addLayout(row)
+        self.view = QTextBrowser(self)
+        self.view.setObjectName("notesView")
+        self.view.setOpenLinks(False)
+        self.view.setOpenExternalLinks(False)
+        self.view.anchorClicked.connect(self._anchor)
+        self.view.setPlaceholderText("No notes yet. Write one below; select text in the PDF to quote it.")
+        lay.addWidget(self.view, 1)
 
         editor = QFrame(self)
         editor.setObjectName("noteEditor")
@@ -154,7 +138,7 @@ class NotesPanel(QWidget):
         self._editing, self._quote = None, None
         self.editor.clear()
         self.tags_edit.clear()
-        self._fill_tree()
+        self._render()
         self.reload()
 
     def set_current_page(self, page: int) -> None:
@@ -209,8 +193,11 @@ class NotesPanel(QWidget):
         self.editor.clear()
         self._update_editor()
 
-    def edit_selected(self) -> None:
-        note = self.selected_note()
+    def note(self, note_id: int):
+        return next((n for n in self.notes if n.id == note_id), None)
+
+    def edit_note(self, note_id: int) -> None:
+        note = self.note(note_id)
         if note is None:
             return
         self._editing = note
@@ -224,8 +211,8 @@ class NotesPanel(QWidget):
         self.editor.clear()
         self._update_editor()
 
-    def delete_selected(self) -> None:
-        note = self.selected_note()
+    def delete_note(self, note_id: int) -> None:
+        note = self.note(note_id)
         if note is None:
             return
         first = " ".join(note.text.split())[:80] or (note.quote or "")[:80]
@@ -233,17 +220,23 @@ class NotesPanel(QWidget):
                                       QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
         if answer != QMessageBox.Yes:
             return
-        nid = note.id
-        if self._editing is not None and self._editing.id == nid:
+        if self._editing is not None and self._editing.id == note_id:
             self.cancel_edit()
-        run_op(self, lambda: self.services.library().delete_note(nid),
+        run_op(self, lambda: self.services.library().delete_note(note_id),
                on_success=lambda _r: self._changed("Note deleted."), on_failure=self._failed)
 
-    def selected_note(self):
-        item = self.tree.currentItem()
-        if item is None or not item.isSelected():
-            return None
-        return item.data(0, Qt.UserRole)
+    def _anchor(self, url: QUrl) -> None:
+        kind, _, value = url.toString().partition(":")
+        try:
+            number = int(value)
+        except ValueError:
+            return
+        if kind == "edit":
+            self.edit_note(number)
+        elif kind == "delete":
+            self.delete_note(number)
+        elif kind == "page":
+            self.pageActivated.emit(number)
 
     # ---- tags ------------------------------------------------------------------------
     def save_tags(self) -> None:
@@ -281,7 +274,7 @@ class NotesPanel(QWidget):
         self.tags = [str(t) for t in tags]
         if not self.tags_edit.hasFocus():
             self.tags_edit.setText(", ".join(self.tags))
-        self._fill_tree()
+        self._render()
 
     def _failed(self, exc) -> None:
         self._say(f"Could not save: {exc}" if str(exc) else "Could not save.")
@@ -290,45 +283,9 @@ class NotesPanel(QWidget):
         self.status.setText(message)
         self.status.setVisible(bool(message))
 
-    def _fill_tree(self) -> None:
-        keep = self.selected_note()
-        keep_id = getattr(keep, "id", None)
-        self.tree.clear()
-        by_page: dict[int, list] = {}
-        for n in self.notes:
-            by_page.setdefault(int(n.page or 0), []).append(n)
-        bold = QFont(self.tree.font())
-        bold.setBold(True)
-        for page in sorted(by_page, key=lambda p: (p == 0, p)):
-            group = QTreeWidgetItem(self.tree, [f"Page {page}" if page else "No page"])
-            group.setFont(0, bold)
-            group.setData(0, Qt.UserRole + 1, page)
-            group.setFlags(Qt.ItemIsEnabled)
-            for n in sorted(by_page[page], key=lambda n: (n.created or "", n.id)):
-                item = QTreeWidgetItem(group, [self._note_text(n)])
-                item.setData(0, Qt.UserRole, n)
-                item.setToolTip(0, f"{n.text}\n\nadded {n.created[:16].replace('T', ' ')}" if n.created
-                                else n.text)
-                if n.id == keep_id:
-                    self.tree.setCurrentItem(item)
-        self.tree.expandAll()
-        self.empty_label.setVisible(bool(self.paper_id) and not self.notes)
+    def _render(self) -> None:
+        self.view.setHtml(notes_html(self.notes, self.palette()) if self.notes else "")
         self._update_buttons()
-
-    @staticmethod
-    def _note_text(n) -> str:
-        text = n.text.strip()
-        if n.quote:
-            q = " ".join(n.quote.split())
-            q = q if len(q) <= 240 else q[:239] + "…"
-            return f"“{q}”\n{text}" if text else f"“{q}”"
-        return text
-
-    def _double_clicked(self, item, _col) -> None:
-        note = item.data(0, Qt.UserRole)
-        page = note.page if note is not None else item.data(0, Qt.UserRole + 1)
-        if page:
-            self.pageActivated.emit(int(page))
 
     def _update_editor(self) -> None:
         if self._editing is not None:
@@ -348,11 +305,46 @@ class NotesPanel(QWidget):
 
     def _update_buttons(self) -> None:
         has = bool(self.paper_id)
-        sel = self.selected_note() is not None
-        self.edit_button.setEnabled(has and sel)
-        self.delete_button.setEnabled(has and sel)
         self.tags_edit.setEnabled(has)
         self.editor.setEnabled(has)
         self.quote_button.setEnabled(has and bool(self._selection[0].strip()) and self._editing is None)
         self.save_button.setEnabled(has and bool(self.editor.toPlainText().strip()))
         self.cancel_button.setVisible(self._editing is not None or bool(self._quote))
+
+    def changeEvent(self, event):  # noqa: N802 - re-colour on palette change (dark mode)
+        if event.type() == QEvent.PaletteChange and self.notes:
+            self._render()
+        super().changeEvent(event)
+
+
+def _markdown_html(text: str) -> str:
+    """The body of the HTML Qt makes of a note's Markdown."""
+    doc = QTextDocument()
+    doc.setMarkdown(text)
+    m = re.search(r"<body[^>]*>(.*)</body>", doc.toHtml(), re.S)
+    return m.group(1) if m else html.escape(text)
+
+
+def notes_html(notes, palette) -> str:
+    """The notes as one HTML page: a heading per page, each note's quote, Markdown text,
+    date and Edit / Delete links (``edit:ID``, ``delete:ID``; ``page:N`` on headings)."""
+    muted = palette.color(palette.ColorRole.PlaceholderText).name()
+    rule = palette.color(palette.ColorRole.Mid).name()
+    by_page: dict[int, list] = {}
+    for n in notes:
+        by_page.setdefault(int(n.page or 0), []).append(n)
+    out = []
+    for page in sorted(by_page, key=lambda p: (p == 0, p)):
+        head = f'<a href="page:{page}">Page {page}</a>' if page else "No page"
+        out.append(f'<h4 style="margin-top: 10px; margin-bottom: 2px;">{head}</h4>')
+        for n in sorted(by_page[page], key=lambda n: (n.created or "", n.id)):
+            if n.quote:
+                out.append(f'<table width="100%" cellspacing="0" cellpadding="0" style="margin-top: 4px;"><tr>'
+                           f'<td width="3" bgcolor="{rule}"></td><td style="padding-left: 6px;">'
+                           f'<i>“{html.escape(" ".join(n.quote.split()))}”</i></td></tr></table>')
+            out.append(_markdown_html(n.text))
+            when = (n.updated or n.created or "")[:16].replace("T", " ")
+            out.append(f'<p style="margin-top: 0px; margin-bottom: 8px; color: {muted}; font-size: small;">'
+                       f'{html.escape(when)} · <a href="edit:{n.id}">Edit</a> · '
+                       f'<a href="delete:{n.id}">Delete</a></p>')
+    return "".join(out)
