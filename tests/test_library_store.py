@@ -266,3 +266,55 @@ def test_sigkill_mid_write_loses_no_reported_note(tmp_path):
         assert lib.integrity_check() == "ok"
         saved = {n.id for n in lib.notes(pid)}
     assert set(reported) <= saved
+
+
+def test_writer_waits_for_a_short_lock_and_reports_a_long_one(tmp_path, monkeypatch):
+    import threading
+
+    from reader_app.library import db as dbmod
+    from reader_app.library.db import LibraryBusy
+
+    with Library.open(tmp_path / "l") as lib:
+        pid, _ = lib.add_paper(make_paper("a" * 64))
+    other = sqlite3.connect(tmp_path / "l" / "library.sqlite3", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.4, lambda: other.execute("COMMIT")).start()
+    with Library.open(tmp_path / "l") as lib:  # opening needs no write lock once migrated
+        t0 = time.monotonic()
+        lib.add_note(pid, "waited")  # blocks until the other writer commits
+        assert time.monotonic() - t0 >= 0.3
+    monkeypatch.setattr(dbmod, "BUSY_TIMEOUT_MS", 200)
+    with Library.open(tmp_path / "l") as lib:
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(LibraryBusy) as e:
+                lib.add_note(pid, "too long")
+            assert "\n" not in str(e.value) and "busy" in str(e.value)
+        finally:
+            other.execute("COMMIT")
+        lib.add_note(pid, "after")
+        assert [n.text for n in lib.notes(pid)] == ["waited", "after"]
+    other.close()
+
+
+def test_one_library_shared_by_threads(lib):
+    import threading
+
+    pid, _ = lib.add_paper(make_paper("a" * 64))
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(25):
+                lib.add_note(pid, f"t{k} n{i}", page=1 + i % 3)
+                lib.search("attention")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(lib.notes(pid)) == 100
+    assert lib.integrity_check() == "ok"

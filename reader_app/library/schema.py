@@ -146,9 +146,12 @@ def version(db: sqlite_utils.Database) -> int:
 def migrate(db: sqlite_utils.Database, upto: int | None = None) -> int:
     """Bring the database to ``upto`` (default: the newest version). Returns the version."""
     target = CURRENT_VERSION if upto is None else upto
-    if version(db) > CURRENT_VERSION:
-        raise BadInput(f"this library was written by a newer reader-app (schema v{version(db)}, "
+    current = version(db)
+    if current > CURRENT_VERSION:
+        raise BadInput(f"this library was written by a newer reader-app (schema v{current}, "
                        f"this one knows v{CURRENT_VERSION}); upgrade reader-app")
+    if current >= target:  # the common case: no write lock needed just to open
+        return current
     while True:
         with write(db):  # re-read inside the lock: another process may have migrated
             _ensure_table(db)
