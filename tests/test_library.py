@@ -356,3 +356,18 @@ def test_errors_are_one_line_reader_errors(lib):
         with pytest.raises(ReaderError) as e:
             call()
         assert "\n" not in str(e.value) and str(e.value)
+
+
+def test_odd_text_is_stored_safely(lib):
+    p = make_paper("a" * 64, title="Nul\x00 title \ud800", texts=["bad \ud83d surrogate and nul\x00 here", "ok"])
+    pid, _ = lib.add_paper(p)
+    got = lib.get_paper(pid)
+    assert "\x00" not in got.title and got.title.startswith("Nul title")
+    assert got.paragraphs[0].text.startswith("bad ") and "\x00" not in got.paragraphs[0].text
+    assert lib.search("surrogate") and lib.integrity_check() == "ok"
+
+
+def test_note_with_odd_characters(lib):
+    pid, _ = lib.add_paper(make_paper("a" * 64))
+    n = lib.add_note(pid, "nul\x00 and \udc80 surrogate ✓ 😀", quote="q\x00uote")
+    assert lib.get_note(n.id).text.startswith("nul and ") and "😀" in n.text and n.quote == "quote"

@@ -81,13 +81,23 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
             raise
 
 
+def _text(value: Any) -> str:
+    """Text SQLite can store and FTS can index: no NUL, no lone surrogates."""
+    s = str(value or "").replace("\x00", "")
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        s = s.encode("utf-8", "replace").decode("utf-8")
+    return s
+
+
 def now() -> str:
     """ISO 8601 UTC, millisecond precision (sorts as text)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def loads(text: str | None, default: Any) -> Any:

@@ -19,7 +19,7 @@ from reader_app.core.errors import AmbiguousId, BadInput, NotFound
 from reader_app.core.model import Paper, Paragraph, Section
 
 from . import schema
-from .db import _locked, connect, dumps, loads, now, write
+from .db import _locked, _text, connect, dumps, loads, now, write
 from .notes import NotesMixin
 from .search import SearchMixin
 from .store import AssistantStoreMixin, MaintenanceMixin
@@ -177,22 +177,23 @@ class Library(SearchMixin, NotesMixin, AssistantStoreMixin, MaintenanceMixin):
                 added = now()
                 self.db["papers"].insert({
                     "id": paper.id, "sha256": paper.id, "file": rel,
-                    "original_path": str(Path(src).resolve()) if src is not None else paper.original_path,
-                    "title": paper.title or "", "authors": dumps(list(paper.authors)), "year": paper.year,
-                    "doi": paper.doi, "arxiv_id": paper.arxiv_id, "abstract": paper.abstract or "",
-                    "pages": paper.pages or 0, "added": added, "warnings": dumps(list(paper.warnings)),
+                    "original_path": str(Path(src).resolve()) if src is not None else _text(paper.original_path),
+                    "title": _text(paper.title), "authors": dumps([_text(a) for a in paper.authors]),
+                    "year": paper.year, "doi": _text(paper.doi) or None, "arxiv_id": _text(paper.arxiv_id) or None,
+                    "abstract": _text(paper.abstract), "pages": paper.pages or 0, "added": added,
+                    "warnings": dumps([_text(w) for w in paper.warnings]),
                 })
                 # executemany: several times faster than insert_all here, and import
                 # time counts against the ingest budget (issue A: <= 3x raw extraction)
                 conn = self.db.conn
                 conn.executemany(
                     "INSERT INTO sections (paper_id, idx, title, level, page) VALUES (?, ?, ?, ?, ?)",
-                    [(paper.id, s.index, s.title or "", s.level, s.page or 0) for s in paper.sections])
+                    [(paper.id, s.index, _text(s.title), s.level, s.page or 0) for s in paper.sections])
                 conn.executemany(
                     """INSERT INTO paragraphs (paper_id, idx, text, page, x0, y0, x1, y1, section_index,
                        section, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [(paper.id, p.index, p.text, p.page or 0, *map(float, p.bbox), p.section_index,
-                      p.section or "", p.kind or "body") for p in paper.paragraphs])
+                    [(paper.id, p.index, _text(p.text), p.page or 0, *map(float, p.bbox), p.section_index,
+                      _text(p.section), p.kind or "body") for p in paper.paragraphs])
                 self._add_tags(paper.id, paper.tags)
         except BaseException:
             if created_file:

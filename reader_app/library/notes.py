@@ -7,7 +7,7 @@ from typing import Any
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Note
 
-from .db import _locked, now, write
+from .db import _locked, _text, now, write
 
 
 class NotesMixin:
@@ -33,7 +33,7 @@ class NotesMixin:
     def _check_text(text: str) -> str:
         if text is None or not str(text).strip():
             raise BadInput("note text is empty")
-        return str(text).replace("\x00", "")
+        return _text(text)
 
     @_locked
     def add_note(self, paper_id: str, text: str, *, page: int | None = None, quote: str | None = None) -> Note:
@@ -41,7 +41,7 @@ class NotesMixin:
         pid = self.resolve_id(paper_id)
         text = self._check_text(text)
         page = self._check_page(pid, page)
-        quote = quote.replace("\x00", "").strip() or None if quote is not None else None
+        quote = _text(quote).strip() or None if quote is not None else None
         ts = now()
         with write(self.db):
             cur = self.db.execute("""INSERT INTO notes (paper_id, page, quote, text, created, updated)
@@ -67,7 +67,7 @@ class NotesMixin:
         if page is not None:
             changes["page"] = None if page == 0 else self._check_page(note.paper_id, page)
         if quote is not None:
-            changes["quote"] = quote.replace("\x00", "").strip() or None
+            changes["quote"] = _text(quote).strip() or None
         if changes:
             changes["updated"] = now()
             with write(self.db):

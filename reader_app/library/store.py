@@ -11,7 +11,7 @@ from pathlib import Path
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Answer, Citation, Timings
 
-from .db import dumps, loads, now, write
+from .db import _text, dumps, loads, now, write
 
 
 def _key(name: str, value: str) -> str:
@@ -67,8 +67,8 @@ class AssistantStoreMixin:
                 cur = self.db.execute(
                     """INSERT INTO qa_history (paper_id, question, answer, answerable, citations, mode,
                        model, timings, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [pid, answer.question, answer.answer, int(bool(answer.answerable)),
-                     dumps([asdict(c) for c in answer.citations]), answer.mode or "", answer.model or "",
+                    [pid, _text(answer.question), _text(answer.answer), int(bool(answer.answerable)),
+                     dumps([asdict(c) for c in answer.citations]), _text(answer.mode), _text(answer.model),
                      dumps(asdict(answer.timings)), created])
                 return cur.lastrowid
 
