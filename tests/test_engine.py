@@ -25,7 +25,7 @@ def engine(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("READER_APP_CACHE_DIR", str(cache))
         mp.setenv("READER_APP_CONFIG_DIR", str(cache / "config"))
-        eng = LlamaEngine(MODEL, n_ctx=2048, disk_cache=DiskKVCache(cache / "kv"))
+        eng = LlamaEngine(MODEL, n_ctx=2048, threads=1, disk_cache=DiskKVCache(cache / "kv"))
         yield eng
         eng.close()
 
