@@ -39,8 +39,8 @@ def _value(v) -> tuple[int, bytes]:
     raise TypeError(v)
 
 
-def write_gguf(path: Path, metadata: dict, tensors: list[tuple[str, tuple[int, ...]]], payload: int = 64) -> Path:
-    """A small GGUF v3 file: header, metadata, tensor infos, then ``payload`` zero bytes."""
+def write_gguf(path: Path, metadata: dict, tensors: list[tuple[str, tuple[int, ...]]]) -> Path:
+    """A small GGUF v3 file: header, metadata, tensor infos, then zeroed f32 tensor data."""
     out = bytearray(b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(metadata)))
     for k, v in metadata.items():
         t, data = _value(v)
@@ -50,7 +50,7 @@ def write_gguf(path: Path, metadata: dict, tensors: list[tuple[str, tuple[int, .
         out += _s(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
         out += struct.pack("<IQ", 0, offset)
         offset += 4 * int(__import__("math").prod(dims))
-    out += bytes(payload)
+    out += bytes(-len(out) % 32) + bytes(offset)  # aligned data section
     path.write_bytes(bytes(out))
     return path
 
@@ -111,6 +111,14 @@ def test_missing_file_and_folder_are_refused(tmp_path):
         models.read_gguf_header(tmp_path / "nope.gguf")
     with pytest.raises(ModelError, match="not a model file"):
         models.read_gguf_header(tmp_path)
+
+
+def test_truncated_tensor_data_is_refused(tmp_path):
+    good = tiny_model(tmp_path / "good.gguf").read_bytes()
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(good[: len(good) - 64 * 64 * 4 - 10])  # cut inside the first tensor's data
+    with pytest.raises(ModelError, match="truncated"):
+        models.read_gguf_header(bad)
 
 
 @pytest.mark.parametrize("cut", [8, 30, 200, -70])

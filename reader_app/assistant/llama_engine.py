@@ -45,7 +45,7 @@ _LOG: deque[str] = deque(maxlen=20)  # recent llama.cpp messages, for error repo
 @llama_cpp.llama_log_callback
 def _log_callback(level, text, _user_data):  # pragma: no cover - called from C
     try:
-        if level in (2, 3):  # warnings and errors only; never printed
+        if level in (3, 4):  # ggml's WARN and ERROR; never printed
             _LOG.append(text.decode("utf-8", errors="replace").strip())
     except Exception:  # noqa: BLE001
         pass
@@ -59,6 +59,9 @@ _silence_llama_cpp()
 
 
 def _last_llama_error() -> str:
+    for line in reversed(_LOG):
+        if "error loading model:" in line:
+            return line.split("error loading model:", 1)[1].strip()
     for line in reversed(_LOG):
         if line:
             return line

@@ -153,6 +153,7 @@ def read_gguf_header(path: str | os.PathLike) -> GGUFHeader:
             vtype = r.unpack("<I")
             metadata[key] = r.value(vtype)
         params = 0
+        last_offset = 0
         for _ in range(n_tensors):
             r.string(keep=False)
             n_dims = r.unpack("<I")
@@ -162,8 +163,14 @@ def read_gguf_header(path: str | os.PathLike) -> GGUFHeader:
             for _ in range(n_dims):
                 elements *= r.unpack(count_fmt)
             r.unpack("<I")  # type
-            r.unpack("<Q")  # offset
+            last_offset = max(last_offset, r.unpack("<Q"))
             params += elements
+        align = metadata.get("general.alignment", 32)
+        align = align if isinstance(align, int) and align > 0 else 32
+        data_start = -(-fh.tell() // align) * align
+        if n_tensors and data_start + last_offset >= size:
+            raise ModelError(f"{p.name} is truncated (its tensor data runs past the end of the file); "
+                             "download or copy it again")
     return GGUFHeader(version=version, metadata=metadata, tensor_count=n_tensors, parameters=params)
 
 
