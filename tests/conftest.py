@@ -184,7 +184,7 @@ def ui_template_library(tmp_path_factory, papers_dir):
 def ui_env(qtbot, tmp_path, ui_template_library):
     """A MainWindow on a private copy of the template library, a FakeEngine, QSettings in tmp.
 
-    ``ui_env.window(empty=False)`` makes a (further) window on the same library and settings.
+    ``ui_env.window(library=...)`` makes a (further) window on the same library and settings.
     """
     import shutil
     from types import SimpleNamespace

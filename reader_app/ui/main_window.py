@@ -126,7 +126,6 @@ class MainWindow(QMainWindow):
             self.zoom_box.addItem(f"{z}%", z / 100)
         self.zoom_box.setMinimumContentsLength(8)
         self.warning_label = QLabel()
-        self.warning_label.hide()
         self.model_label = QLabel()
         self.op_status = OpStatus()
         self.statusBar().addPermanentWidget(self.op_status)
@@ -238,9 +237,12 @@ class MainWindow(QMainWindow):
             self.warning_label.setPixmap(icon.pixmap(16, 16))
             self.warning_label.setToolTip("This PDF has hidden or suspicious text that was left out:\n"
                                           + "\n".join(paper.warnings))
-            self.warning_label.show()
+            self.warning_label.setText("")
+            self.warning_action.setVisible(True)
+            self.statusBar().showMessage("⚠ Hidden or suspicious text was left out of this paper's text "
+                                         "(hover the warning sign for details)", 10000)
         else:
-            self.warning_label.hide()
+            self.warning_action.setVisible(False)
 
     def _fill_outline(self, paper) -> None:
         self.outline.clear()

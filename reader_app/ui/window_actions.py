@@ -98,7 +98,8 @@ def build(win) -> None:
     find.setToolTip("Find in paper (Ctrl+F)")
     find.triggered.connect(win.start_find)
     tb.addAction(find)
-    tb.addWidget(win.warning_label)
+    win.warning_action = tb.addWidget(win.warning_label)
+    win.warning_action.setVisible(False)
 
 
 # ---- import ---------------------------------------------------------------------------------
