@@ -34,7 +34,7 @@ def test_every_bad_pdf_is_imported_or_refused_cleanly():
         except PdfError as exc:  # PasswordError is a PdfError
             msg = str(exc)
             assert msg and "\n" not in msg and "Traceback" not in msg and len(msg) < 300, msg
-            assert msg.startswith(f.name + ":"), msg
+            assert not msg.startswith(f.name), msg  # the CLI adds the file name
             refused += 1
         else:
             assert paper.pages >= 1 and paper.id and paper.title
@@ -152,7 +152,7 @@ def test_isolated_crash_is_reported(monkeypatch, small_pdf):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_isolated_unexpected_exception_becomes_pdf_error(monkeypatch, small_pdf):
     monkeypatch.setattr(isolated._extract_mod, "extract_paper", _buggy_extract)
-    with pytest.raises(PdfError, match="small.pdf"):
+    with pytest.raises(PdfError, match="cannot read the PDF"):
         extract_paper_isolated(small_pdf, timeout=10)
 
 

@@ -30,7 +30,7 @@ def extract_paper(path: str | Path, password: str | None = None) -> Paper:
     except ReaderError:
         raise
     except Exception as exc:  # anything MuPDF or our heuristics throw on odd files
-        raise PdfError(f"{p.name}: cannot extract the PDF's text ({_short(exc)})") from None
+        raise PdfError(f"cannot extract the PDF's text ({_short(exc)})") from None
     finally:
         doc.close()
 

@@ -24,7 +24,7 @@ def _child(conn, path: str, password: str | None) -> None:
         except ReaderError as exc:
             conn.send(("err", type(exc).__name__, str(exc)))
         except BaseException as exc:  # noqa: BLE001 - report, never propagate
-            conn.send(("err", "PdfError", f"{Path(path).name}: cannot read the PDF ({type(exc).__name__})"))
+            conn.send(("err", "PdfError", f"cannot read the PDF ({type(exc).__name__})"))
         conn.close()
     finally:
         os._exit(0)  # skip the parent's atexit handlers (pytest, Qt, ...)
@@ -36,7 +36,6 @@ def extract_paper_isolated(path: str | Path, password: str | None = None, timeou
         ctx = multiprocessing.get_context("fork")
     except ValueError:  # no fork (Windows, some macOS setups): run in-process
         return _extract_mod.extract_paper(path, password)
-    name = Path(path).name
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(send, str(path), password), daemon=True)
     proc.start()
@@ -45,7 +44,7 @@ def extract_paper_isolated(path: str | Path, password: str | None = None, timeou
         if not recv.poll(timeout):
             proc.kill()
             proc.join(5)
-            raise PdfError(f"{name}: import took longer than {timeout:g} s and was stopped")
+            raise PdfError(f"import took longer than {timeout:g} s and was stopped")
         try:
             msg = recv.recv()
         except (EOFError, OSError):
@@ -57,7 +56,7 @@ def extract_paper_isolated(path: str | Path, password: str | None = None, timeou
                     sig = f" ({signal.Signals(-code).name})"
                 except ValueError:
                     sig = f" (signal {-code})"
-            raise PdfError(f"{name}: the PDF crashed the parser{sig}") from None
+            raise PdfError(f"the PDF crashed the parser{sig}") from None
     finally:
         recv.close()
         if proc.is_alive():

@@ -34,41 +34,40 @@ def open_pdf(path: str | Path, password: str | None = None) -> pymupdf.Document:
     Raises PdfError / PasswordError with one-line messages; never anything else.
     """
     p = Path(path)
-    name = p.name
     if not p.exists():
-        raise PdfError(f"{name}: no such file")
+        raise PdfError("no such file")
     if p.is_dir():
-        raise PdfError(f"{name}: is a directory, not a PDF")
+        raise PdfError("is a directory, not a PDF")
     try:
         size = p.stat().st_size
     except OSError as exc:
-        raise PdfError(f"{name}: cannot read file ({_short(exc)})") from None
+        raise PdfError(f"cannot read file ({_short(exc)})") from None
     if size == 0:
-        raise PdfError(f"{name}: the file is empty")
+        raise PdfError("the file is empty")
     try:
         with open(p, "rb") as fh:
             head = fh.read(1024)
     except OSError as exc:
-        raise PdfError(f"{name}: cannot read file ({_short(exc)})") from None
+        raise PdfError(f"cannot read file ({_short(exc)})") from None
     looks_pdf = b"%PDF" in head
     try:
-        doc = pymupdf.open(str(p), filetype="pdf")
+        doc = pymupdf.open(str(p), filetype="pd")
     except Exception:  # pymupdf raises FileDataError, RuntimeError, ...
         if not looks_pdf:
-            raise PdfError(f"{name}: not a PDF file") from None
-        raise PdfError(f"{name}: broken PDF that cannot be opened") from None
+            raise PdfError(f"not a PDF file") from None
+        raise PdfError("broken PDF that cannot be opened") from None
     try:
         if doc.needs_pass:
             if password is None:
-                raise PasswordError(f"{name}: the PDF is encrypted; password required (use --password)")
+                raise PasswordError("the PDF is encrypted; password required (use --password)")
             if not doc.authenticate(password):
-                raise PasswordError(f"{name}: wrong password for the encrypted PDF")
+                raise PasswordError("wrong password for the encrypted PDF")
         if doc.page_count < 1:
-            raise PdfError(f"{name}: " + ("the PDF has no pages" if looks_pdf else "not a PDF file"))
+            raise PdfError(("the PDF has no pages" if looks_pdf else "not a PDF file"))
     except PdfError:
         doc.close()
         raise
     except Exception as exc:
         doc.close()
-        raise PdfError(f"{name}: broken PDF ({_short(exc)})") from None
+        raise PdfError(f"broken PDF ({_short(exc)})") from None
     return doc
