@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -158,12 +158,16 @@ class AskPanel(QWidget):
         self.selection_button.setToolTip("Select text in the PDF first; it is quoted into the question")
         self.selection_button.clicked.connect(self.ask_about_selection)
         self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setToolTip("Stop the answer (Esc)")
         self.stop_button.clicked.connect(self.stop)
         row.addWidget(self.ask_button)
         row.addWidget(self.selection_button)
         row.addStretch(1)
         row.addWidget(self.stop_button)
         lay.addLayout(row)
+        esc = QShortcut(QKeySequence(Qt.Key_Escape), self)
+        esc.setContext(Qt.WidgetWithChildrenShortcut)
+        esc.activated.connect(self.stop)
 
         split = QSplitter(Qt.Vertical, self)
         split.setChildrenCollapsible(False)

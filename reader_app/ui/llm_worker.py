@@ -38,6 +38,7 @@ from PySide6.QtCore import QThread, Signal
 
 from reader_app.core.errors import Cancelled, ModelError, ReaderError
 
+_still_running: list = []  # workers that outlived shutdown(); never garbage-collected
 NO_MODEL_HINT = "choose one in Settings or run `reader-app models add FILE.gguf`"
 
 
@@ -204,13 +205,17 @@ class LlmWorker(QThread):
         with self._lock:
             return request_id in self._pending
 
-    def shutdown(self, timeout_ms: int = 5000) -> None:
-        """Cancel everything, stop the thread and close the engine."""
+    def shutdown(self, timeout_ms: int = 60000) -> None:
+        """Cancel everything, stop the thread and close the engine.
+
+        Cancelling takes effect between tokens or prompt batches (a few seconds at most);
+        model loading cannot be interrupted.  A thread still busy after ``timeout_ms`` is
+        kept referenced so that Qt never destroys a running thread."""
         self._stopping = True
         self.cancel_all()
         self._queue.put(None)
-        if self.isRunning():
-            self.wait(timeout_ms)
+        if self.isRunning() and not self.wait(timeout_ms):
+            _still_running.append(self)
 
     def _submit(self, kind: str, label: str, **params) -> int:
         req = LlmRequest(next(self._ids), kind, label, params)
@@ -275,7 +280,7 @@ class LlmWorker(QThread):
         paper = self._paper(p["paper_id"])
         ctx.check()
         if req.kind == "ask":
-            ctx.progress("Reading the paper (the first question on a paper also writes examples)")
+            ctx.progress("Answering (a paper's first question takes longer: the model writes examples)")
             kwargs = dict(mode=p["mode"], k=p["k"], on_token=ctx.on_token, cancel=req.cancel)
             if _accepts(assistant.ask, "progress"):
                 kwargs["progress"] = ctx.progress
@@ -315,6 +320,9 @@ class LlmWorker(QThread):
             self._engine = self._engine_factory(**cfg.kwargs())
         except ModelError as exc:
             self._set_state("error", no_model_message(str(exc)))
+            raise
+        except ReaderError as exc:  # e.g. a server backend without its URL
+            self._set_state("error", f"{_one_line(exc)}. Fix it in Settings.")
             raise
         except Exception as exc:  # a corrupt file can raise anything from llama.cpp
             self._set_state("error", no_model_message(_one_line(exc)))
