@@ -115,3 +115,27 @@ def test_kinds(synthetic):
     assert [q.text for q in caps] == ["Figure 1: A caption under a figure that shows nothing."]
     heads = {q.text for q in p.paragraphs if q.kind == "heading"}
     assert {"1 Introduction", "RELATED WORK", "References", "4 Conclusion"} <= heads
+
+
+def test_ieee_style_roman_sections_and_sideways_page(tmp_path):
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((150, 80), "Roman Numbered Sections in a Journal", fontsize=18, fontname="hebo")
+    y = _column(page, 72, 120, 90, "Abstract—We study roman numerals. " + LOREM + ".")
+    page.insert_text((72, y + 12), "I. INTRODUCTION", fontsize=10, fontname="tiro")
+    y = _column(page, 72, y + 30, 90, "Introduction body. " + LOREM + ".")
+    page.insert_text((72, y + 12), "A. First Subsection", fontsize=10, fontname="hebo")
+    y = _column(page, 72, y + 30, 90, "Subsection body. " + LOREM + ".")
+    page.insert_text((72, y + 12), "II. CONCLUSION", fontsize=10, fontname="tiro")
+    _column(page, 72, y + 30, 90, "Conclusion body. " + LOREM + ".")
+    side = doc.new_page()
+    for i in range(12):  # a sideways table: every line rotated by 90 degrees
+        side.insert_text((100 + 20 * i, 700), f"Row {i} of the sideways results table with numbers {i * 7}", fontsize=10, rotate=90)
+    path = tmp_path / "ieee.pdf"
+    doc.save(path)
+    p = extract_paper(path)
+    assert [(s.title, s.level) for s in p.sections] == [
+        ("I. INTRODUCTION", 1), ("A. First Subsection", 2), ("II. CONCLUSION", 1)]
+    assert p.abstract.startswith("We study roman numerals.")
+    side_text = " ".join(q.text for q in p.paragraphs if q.page == 2)
+    assert "Row 11 of the sideways results table" in side_text

@@ -172,9 +172,12 @@ def _sections_from_layout(paras: list[Para]):
     heads = [(j, p) for j, p in enumerate(paras) if p.kind == "heading" and not p.extra.get("title")]
     lvl1_sizes = [p.size for _, p in heads if p.numbered and p.level == 1]
     sizes = sorted({p.size for _, p in heads}, reverse=True)
+    roman = any(re.fullmatch(r"[IVX]+\.", p.extra.get("num") or "") for _, p in heads)
     sections, starts = [], []
     for j, p in heads:
         level = p.level
+        if roman and re.fullmatch(r"[A-H]\.?", p.extra.get("num") or ""):
+            level = 2  # IEEE style: I. INTRODUCTION / A. Subsection
         if level == 0:
             _, rest = heading_rest(p.text)
             if lvl1_sizes:
@@ -209,7 +212,7 @@ def _abstract(paragraphs: list[Paragraph]) -> str:
     if parts:
         return "\n\n".join(parts)
     for p in paragraphs[:40]:
-        m = re.match(r"(?i)^abstract\s*[:.—–-]?\s*(.{40,})", p.text)
+        m = re.match(r"(?i)^abstract\s*[^\w\s]{0,2}\s*(.{40,})", p.text)
         if m:
             return m.group(1)
     return ""

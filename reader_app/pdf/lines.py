@@ -136,6 +136,7 @@ def read_page(page, number: int) -> PageText:
     fills = None
     lines: list[Line] = []
     vertical: list[str] = []
+    vlines: list[Line] = []
     for b in blocks:
         bno = b.get("number", 0)
         for ln in b["lines"]:
@@ -170,10 +171,16 @@ def read_page(page, number: int) -> PageText:
                 continue
             if not horizontal:
                 vertical.append("".join(s["text"] for s in vis))
+                vline = _make_line(vis, number, bno)
+                if vline is not None:
+                    vline.block = 100000 + len(vlines)  # one row per paragraph: no row merging
+                    vlines.append(vline)
                 continue
             line = _make_line(vis, number, bno)
             if line is not None:
                 lines.append(line)
+    if sum(len(v.text) for v in vlines) > max(200, sum(len(ln.text) for ln in lines)):
+        lines.extend(vlines)  # a sideways page (rotated table): keep its text rather than lose it
     raw = "\n".join(ln.text for ln in lines)
     return PageText(number, rect.width, rect.height, lines, vertical, hidden, raw)
 

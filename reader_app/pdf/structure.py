@@ -112,7 +112,7 @@ class Builder:
         letters = [ch for ch in rest_clean if ch.isalpha()]
         caps = len(letters) >= 4 and all(ch.isupper() for ch in letters)
         styled = ln.size >= self.body + 0.8 or (ln.bold >= 0.8 and self.body_bold < 0.5)
-        if num is not None and num[0].isalpha() and len(num.rstrip(".")) == 1 and not styled:
+        if num is not None and num[0].isalpha() and len(num.rstrip(".")) == 1 and not (styled or caps):
             return None  # "A Study of ..." is a sentence, not appendix A
         if num is not None and (styled or caps):
             return num_level(num), True
@@ -156,7 +156,7 @@ class Builder:
             if h:
                 cur = self._close(cur)
                 level, numbered = h
-                p = Para(ln.page, [ln], "heading", level, numbered)
+                p = Para(ln.page, [ln], "heading", level, numbered, extra={"num": heading_rest(ln.text)[0]})
                 self.paras.append(p)
                 _, rest = heading_rest(ln.text)
                 if REF_RE.match(rest.rstrip(":. ")):
