@@ -359,3 +359,38 @@ def test_summarise_all_and_stop(qtbot, panel_env):
     assert 1 <= len(done) < 4
     assert all(c.state in ("done", "empty") for c in sp.cards.values())
     assert not sp.stop_button.isEnabled() and sp.status.text() == ""
+
+
+def test_regenerate_asks_the_model_again(qtbot, panel_env):
+    calls = []
+
+    def respond(prefix, suffix):
+        calls.append(suffix)
+        first = re.search(r"\[(\d+)\]", prefix).group(1)
+        return f"Version {len(calls)} of the summary about PubMed abstracts [{first}]."
+
+    panel = make_panel(qtbot, panel_env.services(respond=respond), panel_env.paper_id)
+    card = panel.summary_panel.cards["tldr"]
+    with qtbot.waitSignal(panel.worker.requestFinished, timeout=20000):
+        qtbot.mouseClick(card.button, Qt.LeftButton)
+    assert card.text.text().startswith("Version 1") and card.button.text() == "Regenerate"
+    with qtbot.waitSignal(panel.worker.requestFinished, timeout=20000):
+        qtbot.mouseClick(card.button, Qt.LeftButton)
+    assert card.text.text().startswith("Version 2")
+    lib = Library.open(panel_env.library_path)
+    try:
+        stored = [s for s in lib.summaries(panel_env.paper_id) if s["section_key"].startswith("tldr")]
+    finally:
+        lib.close()
+    assert len(stored) == 1 and stored[0]["summary"].startswith("Version 2")
+
+
+def test_no_paper_disables_the_panel(qtbot, panel_env):
+    panel = make_panel(qtbot, panel_env.services(respond=responder()), panel_env.paper_id)
+    ask(qtbot, panel, "What corpus is the model trained on?")
+    panel.set_paper(None)
+    ap, notes, sp = panel.ask_panel, panel.notes_panel, panel.summary_panel
+    assert not ap.question.isEnabled() and not ap.ask_button.isEnabled()
+    assert ap.history.count() == 0 and ap.answer_view.toPlainText() == "" and not ap.chips.chips
+    assert not notes.editor.isEnabled() and not notes.tags_edit.isEnabled() and notes.view.toPlainText() == ""
+    assert not sp.cards and not sp.all_button.isEnabled()
