@@ -68,9 +68,7 @@ def _extract(doc) -> Paper:
     ordered[1] = first
     all_lines = [ln for pg in pages for ln in pg.lines]
     body, body_bold = body_style(all_lines)
-    words: set[str] = set()
-    for ln in all_lines:
-        words.update(_WORD.findall(ln.text.lower()))
+    words = _vocabulary(ordered)
 
     builder = Builder(body, body_bold, words)
     heights = {pg.number: pg.height for pg in pages}
@@ -107,6 +105,24 @@ def _extract(doc) -> Paper:
         warnings.append("no text found (a scanned PDF without a text layer?)")
     paper.warnings = warnings
     return paper
+
+
+def _vocabulary(ordered: dict) -> set[str]:
+    """Words of the paper, leaving out the halves of words broken across lines."""
+    words: set[str] = set()
+    prev_hyph = False
+    for num in sorted(ordered):
+        for ln in ordered[num]:
+            t = ln.text.lower()
+            hyph = t.endswith("-")
+            toks = _WORD.findall(t)
+            if prev_hyph and toks:
+                toks = toks[1:]
+            if hyph and toks:
+                toks = toks[:-1]
+            words.update(toks)
+            prev_hyph = hyph
+    return words
 
 
 def _to_paragraph(i: int, p: Para, wh: tuple[float, float]) -> Paragraph:

@@ -235,10 +235,15 @@ class Builder:
                 frag = head[0][:-1] if head else ""
                 nxt = re.match(r"[\w]+", t)
                 tail = nxt.group(0) if nxt else ""
-                joined = (frag.split("-")[-1] + tail).lower()
+                head_word = frag.split("-")[-1].lower()
+                joined = head_word + tail.lower()
                 hyph = (frag + "-" + tail).lower()
-                if hyph in self.words and joined not in self.words:
-                    out = out + t
+                if joined in self.words:
+                    out = out[:-1] + t
+                elif hyph in self.words or (
+                    len(head_word) >= 3 and len(tail) >= 3 and head_word in self.words and tail.lower() in self.words
+                ) or (len(head_word) >= 6 and head_word.endswith("ly")):
+                    out = out + t  # a real compound ("automatically-detected") broken at its hyphen
                 else:
                     out = out[:-1] + t
             else:
