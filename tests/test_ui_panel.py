@@ -394,3 +394,15 @@ def test_no_paper_disables_the_panel(qtbot, panel_env):
     assert ap.history.count() == 0 and ap.answer_view.toPlainText() == "" and not ap.chips.chips
     assert not notes.editor.isEnabled() and not notes.tags_edit.isEnabled() and notes.view.toPlainText() == ""
     assert not sp.cards and not sp.all_button.isEnabled()
+
+
+def test_a_failed_save_gives_the_text_back(qtbot, panel_env):
+    panel = make_panel(qtbot, panel_env.services(), panel_env.paper_id)
+    notes = panel.notes_panel
+    panel.set_current_page(99)  # the paper has 4 pages: the library refuses the note
+    notes.editor.setPlainText("An important thought")
+    qtbot.mouseClick(notes.save_button, Qt.LeftButton)
+    assert wait_for_ops()
+    assert notes.editor.toPlainText() == "An important thought"
+    assert notes.status.isVisibleTo(notes) and notes.status.text().startswith("Could not save")
+    assert _db_notes(panel_env) == []

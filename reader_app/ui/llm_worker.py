@@ -180,9 +180,9 @@ class LlmWorker(QThread):
         return self._submit("ask", "Answering", paper_id=paper_id, question=question, mode=mode, k=k)
 
     def summarize(self, paper_id: str, section_index: int | str | None = None, *,
-                  force: bool = False) -> int:
-        """``section_index``: an int, ``"tldr"`` or ``"all"``."""
-        label = "Summarising" if section_index != "tldr" else "Writing the TL;DR"
+                  force: bool = False, label: str | None = None) -> int:
+        """``section_index``: an int, ``"tldr"`` or ``"all"``; ``label`` for the status bar."""
+        label = label or ("Summarising" if section_index != "tldr" else "Writing the TL;DR")
         return self._submit("summarize", label, paper_id=paper_id, section_index=section_index, force=force)
 
     def call(self, fn: Callable[[JobContext], Any], label: str = "Working") -> int:
@@ -286,6 +286,7 @@ class LlmWorker(QThread):
                 kwargs["progress"] = ctx.progress
             return assistant.ask(paper, p["question"], **kwargs)
         if req.kind == "summarize":
+            ctx.progress(req.label)
             kwargs = dict(section_index=p["section_index"], on_token=ctx.on_token, cancel=req.cancel)
             if _accepts(assistant.summarize, "progress"):
                 kwargs["progress"] = ctx.progress

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 
-from PySide6.QtCore import QEvent, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QFont, QKeySequence, QShortcut, QTextDocument
 from PySide6.QtWidgets import (
     QFrame,
@@ -181,14 +181,23 @@ class NotesPanel(QWidget):
         pid = self.paper_id
         if not pid or not text:
             return
-        if self._editing is not None:
-            nid = self._editing.id
+        editing, quote_state = self._editing, self._quote
+
+        def failed(exc):  # give the words back: a failed save loses nothing
+            if not self.editor.toPlainText().strip() and pid == self.paper_id:
+                self._editing, self._quote = editing, quote_state
+                self.editor.setPlainText(text)
+                self._update_editor()
+            self._failed(exc)
+
+        if editing is not None:
+            nid = editing.id
             run_op(self, lambda: self.services.library().update_note(nid, text=text),
-                   on_success=lambda _r: self._changed("Note saved."), on_failure=self._failed)
+                   on_success=lambda _r: self._changed("Note saved."), on_failure=failed)
         else:
-            quote, page = (self._quote if self._quote else (None, self.current_page))
+            quote, page = (quote_state if quote_state else (None, self.current_page))
             run_op(self, lambda: self.services.library().add_note(pid, text, page=page, quote=quote),
-                   on_success=lambda _r: self._changed("Note added."), on_failure=self._failed)
+                   on_success=lambda _r: self._changed("Note added."), on_failure=failed)
         self._editing, self._quote = None, None
         self.editor.clear()
         self._update_editor()
@@ -263,7 +272,7 @@ class NotesPanel(QWidget):
 
     # ---- internals -------------------------------------------------------------------
     def _changed(self, message: str) -> None:
-        self._say(message)
+        self._say(message, seconds=4)
         self.reload()
         self.notesChanged.emit()
 
@@ -279,9 +288,11 @@ class NotesPanel(QWidget):
     def _failed(self, exc) -> None:
         self._say(f"Could not save: {exc}" if str(exc) else "Could not save.")
 
-    def _say(self, message: str) -> None:
+    def _say(self, message: str, seconds: int = 0) -> None:
         self.status.setText(message)
         self.status.setVisible(bool(message))
+        if seconds:
+            QTimer.singleShot(seconds * 1000, lambda m=message: self.status.text() == m and self._say(""))
 
     def _render(self) -> None:
         self.view.setHtml(notes_html(self.notes, self.palette()) if self.notes else "")

@@ -265,7 +265,10 @@ class SummaryPanel(QWidget):
         if force is None:
             force = card.state == "done"
         card.set_queued()
-        rid = self.worker.summarize(self.paper_id, key, force=force)
+        what = "the TL;DR" if key == TLDR else f"“{card.title.text()}”"
+        rid = self.worker.summarize(self.paper_id, key, force=force,
+                                    label=f"{'Rewriting' if force else 'Writing'} the summary of {what}"
+                                    if key != TLDR else f"{'Rewriting' if force else 'Writing'} {what}")
         self._requests[rid] = key
         self._total += 1
         self._update_buttons()
