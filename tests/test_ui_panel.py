@@ -406,3 +406,16 @@ def test_a_failed_save_gives_the_text_back(qtbot, panel_env):
     assert notes.editor.toPlainText() == "An important thought"
     assert notes.status.isVisibleTo(notes) and notes.status.text().startswith("Could not save")
     assert _db_notes(panel_env) == []
+
+
+def test_progress_names_model_load_examples_and_answer(qtbot, panel_env):
+    panel = make_panel(qtbot, panel_env.services(respond=responder()), panel_env.paper_id)
+    labels = []
+    panel.worker.progress.connect(lambda _rid, label, _d, _t: labels.append(label))
+    ask(qtbot, panel, "What corpus is the model trained on?")
+    assert labels[0].startswith("Loading")
+    assert any(lb.startswith("Writing example question 1") for lb in labels)
+    assert labels[-1] == "Answering"
+    labels.clear()
+    ask(qtbot, panel, "What accuracy does the model reach?")  # examples are cached now
+    assert not any(lb.startswith("Writing example") for lb in labels) and labels[-1] == "Answering"

@@ -370,6 +370,7 @@ class AskPanel(QWidget):
         self.unanswerable_label.setVisible(not answerable)
         self.chips.set_citations(answer.citations)
         self.timings_label.setText(timings_text(answer))
+        self.answer_scroll.widget().layout().activate()  # lay out now: a grab() may follow at once
         if self.notice.property("kind") != "model":
             self.notice.hide()
 

@@ -38,6 +38,11 @@ from PySide6.QtCore import QThread, Signal
 
 from reader_app.core.errors import Cancelled, ModelError, ReaderError
 
+try:  # the assistant's demonstration primer, to tell demonstration runs from answers
+    from reader_app.assistant.prompts import DEMO_PRIMER
+except ImportError:  # pragma: no cover
+    DEMO_PRIMER = "Question:"
+
 _still_running: list = []  # workers that outlived shutdown(); never garbage-collected
 NO_MODEL_HINT = "choose one in Settings or run `reader-app models add FILE.gguf`"
 
@@ -155,6 +160,7 @@ class LlmWorker(QThread):
         self._loaded_config: EngineConfig | None = None
         self._engine = None
         self._assistant = None
+        self._reporting: _ReportingEngine | None = None
         self._library = None
         self._stopping = False
         # Read from the GUI thread; written by _set_state (worker thread) only.
@@ -280,7 +286,7 @@ class LlmWorker(QThread):
         paper = self._paper(p["paper_id"])
         ctx.check()
         if req.kind == "ask":
-            ctx.progress("Answering (a paper's first question takes longer: the model writes examples)")
+            ctx.progress("Reading the paper")
             kwargs = dict(mode=p["mode"], k=p["k"], on_token=ctx.on_token, cancel=req.cancel)
             if _accepts(assistant.ask, "progress"):
                 kwargs["progress"] = ctx.progress
@@ -334,12 +340,10 @@ class LlmWorker(QThread):
 
     def _ensure_assistant(self, req: LlmRequest):
         engine = self._ensure_engine(req)
-        if self._assistant is None or getattr(self._assistant, "_reader_engine", None) is not engine:
-            self._assistant = self._assistant_factory(engine, self._ensure_library())
-            try:
-                self._assistant._reader_engine = engine
-            except AttributeError:
-                pass
+        if self._assistant is None or self._reporting is None or self._reporting.engine is not engine:
+            self._reporting = _ReportingEngine(engine)
+            self._assistant = self._assistant_factory(self._reporting, self._ensure_library())
+        self._reporting.start(JobContext(self, req))
         return self._assistant
 
     def _set_state(self, state: str, detail: str) -> None:
@@ -348,6 +352,7 @@ class LlmWorker(QThread):
 
     def _close_engine(self) -> None:
         self._assistant = None
+        self._reporting = None
         if self._engine is not None:
             try:
                 self._engine.close()
@@ -365,6 +370,36 @@ class LlmWorker(QThread):
                 close()
             except Exception:
                 pass
+
+
+class _ReportingEngine:
+    """Wraps the engine the Assistant uses, to report what each generation is for:
+    writing the paper's example questions (DoubleDipper demonstrations) or answering.
+    Everything else (KV cache, timings, tokenizer) is the wrapped engine's."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self._ctx: JobContext | None = None
+        self._demos = 0
+
+    def start(self, ctx: JobContext) -> None:
+        self._ctx, self._demos = ctx, 0
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def stream(self, prefix, suffix="", **kwargs):
+        ctx = self._ctx
+        if ctx is not None and ctx.request.kind == "ask":
+            if suffix.rstrip().endswith(DEMO_PRIMER):
+                self._demos += 1
+                ctx.progress(f"Writing example question {self._demos} from the paper (once per paper and model)")
+            else:
+                ctx.progress("Answering")
+        return self.engine.stream(prefix, suffix, **kwargs)
+
+    def complete(self, prefix, suffix="", **kwargs):
+        return "".join(self.stream(prefix, suffix, **kwargs))
 
 
 class _NoSummaryCache:
