@@ -36,6 +36,11 @@ def _hide_near_white(page):
     page.insert_text((72, 300), INJECTION, fontsize=11, color=(0.97, 0.98, 0.97))
 
 
+def _hide_dark_on_dark(page):
+    page.draw_rect(pymupdf.Rect(60, 285, 400, 310), color=None, fill=(0.2, 0.2, 0.25))
+    page.insert_text((72, 300), INJECTION, fontsize=11, color=(0.2, 0.2, 0.22))
+
+
 def _hide_tiny(page):
     page.insert_text((72, 300), INJECTION, fontsize=1)
 
@@ -65,6 +70,7 @@ TECHNIQUES = {
     "transparent": (_hide_transparent, "invisible"),
     "white-on-white": (_hide_white, "background"),
     "near-white": (_hide_near_white, "background"),
+    "same-colour-as-box": (_hide_dark_on_dark, "background"),
     "tiny-font": (_hide_tiny, "tiny"),
     "outside-page": (_hide_outside, "off-page"),
     "clipped": (_hide_clipped, "clipped"),
@@ -129,3 +135,18 @@ def test_clean_document_has_no_warning(tmp_path):
     paper = extract_paper(path)
     assert paper.warnings == []
     assert sum(VISIBLE[0] in p.text for p in paper.paragraphs) == 2
+
+
+def test_text_on_light_shading_is_visible(tmp_path):
+    doc = pymupdf.open()
+    _base(doc, pages=1)
+    page = doc[0]
+    page.draw_rect(pymupdf.Rect(60, 280, 400, 330), color=None, fill=(0.9, 0.9, 0.9))
+    page.insert_text((72, 300), "Black text in a grey shaded table cell", fontsize=11)
+    page.insert_text((72, 320), "Mid grey text in the same cell", fontsize=11, color=(0.5, 0.5, 0.5))
+    path = tmp_path / "shaded.pdf"
+    doc.save(path)
+    paper = extract_paper(path)
+    text = " ".join(p.text for p in paper.paragraphs)
+    assert "Black text in a grey shaded table cell" in text and "Mid grey text in the same cell" in text
+    assert paper.warnings == []

@@ -73,10 +73,6 @@ def _rgb(color: int) -> tuple[float, float, float]:
     return ((color >> 16) & 255) / 255.0, ((color >> 8) & 255) / 255.0, (color & 255) / 255.0
 
 
-def _near_white(color: int) -> bool:
-    return all(c >= NEAR_WHITE for c in _rgb(color))
-
-
 def _area(b) -> float:
     return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
 
@@ -92,17 +88,62 @@ def _outside(b, page_rect) -> bool:
     return inter < 0.5 * a
 
 
-def _dark_fills(page) -> list:
-    """Rectangles filled with a non-white colour (white text on them is visible)."""
-    out = []
+def _fills(page) -> tuple[list, list]:
+    """Filled areas of a page: (plain boxes, everything painted).
+
+    Plain boxes are (x0, y0, x1, y1, area, rgb), smallest first: text sits on the
+    innermost box containing it, or on the white page.  "Everything painted" is the
+    rects of all non-white fills and images: near-white text on any of them may be
+    visible (figure labels on coloured shapes or photos), so it is not flagged.
+    """
+    boxes, painted = [], []
     try:
-        for d in page.get_drawings():
-            fill = d.get("fill")
-            if fill and not all(c >= NEAR_WHITE for c in fill[:3]) and (d.get("fill_opacity") or 1) > 0.3:
-                out.append(d["rect"])
+        drawings = page.get_cdrawings()
+    except Exception:
+        drawings = []
+    for d in drawings:
+        fill = d.get("fill")
+        opacity = d.get("fill_opacity")
+        if not fill or (opacity if opacity is not None else 1) < 0.3:
+            continue
+        rgb = tuple(fill[:3]) if len(fill) >= 3 else (fill[0],) * 3
+        x0, y0, x1, y1 = d["rect"]
+        if not all(c >= NEAR_WHITE for c in rgb):
+            painted.append((x0, y0, x1, y1))
+        items = d.get("items") or ()
+        if len(items) != 1 or items[0][0] not in ("re", "qu") or (opacity if opacity is not None else 1) < 0.9:
+            continue  # only plain opaque boxes: a path's rect is the union of all its pieces
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue  # rules and hairlines, not backgrounds
+        boxes.append((x0, y0, x1, y1, (x1 - x0) * (y1 - y0), rgb))
+    boxes.sort(key=lambda f: f[4])
+    try:
+        painted.extend(tuple(r) for kind, r in page.get_bboxlog() if "image" in kind or "shade" in kind)
     except Exception:
         pass
-    return out
+    return boxes, painted
+
+
+def _background(boxes, bbox) -> tuple:
+    cx, cy = (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
+    for x0, y0, x1, y1, _, rgb in boxes:
+        if x0 <= cx <= x1 and y0 <= cy <= y1:
+            return rgb
+    return (1.0, 1.0, 1.0)
+
+
+def _on_painted(painted, bbox) -> bool:
+    a = _area(bbox)
+    for r in painted:
+        ix = min(r[2], bbox[2]) - max(r[0], bbox[0])
+        iy = min(r[3], bbox[3]) - max(r[1], bbox[1])
+        if ix > 0 and iy > 0 and ix * iy >= 0.3 * a:
+            return True
+    return False
+
+
+def _same_colour(a, b) -> bool:
+    return max(abs(x - y) for x, y in zip(a, b)) < 1.0 - NEAR_WHITE + 0.005
 
 
 def _span_key(s) -> tuple:
@@ -157,11 +198,14 @@ def read_page(page, number: int) -> PageText:
                     reason = "off-page"
                 elif clipped_keys is not None and _span_key(s) not in clipped_keys:
                     reason = "clipped"
-                elif _near_white(s.get("color", 0)):
+                else:
                     if fills is None:
-                        fills = _dark_fills(page)
-                    sb = pymupdf.Rect(s["bbox"])
-                    if not any(f.contains(sb) or _area(tuple(f & sb)) > 0.6 * _area(s["bbox"]) for f in fills):
+                        fills = _fills(page)
+                    colour = _rgb(s.get("color", 0))
+                    bg = _background(fills[0], s["bbox"])
+                    if _same_colour(colour, bg) and not (
+                        all(c >= NEAR_WHITE for c in bg) and _on_painted(fills[1], s["bbox"])
+                    ):
                         reason = "background"
                 if reason:
                     hidden.add(reason)
