@@ -91,7 +91,7 @@ class LibraryPane(QWidget):
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in (1, 3):
             head.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-            self.table.setColumnWidth(col, 110)
+            self.table.setColumnWidth(col, 85 if col == 1 else 60)
         head.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.table.doubleClicked.connect(lambda idx: self._activate(idx))

@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(center)
         self.splitter.addWidget(self.side_panel)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([330, 700, 370])
+        self.splitter.setSizes([360, 680, 360])
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
@@ -192,26 +192,35 @@ class MainWindow(QMainWindow):
     # ---- opening papers ---------------------------------------------------------------------
     def open_paper(self, paper_id: str, page: int | None = None, paragraph: int = -1) -> None:
         self.save_position()
+        known = self.library_pane.papers.get(paper_id)
+        opened = None
+        if known is not None and known.file:  # start on the PDF while the paper's text loads
+            opened = known.file
+            self._open_pdf(known, page)
         run_op(self, lambda: self.services.library().get_paper(paper_id, with_paragraphs=True),
-               on_success=lambda paper: self._show_paper(paper, page, paragraph))
+               on_success=lambda paper: self._show_paper(paper, page, paragraph, opened))
 
-    def _show_paper(self, paper, page: int | None, paragraph: int) -> None:
+    def _open_pdf(self, paper, page: int | None) -> None:
+        y = zoom = None
+        pos = self._saved_position(paper.id)
+        if page is None and pos:
+            page, y, zoom = pos
+        self._opening_id = paper.id
+        self.pdf_view.open(paper.file, self._passwords.get(paper.id), page=page, y=y, zoom=zoom)
+
+    def _show_paper(self, paper, page: int | None, paragraph: int, opened: str | None = None) -> None:
         self.paper = paper
         self.setWindowTitle(f"{paper.title or Path(paper.file).name} — Reader")
         self.library_pane.select(paper.id)
         self._fill_outline(paper)
         self._show_warnings(paper)
-        pos = self._saved_position(paper.id)
-        target = None
+        if opened != paper.file or getattr(self, "_opening_id", None) != paper.id:
+            self._open_pdf(paper, page)
+        elif self.pdf_view.page_count():  # the PDF was quicker than the database
+            self.paperShown.emit(paper.id)
         if paragraph is not None and 0 <= paragraph < len(paper.paragraphs):
             para = paper.paragraphs[paragraph]
-            target = (para.page or page or 1, para.bbox)
-        y = zoom = None
-        if page is None and target is None and pos:
-            page, y, zoom = pos
-        self.pdf_view.open(paper.file, self._passwords.get(paper.id), page=page, y=y, zoom=zoom)
-        if target:
-            self.pdf_view.show_paragraph(*target)
+            self.pdf_view.show_paragraph(para.page or page or 1, para.bbox)
         if hasattr(self.side_panel, "set_paper"):
             self.side_panel.set_paper(paper.id)
 
@@ -219,15 +228,17 @@ class MainWindow(QMainWindow):
         self.page_total.setText(f" / {pages}  ")
         self._page_changed(self.pdf_view.current_page())
         self._zoom_changed(self.pdf_view.zoom())
-        if self.paper is not None:
+        if self.paper is not None and self.paper.id == getattr(self, "_opening_id", None):
             self.paperShown.emit(self.paper.id)
 
     def _doc_failed(self, exc) -> None:
-        if isinstance(exc, PasswordError) and self.paper is not None:
-            pw = self.password_prompt(self.paper.title or Path(self.paper.file).name)
+        pid = getattr(self, "_opening_id", None)
+        paper = self.paper if self.paper is not None and self.paper.id == pid else self.library_pane.papers.get(pid)
+        if isinstance(exc, PasswordError) and paper is not None:
+            pw = self.password_prompt(paper.title or Path(paper.file).name)
             if pw:
-                self._passwords[self.paper.id] = pw
-                self.pdf_view.open(self.paper.file, pw)
+                self._passwords[paper.id] = pw
+                self.pdf_view.open(paper.file, pw)
                 return
         self.show_error(str(exc))
 

@@ -156,11 +156,11 @@ class Op(QObject):
         if done < total and now - self._last_emit < 0.033:
             return
         self._last_emit = now
-        self._progress.emit((int(done), int(total), str(text)))
+        self._send(self._progress, (int(done), int(total), str(text)))
 
     def emit(self, value) -> None:
         """Send a partial result (e.g. a streamed token) to ``on_partial``."""
-        self._partial.emit(value)
+        self._send(self._partial, value)
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -171,9 +171,16 @@ class Op(QObject):
         except BaseException as exc:  # noqa: BLE001 - everything goes to the GUI thread
             if not isinstance(exc, ReaderError):
                 log.error("background operation %r failed", self.label or self._fn, exc_info=True)
-            self._failed.emit(exc)
+            self._send(self._failed, exc)
         else:
-            self._succeeded.emit(result)
+            self._send(self._succeeded, result)
+
+    @staticmethod
+    def _send(signal, value) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the app is shutting down and the op's QObject is gone
+            pass
 
     # -- GUI side --------------------------------------------------------------------
     def _alive(self) -> bool:

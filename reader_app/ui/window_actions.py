@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QStyle, QToolBar
 
 from reader_app.core.errors import PasswordError, ReaderError
@@ -94,7 +94,7 @@ def build(win) -> None:
     tb.addWidget(win.zoom_box)
     tb.addAction(win.act_zoom_in)
     tb.addSeparator()
-    find = QAction(win.style().standardIcon(S.SP_FileDialogContentsView), "Find", win)
+    find = QAction(QIcon.fromTheme("edit-find"), "Find", win)
     find.setToolTip("Find in paper (Ctrl+F)")
     find.triggered.connect(win.start_find)
     tb.addAction(find)
@@ -175,10 +175,12 @@ def import_files(win, paths: list[str], password: str | None = None, open_last: 
                                + ("; …" if len(result["errors"]) > 5 else ""))
         if ok or not result["errors"]:
             n_new, n_dup = len(result["added"]), len(result["duplicates"])
-            win.statusBar().showMessage(
-                f"Imported {n_new} paper{'s' if n_new != 1 else ''}"
-                + (f", {n_dup} already in the library" if n_dup else "")
-                + (f", {len(result['errors'])} failed" if result["errors"] else ""), 8000)
+            parts = [f"Imported {n_new} paper{'s' if n_new != 1 else ''}"] if n_new or not n_dup else []
+            if n_dup:
+                parts.append(f"{n_dup} already in the library" if n_new or n_dup > 1 else "Already in the library")
+            if result["errors"]:
+                parts.append(f"{len(result['errors'])} failed")
+            win.statusBar().showMessage(", ".join(parts), 8000)
         if password:
             _remember_passwords(win, {p: password for p in result["files"]})
         _remember_passwords(win, passwords)
