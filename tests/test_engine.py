@@ -136,3 +136,13 @@ def test_interleaved_streams_do_not_corrupt_each_other(engine):
     with pytest.raises(ModelError, match="interrupted"):
         list(first)
     assert engine.complete(*ask(engine, "Name a colour."), max_tokens=8) == expected
+
+
+def test_invalid_grammar_is_bad_input_not_a_crash(engine, capfd):
+    from reader_app.core.errors import BadInput
+
+    for bad in ('root ::= [a-', 'answer ::= "x"', "   "):
+        with pytest.raises(BadInput, match="grammar"):
+            list(engine.stream(*ask(engine, "Say ok."), grammar=bad))
+    assert capfd.readouterr().err == ""  # llama.cpp's parser output is swallowed
+    assert engine.complete(*ask(engine, "Say ok."), max_tokens=4, grammar='root ::= "ok"') == "ok"

@@ -21,7 +21,10 @@ cached state - do not depend on the question.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ctypes
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -66,6 +69,25 @@ def _last_llama_error() -> str:
         if line:
             return line
     return ""
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Point file descriptor 2 at /dev/null for a moment (C code that fprintf's)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 # ---------------------------------------------------------------- stop strings
@@ -117,8 +139,8 @@ class LlamaEngine(Engine):
         self.name = model_name(path)
         self.trained_ctx = header.context_length
         cap = n_ctx_cap or settings.int_setting("n_ctx_cap", 256) or 8192
-        if n_ctx:
-            self.n_ctx = int(n_ctx)
+        if n_ctx:  # never beyond what the model was trained for
+            self.n_ctx = min(int(n_ctx), self.trained_ctx) if self.trained_ctx > 0 else int(n_ctx)
         else:
             self.n_ctx = min(self.trained_ctx, cap) if self.trained_ctx > 0 else min(4096, cap)
         self.threads = int(threads or settings.int_setting("threads", 1) or settings.physical_cores())
@@ -153,6 +175,7 @@ class LlamaEngine(Engine):
         self._key: str | None = None
         self._pending: list[tuple[str, PrefixState]] = []  # disk writes deferred to the end of a call
         self._gen = 0
+        self._valid_grammars: set[str] = set()
         self.last_timings = Timings()
         self.last_cache = ""  # where the prefix came from on the last call: kv, ram, disk, eval
 
@@ -298,8 +321,18 @@ class LlamaEngine(Engine):
         return evaluated, True
 
     def _grammar(self, grammar: str):
+        """A LlamaGrammar, validated first: llama.cpp would crash on one it cannot parse."""
         if not grammar.strip():
             raise BadInput("empty grammar")
+        if grammar not in self._valid_grammars:
+            _LOG.clear()
+            with _quiet_stderr():  # the grammar parser prints its errors straight to fd 2
+                sampler = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode("utf-8"), b"root")
+            if not sampler:
+                detail = _last_llama_error() or "it does not parse"
+                raise BadInput(f"invalid GBNF grammar: {detail}")
+            llama_cpp.llama_sampler_free(sampler)
+            self._valid_grammars.add(grammar)
         return llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
 
     # -- generation
