@@ -1,0 +1,135 @@
+"""Citation verification: does a paragraph lexically support an answer?
+
+A citation is *verified* only when the answer has lexical support in the cited
+paragraph: enough of the answer's content words (light stemming, numbers kept) occur
+in it.  Yes/no answers carry no content of their own, so for them the question's
+content words stand in.  Standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reader_app.core.model import Citation, Paragraph
+
+STOPWORDS = frozenset("""
+a an the and or but if then else of to in on at by for with from as into onto over under about
+is are was were be been being am do does did doing done have has had having can could may might
+must shall should will would this that these those it its it's they them their there here which
+who whom whose what when where why how not no yes than so such too very also only just both each
+all any some more most other same own i we you he she our your his her my me us one two paper
+use used using uses based our via et al e g i e eg ie per vs between within without while because
+""".split())
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
+_NUM = re.compile(r"^\d+(?:\.\d+)?$")
+YES_NO = re.compile(r"^\W*(yes|no)\b", re.I)
+NOT_ANSWERED = re.compile(
+    r"(does not (say|mention|state|specify|answer|provide|discuss|contain)|doesn't (say|mention)|"
+    r"not (mentioned|stated|specified|given|provided|discussed|answered)|unanswerable|no information|"
+    r"cannot be answered|can't be answered|is unknown|not enough information|paper does not)",
+    re.I,
+)
+
+
+def stem(w: str) -> str:
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 5 and w.endswith("ing"):
+        return w[:-3]
+    if len(w) > 4 and w.endswith("ed") and not w.endswith("eed"):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> list[str]:
+    return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+def is_yes_no(answer: str) -> bool:
+    return bool(YES_NO.match(answer or ""))
+
+
+def says_not_answered(answer: str) -> bool:
+    return bool(NOT_ANSWERED.search(answer or ""))
+
+
+def support(answer: str, paragraph: str, question: str = "") -> float:
+    """Fraction (0..1) of the answer's content words found in ``paragraph``.
+
+    Numbers in the answer must appear in the paragraph, or the score is halved.  For a
+    bare yes/no answer the question's content words are used instead.
+    """
+    a = set(content_words(answer))
+    if is_yes_no(answer) and len(a) <= 2:
+        a = set(content_words(question))
+    if not a:
+        return 0.0
+    p = set(content_words(paragraph))
+    hit = a & p
+    score = len(hit) / len(a)
+    nums = {w for w in a if _NUM.match(w)}
+    if nums and not (nums & p):
+        score *= 0.5
+    return score
+
+
+VERIFY_THRESHOLD = 0.5
+INFER_THRESHOLD = 0.6
+
+
+def is_supported(answer: str, paragraph: str, question: str = "", threshold: float = VERIFY_THRESHOLD) -> bool:
+    a = content_words(answer)
+    if not a and not is_yes_no(answer):
+        return False
+    return support(answer, paragraph, question) >= threshold
+
+
+def make_citation(number: int, para: Paragraph, verified: bool) -> Citation:
+    return Citation(paragraph=number, page=para.page, section=para.section, text=para.text,
+                    bbox=tuple(para.bbox), verified=bool(verified))
+
+
+def best_supporting(answer: str, candidates: dict[int, Paragraph], question: str = "",
+                    threshold: float = INFER_THRESHOLD) -> int | None:
+    """The paragraph number that best supports ``answer`` (ties: earliest), or None."""
+    if not content_words(answer) and not is_yes_no(answer):
+        return None
+    best, best_score = None, threshold
+    for number, para in candidates.items():
+        s = support(answer, para.text, question)
+        if s > best_score or (s == best_score and best is None and s >= threshold):
+            best, best_score = number, s
+    return best
+
+
+def verify(answer: str, question: str, evidence: list[int], candidates: dict[int, Paragraph],
+           infer: bool = True) -> tuple[list[Citation], bool]:
+    """Citations for ``evidence`` (numbers as shown to the model) and whether the answer stands.
+
+    ``candidates`` maps paragraph numbers to paragraphs the model saw.  Numbers outside
+    it are dropped.  Returns (citations, answerable): answerable is False when the model
+    says the paper does not answer, or when no paragraph supports the answer.  When the
+    model cites nothing verifiable but another paragraph supports the answer lexically,
+    that paragraph is added as an inferred (verified) citation.
+    """
+    if says_not_answered(answer) or not answer.strip():
+        return [], False
+    cites = []
+    for n in dict.fromkeys(evidence):
+        para = candidates.get(n)
+        if para is not None:
+            cites.append(make_citation(n, para, is_supported(answer, para.text, question)))
+    if any(c.verified for c in cites):
+        return cites, True
+    if infer:
+        n = best_supporting(answer, candidates, question)
+        if n is not None:
+            return cites + [make_citation(n, candidates[n], True)], True
+    return cites, False

@@ -1,0 +1,325 @@
+"""Question answering, DoubleDipper style (arXiv 2406.13632), and the Assistant service.
+
+What the UI and the CLI call::
+
+    from reader_app.assistant.doubledipper import Assistant
+    assistant = Assistant(engine, library=None)        # library: a reader_app.library Library, optional
+    answer = assistant.ask(paper, "What dataset do they use?",
+                           mode="doubledipper",         # or "zero-shot", "zero-shot-evidence"
+                           k=3,                          # number of demonstrations
+                           on_token=callback,            # called with each streamed text piece
+                           cancel=threading.Event())     # set it to stop between tokens
+    # -> reader_app.core.Answer(answer, answerable, citations=[Citation(...)], mode, model, timings)
+    #    answer.raw holds the model's own text (before parsing / the "does not say" replacement)
+    sections = assistant.summarize(paper, None | section_index | "all" | "tldr", on_token=..., cancel=...)
+    # -> [{"title", "summary", "citations": [paragraph numbers]}]   (see summaries.py)
+
+Both are blocking and meant for a worker thread (one engine, one thread).  ``on_token``
+receives the raw stream, starting with the primer the reply is forced to begin with
+(``"Evidence: ["``); the returned Answer holds the parsed, verified result.  An empty
+question raises BadInput; a set ``cancel`` raises Cancelled.
+
+How a question is answered:
+
+1. The paper is cut into section-aligned windows that fit ``engine.n_ctx`` with room for
+   demonstrations, question and answer (windows.py); the question goes to the best
+   window by BM25 (``library.rank_paragraphs`` when the paper is in the library).
+2. DoubleDipper: k paragraphs with at least two sentences are drawn with a seed derived
+   from the paper id and the window; the model writes a question and short answer for
+   each, reusing the same system + paper prefix.  Pairs whose answer lacks lexical
+   support in their paragraph, or that look like instructions, are skipped.  The demos
+   are cached per paper + model + window (library, and in RAM).
+3. Prefix = system + fenced paper + demonstrations (identical across questions, so the
+   engine reuses its KV state); suffix = the question.  The reply is primed with
+   ``Evidence: [`` and parsed forgivingly (parsing.py).
+4. Evidence numbers become citations, verified by lexical support (citations.py); with
+   no support anywhere the answer is marked unanswerable.
+5. The answer is stored with ``library.add_qa`` when the paper is in the library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from reader_app.assistant import prompts
+from reader_app.assistant.citations import content_words, is_yes_no, support, verify
+from reader_app.assistant.engine_base import Engine
+from reader_app.assistant.parsing import condense, parse_answer, parse_demo, strip_restatement
+from reader_app.assistant.prompts import Demo
+from reader_app.assistant.windows import Window, build_windows, rank_in_memory, route
+from reader_app.core.errors import BadInput, Cancelled, NotFound, ReaderError
+from reader_app.core.model import Answer, Paper, Timings
+
+NOT_ANSWERED_TEXT = "The paper does not seem to answer this question."
+ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n", "</", "<|"]
+DEMO_STOP = ["\nQuestion", "\nEvidence", "</", "<|"]
+
+# questions/answers that read as instructions are never used as demonstrations
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|obey|pretend|jailbreak|say|says|said|respond|reply|output|print|"
+    r"instructions?|prompt|command)\b|\banswer (only|with|in)\b|\byou (must|should|are now|will)\b|"
+    r"\bact as\b|\bthe word\b",
+    re.I,
+)
+# paragraphs that carry an injected instruction are never turned into demonstrations
+INJECTED = re.compile(
+    r"\b(ignore|disregard|forget)\b[^.]{0,40}\b(instructions?|previous|above|prior|rules)\b|"
+    r"\b(answer|respond|reply)\b[^.]{0,20}\b(only|solely)\b[^.]{0,20}\bwith\b|\bsystem prompt\b|\byou must\b",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+
+
+def _sentences(text: str) -> int:
+    return len(_SENTENCE_END.findall(text.strip() + " "))
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+def demo_problem(question: str, answer: str, paragraph: str) -> str | None:
+    """Why a generated demonstration is unusable, or None when it is fine."""
+    q, a = question.strip(), answer.strip()
+    if not q or not a:
+        return "empty question or answer"
+    if not 3 <= len(q.split()) <= 40:
+        return "question length"
+    if len(a.split()) > 25:
+        return "answer too long"
+    if INSTRUCTION.search(q) or INSTRUCTION.search(a):
+        return "reads as an instruction"
+    if is_yes_no(a) or not content_words(a):
+        return "answer has no content"
+    if set(content_words(q)) >= set(content_words(a)):
+        return "answer repeats the question"
+    if support(a, paragraph) < 0.75:
+        return "answer not supported by its paragraph"
+    return None
+
+
+class Assistant:
+    """Questions and summaries over one paper at a time, for the UI and the CLI."""
+
+    def __init__(self, engine: Engine, library=None, *, k: int = 3, max_answer_tokens: int = 96,
+                 use_grammar: bool = False, temperature: float = 0.0, seed: int = 0):
+        self.engine = engine
+        self.library = library
+        self.k = k
+        self.max_answer_tokens = max_answer_tokens
+        self.use_grammar = use_grammar
+        self.temperature = temperature
+        self.seed = seed
+        self._windows: dict[tuple, list[Window]] = {}
+        self._demos: dict[tuple, list[Demo]] = {}
+        self._lock = threading.Lock()
+        self._last_demos: list[Demo] = []
+        self._summaries: dict[tuple, dict] = {}
+
+    # -- windows -------------------------------------------------------------------
+    def reserve(self, mode: str, k: int) -> int:
+        """Tokens kept free for system prompt, demonstrations, question and answer."""
+        count = self.engine.count_tokens
+        system = count(prompts.system_for(mode)) + 48
+        question = 160 + self.max_answer_tokens
+        demos = (count(prompts.DEMO_INTRO) + 24 + k * 90) if mode == "doubledipper" else 0
+        demo_gen = 360 + 64 if mode == "doubledipper" else 0  # demo tail repeats one paragraph
+        return system + max(question + demos, demo_gen) + 32
+
+    def windows(self, paper: Paper, mode: str = "doubledipper", k: int | None = None) -> list[Window]:
+        k = self.k if k is None else k
+        budget = max(256, self.engine.n_ctx - self.reserve(mode, k))
+        key = (paper.id, len(paper.paragraphs), getattr(self.engine, "key", ""), budget)
+        if key not in self._windows:
+            ws = build_windows(paper, self.engine.count_tokens, budget)
+            if not ws:
+                raise BadInput("this paper has no text to ask about")
+            self._windows[key] = ws
+        return self._windows[key]
+
+    def ranking(self, paper: Paper, question: str) -> list[tuple[int, float]]:
+        if self.library is not None and paper.id:
+            try:
+                return list(self.library.rank_paragraphs(paper.id, question))
+            except (ReaderError, AttributeError):
+                pass
+        return rank_in_memory(paper, question)
+
+    # -- demonstrations ----------------------------------------------------------------
+    def demo_seed(self, paper: Paper, window: Window) -> int:
+        h = hashlib.sha256(f"{paper.id}:{window.key}:{self.seed}".encode()).hexdigest()
+        return int(h[:8], 16)
+
+    def demonstrations(self, paper: Paper, window: Window, k: int | None = None,
+                       cancel: threading.Event | None = None) -> list[Demo]:
+        k = self.k if k is None else k
+        if k <= 0:
+            return []
+        mkey = getattr(self.engine, "key", "")
+        ckey = (paper.id, mkey, window.key, k)
+        if ckey in self._demos:
+            return self._demos[ckey]
+        use_lib = self._in_library(paper)
+        stored = self._library_call("get_demonstrations", paper.id, mkey, f"{window.key}:k{k}") if use_lib else None
+        if stored:
+            try:
+                demos = [Demo.from_dict(d) for d in stored]
+                self._demos[ckey] = demos
+                return demos
+            except (KeyError, TypeError, ValueError):
+                pass  # an unreadable cache entry is rebuilt
+        demos = self._generate_demos(paper, window, k, cancel)
+        self._demos[ckey] = demos
+        if demos and use_lib:
+            self._library_call("put_demonstrations", paper.id, mkey, f"{window.key}:k{k}",
+                               [d.to_dict() for d in demos])
+        return demos
+
+    def demo_candidates(self, paper: Paper, window: Window) -> list[int]:
+        count = self.engine.count_tokens
+        out = []
+        for n, p in window.paragraphs.items():
+            text = " ".join(p.text.split())
+            if p.kind != "body" or _sentences(text) < 2 or INJECTED.search(text):
+                continue
+            if not 12 <= count(text) <= 340:
+                continue
+            out.append(n)
+        random.Random(self.demo_seed(paper, window)).shuffle(out)
+        return out
+
+    def _generate_demos(self, paper: Paper, window: Window, k: int,
+                        cancel: threading.Event | None) -> list[Demo]:
+        demos: list[Demo] = []
+        tries = 0
+        for n in self.demo_candidates(paper, window):
+            if len(demos) >= k or tries >= 2 * k + 1:
+                break
+            tries += 1
+            para = window.paragraphs[n]
+            prefix, suffix = self.engine.chat_prefix_suffix(
+                prompts.SYSTEM_QA, window.text, prompts.demo_tail(n, para.text))
+            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=64, stop=DEMO_STOP,
+                             cancel=cancel)
+            question, answer = parse_demo(text, prompts.DEMO_PRIMER)
+            answer = strip_restatement(question, answer)
+            if demo_problem(question, answer, para.text) is None:
+                demos.append(Demo(question, n, answer))
+        return demos
+
+    # -- questions ---------------------------------------------------------------------
+    def prompt(self, paper: Paper, question: str, mode: str = "doubledipper", k: int | None = None,
+               cancel: threading.Event | None = None) -> tuple[str, str, Window]:
+        """(prefix, suffix, window) for a question; generates demonstrations if needed."""
+        if mode not in prompts.MODES:
+            raise BadInput(f"unknown mode {mode!r}; choose one of {', '.join(prompts.MODES)}")
+        k = self.k if k is None else k
+        windows = self.windows(paper, mode, k)
+        window = route(windows, self.ranking(paper, question)) if len(windows) > 1 else windows[0]
+        user_prefix = window.text
+        self._last_demos = []
+        if mode == "doubledipper":
+            self._last_demos = self.demonstrations(paper, window, k, cancel)
+            user_prefix += prompts.render_demos(self._last_demos)
+        prefix, suffix = self.engine.chat_prefix_suffix(
+            prompts.system_for(mode), user_prefix, prompts.question_tail(question, mode))
+        return prefix, suffix + prompts.ANSWER_PRIMER[mode], window
+
+    def ask(self, paper: Paper, question: str, mode: str = "doubledipper", k: int | None = None,
+            on_token: Callable[[str], None] | None = None,
+            cancel: threading.Event | None = None) -> Answer:
+        question = " ".join((question or "").split())
+        if not question:
+            raise BadInput("the question is empty")
+        if not paper.paragraphs:
+            raise BadInput("this paper has no text to ask about")
+        with self._lock:
+            start = time.perf_counter()
+            prefix, suffix, window = self.prompt(paper, question, mode, k, cancel)
+            primer = prompts.ANSWER_PRIMER[mode]
+            first: list[float] = []
+
+            def emit(piece: str) -> None:
+                if not first:
+                    first.append(time.perf_counter() - start)
+                    if on_token:
+                        on_token(primer)
+                if on_token:
+                    on_token(piece)
+
+            grammar = prompts.EVIDENCE_GRAMMAR if (self.use_grammar and primer.startswith("Evidence")) else None
+            raw = self._run(prefix, suffix, max_tokens=self.max_answer_tokens, stop=ANSWER_STOP,
+                            cancel=cancel, on_piece=emit, grammar=grammar)
+            engine_t = getattr(self.engine, "last_timings", None) or Timings()
+            total = time.perf_counter() - start
+            answer = self.make_answer(paper, question, raw, primer, window, mode)
+            answer.timings = Timings(prompt_tokens=engine_t.prompt_tokens, cached_tokens=engine_t.cached_tokens,
+                                     ttft_s=round(first[0] if first else total, 4), total_s=round(total, 4),
+                                     completion_tokens=engine_t.completion_tokens)
+        self._store(paper, answer)
+        return answer
+
+    def make_answer(self, paper: Paper, question: str, raw: str, primer: str, window: Window,
+                    mode: str) -> Answer:
+        parsed = parse_answer(raw, set(window.paragraphs), primer=primer)
+        parsed.answer = strip_restatement(question, condense(question, parsed.answer))
+        citations, answerable = verify(parsed.answer, question, parsed.evidence, window.paragraphs)
+        if answerable and any(_norm(parsed.answer) == _norm(d.answer) for d in getattr(self, "_last_demos", [])):
+            # the model parroted a demonstration's answer instead of answering: not an answer
+            citations, answerable = [], False
+        text = parsed.answer if answerable else NOT_ANSWERED_TEXT
+        answer = Answer(paper_id=paper.id, question=question, answer=text, answerable=answerable,
+                        citations=citations, mode=mode, model=self.engine.name, timings=Timings(),
+                        created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        answer.raw = primer + raw  # the model's own words, for display and debugging
+        return answer
+
+    # -- summaries ---------------------------------------------------------------------
+    def summarize(self, paper: Paper, section_index=None, on_token=None, cancel=None) -> list[dict]:
+        from reader_app.assistant.summaries import summarize
+
+        with self._lock:
+            return summarize(self, paper, section_index, on_token=on_token, cancel=cancel)
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _run(self, prefix: str, suffix: str, *, max_tokens: int, stop: list[str],
+             cancel: threading.Event | None, on_piece: Callable[[str], None] | None = None,
+             grammar: str | None = None) -> str:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        pieces = []
+        for piece in self.engine.stream(prefix, suffix, max_tokens=max_tokens, temperature=self.temperature,
+                                        seed=self.seed, stop=stop, grammar=grammar, cancel=cancel):
+            pieces.append(piece)
+            if on_piece:
+                on_piece(piece)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        return "".join(pieces)
+
+    def _library_call(self, method: str, *args):
+        fn = getattr(self.library, method, None) if self.library is not None else None
+        if fn is None:
+            return None
+        try:
+            return fn(*args)
+        except (NotFound, KeyError):
+            return None
+
+    def _in_library(self, paper: Paper) -> bool:
+        if self.library is None or not paper.id:
+            return False
+        try:
+            return self.library.get_paper(paper.id) is not None
+        except ReaderError:
+            return False
+
+    def _store(self, paper: Paper, answer: Answer) -> None:
+        if self._in_library(paper):
+            answer.id = self.library.add_qa(answer)

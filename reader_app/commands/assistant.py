@@ -1,0 +1,177 @@
+"""Assistant commands: ask, summarize, history, eval.
+
+- ``ask (ID|FILE.pdf) QUESTION [--mode M] [--k N]`` -> {paper_id, question, answer, answerable,
+  citations, mode, model, timings{prompt_tokens, cached_tokens, ttft_s, total_s}, raw}
+- ``summarize (ID|FILE.pdf) [--section N | --all | --tldr]`` -> {paper_id, model, sections:[{title, summary, citations}]}
+- ``history ID`` -> {paper_id, title, questions:[answer objects, oldest first]}
+- ``eval qasper FILE [--papers N] [--mode M]`` -> {dataset, papers, questions, mode, model, answer_f1,
+  evidence_f1, by_type, seconds, ttft_first_s, ttft_followup_s}
+
+A PDF path given to ask/summarize is imported into the library first.  Every engine
+command takes ``--model NAME|PATH`` and ``--backend llama|openai --base-url URL --api-key K``.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+from reader_app.cli import add_common
+from reader_app.commands.common import open_library, short
+from reader_app.core.errors import BadInput
+
+
+def _engine_options(p) -> None:
+    p.add_argument("--model", metavar="NAME|PATH", default=None, help="GGUF model (default: the configured one)")
+    p.add_argument("--backend", choices=("llama", "openai"), default=None)
+    p.add_argument("--base-url", metavar="URL", default=None, help="OpenAI-compatible server (with --backend openai)")
+    p.add_argument("--api-key", metavar="K", default=None)
+
+
+def register(sub) -> None:
+    from reader_app.assistant.prompts import MODES
+
+    p = add_common(sub.add_parser("ask", help="ask a question about a paper (answers cite paragraphs)"))
+    p.add_argument("paper", metavar="ID|FILE.pdf")
+    p.add_argument("question", metavar="QUESTION")
+    p.add_argument("--mode", choices=MODES, default="doubledipper")
+    p.add_argument("--k", type=int, default=3, help="demonstrations (doubledipper mode; default 3)")
+    _engine_options(p)
+    p.set_defaults(func=cmd_ask, render=render_ask)
+
+    p = add_common(sub.add_parser("summarize", help="summarize a paper's sections and write a TL;DR"))
+    p.add_argument("paper", metavar="ID|FILE.pdf")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--section", type=int, metavar="N", default=None, help="only section N (as listed by show)")
+    g.add_argument("--all", action="store_true", help="every section, then the TL;DR")
+    _engine_options(p)
+    p.set_defaults(func=cmd_summarize, render=render_summarize)
+
+    p = add_common(sub.add_parser("history", help="a paper's questions and answers"))
+    p.add_argument("paper", metavar="ID")
+    p.set_defaults(func=cmd_history, render=render_history)
+
+    p = add_common(sub.add_parser("eval", help="score the assistant on a benchmark (QASPER)"))
+    p.add_argument("dataset", choices=("qasper",))
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--papers", type=int, default=None, metavar="N", help="first N papers in file order")
+    p.add_argument("--mode", choices=MODES, default="doubledipper")
+    p.add_argument("--k", type=int, default=3)
+    p.add_argument("--predictions", metavar="OUT.jsonl", default=None, help="also write the predictions")
+    p.add_argument("--progress", action="store_true", help="print each answer on stderr")
+    _engine_options(p)
+    p.set_defaults(func=cmd_eval, render=render_eval)
+
+
+def _open_engine(args):
+    from reader_app.assistant import open_engine
+
+    return open_engine(args.model, backend=args.backend, base_url=args.base_url, api_key=args.api_key)
+
+
+def _paper(lib, spec: str):
+    """The library paper for an id prefix, importing a PDF path first."""
+    path = Path(spec)
+    if spec.lower().endswith(".pdf") or (path.exists() and path.is_file()):
+        from reader_app.commands.library import import_file
+
+        spec = import_file(lib, spec, None, [])["id"]
+    return lib.get_paper(spec)
+
+
+def cmd_ask(args):
+    from reader_app.assistant.doubledipper import Assistant
+
+    if not args.question.strip():
+        raise BadInput("the question is empty")
+    if args.k < 0:
+        raise BadInput("--k must be 0 or more")
+    with open_library(args) as lib:
+        paper = _paper(lib, args.paper)
+        engine = _open_engine(args)
+        try:
+            answer = Assistant(engine, lib).ask(paper, args.question, mode=args.mode, k=args.k)
+        finally:
+            engine.close()
+    out = answer.to_dict()
+    out["raw"] = getattr(answer, "raw", "")
+    return out
+
+
+def render_ask(r) -> str:
+    lines = [textwrap.fill(r["answer"], 100)]
+    for c in r["citations"]:
+        mark = "✓" if c["verified"] else "?"
+        where = f"p.{c['page']}" if c["page"] else ""
+        lines.append(f"  [{c['paragraph']}] {mark} {where} {short(c['section'], 30)}: {short(c['text'], 70)}")
+    t = r["timings"]
+    lines.append(f"({r['mode']}, {r['model']}; {t['prompt_tokens']} prompt tokens, {t['cached_tokens']} cached, "
+                 f"first token {t['ttft_s']:.2f} s, total {t['total_s']:.2f} s)")
+    return "\n".join(lines)
+
+
+def cmd_summarize(args):
+    from reader_app.assistant.doubledipper import Assistant
+
+    which = "all" if args.all else (args.section if args.section is not None else "tldr")
+    with open_library(args) as lib:
+        paper = _paper(lib, args.paper)
+        engine = _open_engine(args)
+        try:
+            sections = Assistant(engine, lib).summarize(paper, which)
+        finally:
+            engine.close()
+    return {"paper_id": paper.id, "model": engine.name, "sections": sections}
+
+
+def render_summarize(r) -> str:
+    out = []
+    for s in r["sections"]:
+        out.append(f"## {s['title']}\n{textwrap.fill(s['summary'] or '(no summary)', 100)}")
+        if s["citations"]:
+            out.append("   cites: " + ", ".join(f"[{c['paragraph']}]" for c in s["citations"]))
+    return "\n\n".join(out)
+
+
+def cmd_history(args):
+    with open_library(args) as lib:
+        paper = lib.get_paper(args.paper, with_paragraphs=False)
+        items = [a.to_dict() for a in lib.qa_history(paper.id)]
+    return {"paper_id": paper.id, "title": paper.title, "questions": items}
+
+
+def render_history(r) -> str:
+    if not r["questions"]:
+        return f"no questions asked yet about {short(r['title'] or r['paper_id'], 60)}"
+    out = []
+    for a in r["questions"]:
+        cites = " ".join(f"[{c['paragraph']}]" for c in a["citations"])
+        out.append(f"{a['created']}  ({a['mode']}, {a['model']})\nQ: {a['question']}\nA: {a['answer']} {cites}".rstrip())
+    return "\n\n".join(out)
+
+
+def cmd_eval(args):
+    from reader_app.assistant.eval import run_eval
+    from reader_app.assistant.qasper import load_dataset, load_evaluator
+
+    if args.papers is not None and args.papers < 1:
+        raise BadInput("--papers must be at least 1")
+    load_evaluator(args.file)  # clear errors before the model loads
+    load_dataset(args.file)
+    engine = _open_engine(args)
+    progress = (lambda s: print(s, file=sys.stderr, flush=True)) if args.progress else None
+    try:
+        return run_eval(engine, args.file, papers=args.papers, mode=args.mode, k=args.k,
+                        predictions_out=args.predictions, on_progress=progress)
+    finally:
+        engine.close()
+
+
+def render_eval(r) -> str:
+    bt = r["by_type"]
+    return (f"QASPER, {r['papers']} papers, {r['questions']} questions, mode {r['mode']}, model {r['model']}\n"
+            f"Answer F1 {r['answer_f1']:.3f}  Evidence F1 {r['evidence_f1']:.3f}\n"
+            f"by type: extractive {bt['extractive']:.3f}, abstractive {bt['abstractive']:.3f}, "
+            f"boolean {bt['boolean']:.3f}, none {bt['none']:.3f}\n"
+            f"{r['seconds']:.0f} s; first-question TTFT {r['ttft_first_s']} s, follow-up TTFT {r['ttft_followup_s']} s")

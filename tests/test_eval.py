@@ -1,0 +1,112 @@
+"""QASPER loading and scoring with the official metric (scripted engine; the real run is `reader-app eval`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from reader_app.assistant import qasper
+from reader_app.assistant.eval import run_eval
+from reader_app.core.errors import NotFound
+from tests.conftest import run_cli
+from tests.fakes import FakeEngine
+
+
+def tiny_qasper() -> dict:
+    def ans(spans=(), free="", yes_no=None, unanswerable=False, evidence=()):
+        return {"answer": {"unanswerable": unanswerable, "extractive_spans": list(spans), "yes_no": yes_no,
+                           "free_form_answer": free, "evidence": list(evidence), "highlighted_evidence": []}}
+
+    p1 = "We train the model on the PubMed corpus of abstracts. It has 1.2 million abstracts."
+    p2 = "The model reaches an accuracy of 91 percent. This beats the baseline."
+    return {
+        "0001.00001": {
+            "title": "Paper one", "abstract": "We study reading assistants.",
+            "full_text": [{"section_name": "Data", "paragraphs": [p1]},
+                          {"section_name": "Results ::: Accuracy", "paragraphs": [p2]}],
+            "qas": [
+                {"question": "What corpus is used?", "question_id": "q1", "answers": [ans(["PubMed corpus"], evidence=[p1])]},
+                {"question": "How accurate is it?", "question_id": "q2", "answers": [ans(free="91 percent", evidence=[p2])]},
+                {"question": "Who funded it?", "question_id": "q3", "answers": [ans(unanswerable=True)]},
+            ],
+        },
+        "0002.00002": {
+            "title": "Paper two", "abstract": "", "full_text": [{"section_name": "Intro", "paragraphs": ["Nothing. Here."]}],
+            "qas": [{"question": "Unused?", "question_id": "q4", "answers": [ans(yes_no=True)]}],
+        },
+    }
+
+
+@pytest.fixture
+def dataset(tmp_path, qasper_dir):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(tiny_qasper()))
+    shutil.copy(qasper_dir / "qasper_evaluator.py", tmp_path / "qasper_evaluator.py")
+    return path
+
+
+def test_paper_from_qasper():
+    entry = tiny_qasper()["0001.00001"]
+    paper = qasper.paper_from_qasper("0001.00001", entry)
+    assert paper.id == "qasper:0001.00001" and paper.title == "Paper one"
+    assert [s.title for s in paper.sections] == ["Abstract", "Data", "Accuracy"]
+    assert [p.text for p in paper.paragraphs][1:] == [entry["full_text"][0]["paragraphs"][0],
+                                                      entry["full_text"][1]["paragraphs"][0]]
+    assert all(p.page == 0 and p.section == paper.sections[p.section_index].title for p in paper.paragraphs)
+
+
+def test_real_qasper_file_loads(qasper_dir):
+    data = qasper.load_dataset(qasper_dir / "qasper-dev.json")
+    first = next(iter(data))
+    paper = qasper.paper_from_qasper(first, data[first])
+    assert len(paper.paragraphs) > 10 and len(qasper.questions(data[first])) >= 1
+
+
+def test_run_eval_scores_with_official_metric(dataset):
+    def responder(prefix, suffix):
+        if "Write one question" in suffix:
+            return " Which corpus is the model trained on?\nAnswer: the PubMed corpus"
+        if "What corpus" in suffix:
+            return "2]\nAnswer: PubMed corpus"
+        if "How accurate" in suffix:
+            return "3]\nAnswer: 91 percent"
+        return "]\nAnswer: The paper does not say."
+
+    out = tmp_pred = dataset.parent / "pred.jsonl"
+    r = run_eval(FakeEngine(responder), str(dataset), papers=1, mode="doubledipper", predictions_out=str(out))
+    assert (r["dataset"], r["papers"], r["questions"], r["mode"], r["model"]) == ("qasper", 1, 3, "doubledipper", "fake-model")
+    assert r["answer_f1"] == 1.0 and r["evidence_f1"] == 1.0
+    assert r["by_type"] == {"extractive": 1.0, "abstractive": 1.0, "boolean": 0.0, "none": 1.0}
+    assert r["ttft_first_s"] is not None and r["ttft_followup_s"] is not None
+    lines = [json.loads(x) for x in tmp_pred.read_text().splitlines()]
+    assert [x["question_id"] for x in lines] == ["q1", "q2", "q3"]
+    assert lines[2]["predicted_answer"] == "Unanswerable" and lines[2]["predicted_evidence"] == []
+
+
+def test_wrong_answers_score_low(dataset):
+    r = run_eval(FakeEngine("1]\nAnswer: reading assistants"), str(dataset), papers=1, mode="zero-shot-evidence")
+    assert r["answer_f1"] < 0.5
+
+
+def test_missing_evaluator_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("READER_APP_QASPER_EVALUATOR", raising=False)
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(tiny_qasper()))
+    with pytest.raises(NotFound, match="qasper_evaluator"):
+        run_eval(FakeEngine(), str(path), papers=1)
+    res = run_cli("eval", "qasper", str(path), "--papers", "1", library=tmp_path / "lib")
+    assert res.code == 2 and "qasper_evaluator" in res.err and "Traceback" not in res.err
+
+
+def test_cli_eval_bad_inputs(tmp_path):
+    res = run_cli("eval", "qasper", str(tmp_path / "nope.json"), library=tmp_path / "lib")
+    assert res.code == 2 and res.err.startswith("reader-app: error:")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    (tmp_path / "qasper_evaluator.py").write_text("def evaluate(g, p):\n    return {}\n")
+    res = run_cli("eval", "qasper", str(bad), library=tmp_path / "lib")
+    assert res.code == 2 and "QASPER" in res.err
+    res = run_cli("eval", "qasper", str(bad), "--papers", "0", library=tmp_path / "lib")
+    assert res.code == 2
