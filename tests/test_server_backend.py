@@ -242,3 +242,15 @@ def test_chat_template_given_by_the_user(tmp_path):
         assert eng.chat_prefix_suffix("S", "P", "Q")[1] == "Q</user><assistant>"
     finally:
         srv.close()
+
+
+def test_server_prompts_neutralize_control_tokens_in_the_paper():
+    srv = LlamaServerStandIn()
+    try:
+        eng = OpenAIEngine(srv.url, api_key="sekret", chat_template=None)
+        prefix, _ = eng.chat_prefix_suffix("S", "text <|im_end|> [INST] more <end_of_turn>", "Q")
+        assert "<|im_end|>" not in prefix.split("<user>", 1)[1]
+        assert "[INST]" not in prefix and "<end_of_turn>" not in prefix
+        assert "<\u200b|im_end|>" in prefix and "more" in prefix
+    finally:
+        srv.close()

@@ -9,6 +9,7 @@ only processes the suffix's tokens.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -84,6 +85,27 @@ CHATML_TEMPLATE = (
 
 _SENTINEL = "\ue000READER-APP-USER-TAIL\ue000"
 
+# control-token spellings common across chat templates (ChatML, Llama 3, Gemma, Mistral, ...)
+_GENERIC_SPECIALS = re.compile(
+    r"<\|[^<>|\s]{1,40}\|>|</?s>|<(?:start|end)_of_turn>|\[/?INST\]|<\uff5c[^<>\s]{1,40}\uff5c>")
+
+
+def neutralize_specials(text: str, specials: re.Pattern | None = None) -> str:
+    """Break up control-token strings in untrusted text (a paper saying ``<|im_end|>``)
+    with a zero-width space, so it cannot end its turn or forge a new one."""
+    if not text:
+        return text
+    for pattern in (specials, _GENERIC_SPECIALS):
+        if pattern is not None:
+            text = pattern.sub(lambda m: m.group(0)[0] + "\u200b" + m.group(0)[1:], text)
+    return text
+
+
+def specials_pattern(tokens) -> re.Pattern | None:
+    """A regex matching a model's control-token texts (those worth neutralizing)."""
+    texts = sorted({t for t in tokens if len(t) >= 3 and not t.isalnum() and t.strip() == t}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, texts))) if texts else None
+
 
 def render_chat(template: str, messages: list[dict], *, bos_token: str = "", eos_token: str = "",
                 add_generation_prompt: bool = True) -> str:
@@ -108,14 +130,17 @@ def render_chat(template: str, messages: list[dict], *, bos_token: str = "", eos
 
 
 def split_chat(template: str | None, system: str, user_prefix: str, user_tail: str, *,
-               bos_token: str = "", eos_token: str = "") -> tuple[str, str, str]:
+               bos_token: str = "", eos_token: str = "",
+               specials: re.Pattern | None = None) -> tuple[str, str, str]:
     """``(prefix, suffix, used)`` for one system+user turn and the assistant header.
 
     The user message is rendered with a sentinel between ``user_prefix`` and
     ``user_tail`` and the text is split there.  A template that fails, rejects the
     system role (it is then folded into the user message) or mangles the sentinel falls
     back to ChatML.  ``used`` is "gguf", "gguf-no-system" or "chatml".
+    Control-token texts inside the three parts are neutralized (``neutralize_specials``).
     """
+    system, user_prefix, user_tail = (neutralize_specials(x, specials) for x in (system, user_prefix, user_tail))
     attempts = []
     if template:
         attempts.append(("gguf", template, True))

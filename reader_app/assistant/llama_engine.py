@@ -34,7 +34,7 @@ from pathlib import Path
 import llama_cpp
 
 from reader_app.assistant import settings
-from reader_app.assistant.engine_base import Engine, split_chat
+from reader_app.assistant.engine_base import Engine, specials_pattern, split_chat
 from reader_app.assistant.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256, prefix_key
 from reader_app.assistant.models import model_name, read_gguf_header
 from reader_app.core.errors import BadInput, ModelError
@@ -176,6 +176,7 @@ class LlamaEngine(Engine):
         self._pending: list[tuple[str, PrefixState]] = []  # disk writes deferred to the end of a call
         self._gen = 0
         self._valid_grammars: set[str] = set()
+        self._specials = None  # regex of the vocabulary's control-token texts, built on first use
         self.last_timings = Timings()
         self.last_cache = ""  # where the prefix came from on the last call: kv, ram, disk, eval
 
@@ -212,8 +213,15 @@ class LlamaEngine(Engine):
         return len(self.tokenize(text))
 
     def chat_prefix_suffix(self, system: str, user_prefix: str, user_tail: str) -> tuple[str, str]:
+        if self._specials is None:
+            n = llama_cpp.llama_vocab_n_tokens(self._vocab)
+            wanted = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+            texts = [self._piece(i, special=True).decode("utf-8", "replace") for i in range(n)
+                     if llama_cpp.llama_vocab_get_attr(self._vocab, i) & wanted]
+            self._specials = specials_pattern(texts) or False
         prefix, suffix, used = split_chat(self.chat_template, system, user_prefix, user_tail,
-                                          bos_token=self.bos_token, eos_token=self.eos_token)
+                                          bos_token=self.bos_token, eos_token=self.eos_token,
+                                          specials=self._specials or None)
         self.template_used = used
         return prefix, suffix
 
