@@ -82,7 +82,8 @@ def test_sections_and_abstract(name):
     assert all(s.level >= 1 and 1 <= s.page <= p.pages for s in p.sections)
     assert [s.index for s in p.sections] == list(range(len(p.sections)))
     # abstract found and it comes before the introduction in reading order
-    assert len(p.abstract) > 300
+    assert 300 < len(p.abstract) < 3000
+    assert "Permission to make digital" not in p.abstract and "CCS CONCEPTS" not in p.abstract
     first_abs = next(q for q in p.paragraphs if q.text[:60] in p.abstract)
     first_intro = next(q for q in p.paragraphs if q.section_index == intro)
     assert first_abs.index < first_intro.index
@@ -196,3 +197,12 @@ def test_outline_used_when_present():
     s2 = paper("2020.acl-main.447.pdf")
     sub = next(s for s in s2.sections if s.title == "2.1 Processing PDFs")
     assert sub.level == 2 and sub.page == 3
+
+
+def test_list_items_are_paragraphs():
+    p = paper("2302.07302v1.pdf")
+    items = [q.text for q in p.paragraphs if q.text.startswith("• ")]
+    assert "• Visited Papers: Citations to papers previously opened by the user are rendered in green." in items
+    assert any(t.startswith("• Reencountered Citations:") and t.endswith("engagement with them.") or
+               t.startswith("• Reencountered Citations:") and "shades of yellow" in t for t in items)
+    assert not any("• " in t[2:] for t in items)  # one item per paragraph

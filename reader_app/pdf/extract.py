@@ -224,7 +224,14 @@ def _assign_sections(paras: list[Para], sections: list[Section], starts: list[in
 
 
 def _abstract(paragraphs: list[Paragraph]) -> str:
-    parts = [p.text for p in paragraphs if p.kind == "body" and re.fullmatch(r"(?i)abstract[:.]?", heading_rest(p.section)[1])]
+    """Body text under an "Abstract" heading, up to the next heading of any kind."""
+    parts: list[str] = []
+    for p in paragraphs:
+        in_abstract = re.fullmatch(r"(?i)abstract[:.]?", heading_rest(p.section)[1].strip())
+        if parts and (p.kind == "heading" or not in_abstract):
+            break
+        if in_abstract and p.kind == "body":
+            parts.append(p.text)
     if parts:
         return "\n\n".join(parts)
     for p in paragraphs[:40]:

@@ -24,6 +24,7 @@ CAPTION_RE = re.compile(
 )
 _END = (".", "!", "?", ":")
 _REF_START = re.compile(r"^(\[\d+\]|\d{1,3}\.\s)")
+_BULLET = re.compile(r"^[•◦▪‣∙●○■□–—*-]\s|^\(?\d{1,2}\)\s|^\(?[a-z]\)\s")
 
 
 @dataclass
@@ -204,9 +205,11 @@ class Builder:
             first = cur.lines[0]
             hanging = any(l.x0 > first.x0 + 3 for l in cur.lines[1:])
             return ln.x0 <= first.x0 + 1.5 and (hanging or ends)
+        if _BULLET.match(ln.text):
+            return True  # each list item is a paragraph
         indent = ln.x0 - last.x0
-        if 0.6 * size <= indent <= 4 * size:
-            return True
+        if 0.6 * size <= indent <= 4 * size and not (_BULLET.match(cur.lines[0].text) and ln.x0 > cur.lines[0].x0):
+            return True  # first-line indent (but not a list item's hanging indent)
         if ln.block != last.block:
             # MuPDF may split a paragraph into blocks; continue only if it looks like one
             return ends or gap > 0.5 * size or gap < -2
