@@ -262,3 +262,36 @@ def test_cli_models_errors_are_one_line(tmp_path):
         assert proc.stdout == ""
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("reader-app: error: "), proc.stderr
+
+
+def test_model_free_paths_do_not_load_llama_cpp():
+    code = ("import sys, reader_app.assistant, reader_app.assistant.models, reader_app.assistant.download, "
+            "reader_app.commands.models, reader_app.cli; reader_app.cli.build_parser(); "
+            "print('llama_cpp' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_engine_options_for_other_commands(dirs):
+    import argparse
+
+    from reader_app.commands.models import add_engine_options
+
+    p = add_engine_options(argparse.ArgumentParser())
+    args = p.parse_args(["--model", "x.gguf", "--backend", "openai", "--base-url", "http://h:1",
+                         "--api-key", "k", "--n-ctx", "4096", "--threads", "3"])
+    assert (args.model, args.backend, args.base_url, args.api_key, args.n_ctx, args.threads) == (
+        "x.gguf", "openai", "http://h:1", "k", 4096, 3)
+    assert p.parse_args([]).backend is None
+
+
+def test_cli_models_cache_reports_and_clears(tmp_path):
+    kv = tmp_path / "cache" / "kv"
+    kv.mkdir(parents=True)
+    (kv / "a-b.kv").write_bytes(b"x" * 1000)
+    out = json.loads(cli("models", "cache", "--json", env_dirs=tmp_path).stdout)
+    assert out["files"] == 1 and out["bytes"] == 1000 and out["folder"] == str(kv)
+    out = json.loads(cli("models", "cache", "--clear", "--json", env_dirs=tmp_path).stdout)
+    assert out["removed"] == 1 and out["files"] == 0
