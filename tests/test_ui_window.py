@@ -208,3 +208,47 @@ def test_citation_from_side_panel_scrolls_and_highlights(qtbot, ui_env):
     win.side_panel.citationActivated.emit(para.page, para.bbox)
     assert win.pdf_view.current_page() == 3
     assert win.pdf_view.highlight == (3, tuple(para.bbox))
+
+
+def test_drop_pdf_imports_it(qtbot, ui_env, papers_dir):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    win = ui_env.window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(papers_dir / "2304.02623v1.pdf"))])
+    ev = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(win.paperShown, timeout=60000):
+        win.dropEvent(ev)
+    assert ev.isAccepted()
+    assert win.paper.id == ui_env.paper_id
+    assert "Already in the library" in win.statusBar().currentMessage()
+
+
+def test_export_whole_library_writes_an_index(qtbot, ui_env):
+    from reader_app.ui import window_actions
+
+    win = ui_env.window()
+    out = ui_env.tmp_path / "everything"
+    out.mkdir()
+    win.last_export = None
+    window_actions.export_ids(win, None, "Library", folder=str(out))
+    qtbot.waitUntil(lambda: win.last_export is not None, timeout=20000)
+    assert len(win.last_export) >= 2  # the paper and the index
+    assert any("Library" in f.read_text() for f in out.rglob("*.md"))
+
+
+def test_status_bar_shows_the_model(qtbot, ui_env):
+    win = ui_env.window()
+    assert win.model_label.text().startswith("Model: ")
+
+
+def test_window_works_without_the_side_panel(qtbot, ui_env, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "reader_app.ui.side_panel", None)  # import fails
+    win = ui_env.window()
+    assert not hasattr(win.side_panel, "citationActivated")
+    open_paper(qtbot, win, ui_env.paper_id)
+    assert win.pdf_view.page_count() == 4

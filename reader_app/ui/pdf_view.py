@@ -361,8 +361,9 @@ class PdfView(QAbstractScrollArea):
             image = doc.render(page, key / 1000, cancel=op.cancel_event)
             if image is None:
                 return None
+            # RGB32 is what the backing store paints without a per-frame conversion
             qimg = QImage(image.data, image.width, image.height, image.stride,
-                          QImage.Format.Format_RGB888).copy()
+                          QImage.Format.Format_RGB888).convertToFormat(QImage.Format.Format_RGB32)
             doc.words(page)  # warm the selection cache while we are here
             return qimg
 
