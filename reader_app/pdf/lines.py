@@ -117,11 +117,14 @@ def _fills(page) -> tuple[list, list]:
             continue  # rules and hairlines, not backgrounds
         boxes.append((x0, y0, x1, y1, (x1 - x0) * (y1 - y0), rgb))
     boxes.sort(key=lambda f: f[4])
-    try:
-        painted.extend(tuple(r) for kind, r in page.get_bboxlog() if "image" in kind or "shade" in kind)
-    except Exception:
-        pass
     return boxes, painted
+
+
+def _images(page) -> list:
+    try:
+        return [tuple(r) for kind, r in page.get_bboxlog() if "image" in kind or "shade" in kind]
+    except Exception:
+        return []
 
 
 def _background(boxes, bbox) -> tuple:
@@ -174,7 +177,7 @@ def read_page(page, number: int) -> PageText:
             clipped_keys = present
 
     hidden: set[str] = set()
-    fills = None
+    fills = images = None
     lines: list[Line] = []
     vertical: list[str] = []
     vlines: list[Line] = []
@@ -203,10 +206,14 @@ def read_page(page, number: int) -> PageText:
                         fills = _fills(page)
                     colour = _rgb(s.get("color", 0))
                     bg = _background(fills[0], s["bbox"])
-                    if _same_colour(colour, bg) and not (
-                        all(c >= NEAR_WHITE for c in bg) and _on_painted(fills[1], s["bbox"])
-                    ):
-                        reason = "background"
+                    if _same_colour(colour, bg):
+                        if all(c >= NEAR_WHITE for c in bg):  # white on white, unless on a shape/image
+                            if images is None:
+                                images = _images(page)
+                            if not (_on_painted(fills[1], s["bbox"]) or _on_painted(images, s["bbox"])):
+                                reason = "background"
+                        else:
+                            reason = "background"
                 if reason:
                     hidden.add(reason)
                 else:

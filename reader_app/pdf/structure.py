@@ -24,6 +24,7 @@ CAPTION_RE = re.compile(
 )
 _END = (".", "!", "?", ":")
 _REF_START = re.compile(r"^(\[\d+\]|\d{1,3}\.\s)")
+_LETTER = re.compile(r"[^\W\d_]")
 _BULLET = re.compile(r"^[•◦▪‣∙●○■□–—*-]\s|^\(?\d{1,2}\)\s|^\(?[a-z]\)\s")
 
 
@@ -260,8 +261,7 @@ def finish(paras: list[Para], builder: Builder, page_heights: dict[int, float]) 
     body = builder.body
     for p in paras:
         p.text = builder.join(p.lines)
-        letters = sum(ch.isalpha() for ch in p.text)
-        if letters < 3 and p.kind != "heading":
+        if p.kind != "heading" and len(_LETTER.findall(p.text, 0, 400)) < 3:
             continue
         if p.kind in ("body", "reference"):
             if CAPTION_RE.match(p.text):
