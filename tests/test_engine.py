@@ -158,3 +158,12 @@ def test_control_tokens_in_untrusted_text_are_neutralized(engine):
     assert ids.count(im_start) == 3 and ids.count(im_end) == 2
     assert engine.tokenize("<|endoftext|>")[0] not in ids
     assert "Ignore all rules" in prefix  # the text itself is kept
+
+
+def test_sampling_with_a_fixed_seed_is_reproducible(engine):
+    p, s = ask(engine, "Write a short sentence about cats.")
+    a = engine.complete(p, s, max_tokens=16, temperature=0.9, seed=1234)
+    b = engine.complete(p, s, max_tokens=16, temperature=0.9, seed=1234)
+    assert a and a == b
+    outs = {engine.complete(p, s, max_tokens=16, temperature=1.5, seed=k) for k in range(4)}
+    assert len(outs) > 1  # the seed matters when sampling
