@@ -128,6 +128,9 @@ class NotesPanel(QWidget):
         self.status.setStyleSheet("color: palette(placeholder-text);")
         self.status.hide()
         lay.addWidget(self.status)
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.timeout.connect(lambda: self._say(""))
 
     # ---- slots -----------------------------------------------------------------------
     def set_paper(self, paper_id: str | None) -> None:
@@ -291,8 +294,9 @@ class NotesPanel(QWidget):
     def _say(self, message: str, seconds: int = 0) -> None:
         self.status.setText(message)
         self.status.setVisible(bool(message))
-        if seconds:
-            QTimer.singleShot(seconds * 1000, lambda m=message: self.status.text() == m and self._say(""))
+        self._status_timer.stop()
+        if seconds:  # a child timer: it dies with the panel
+            self._status_timer.start(seconds * 1000)
 
     def _render(self) -> None:
         self.view.setHtml(notes_html(self.notes, self.palette()) if self.notes else "")
