@@ -13,7 +13,7 @@ pytest.importorskip("pytestqt")
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 
 from PySide6.QtCore import Qt, QUrl  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QLabel, QMessageBox  # noqa: E402
 
 from reader_app.core.errors import ModelError  # noqa: E402
 from reader_app.core.model import Answer, Citation, Timings  # noqa: E402
@@ -419,3 +419,29 @@ def test_progress_names_model_load_examples_and_answer(qtbot, panel_env):
     labels.clear()
     ask(qtbot, panel, "What accuracy does the model reach?")  # examples are cached now
     assert not any(lb.startswith("Writing example") for lb in labels) and labels[-1] == "Answering"
+
+
+def test_answer_saved_as_a_note_on_the_cited_page(qtbot, panel_env):
+    panel = make_panel(qtbot, panel_env.services(respond=responder()), panel_env.paper_id)
+    ap = panel.ask_panel
+    ask(qtbot, panel, "What corpus is the model trained on?")
+    assert ap.note_button.isVisibleTo(ap)
+    with qtbot.waitSignal(panel.notesChanged, timeout=5000):
+        qtbot.mouseClick(ap.note_button, Qt.LeftButton)
+    assert wait_for_ops()
+    assert not ap.note_button.isEnabled()
+    (note,) = _db_notes(panel_env)
+    assert note.page == 2 and note.quote.startswith("We train the model on the PubMed corpus")
+    assert note.text.startswith("**Q:** What corpus is the model trained on?")
+    assert "PubMed corpus of 1.2 million abstracts" in note.text and "(p. 2 ¶" in note.text
+    assert "Which" not in panel.notes_panel.view.toPlainText()
+    assert "What corpus is the model trained on?" in panel.notes_panel.view.toPlainText()
+
+
+def test_section_page_link_requests_the_page(qtbot, panel_env):
+    panel = make_panel(qtbot, panel_env.services(), panel_env.paper_id)
+    card = panel.summary_panel.cards[2]  # "3 Results", page 3
+    link = next(w for w in card.findChildren(QLabel) if "page:3" in w.text())
+    with qtbot.waitSignal(panel.pageRequested) as blocker:
+        link.linkActivated.emit("page:3")
+    assert blocker.args == [3]

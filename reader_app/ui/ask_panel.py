@@ -104,6 +104,7 @@ class _QuestionEdit(QPlainTextEdit):
 class AskPanel(QWidget):
     citationActivated = Signal(int, object)  # 1-based page, bbox in PDF points
     answered = Signal(object)  # an Answer, after it was stored
+    noteRequested = Signal(str, int, str)  # Markdown text, page (0: none), quote ("" : none)
 
     def __init__(self, services, worker, parent=None):
         super().__init__(parent)
@@ -209,7 +210,20 @@ class AskPanel(QWidget):
         self.timings_label.setFont(small)
         self.timings_label.setStyleSheet("color: palette(placeholder-text);")
         self.timings_label.setWordWrap(True)
-        cl.addWidget(self.timings_label)
+        foot = QHBoxLayout()
+        foot.setContentsMargins(0, 0, 0, 0)
+        foot.addWidget(self.timings_label, 1)
+        self.note_button = QPushButton("Save as note", card)
+        self.note_button.setToolTip("Keep this question and answer as a note on the cited page")
+        self.note_button.setFlat(True)
+        self.note_button.setStyleSheet("QPushButton { color: palette(link); border: none; padding: 1px 4px; }"
+                                       " QPushButton:hover { text-decoration: underline; }"
+                                       " QPushButton:disabled { color: palette(placeholder-text); }")
+        self.note_button.setCursor(Qt.PointingHandCursor)
+        self.note_button.clicked.connect(self.save_as_note)
+        self.note_button.hide()
+        foot.addWidget(self.note_button, 0, Qt.AlignTop)
+        cl.addLayout(foot)
         cl.addStretch(1)
         scroll.setWidget(card)
 
@@ -350,6 +364,21 @@ class AskPanel(QWidget):
             self.notice.setProperty("kind", "model")
 
     # ---- rendering -------------------------------------------------------------------
+    def save_as_note(self) -> None:
+        """Ask the Notes tab to keep the shown answer (question, answer, citations)."""
+        a = self.current_answer
+        if a is None:
+            return
+        cites = [c for c in a.citations if getattr(c, "page", 0)]
+        first = next((c for c in cites if c.verified), cites[0] if cites else None)
+        refs = ", ".join(f"p. {c.page} ¶{c.paragraph}" for c in cites)
+        question = a.question.split("\nPassage", 1)[0]
+        text = f"**Q:** {question}\n\n**A:** {a.answer.strip()}" + (f" ({refs})" if refs else "")
+        quote = " ".join(first.text.split()) if first is not None and first.text else None
+        self.noteRequested.emit(text, first.page if first is not None else 0, quote or "")
+        self.note_button.setEnabled(False)
+        self.note_button.setText("Saved as a note")
+
     def show_answer(self, answer) -> None:
         """Display a finished Answer (fresh or from the history)."""
         self.current_answer = answer
@@ -370,6 +399,9 @@ class AskPanel(QWidget):
         self.unanswerable_label.setVisible(not answerable)
         self.chips.set_citations(answer.citations)
         self.timings_label.setText(timings_text(answer))
+        self.note_button.setText("Save as note")
+        self.note_button.setEnabled(True)
+        self.note_button.show()
         self.answer_scroll.widget().layout().activate()  # lay out now: a grab() may follow at once
         if self.notice.property("kind") != "model":
             self.notice.hide()
@@ -383,6 +415,7 @@ class AskPanel(QWidget):
         self.unanswerable_label.hide()
         self.chips.set_citations([])
         self.timings_label.clear()
+        self.note_button.hide()
 
     def _show_notice(self, message: str) -> None:
         self.notice.setProperty("kind", "error")

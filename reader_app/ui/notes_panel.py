@@ -205,6 +205,14 @@ class NotesPanel(QWidget):
         self.editor.clear()
         self._update_editor()
 
+    def add_note(self, text: str, page: int = 0, quote: str = "") -> None:
+        """Add a finished note (e.g. an answer kept from the Ask tab) in the background."""
+        pid = self.paper_id
+        if not pid or not text.strip():
+            return
+        run_op(self, lambda: self.services.library().add_note(pid, text, page=page or None, quote=quote or None),
+               on_success=lambda _r: self._changed("Note added."), on_failure=self._failed)
+
     def note(self, note_id: int):
         return next((n for n in self.notes if n.id == note_id), None)
 

@@ -14,7 +14,7 @@ Contract (the main window relies on it)::
                                           # points, origin top-left; wire it to the PDF
                                           # view's show_paragraph(page, bbox)
     panel.notesChanged()                  # a note or tag was added, edited or deleted
-    panel.pageRequested(int)              # a note's page was double-clicked
+    panel.pageRequested(int)              # a page link (note or section heading) was clicked
 
 ``services`` (``reader_app.app.Services``) must provide ``library()`` (a ``Library`` for
 the calling thread; called on worker threads only) and ``llm_worker()`` (the app's one
@@ -76,6 +76,8 @@ class SidePanel(QWidget):
         self.ask_panel.citationActivated.connect(self.citationActivated)
         self.summary_panel.citationActivated.connect(self.citationActivated)
         self.notes_panel.notesChanged.connect(self.notesChanged)
+        self.ask_panel.noteRequested.connect(self.notes_panel.add_note)
+        self.summary_panel.pageRequested.connect(self.pageRequested)
         self.notes_panel.pageActivated.connect(self.pageRequested)
 
     def minimumSizeHint(self):  # noqa: N802 - Qt API; chips and buttons need ~280 px

@@ -68,6 +68,7 @@ class SectionCard(QFrame):
 
     generate = Signal(object)  # key: section index or "tldr"
     citationActivated = Signal(int, object)
+    pageRequested = Signal(int)
 
     def __init__(self, key, title: str, level: int = 1, page: int = 0, parent=None):
         super().__init__(parent)
@@ -87,8 +88,10 @@ class SectionCard(QFrame):
         self.title.setFont(f)
         head.addWidget(self.title, 1)
         if page:
-            where = QLabel(f"p. {page}", self)
-            where.setStyleSheet("color: palette(placeholder-text);")
+            where = QLabel(f'<a href="page:{page}">p. {page}</a>', self)
+            where.setToolTip("Show this section in the PDF")
+            where.setTextInteractionFlags(Qt.LinksAccessibleByMouse | Qt.LinksAccessibleByKeyboard)
+            where.linkActivated.connect(lambda _link, p=page: self.pageRequested.emit(p))
             head.addWidget(where)
         self.button = QPushButton("Generate", self)
         self.button.clicked.connect(lambda: self.generate.emit(self.key))
@@ -151,6 +154,7 @@ class SectionCard(QFrame):
 
 class SummaryPanel(QWidget):
     citationActivated = Signal(int, object)
+    pageRequested = Signal(int)
 
     def __init__(self, services, worker, parent=None):
         super().__init__(parent)
@@ -240,6 +244,7 @@ class SummaryPanel(QWidget):
         card = SectionCard(key, title, level, page, self.body)
         card.generate.connect(self.generate)
         card.citationActivated.connect(self.citationActivated)
+        card.pageRequested.connect(self.pageRequested)
         self.body_layout.insertWidget(self.body_layout.count() - 1, card)
         self.cards[key] = card
 
