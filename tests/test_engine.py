@@ -167,3 +167,19 @@ def test_sampling_with_a_fixed_seed_is_reproducible(engine):
     assert a and a == b
     outs = {engine.complete(p, s, max_tokens=16, temperature=1.5, seed=k) for k in range(4)}
     assert len(outs) > 1  # the seed matters when sampling
+
+
+def test_chat_template_override(tmp_path, monkeypatch):
+    from reader_app.assistant import open_engine
+
+    monkeypatch.setenv("READER_APP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path))
+    f = tmp_path / "t.jinja"
+    f.write_text("{% for m in messages %}### {{ m['role'] }}\n{{ m['content'] }}\n{% endfor %}### assistant\n")
+    eng = open_engine(str(MODEL), chat_template=str(f), n_ctx=512, threads=1)
+    try:
+        # (Jinja drops the template's final newline, as Hugging Face rendering does)
+        assert eng.chat_prefix_suffix("S", "P ", "Q") == ("### system\nS\n### user\nP ", "Q\n### assistant")
+        assert eng.complete(*eng.chat_prefix_suffix("S", "", "Say hi"), max_tokens=3)
+    finally:
+        eng.close()

@@ -161,3 +161,19 @@ def split_chat(template: str | None, system: str, user_prefix: str, user_tail: s
         prefix, suffix = text.split(_SENTINEL)
         return prefix, suffix, used
     raise AssertionError("unreachable: the ChatML fallback always renders")  # pragma: no cover
+
+
+def load_template(spec: str | None) -> str | None:
+    """Jinja chat-template text from ``spec``: the text itself, a file, or a GGUF's template."""
+    if not spec:
+        return None
+    from pathlib import Path
+
+    p = Path(spec).expanduser()
+    if len(spec) < 1000 and p.is_file():
+        if p.suffix.lower() == ".gguf":
+            from reader_app.assistant.models import read_gguf_header
+
+            return read_gguf_header(p).chat_template or None
+        return p.read_text(encoding="utf-8")
+    return spec

@@ -17,8 +17,13 @@ BACKENDS = ("llama", "openai")
 
 
 def open_engine(model: str | None = None, *, backend: str | None = None, base_url: str | None = None,
-                api_key: str | None = None, n_ctx: int | None = None, threads: int | None = None) -> Engine:
-    """An engine ready to stream.  ModelError (one line) when no usable model is found."""
+                api_key: str | None = None, n_ctx: int | None = None, threads: int | None = None,
+                chat_template: str | None = None) -> Engine:
+    """An engine ready to stream.  ModelError (one line) when no usable model is found.
+
+    ``chat_template`` (Jinja text, a .jinja file or a .gguf to take it from) overrides
+    the model's own template - for GGUFs without one, or servers that do not expose it.
+    """
     backend = (backend or os.environ.get("READER_APP_BACKEND") or settings.get("backend") or "llama").lower()
     if backend not in BACKENDS:
         raise BadInput(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
@@ -30,7 +35,7 @@ def open_engine(model: str | None = None, *, backend: str | None = None, base_ur
             raise BadInput("the openai backend needs --base-url URL (e.g. http://127.0.0.1:8080)")
         key = api_key or os.environ.get("READER_APP_API_KEY") or os.environ.get("OPENAI_API_KEY")
         model_id = model or os.environ.get("READER_APP_MODEL") or None
-        return OpenAIEngine(url, api_key=key, model=model_id, n_ctx=n_ctx)
+        return OpenAIEngine(url, api_key=key, model=model_id, n_ctx=n_ctx, chat_template=chat_template)
     from reader_app.assistant.models import default_model_path
 
     path = default_model_path(model)
@@ -38,4 +43,4 @@ def open_engine(model: str | None = None, *, backend: str | None = None, base_ur
         from reader_app.assistant.llama_engine import LlamaEngine
     except ImportError as exc:  # llama-cpp-python missing or its library fails to load
         raise ModelError(f"llama-cpp-python is not usable: {exc}") from None
-    return LlamaEngine(path, n_ctx=n_ctx, threads=threads)
+    return LlamaEngine(path, n_ctx=n_ctx, threads=threads, chat_template=chat_template)

@@ -34,7 +34,7 @@ from pathlib import Path
 import llama_cpp
 
 from reader_app.assistant import settings
-from reader_app.assistant.engine_base import Engine, specials_pattern, split_chat
+from reader_app.assistant.engine_base import Engine, load_template, specials_pattern, split_chat
 from reader_app.assistant.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256, prefix_key
 from reader_app.assistant.models import model_name, read_gguf_header
 from reader_app.core.errors import BadInput, ModelError
@@ -132,7 +132,7 @@ class LlamaEngine(Engine):
 
     def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, threads: int | None = None,
                  n_ctx_cap: int | None = None, disk_cache: DiskKVCache | None | bool = True,
-                 ram_states: int | None = None, n_batch: int = 512):
+                 ram_states: int | None = None, n_batch: int = 512, chat_template: str | None = None):
         path = Path(model_path).expanduser()
         header = read_gguf_header(path)  # ModelError for missing / non-GGUF / corrupt headers
         self.model_path = str(path)
@@ -146,6 +146,8 @@ class LlamaEngine(Engine):
         self.threads = int(threads or settings.int_setting("threads", 1) or settings.physical_cores())
         self.parameters = header.parameters
         self.chat_template = header.chat_template
+        if chat_template:  # an override: Jinja text, a .jinja file or another GGUF's template
+            self.chat_template = load_template(chat_template) or self.chat_template
         _silence_llama_cpp()
         _LOG.clear()
         try:

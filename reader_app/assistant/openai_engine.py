@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from reader_app.assistant.engine_base import Engine, split_chat
+from reader_app.assistant.engine_base import Engine, load_template, split_chat
 from reader_app.core.errors import BadInput, ModelError, ReaderError
 from reader_app.core.model import Timings
 
@@ -44,19 +44,6 @@ def _normalise_base(url: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise BadInput(f"--base-url must be an http(s) URL, got {url!r}")
     return url[: -len("/v1")] if url.endswith("/v1") else url
-
-
-def _load_template(spec: str | None) -> str | None:
-    if not spec:
-        return None
-    p = Path(spec).expanduser()
-    if len(spec) < 1000 and p.is_file():
-        if p.suffix.lower() == ".gguf":
-            from reader_app.assistant.models import read_gguf_header
-
-            return read_gguf_header(p).chat_template or None
-        return p.read_text(encoding="utf-8")
-    return spec
 
 
 class OpenAIEngine(Engine):
@@ -89,7 +76,7 @@ class OpenAIEngine(Engine):
         if isinstance(props, dict):
             props_ctx = props.get("n_ctx") or (props.get("default_generation_settings") or {}).get("n_ctx")
         self.n_ctx = int(n_ctx or props_ctx or max_len or DEFAULT_N_CTX)
-        self.chat_template = (_load_template(chat_template or os.environ.get("READER_APP_CHAT_TEMPLATE"))
+        self.chat_template = (load_template(chat_template or os.environ.get("READER_APP_CHAT_TEMPLATE"))
                               or server_template or None)
         label = self.model or "server"
         self.name = Path(label).name.removesuffix(".gguf") if "/" in label or label.endswith(".gguf") else label
