@@ -1,0 +1,59 @@
+"""Helpers shared by the side-panel tests (not a test module)."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import Qt
+
+from reader_app.library import Library
+from reader_app.ui.ops import wait_for_ops
+from reader_app.ui.side_panel import SidePanel
+
+
+def number_of(prefix: str, needle: str) -> int:
+    """The paragraph number the prompt shows for the paragraph containing ``needle``."""
+    m = re.search(r"\[(\d+)\][^\[]*" + re.escape(needle), prefix)
+    assert m, f"{needle!r} not numbered in the prompt"
+    return int(m.group(1))
+
+
+def responder(answer: str = "the PubMed corpus of 1.2 million abstracts", needle: str = "PubMed"):
+    """Scripted model: demonstrations, the question's Evidence/Answer, and summaries."""
+
+    def respond(prefix: str, suffix: str) -> str:
+        if suffix.endswith("Evidence: ["):
+            return f"{number_of(prefix, needle)}]\nAnswer: {answer}"
+        if suffix.rstrip().endswith("Question:"):
+            n = number_of(prefix + suffix, "accuracy")
+            return f" What accuracy does the model reach?\nEvidence: [{n}]\nAnswer: 91 percent"
+        first = re.search(r"\[(\d+)\]", prefix)  # cite the first paragraph of the part
+        return f"The paper trains on PubMed abstracts and reaches 91 percent accuracy [{first.group(1)}]."
+
+    return respond
+
+
+def make_panel(qtbot, services, paper_id):
+    panel = SidePanel(services)
+    qtbot.addWidget(panel)
+    panel.resize(420, 720)
+    panel.show()
+    panel.set_paper(paper_id)
+    assert wait_for_ops()
+    return panel
+
+
+def ask(qtbot, panel, question: str, timeout: int = 20000):
+    ap = panel.ask_panel
+    ap.question.setPlainText(question)
+    with qtbot.waitSignal(ap.answered, timeout=timeout) as blocker:
+        qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+    return blocker.args[0]
+
+
+def db_notes(env):
+    lib = Library.open(env.library_path)
+    try:
+        return lib.notes(env.paper_id)
+    finally:
+        lib.close()
