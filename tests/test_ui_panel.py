@@ -164,6 +164,12 @@ def test_no_model_says_how_to_fix_and_notes_still_work(qtbot, panel_env):
     assert panel.worker.model_state == "error"
     assert ap.ask_button.isEnabled() is False or ap.question.isEnabled()
 
+    # choosing another model in Settings clears the advice
+    from reader_app.ui.llm_worker import EngineConfig
+
+    panel.worker.configure(EngineConfig(model="another.gguf"))
+    assert not ap.notice.isVisibleTo(ap) and panel.worker.model_state == "none"
+
     notes = panel.notes_panel
     notes.editor.setPlainText("Still works without a model")
     with qtbot.waitSignal(panel.notesChanged, timeout=5000):

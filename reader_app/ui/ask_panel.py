@@ -284,6 +284,8 @@ class AskPanel(QWidget):
         self.request_id = None
         self.timings_label.setText("")
         self._show_notice(message)
+        if self.worker.model_state == "error":  # a model problem: cleared when the model changes
+            self.notice.setProperty("kind", "model")
         self._update_buttons()
 
     def _on_cancelled(self, rid: int) -> None:
@@ -296,7 +298,7 @@ class AskPanel(QWidget):
     def _on_model_state(self, state: str, detail: str) -> None:
         if state == "error":
             self._show_notice(detail)
-        elif state in ("ready", "loading") and self.notice.property("kind") == "model":
+        elif self.notice.property("kind") == "model":  # none, loading or ready: advice is stale
             self.notice.hide()
         if state == "error":
             self.notice.setProperty("kind", "model")

@@ -171,7 +171,9 @@ class LlmWorker(QThread):
     def configure(self, config: EngineConfig) -> None:
         """Use these settings from the next request on (the model reloads lazily)."""
         with self._lock:
-            self._config = config
+            changed, self._config = config != self._config, config
+        if changed and self.model_state == "error":  # the "No model" advice is stale now
+            self._set_state("none", "")
 
     @property
     def config(self) -> EngineConfig:
