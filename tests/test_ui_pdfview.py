@@ -23,7 +23,7 @@ def test_find_highlights_hits_and_steps_through_them(qtbot, view):
     win = view.window()
     win.start_find()
     assert win.find_bar.isVisible()
-    with qtbot.waitSignal(view.findResults, timeout=10000) as sig:
+    with qtbot.waitSignal(view.findResults, timeout=30000) as sig:
         win.find_bar.edit.setText("summar")
         win.find_bar.edit.returnPressed.emit()
     current, total = sig.args
@@ -50,7 +50,7 @@ def test_find_highlights_hits_and_steps_through_them(qtbot, view):
 
 
 def test_find_nothing(qtbot, view):
-    with qtbot.waitSignal(view.findResults, timeout=10000) as sig:
+    with qtbot.waitSignal(view.findResults, timeout=30000) as sig:
         view.find("zqxjzqxj")
     assert sig.args == [0, 0]
 
@@ -105,7 +105,7 @@ def test_renders_at_device_pixel_ratio(qtbot, view, monkeypatch):
     view.viewport().update()
     key = view._scale_key()
     page = view.current_page()
-    qtbot.waitUntil(lambda: (page, key) in view._cache, timeout=10000)
+    qtbot.waitUntil(lambda: (page, key) in view._cache, timeout=30000)
     img = view._cache[(page, key)]
     w_pt = view._sizes[page - 1][0]
     assert img.width() == pytest.approx(w_pt * view.zoom() * 2, abs=2)

@@ -19,7 +19,7 @@ def open_paper(qtbot, win, paper_id, **kw):
 
 def test_open_scroll_zoom_and_outline(qtbot, ui_env):
     win = ui_env.window()
-    qtbot.waitUntil(lambda: win.library_pane.row_ids() == [ui_env.paper_id], timeout=10000)
+    qtbot.waitUntil(lambda: win.library_pane.row_ids() == [ui_env.paper_id], timeout=30000)
     open_paper(qtbot, win, ui_env.paper_id)
     view = win.pdf_view
     assert view.page_count() == 4
@@ -33,7 +33,7 @@ def test_open_scroll_zoom_and_outline(qtbot, ui_env):
     qtbot.waitUntil(lambda: win.page_box.text() == "4")
     # and the newly visible page gets rendered sharp, in the background
     key = view._scale_key()
-    qtbot.waitUntil(lambda: (4, key) in view._cache, timeout=10000)
+    qtbot.waitUntil(lambda: (4, key) in view._cache, timeout=30000)
 
     # page box
     win.page_box.setText("2")
@@ -140,7 +140,7 @@ def test_encrypted_pdf_asks_for_its_password(qtbot, ui_env, bad_pdfs_dir):
     with qtbot.waitSignal(win.paperShown, timeout=90000):
         win.import_files([str(src)], open_last=True)
     assert asked == [src.name]
-    qtbot.waitUntil(lambda: win.pdf_view.page_count() >= 1, timeout=10000)
+    qtbot.waitUntil(lambda: win.pdf_view.page_count() >= 1, timeout=30000)
     assert not win.errors
 
 
@@ -176,7 +176,7 @@ def test_export_current_paper_to_markdown(qtbot, ui_env):
     from reader_app.ui import window_actions
 
     window_actions.export_current(win)
-    qtbot.waitUntil(lambda: win.last_export is not None, timeout=20000)
+    qtbot.waitUntil(lambda: win.last_export is not None, timeout=30000)
     files = [f for f in out.rglob("*.md")]
     assert files and any(win.paper.title.split(":")[0] in f.read_text() for f in files)
     assert "Exported" in win.statusBar().currentMessage()
@@ -186,15 +186,15 @@ def test_edit_and_remove_paper(qtbot, ui_env):
     from reader_app.ui import window_actions
 
     win = ui_env.window()
-    qtbot.waitUntil(lambda: win.library_pane.row_ids() == [ui_env.paper_id], timeout=10000)
-    with qtbot.waitSignal(win.library_pane.loaded, timeout=10000):
+    qtbot.waitUntil(lambda: win.library_pane.row_ids() == [ui_env.paper_id], timeout=30000)
+    with qtbot.waitSignal(win.library_pane.loaded, timeout=30000):
         window_actions.save_paper_info(win, ui_env.paper_id, "A New Title", ["Ada Lovelace", "Alan Turing"], 1950)
     model = win.library_pane.model
     assert model.item(0, 0).text() == "A New Title"
     assert model.item(0, 1).text() == "Ada Lovelace, Alan Turing"
     assert model.item(0, 2).text() == "1950"
     open_paper(qtbot, win, ui_env.paper_id)
-    with qtbot.waitSignal(win.library_pane.loaded, timeout=10000):
+    with qtbot.waitSignal(win.library_pane.loaded, timeout=30000):
         window_actions.remove_paper(win, ui_env.paper_id, confirm=False)
     assert win.library_pane.row_ids() == []
     assert win.paper is None and win.pdf_view.page_count() == 0
@@ -234,7 +234,7 @@ def test_export_whole_library_writes_an_index(qtbot, ui_env):
     out.mkdir()
     win.last_export = None
     window_actions.export_ids(win, None, "Library", folder=str(out))
-    qtbot.waitUntil(lambda: win.last_export is not None, timeout=20000)
+    qtbot.waitUntil(lambda: win.last_export is not None, timeout=30000)
     assert len(win.last_export) >= 2  # the paper and the index
     assert any("Library" in f.read_text() for f in out.rglob("*.md"))
 

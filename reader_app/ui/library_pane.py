@@ -252,13 +252,24 @@ class LibraryPane(QWidget):
             item = QListWidgetItem("No matches.")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.hits.addItem(item)
-        for h in hits:
-            snippet = h.snippet.replace("**", "")
-            where = f"p. {h.page}" + (f" · {h.section}" if h.section else "")
-            item = QListWidgetItem(f"{h.title or h.paper_id[:12]}  —  {where}\n{snippet}")
-            item.setData(ID_ROLE, (h.paper_id, h.page, h.paragraph))
-            item.setToolTip(snippet)
-            self.hits.addItem(item)
+        groups: dict[str, list] = {}
+        for h in hits:  # best paper first, its hits in rank order under its title
+            groups.setdefault(h.paper_id, []).append(h)
+        bold = self.hits.font()
+        bold.setBold(True)
+        for paper_id, group in groups.items():
+            head = QListWidgetItem(f"{group[0].title or paper_id[:12]}  ({len(group)})")
+            head.setFont(bold)
+            head.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            head.setToolTip(group[0].title)
+            self.hits.addItem(head)
+            for h in group:
+                snippet = h.snippet.replace("**", "")
+                where = f"p. {h.page}" + (f" · {h.section}" if h.section else "")
+                item = QListWidgetItem(f"    {where}\n    {snippet}")
+                item.setData(ID_ROLE, (h.paper_id, h.page, h.paragraph))
+                item.setToolTip(snippet)
+                self.hits.addItem(item)
         self._update_stack()
         self.searched.emit()
 

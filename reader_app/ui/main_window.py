@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
             self.side_panel.citationActivated.connect(self.pdf_view.show_paragraph)
             self.pdf_view.pageChanged.connect(self.side_panel.set_current_page)
             self.pdf_view.selectionChanged.connect(self.side_panel.set_selection)
+            self.side_panel.notesChanged.connect(self.library_pane.refresh)  # tags show in the table
             if hasattr(self.side_panel, "pageRequested"):
                 self.side_panel.pageRequested.connect(lambda p: self.pdf_view.go_to(p))
             worker = getattr(self.side_panel, "worker", None)

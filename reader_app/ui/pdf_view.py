@@ -76,6 +76,7 @@ class PdfView(QAbstractScrollArea):
         self.find_hits: list[tuple[int, tuple]] = []
         self.find_index = -1
         self._find_op = None
+        self._pending_find: str | None = None
         self._resize_timer = QTimer(self, singleShot=True, interval=60, timeout=self._refit)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.horizontalScrollBar().valueChanged.connect(lambda _v: self.viewport().update())
@@ -124,6 +125,9 @@ class PdfView(QAbstractScrollArea):
             self.go_to(page or 1, y)
         self._emit_page()
         self.viewport().update()
+        query, self._pending_find = self._pending_find, None
+        if query:
+            self.find(query)
 
     def close_document(self) -> None:
         self._generation += 1
@@ -141,6 +145,7 @@ class PdfView(QAbstractScrollArea):
         self._first_shown = False
         self._page = 0
         self._pending_target = None
+        self._pending_find = None
         self.highlight = None
         self._selection = None
         self.find_hits, self.find_index = [], -1
@@ -571,6 +576,9 @@ class PdfView(QAbstractScrollArea):
             self._find_op.cancel()
         self.find_hits, self.find_index = [], -1
         query = " ".join((query or "").split())
+        if query and self.doc is None and self.path:  # still opening: search once it is open
+            self._pending_find = query
+            return
         if not query or self.doc is None:
             self.findResults.emit(0, 0)
             self.viewport().update()
@@ -600,6 +608,7 @@ class PdfView(QAbstractScrollArea):
             self._show_find()
 
     def clear_find(self) -> None:
+        self._pending_find = None
         if self._find_op is not None:
             self._find_op.cancel()
         self.find_hits, self.find_index = [], -1
