@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -43,6 +44,7 @@ try:  # the assistant's demonstration primer, to tell demonstration runs from an
 except ImportError:  # pragma: no cover
     DEMO_PRIMER = "Question:"
 
+log = logging.getLogger("reader_app.ui")
 _still_running: list = []  # workers that outlived shutdown(); never garbage-collected
 NO_MODEL_HINT = "choose one in Settings or run `reader-app models add FILE.gguf`"
 
@@ -268,7 +270,8 @@ class LlmWorker(QThread):
         except ReaderError as exc:
             self.requestFailed.emit(req.id, _one_line(exc))
             return
-        except Exception as exc:  # never a traceback in the GUI
+        except Exception as exc:  # never a traceback in the GUI; it goes to the log
+            log.error("LLM request %r failed", req.label, exc_info=True)
             self.requestFailed.emit(req.id, f"Internal error: {_one_line(exc) or type(exc).__name__}")
             return
         if req.cancel.is_set():
