@@ -49,3 +49,16 @@ def test_screenshot_of_a_broken_file_fails_cleanly(tmp_path):
                 timeout=120, env={"QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")})
     assert r.code == 2 and "bad.pdf" in r.err and "Traceback" not in r.err
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.slow
+def test_screenshot_of_an_encrypted_pdf_needs_its_password(tmp_path, bad_pdfs_dir):
+    src = bad_pdfs_dir / "pdfminer__encryption_rc4-128.pdf"
+    env = {"QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    r = run_cli("open", str(src), "--screenshot", str(tmp_path / "x.png"), library=tmp_path / "lib",
+                timeout=120, env=env)
+    assert r.code == 2 and "--password" in r.err and "Traceback" not in r.err
+    r = run_cli("open", str(src), "--password", "foo", "--screenshot", str(tmp_path / "y.png"),
+                library=tmp_path / "lib", timeout=120, env=env)
+    assert r.code == 0, r
+    assert (tmp_path / "y.png").stat().st_size > 10_000

@@ -15,6 +15,7 @@ class ScreenshotDriver(QObject):
         self.win, self.out, self.ask = win, out, ask
         self._done = False
         self._rid = None
+        win.password_prompt = lambda _name: None  # no dialogs in a scripted run: --password instead
         win.importFinished.connect(self._imported)
         win.pdf_view.firstPageShown.connect(self._first_page)
         QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: self._fail("timed out"))
@@ -28,6 +29,8 @@ class ScreenshotDriver(QObject):
     def _imported(self, result) -> None:
         if not (result.get("added") or result.get("duplicates")):
             msg = result["errors"][0][1] if result.get("errors") else "the file could not be imported"
+            if "encrypted" in msg:
+                msg += " (give it with --password)"
             self._fail(msg)
 
     def _first_page(self) -> None:

@@ -141,13 +141,16 @@ def import_files(win, paths: list[str], password: str | None = None, open_last: 
     def work(op):
         files = _expand(paths)
         result = {"added": [], "duplicates": [], "errors": [], "locked": [], "total": len(files),
-                  "files": files}
+                  "files": files, "passwords": {}}
         for i, path in enumerate(files):
             op.check_cancelled()
             op.report(i, len(files), Path(path).name)
+            pw = passwords.get(path, password)
             try:
-                pid, dup = services.import_pdf(path, passwords.get(path, password))
+                pid, dup = services.import_pdf(path, pw)
                 result["duplicates" if dup else "added"].append(pid)
+                if pw:
+                    result["passwords"][pid] = pw  # to open the stored copy this session
             except PasswordError as exc:
                 result["locked" if path not in passwords else "errors"].append(
                     path if path not in passwords else (path, _one_line(path, exc)))
@@ -181,9 +184,7 @@ def import_files(win, paths: list[str], password: str | None = None, open_last: 
             if result["errors"]:
                 parts.append(f"{len(result['errors'])} failed")
             win.statusBar().showMessage(", ".join(parts), 8000)
-        if password:
-            _remember_passwords(win, {p: password for p in result["files"]})
-        _remember_passwords(win, passwords)
+        win._passwords.update(result["passwords"])
         if retry:
             win.import_files(list(retry), open_last=open_last, passwords=retry)
         elif ok and open_last:
@@ -197,17 +198,6 @@ def import_files(win, paths: list[str], password: str | None = None, open_last: 
                                  "cancelled": True})
 
     run_op(win, work, on_success=done, on_failure=failed, label="Importing", cancellable=True)
-
-
-def _remember_passwords(win, passwords: dict) -> None:
-    """Keep the passwords typed during an import for opening those papers this session."""
-    from reader_app.pdf import sha256_file  # hashing only, no pymupdf use here
-
-    for path, pw in passwords.items():
-        try:
-            win._passwords[sha256_file(path)] = pw
-        except OSError:
-            pass
 
 
 # ---- export ---------------------------------------------------------------------------------
