@@ -69,6 +69,10 @@ def test_open_scroll_zoom_and_outline(qtbot, ui_env):
     for it in (later[-1], items[0]):
         win._outline_clicked(it)
         assert view.current_page() == it.data(0, 256)[0]
+    # the outline follows the reading position
+    view.go_to(later[-1].data(0, 256)[0])
+    qtbot.wait(200)
+    assert win.outline.currentItem().data(0, 256)[0] == later[-1].data(0, 256)[0]
 
 
 def test_keyboard_shortcuts(qtbot, ui_env):

@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
         self.find_bar.nextRequested.connect(self.pdf_view.find_next)
         self.find_bar.prevRequested.connect(self.pdf_view.find_prev)
         self.find_bar.closed.connect(self._find_closed)
+        self._outline_timer = QTimer(self, singleShot=True, interval=80, timeout=self._sync_outline)
+        self.pdf_view.verticalScrollBar().valueChanged.connect(lambda _v: self._outline_timer.start())
         self.page_box.returnPressed.connect(lambda: self.pdf_view.go_to(int(self.page_box.text() or 1)))
         self.zoom_box.activated.connect(self._zoom_chosen)
         self.zoom_box.lineEdit().returnPressed.connect(self._zoom_typed)
@@ -284,6 +286,22 @@ class MainWindow(QMainWindow):
     def _page_changed(self, page: int) -> None:
         if not self.page_box.hasFocus():
             self.page_box.setText(str(page) if page else "")
+        self._outline_timer.start()
+
+    def _sync_outline(self) -> None:
+        """Select the section being read (the last one starting above the reading point)."""
+        here = self.pdf_view.reading_point()
+        current = None
+        it = self.outline.topLevelItem(0)
+        while it is not None:
+            s_page, s_y = it.data(0, Qt.ItemDataRole.UserRole)
+            if (s_page, s_y or 0.0) <= here:
+                current = it
+            it = self.outline.itemBelow(it)
+        if current is not None and current is not self.outline.currentItem():
+            self.outline.blockSignals(True)
+            self.outline.setCurrentItem(current)
+            self.outline.blockSignals(False)
 
     def _zoom_changed(self, zoom: float) -> None:
         fit = self.pdf_view.fit_mode()

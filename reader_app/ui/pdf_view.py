@@ -228,6 +228,14 @@ class PdfView(QAbstractScrollArea):
                 break
         return page
 
+    def reading_point(self) -> tuple[int, float]:
+        """(page, y in points) a third down the viewport: where the reader's eyes are."""
+        page = self.current_page()
+        if not page:
+            return (0, 0.0)
+        probe = self.verticalScrollBar().value() + self.viewport().height() / 3
+        return (page, max(0.0, (probe - self._tops[page - 1]) / self._zoom))
+
     def position(self) -> tuple[int, float, float]:
         """(page at the top of the view, y in points within it, zoom)."""
         if not self._tops:
