@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from reader_app.core.errors import NotFound, ReaderError
+from reader_app.core.errors import NotFound
 
 log = logging.getLogger("reader_app")
 

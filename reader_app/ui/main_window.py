@@ -4,6 +4,15 @@
 other engineer's ``SidePanel`` (a placeholder while it cannot be imported) and the status
 bar.  All library work goes through ``ui.ops.run_op``; the window only reacts.
 
+The side panel contract (``reader_app/ui/side_panel.py``, the other UI engineer's):
+``SidePanel(services, parent=None)`` with slots ``set_paper(paper_id | None)``,
+``set_current_page(page)``, ``set_selection(text, page)`` and signals
+``citationActivated(int page, object bbox)`` (bbox = (x0, y0, x1, y1) PDF points,
+1-based page; wired to ``PdfView.show_paragraph``) and ``notesChanged()`` (refreshes the
+library's tag column); optional ``pageRequested(int)``, ``worker`` (its
+``modelStateChanged`` / ``progress`` feed the status bar) and ``shutdown()``.  If the
+import fails the window shows a placeholder and reading still works.
+
 Hooks for tests and scripted use: ``password_prompt(name) -> str | None`` and
 ``folder_prompt(title) -> str | None`` replace the dialogs; ``errors`` lists the
 messages shown to the user; ``paperShown(str)`` fires when a paper is open in the view.
@@ -15,7 +24,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QIntValidator, QKeySequence
+from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -34,7 +43,7 @@ from PySide6.QtWidgets import (
 
 from reader_app.core.errors import PasswordError
 from reader_app.ui.find_bar import FindBar
-from reader_app.ui.library_pane import LibraryPane, authors_text
+from reader_app.ui.library_pane import LibraryPane
 from reader_app.ui.ops import run_op
 from reader_app.ui.pdf_view import PdfView
 from reader_app.ui.status import OpStatus
@@ -399,7 +408,3 @@ class MainWindow(QMainWindow):
     edit_paper = window_actions.edit_paper
     remove_paper = window_actions.remove_paper
 
-
-def paper_label(paper) -> str:
-    who = authors_text(paper.authors)
-    return f"{paper.title}" + (f" — {who}" if who else "") + (f" ({paper.year})" if paper.year else "")

@@ -26,10 +26,11 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractScrollArea
 
 from reader_app.ui.ops import run_op
+from reader_app.ui.pdf_text import TextInteraction
 
 GAP = 10  # logical pixels between pages and around them
 MIN_ZOOM, MAX_ZOOM = 0.25, 6.0
@@ -43,7 +44,7 @@ def _render_pool() -> QThreadPool:
     return pool
 
 
-class PdfView(QAbstractScrollArea):
+class PdfView(TextInteraction, QAbstractScrollArea):
     documentLoaded = Signal(int)
     loadFailed = Signal(object)
     firstPageShown = Signal()
@@ -487,149 +488,3 @@ class PdfView(QAbstractScrollArea):
         if page != self._page:
             self._page = page
             self.pageChanged.emit(page)
-
-    # ---- selection -----------------------------------------------------------------------
-    def _hit(self, pos: QPointF) -> tuple[int, float, float] | None:
-        """(page, x, y) in points under a viewport position, or None."""
-        for page in self._visible_pages():
-            r = self._page_rect(page)
-            if r.contains(pos):
-                return page, (pos.x() - r.x()) / self._zoom, (pos.y() - r.y()) / self._zoom
-        return None
-
-    def _word_at(self, page: int, x: float, y: float) -> int | None:
-        words = self.doc.words(page) if self.doc is not None else []
-        if not words:
-            return None
-        best, best_d = None, float("inf")
-        for i, w in enumerate(words):
-            dx = 0 if w.x0 <= x <= w.x1 else min(abs(x - w.x0), abs(x - w.x1))
-            dy = 0 if w.y0 <= y <= w.y1 else min(abs(y - w.y0), abs(y - w.y1))
-            d = dy * 4 + dx  # prefer the same line
-            if d < best_d:
-                best, best_d = i, d
-        return best
-
-    def mousePressEvent(self, event):  # noqa: N802
-        self.setFocus()
-        if event.button() == Qt.MouseButton.LeftButton and self.doc is not None:
-            hit = self._hit(event.position())
-            had = self._selection is not None or self.highlight is not None
-            self._selection, self._drag_anchor = None, None
-            self.highlight = None
-            if hit:
-                idx = self._word_at(*hit)
-                if idx is not None:
-                    self._drag_anchor = (hit[0], idx)
-            if had:
-                self.viewport().update()
-        super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event):  # noqa: N802
-        if self._drag_anchor and event.buttons() & Qt.MouseButton.LeftButton:
-            page, start = self._drag_anchor
-            r = self._page_rect(page)
-            x = (event.position().x() - r.x()) / self._zoom
-            y = (event.position().y() - r.y()) / self._zoom
-            idx = self._word_at(page, x, y)
-            if idx is not None:
-                self._selection = (page, min(start, idx), max(start, idx))
-                self.viewport().update()
-        super().mouseMoveEvent(event)
-
-    def mouseReleaseEvent(self, event):  # noqa: N802
-        if self._selection:
-            self.selectionChanged.emit(self.selected_text(), self._selection[0])
-        super().mouseReleaseEvent(event)
-
-    def mouseDoubleClickEvent(self, event):  # noqa: N802
-        hit = self._hit(event.position()) if self.doc is not None else None
-        idx = self._word_at(*hit) if hit else None
-        if idx is not None:
-            self._selection = (hit[0], idx, idx)
-            self.viewport().update()
-            self.selectionChanged.emit(self.selected_text(), hit[0])
-
-    def select_words(self, page: int, first: int, last: int) -> None:
-        """Select words ``first..last`` of ``page`` (for keyboard-less callers and tests)."""
-        self._selection = (page, first, last)
-        self.viewport().update()
-        self.selectionChanged.emit(self.selected_text(), page)
-
-    def _selected_words(self):
-        page, a, b = self._selection
-        return self.doc.words(page)[a:b + 1]
-
-    def selected_text(self) -> str:
-        if not self._selection or self.doc is None:
-            return ""
-        out, prev = [], None
-        for w in self._selected_words():
-            if prev is not None:
-                out.append("\n" if (w.block, w.line) != (prev.block, prev.line) and w.block != prev.block
-                           else " ")
-            out.append(w.text)
-            prev = w
-        return "".join(out)
-
-    def copy(self) -> bool:
-        text = self.selected_text()
-        if text:
-            QGuiApplication.clipboard().setText(text)
-        return bool(text)
-
-    # ---- find ----------------------------------------------------------------------------
-    def find(self, query: str) -> None:
-        if self._find_op is not None:
-            self._find_op.cancel()
-        self.find_hits, self.find_index = [], -1
-        query = " ".join((query or "").split())
-        if query and self.doc is None and self.path:  # still opening: search once it is open
-            self._pending_find = query
-            return
-        if not query or self.doc is None:
-            self.findResults.emit(0, 0)
-            self.viewport().update()
-            return
-        doc, gen = self.doc, self._generation
-        start_page = self.current_page()
-
-        def done(hits):
-            if gen != self._generation or hits is None:
-                return
-            self._find_op = None
-            self.find_hits = hits
-            self.find_index = next((i for i, (p, _b) in enumerate(hits) if p >= start_page), 0) if hits else -1
-            self._show_find()
-
-        self._find_op = run_op(self, lambda op: doc.search(query, cancel=op.cancel_event),
-                               on_success=done, pool=self._pool)
-
-    def find_next(self) -> None:
-        if self.find_hits:
-            self.find_index = (self.find_index + 1) % len(self.find_hits)
-            self._show_find()
-
-    def find_prev(self) -> None:
-        if self.find_hits:
-            self.find_index = (self.find_index - 1) % len(self.find_hits)
-            self._show_find()
-
-    def clear_find(self) -> None:
-        self._pending_find = None
-        if self._find_op is not None:
-            self._find_op.cancel()
-        self.find_hits, self.find_index = [], -1
-        self.viewport().update()
-
-    def _show_find(self) -> None:
-        if self.find_index >= 0:
-            page, b = self.find_hits[self.find_index]
-            r = self._page_rect(page)
-            top = r.y() + b[1] * self._zoom
-            if top < 0 or top > self.viewport().height() - 40:
-                vs = self.verticalScrollBar()
-                vs.setValue(int(vs.value() + top - self.viewport().height() / 3))
-            self._scroll_x_into_view(page, b)
-        self.findResults.emit(self.find_index + 1, len(self.find_hits))
-        self.viewport().update()
