@@ -177,6 +177,7 @@ def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: 
 
     services = Services(library, engine_factory=engine_factory)
     win = MainWindow(services)
+    _install_excepthook(win)
     win.restore_state()
     code = {"value": 0}
 
@@ -195,3 +196,26 @@ def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: 
     win.save_state()
     services.shutdown()
     return code["value"]
+
+
+def _install_excepthook(win) -> None:
+    """A bug in a Qt callback becomes a logged traceback and a one-line status message."""
+    import tempfile
+    import traceback
+
+    log_path = os.path.join(tempfile.gettempdir(), "reader-app-crash.log")
+
+    def hook(etype, value, tb):
+        try:
+            with open(log_path, "a", encoding="utf-8") as fh:
+                traceback.print_exception(etype, value, tb, file=fh)
+        except OSError:
+            pass
+        try:
+            from reader_app.ui.ops import error_message
+
+            win.statusBar().showMessage(error_message(value) + f" ({log_path})", 15000)
+        except Exception:  # noqa: BLE001 - the window may be gone
+            pass
+
+    sys.excepthook = hook
