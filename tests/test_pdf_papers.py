@@ -206,3 +206,11 @@ def test_list_items_are_paragraphs():
     assert any(t.startswith("• Reencountered Citations:") and t.endswith("engagement with them.") or
                t.startswith("• Reencountered Citations:") and "shades of yellow" in t for t in items)
     assert not any("• " in t[2:] for t in items)  # one item per paragraph
+
+
+def test_footnotes_one_per_paragraph_and_urls_unbroken():
+    p = paper("2023.eacl-main.121.pdf")
+    notes = [q.text for q in p.paragraphs if q.kind == "footnote"]
+    assert any(t.startswith("5LongT5 is the best publicly available PubMed summarizer.") for t in notes)
+    assert "4https://pubmed.ncbi.nlm.nih.gov/" in notes
+    assert "1https://github.com/martiansideofthemoon/longeval-summarization" in notes

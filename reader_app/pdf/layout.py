@@ -12,7 +12,8 @@ from reader_app.pdf.lines import Line, PageText
 
 MARGIN = 0.085  # top/bottom fraction of the page where running heads live
 _PAGE_NO = re.compile(
-    r"^(?:page\s*)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:of|/)\s*\d{1,4})?$|^[-–—]\s*\d{1,4}\s*[-–—]$",
+    r"^(?:page\s*)?(?:\d{1,4}|(?=[ivxlc]+$)x{0,3}(?:ix|iv|v?i{0,3}))"
+    r"(?:\s*(?:of|/)\s*\d{1,4})?$|^[-–—]\s*\d{1,4}\s*[-–—]$",
     re.IGNORECASE,
 )
 

@@ -24,6 +24,7 @@ CAPTION_RE = re.compile(
 )
 _END = (".", "!", "?", ":")
 _REF_START = re.compile(r"^(\[\d+\]|\d{1,3}\.\s)")
+_URL_END = re.compile(r"(?:https?://|www\.|github\.com|\.(?:com|org|io|edu|net)/)\S*$")
 _LETTER = re.compile(r"[^\W\d_]")
 _BULLET = re.compile(r"^[•◦▪‣∙●○■□–—*-]\s|^\(?\d{1,2}\)\s|^\(?[a-z]\)\s")
 
@@ -250,6 +251,8 @@ class Builder:
                     out = out + t  # a real compound ("automatically-detected") broken at its hyphen
                 else:
                     out = out[:-1] + t
+            elif out.endswith(("/", "_", "#", "=")) and _URL_END.search(out):
+                out = out + t  # a URL wrapped across lines
             else:
                 out = out + " " + t
         return out
@@ -274,5 +277,30 @@ def finish(paras: list[Para], builder: Builder, page_heights: dict[int, float]) 
                 marker = first.marker_start or re.match(r"^([\d*†‡§¶∗]|https?://)", p.text)
                 if small and ((marker and y0 > 0.5 * h) or y0 > 0.9 * h):
                     p.kind = "footnote"
+                    parts = _split_footnotes(p, builder)
+                    if len(parts) > 1:
+                        out.extend(parts)
+                        continue
         out.append(p)
     return out
+
+
+_FOOT_START = re.compile(r"^(\d{1,2}|[*†‡§¶∗])\s?(?:[A-Z]|https?:|www\.)")
+
+
+def _split_footnotes(p: Para, builder: Builder) -> list[Para]:
+    """Several footnotes stacked in one block -> one paragraph each."""
+    groups: list[list[Line]] = []
+    for i, ln in enumerate(p.lines):
+        if not groups or (i > 0 and (ln.marker_start or _FOOT_START.match(ln.text))):
+            groups.append([ln])
+        else:
+            groups[-1].append(ln)
+    if len(groups) == 1:
+        return [p]
+    parts = []
+    for g in groups:
+        q = Para(p.page, g, "footnote")
+        q.text = builder.join(g)
+        parts.append(q)
+    return parts
