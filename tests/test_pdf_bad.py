@@ -163,3 +163,21 @@ def test_isolated_returns_same_paper(small_pdf):
     b = extract_paper_isolated(small_pdf)
     assert a == b
     assert "A small but valid PDF document" in b.paragraphs[0].text
+
+
+def _isolated_in_daemon(path, q):
+    try:
+        q.put(extract_paper_isolated(path).paragraphs[0].text)
+    except BaseException as exc:  # noqa: BLE001
+        q.put(f"{type(exc).__name__}: {exc}")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_isolated_inside_a_daemon_process_falls_back(small_pdf):
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_isolated_in_daemon, args=(str(small_pdf), q), daemon=True)
+    p.start()
+    result = q.get(timeout=30)
+    p.join(10)
+    assert result.startswith("A small but valid PDF document"), result

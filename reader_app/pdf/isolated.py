@@ -38,7 +38,12 @@ def extract_paper_isolated(path: str | Path, password: str | None = None, timeou
         return _extract_mod.extract_paper(path, password)
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(send, str(path), password), daemon=True)
-    proc.start()
+    try:
+        proc.start()
+    except (AssertionError, OSError):  # inside a daemonic process, or no fork possible right now
+        recv.close()
+        send.close()
+        return _extract_mod.extract_paper(path, password)
     send.close()
     try:
         if not recv.poll(timeout):
