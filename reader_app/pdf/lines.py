@@ -30,6 +30,7 @@ MIN_ALPHA = 26  # of 255
 
 # footnote / affiliation markers printed as superscripts
 _BOLD_FONT = re.compile(r"bold|-bd|medi|semibold|heavy|black|demi", re.IGNORECASE)
+_MONO_FONT = re.compile(r"mono|courier|consol|typewriter|cmtt|menlo|code", re.IGNORECASE)
 _MARKER = re.compile(r"[\d\W\u0370-\u03ffa-z]{1,6}")
 
 
@@ -275,7 +276,7 @@ def _make_line(spans, number: int, bno: int) -> Line | None:
             total += n
             if s["flags"] & BOLD or _BOLD_FONT.search(s["font"]):
                 bold += n
-            if s["flags"] & 8:
+            if s["flags"] & 8 or _MONO_FONT.search(s["font"]):
                 mono += n
             x0, y0 = min(x0, bb[0]), min(y0, bb[1])
             x1, y1 = max(x1, bb[2]), max(y1, bb[3])

@@ -275,7 +275,8 @@ def finish(paras: list[Para], builder: Builder, page_heights: dict[int, float]) 
                 small = p.size <= body - 0.9
                 first = p.lines[0]
                 marker = first.marker_start or re.match(r"^([\d*†‡§¶∗]|https?://)", p.text)
-                if small and ((marker and y0 > 0.5 * h) or y0 > 0.9 * h):
+                code = sum(1 for ln in p.lines if ln.mono) > len(p.lines) / 2  # a code listing
+                if small and not code and ((marker and y0 > 0.5 * h) or y0 > 0.9 * h):
                     p.kind = "footnote"
                     parts = _split_footnotes(p, builder)
                     if len(parts) > 1:
