@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-SCREENSHOT_TIMEOUT_MS = 600_000
+SCREENSHOT_TIMEOUT_MS = 300_000  # opening only
+ASK_TIMEOUT_MS = 3_600_000  # a small CPU can take many minutes for the first answer
 
 
 class ScreenshotDriver(QObject):
@@ -18,7 +19,8 @@ class ScreenshotDriver(QObject):
         win.password_prompt = lambda _name: None  # no dialogs in a scripted run: --password instead
         win.importFinished.connect(self._imported)
         win.pdf_view.firstPageShown.connect(self._first_page)
-        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: self._fail("timed out"))
+        limit = ASK_TIMEOUT_MS if ask else SCREENSHOT_TIMEOUT_MS
+        QTimer.singleShot(limit, lambda: self._fail(f"timed out after {limit // 60000} minutes"))
 
     def start(self, path: str | None, password: str | None = None) -> None:
         if path is None:
