@@ -183,3 +183,7 @@ def test_chat_template_override(tmp_path, monkeypatch):
         assert eng.complete(*eng.chat_prefix_suffix("S", "", "Say hi"), max_tokens=3)
     finally:
         eng.close()
+    from reader_app.core.errors import ModelError
+
+    with pytest.raises(ModelError, match="closed"):
+        list(eng.stream("hello"))

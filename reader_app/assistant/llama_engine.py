@@ -200,10 +200,15 @@ class LlamaEngine(Engine):
             n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
         return buf.raw[: max(n, 0)]
 
+    def _live(self):
+        if self._llama is None:
+            raise ModelError(f"the model {self.name} was closed")
+        return self._llama
+
     def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
         if not text:
             return []
-        return self._llama.tokenize(text.encode("utf-8", errors="replace"), add_bos=add_bos, special=True)
+        return self._live().tokenize(text.encode("utf-8", errors="replace"), add_bos=add_bos, special=True)
 
     def _tokenize_prefix(self, prefix: str) -> list[int]:
         add_bos = self._add_bos and not (self.bos_token and prefix.startswith(self.bos_token))
@@ -354,7 +359,7 @@ class LlamaEngine(Engine):
         self._flush_pending()
         self._gen += 1
         gen_id = self._gen
-        ll = self._llama
+        ll = self._live()
         p_toks = self._tokenize_prefix(prefix)
         s_toks = self.tokenize(suffix)
         full = p_toks + s_toks
