@@ -195,6 +195,8 @@ def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: 
     app.exec()
     win.save_state()
     services.shutdown()
+    if "reader_app.pdf.render" in sys.modules:
+        sys.modules["reader_app.pdf.render"].stop_helper()
     return code["value"]
 
 

@@ -133,3 +133,22 @@ def test_only_visible_pages_are_rendered(qtbot, view):
     key = view._scale_key()
     rendered = {p for p, k in view._cache if k == key}
     assert 1 in rendered and 4 not in rendered
+
+
+def test_render_helper_process_crash_is_survived(qtbot, view):
+    import os
+
+    if os.environ.get("READER_APP_RENDER_INPROCESS"):
+        pytest.skip("rendering in-process")
+    from reader_app.pdf import render
+
+    win = view.window()
+    helper = render.start_helper()
+    assert type(view.doc).__name__ == "ProcessRenderDoc"
+    helper.proc.kill()  # as if MuPDF crashed on a page
+    helper.proc.join(5)
+    view.zoom_in()  # the renders fail quietly; the window lives on
+    qtbot.wait(300)
+    with qtbot.waitSignal(view.firstPageShown, timeout=60000):
+        win.open_paper(win.paper.id)  # reopening starts a fresh helper
+    assert render.start_helper() is not helper and view.page_count() == 4

@@ -1,6 +1,8 @@
 """Page rendering, words and search for the PDF view (the UI never imports pymupdf).
 
-Everything here is safe to call from worker threads: one module-wide lock guards
+``open_document_isolated`` (what the GUI uses) serves the same API from a helper
+process; ``open_document`` works in-process.  Everything here is safe to call from
+worker threads: one module-wide lock guards
 PyMuPDF (not thread-safe), and rendering works in horizontal bands of a cached
 display list so that no single call holds the GIL for long (PyMuPDF does not release
 it) and the GUI thread keeps running between bands.
@@ -144,6 +146,19 @@ class RenderDoc:
                 self._words.popitem(last=False)
             return out
 
+    def search_page(self, page: int, query: str) -> list[tuple[float, float, float, float]]:
+        """Boxes of every occurrence of ``query`` (case-insensitive) on ``page``."""
+        with _LOCK:
+            if self._closed:
+                return []
+            p = self._doc[page - 1]
+            try:
+                rects = p.search_for(query)
+            except Exception:
+                rects = []
+            rot = p.rotation_matrix if p.rotation else None
+        return [tuple(r * rot if rot is not None else r)[:4] for r in rects]
+
     def search(self, query: str, cancel: threading.Event | None = None,
                max_hits: int = 2000) -> list[tuple[int, tuple[float, float, float, float]]]:
         """Every occurrence of ``query`` (case-insensitive) as (page, box), in order."""
@@ -207,3 +222,166 @@ def open_document(path: str, password: str | None = None) -> RenderDoc:
         except Exception:
             doc.close()
             raise
+
+
+# ---- out-of-process rendering ---------------------------------------------------------------
+# PyMuPDF keeps the GIL while it decodes a large image (50-200 ms for one figure), which no
+# banding can split.  The GUI therefore renders in a helper process: ``open_document_isolated``
+# returns a ``ProcessRenderDoc`` with the same API whose calls wait on a pipe (no GIL held).
+# If the helper cannot start, or dies (a PDF that crashes MuPDF), the next document is
+# opened again in a fresh helper; the caller sees a one-line PdfError, never a crash.
+
+
+def _serve(conn) -> None:  # the helper process's main loop
+    docs: dict[int, RenderDoc] = {}
+    next_id = 1
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        op, args = msg[0], msg[1:]
+        try:
+            if op == "open":
+                doc = open_document(*args)
+                docs[next_id] = doc
+                result = (next_id, doc.page_count, doc.page_sizes())
+                next_id += 1
+            elif op == "render":
+                doc_id, page, scale, clip = args
+                result = docs[doc_id].render(page, scale, clip)
+            elif op == "words":
+                result = docs[args[0]].words(args[1])
+            elif op == "search_page":
+                doc_id, page, query = args
+                result = docs[doc_id].search_page(page, query)
+            elif op == "close":
+                doc = docs.pop(args[0], None)
+                result = doc.close() if doc is not None else None
+            else:
+                raise PdfError(f"unknown request {op!r}")
+            reply = (True, result)
+        except PdfError as exc:
+            reply = (False, exc)
+        except Exception as exc:  # noqa: BLE001 - any MuPDF trouble becomes a one-line PdfError
+            reply = (False, PdfError(" ".join(str(exc).split())[:200] or type(exc).__name__))
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return
+
+
+class _Helper:
+    """The client side of one helper process (thread-safe: one request at a time)."""
+
+    def __init__(self):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")  # never fork a process running Qt threads
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child,), name="reader-render", daemon=True)
+        self.proc.start()
+        child.close()
+        self.lock = threading.Lock()
+        self.dead = False
+
+    def call(self, *msg):
+        with self.lock:
+            if self.dead:
+                raise PdfError("the page renderer stopped; reopen the paper")
+            try:
+                self.conn.send(msg)
+                ok, value = self.conn.recv()
+            except (EOFError, OSError, ValueError):
+                self.dead = True
+                raise PdfError("the page renderer stopped (the PDF may be damaged); reopen the paper") from None
+        if ok:
+            return value
+        raise value
+
+    def stop(self) -> None:
+        self.dead = True
+        try:
+            self.conn.close()
+            self.proc.join(1)
+            if self.proc.is_alive():
+                self.proc.kill()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+_helper: _Helper | None = None
+_helper_lock = threading.Lock()
+
+
+def start_helper() -> _Helper:
+    """Start (or reuse) the render helper process; call early, it takes a moment to import."""
+    global _helper
+    with _helper_lock:
+        if _helper is None or _helper.dead or not _helper.proc.is_alive():
+            if _helper is not None:
+                _helper.stop()
+            _helper = _Helper()
+        return _helper
+
+
+def stop_helper() -> None:
+    global _helper
+    with _helper_lock:
+        if _helper is not None:
+            _helper.stop()
+            _helper = None
+
+
+class ProcessRenderDoc:
+    """``RenderDoc``'s API, served by the helper process."""
+
+    def __init__(self, helper: _Helper, doc_id: int, path: str, page_count: int, sizes):
+        self._helper, self._id, self.path = helper, doc_id, path
+        self.page_count = page_count
+        self._sizes = list(sizes)
+        self._words: dict[int, list[Word]] = {}
+        self._closed = False
+
+    def page_sizes(self) -> list[tuple[float, float]]:
+        return list(self._sizes)
+
+    def render(self, page: int, scale: float, clip=None, cancel: threading.Event | None = None) -> Image | None:
+        if self._closed or (cancel is not None and cancel.is_set()):
+            return None
+        return self._helper.call("render", self._id, page, scale, tuple(clip) if clip else None)
+
+    def words(self, page: int) -> list[Word]:
+        cached = self._words.get(page)
+        if cached is None and not self._closed:
+            cached = self._words[page] = self._helper.call("words", self._id, page)
+        return cached or []
+
+    def search(self, query: str, cancel: threading.Event | None = None, max_hits: int = 2000):
+        hits = []
+        query = " ".join(query.split())
+        for number in range(1, self.page_count + 1 if query else 1):
+            if self._closed or (cancel is not None and cancel.is_set()):
+                break
+            hits += [(number, box) for box in self._helper.call("search_page", self._id, number, query)]
+            if len(hits) >= max_hits:
+                break
+        return hits
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self._helper.call("close", self._id)
+            except PdfError:
+                pass
+
+
+def open_document_isolated(path: str, password: str | None = None):
+    """Like ``open_document`` but rendering in the helper process (falls back in-process)."""
+    try:
+        helper = start_helper()
+    except Exception:  # noqa: BLE001 - no subprocesses here: render in-process
+        return open_document(path, password)
+    doc_id, count, sizes = helper.call("open", path, password)
+    return ProcessRenderDoc(helper, doc_id, path, count, sizes)

@@ -1,10 +1,12 @@
 """The PDF view: continuous scrolling, zoom, lazy background rendering, selection, find.
 
 ``PdfView`` paints pages itself (a ``QAbstractScrollArea``).  Pages are rendered by
-``reader_app.pdf.render`` on one background thread, only those visible (plus one
-ahead), at zoom × devicePixelRatio so text stays sharp on HiDPI screens; results are
-cached as ``QImage``.  While a page renders, a scaled older rendering or a white sheet
-stands in.
+``reader_app.pdf.render`` in a helper process (PyMuPDF holds the GIL while it decodes
+images; a MuPDF crash cannot take the window down), requested from one background
+thread, only those visible (plus one ahead), at zoom × devicePixelRatio so text stays
+sharp on HiDPI screens; results are cached as ``QImage``.  While a page renders, a
+scaled older rendering or a white sheet stands in.  ``READER_APP_RENDER_INPROCESS=1``
+renders in-process instead (banded, so the GIL is released between bands).
 
 Public API (used by the main window and the side panel wiring):
 
@@ -23,6 +25,7 @@ Public API (used by the main window and the side panel wiring):
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QThreadPool, QTimer, Signal
@@ -100,17 +103,24 @@ class PdfView(TextInteraction, QAbstractScrollArea):
                 self.loadFailed.emit(exc)
 
         def work():
-            from reader_app.pdf.render import open_document  # imports pymupdf: keep off the GUI thread
+            from reader_app.pdf import render  # imports pymupdf: keep off the GUI thread
 
-            return open_document(path, password)
+            if os.environ.get("READER_APP_RENDER_INPROCESS"):
+                return render.open_document(path, password)
+            return render.open_document_isolated(path, password)
 
         run_op(self, work, on_success=done, on_failure=failed, pool=self._pool)
 
     def warm_up(self) -> None:
-        """Import the renderer (and PyMuPDF, ~2 s) in the background before it is needed."""
-        import importlib
+        """Start the render helper process (it imports PyMuPDF, ~2 s) before it is needed."""
 
-        run_op(None, lambda: importlib.import_module("reader_app.pdf.render"), pool=self._pool)
+        def work():
+            from reader_app.pdf import render
+
+            if not os.environ.get("READER_APP_RENDER_INPROCESS"):
+                render.start_helper()
+
+        run_op(None, work, pool=self._pool)
 
     def _set_doc(self, doc, page, y, zoom) -> None:
         self.doc = doc
