@@ -195,7 +195,8 @@ def test_edit_and_remove_paper(qtbot, ui_env):
         window_actions.save_paper_info(win, ui_env.paper_id, "A New Title", ["Ada Lovelace", "Alan Turing"], 1950)
     model = win.library_pane.model
     assert model.item(0, 0).text() == "A New Title"
-    assert model.item(0, 1).text() == "Ada Lovelace, Alan Turing"
+    assert model.item(0, 1).text() == "Lovelace & Turing"
+    assert model.item(0, 1).toolTip() == "Ada Lovelace, Alan Turing"
     assert model.item(0, 2).text() == "1950"
     open_paper(qtbot, win, ui_env.paper_id)
     with qtbot.waitSignal(win.library_pane.loaded, timeout=30000):

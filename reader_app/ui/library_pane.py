@@ -37,9 +37,11 @@ COLUMNS = ("Title", "Authors", "Year", "Tags")
 
 
 def authors_text(authors: list[str], limit: int = 2) -> str:
-    if not authors:
-        return ""
-    return ", ".join(authors[:limit]) + (" et al." if len(authors) > limit else "")
+    """Surnames, compact: "Shen", "Shen & Lo", "Shen et al." (full names go in the tooltip)."""
+    names = [a.split(",")[0].strip() if "," in a else (a.split() or [""])[-1] for a in authors if a.strip()]
+    if len(names) <= limit:
+        return " & ".join(names)
+    return f"{names[0]} et al."
 
 
 class _SortProxy(QSortFilterProxyModel):
@@ -91,7 +93,7 @@ class LibraryPane(QWidget):
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in (1, 3):
             head.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-            self.table.setColumnWidth(col, 85 if col == 1 else 60)
+            self.table.setColumnWidth(col, 75 if col == 1 else 60)
         head.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.table.doubleClicked.connect(lambda idx: self._activate(idx))
