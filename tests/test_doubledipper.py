@@ -190,3 +190,24 @@ def test_history_and_demo_cache_in_real_library(tmp_path):
         assert eng2.calls == [] and "<examples>" in p1
     finally:
         lib.close()
+
+
+def test_generation_stops_after_the_answer_line():
+    eng = FakeEngine(lambda p, s: "5]\nAnswer: 91 percent\nThen the model rambles on and on and on")
+    pieces = []
+    ans = Assistant(eng, k=0).ask(make_paper(), "How accurate?", mode="zero-shot-evidence", on_token=pieces.append)
+    assert ans.answer == "91 percent"
+    assert "rambles" not in "".join(pieces) and "and on" not in ans.raw
+
+
+def test_grammar_constrains_the_reply_shape():
+    eng = FakeEngine(demo_responder)
+    Assistant(eng).ask(make_paper(), "How accurate is the model?")
+    answer_call = eng.calls[-1]
+    assert "Evidence: [" in answer_call[1][-12:] and "Answer: " in answer_call[2]["grammar"]
+    eng2 = FakeEngine(" 91 percent")
+    Assistant(eng2).ask(make_paper(), "How accurate is the model?", mode="zero-shot")
+    assert eng2.calls[-1][2]["grammar"].strip().startswith("root ::=")
+    eng3 = FakeEngine(" 91 percent")
+    Assistant(eng3, use_grammar=False).ask(make_paper(), "How accurate is the model?", mode="zero-shot")
+    assert eng3.calls[-1][2]["grammar"] is None

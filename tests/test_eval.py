@@ -110,3 +110,11 @@ def test_cli_eval_bad_inputs(tmp_path):
     assert res.code == 2 and "QASPER" in res.err
     res = run_cli("eval", "qasper", str(bad), "--papers", "0", library=tmp_path / "lib")
     assert res.code == 2
+
+
+def test_run_eval_several_modes_share_one_pass(dataset):
+    eng = FakeEngine(lambda p, s: ("2]\nAnswer: PubMed corpus" if "Evidence: [" in s[-12:] else " PubMed corpus"))
+    rs = run_eval(eng, str(dataset), papers=2, mode=["doubledipper", "zero-shot", "zero-shot-evidence"])
+    assert [r["mode"] for r in rs] == ["doubledipper", "zero-shot", "zero-shot-evidence"]
+    assert all(r["papers"] == 2 and r["questions"] == 4 for r in rs)
+    assert all(0 < r["answer_f1"] < 1 for r in rs)

@@ -57,7 +57,8 @@ from reader_app.core.errors import BadInput, Cancelled, NotFound, ReaderError
 from reader_app.core.model import Answer, Paper, Timings
 
 NOT_ANSWERED_TEXT = "The paper does not seem to answer this question."
-ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n", "</", "<|"]
+ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n\n", "</", "<|"]
+_ANSWER_LINE_DONE = re.compile(r"answer\s*:[ \t]*\S[^\n]*\n", re.I)
 DEMO_STOP = ["\nQuestion", "\nEvidence", "</", "<|"]
 
 # questions/answers that read as instructions are never used as demonstrations
@@ -78,6 +79,11 @@ _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 def _sentences(text: str) -> int:
     return len(_SENTENCE_END.findall(text.strip() + " "))
+
+
+def _answer_line_done(text: str) -> bool:
+    """True once the reply holds a complete, non-empty ``Answer:`` line."""
+    return bool(_ANSWER_LINE_DONE.search(text))
 
 
 def _norm(text: str) -> str:
@@ -107,8 +113,9 @@ def demo_problem(question: str, answer: str, paragraph: str) -> str | None:
 class Assistant:
     """Questions and summaries over one paper at a time, for the UI and the CLI."""
 
-    def __init__(self, engine: Engine, library=None, *, k: int = 3, max_answer_tokens: int = 96,
-                 use_grammar: bool = False, temperature: float = 0.0, seed: int = 0):
+    def __init__(self, engine: Engine, library=None, *, k: int = 3, max_answer_tokens: int = 64,
+                 use_grammar: bool = True, temperature: float = 0.0, seed: int = 0,
+                 max_window_tokens: int | None = None):
         self.engine = engine
         self.library = library
         self.k = k
@@ -116,6 +123,7 @@ class Assistant:
         self.use_grammar = use_grammar
         self.temperature = temperature
         self.seed = seed
+        self.max_window_tokens = max_window_tokens
         self._windows: dict[tuple, list[Window]] = {}
         self._demos: dict[tuple, list[Demo]] = {}
         self._lock = threading.Lock()
@@ -135,6 +143,8 @@ class Assistant:
     def windows(self, paper: Paper, mode: str = "doubledipper", k: int | None = None) -> list[Window]:
         k = self.k if k is None else k
         budget = max(256, self.engine.n_ctx - self.reserve(mode, k))
+        if self.max_window_tokens:
+            budget = min(budget, max(256, self.max_window_tokens))
         key = (paper.id, len(paper.paragraphs), getattr(self.engine, "key", ""), budget)
         if key not in self._windows:
             ws = build_windows(paper, self.engine.count_tokens, budget)
@@ -199,14 +209,14 @@ class Assistant:
         demos: list[Demo] = []
         tries = 0
         for n in self.demo_candidates(paper, window):
-            if len(demos) >= k or tries >= 2 * k + 1:
+            if len(demos) >= k or tries >= k + 2:
                 break
             tries += 1
             para = window.paragraphs[n]
             prefix, suffix = self.engine.chat_prefix_suffix(
                 prompts.SYSTEM_QA, window.text, prompts.demo_tail(n, para.text))
-            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=64, stop=DEMO_STOP,
-                             cancel=cancel)
+            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=48, stop=DEMO_STOP,
+                             cancel=cancel, until=_answer_line_done)
             question, answer = parse_demo(text, prompts.DEMO_PRIMER)
             answer = strip_restatement(question, answer)
             if demo_problem(question, answer, para.text) is None:
@@ -253,9 +263,10 @@ class Assistant:
                 if on_token:
                     on_token(piece)
 
-            grammar = prompts.EVIDENCE_GRAMMAR if (self.use_grammar and primer.startswith("Evidence")) else None
+            grammar = prompts.GRAMMAR[mode] if self.use_grammar else None
             raw = self._run(prefix, suffix, max_tokens=self.max_answer_tokens, stop=ANSWER_STOP,
-                            cancel=cancel, on_piece=emit, grammar=grammar)
+                            cancel=cancel, on_piece=emit, grammar=grammar,
+                            until=lambda text: _answer_line_done(primer + text))
             engine_t = getattr(self.engine, "last_timings", None) or Timings()
             total = time.perf_counter() - start
             answer = self.make_answer(paper, question, raw, primer, window, mode)
@@ -290,15 +301,24 @@ class Assistant:
     # -- plumbing ----------------------------------------------------------------------
     def _run(self, prefix: str, suffix: str, *, max_tokens: int, stop: list[str],
              cancel: threading.Event | None, on_piece: Callable[[str], None] | None = None,
-             grammar: str | None = None) -> str:
+             grammar: str | None = None, until: Callable[[str], bool] | None = None) -> str:
+        """Stream one completion; stop early once ``until(text so far)`` holds."""
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
         pieces = []
-        for piece in self.engine.stream(prefix, suffix, max_tokens=max_tokens, temperature=self.temperature,
-                                        seed=self.seed, stop=stop, grammar=grammar, cancel=cancel):
-            pieces.append(piece)
-            if on_piece:
-                on_piece(piece)
+        it = self.engine.stream(prefix, suffix, max_tokens=max_tokens, temperature=self.temperature,
+                                seed=self.seed, stop=stop, grammar=grammar, cancel=cancel)
+        try:
+            for piece in it:
+                pieces.append(piece)
+                if on_piece:
+                    on_piece(piece)
+                if until is not None and until("".join(pieces)):
+                    break
+        finally:
+            close = getattr(it, "close", None)
+            if close:
+                close()  # the engine records its timings when its generator closes
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
         return "".join(pieces)

@@ -26,53 +26,67 @@ def prediction(answer) -> dict:
     return {"answer": answer.answer, "evidence": [c.text for c in answer.citations if c.verified]}
 
 
-def run_eval(engine, path: str, *, papers: int | None = None, mode: str = "doubledipper", k: int = 3,
+def run_eval(engine, path: str, *, papers: int | None = None, mode="doubledipper", k: int = 3,
              predictions_out: str | None = None,
-             on_progress: Callable[[str], None] | None = None, use_grammar: bool = False) -> dict:
-    if mode not in MODES:
-        raise BadInput(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+             on_progress: Callable[[str], None] | None = None, use_grammar: bool = True,
+             max_window_tokens: int | None = None):
+    """Score one mode (``mode="zero-shot"`` -> one result dict) or several (a list -> a list).
+
+    With several modes each paper is answered in every mode before the next paper, so
+    the modes share the paper's system + paper KV state (one read of the paper).
+    """
+    modes = [mode] if isinstance(mode, str) else list(mode)
+    for m in modes:
+        if m not in MODES:
+            raise BadInput(f"unknown mode {m!r}; choose one of {', '.join(MODES)}")
     if papers is not None and papers < 1:
         raise BadInput("--papers must be at least 1")
     evaluator = qasper.load_evaluator(path)  # fail early, before any model time is spent
     data = qasper.load_dataset(path)
     ids = list(data)[: papers or len(data)]
     subset = {i: data[i] for i in ids}
-    assistant = Assistant(engine, None, k=k, use_grammar=use_grammar)
-    predicted: dict[str, dict] = {}
-    first, follow = [], []
-    start = time.perf_counter()
+    assistant = Assistant(engine, None, k=k, use_grammar=use_grammar, max_window_tokens=max_window_tokens)
+    predicted: dict[str, dict[str, dict]] = {m: {} for m in modes}
+    first: dict[str, list] = {m: [] for m in modes}
+    follow: dict[str, list] = {m: [] for m in modes}
+    seconds = {m: 0.0 for m in modes}
     out = open(predictions_out, "w", encoding="utf-8") if predictions_out else None
     try:
         for pi, arxiv_id in enumerate(ids):
             paper = qasper.paper_from_qasper(arxiv_id, data[arxiv_id])
-            for qi, (qid, question) in enumerate(qasper.questions(data[arxiv_id])):
-                ans = assistant.ask(paper, question, mode=mode, k=k)
-                predicted[qid] = prediction(ans)
-                (first if qi == 0 else follow).append(ans.timings.ttft_s)
-                if out:
-                    out.write(json.dumps({"question_id": qid, "predicted_answer": predicted[qid]["answer"],
-                                          "predicted_evidence": predicted[qid]["evidence"],
-                                          "question": question, "raw": getattr(ans, "raw", ""),
-                                          "ttft_s": ans.timings.ttft_s}) + "\n")
-                    out.flush()
-                if on_progress:
-                    on_progress(f"[{pi + 1}/{len(ids)}] {question[:60]!r} -> {predicted[qid]['answer'][:60]!r}")
+            for m in modes:
+                t0 = time.perf_counter()
+                for qi, (qid, question) in enumerate(qasper.questions(data[arxiv_id])):
+                    ans = assistant.ask(paper, question, mode=m, k=k)
+                    pred = predicted[m][qid] = prediction(ans)
+                    (first[m] if qi == 0 else follow[m]).append(ans.timings.ttft_s)
+                    if out:
+                        out.write(json.dumps({"question_id": qid, "mode": m, "predicted_answer": pred["answer"],
+                                              "predicted_evidence": pred["evidence"], "question": question,
+                                              "raw": getattr(ans, "raw", ""), "ttft_s": ans.timings.ttft_s}) + "\n")
+                        out.flush()
+                    if on_progress:
+                        on_progress(f"[{pi + 1}/{len(ids)}] {m}: {question[:60]!r} -> {pred['answer'][:70]!r}")
+                seconds[m] += time.perf_counter() - t0
     finally:
         if out:
             out.close()
     gold = evaluator.get_answers_and_evidence(subset, False)
-    scores = evaluator.evaluate(gold, predicted)
     mean = (lambda xs: round(sum(xs) / len(xs), 4) if xs else None)
-    return {
-        "dataset": "qasper",
-        "papers": len(ids),
-        "questions": len(predicted),
-        "mode": mode,
-        "model": engine.name,
-        "answer_f1": round(scores["Answer F1"], 4),
-        "evidence_f1": round(scores["Evidence F1"], 4),
-        "by_type": {t: round(v, 4) for t, v in scores["Answer F1 by type"].items()},
-        "seconds": round(time.perf_counter() - start, 1),
-        "ttft_first_s": mean(first),
-        "ttft_followup_s": mean(follow),
-    }
+    results = []
+    for m in modes:
+        scores = evaluator.evaluate(gold, predicted[m])
+        results.append({
+            "dataset": "qasper",
+            "papers": len(ids),
+            "questions": len(predicted[m]),
+            "mode": m,
+            "model": engine.name,
+            "answer_f1": round(scores["Answer F1"], 4),
+            "evidence_f1": round(scores["Evidence F1"], 4),
+            "by_type": {t: round(v, 4) for t, v in scores["Answer F1 by type"].items()},
+            "seconds": round(seconds[m], 1),
+            "ttft_first_s": mean(first[m]),
+            "ttft_followup_s": mean(follow[m]),
+        })
+    return results[0] if isinstance(mode, str) else results

@@ -74,7 +74,8 @@ def dedupe_repeats(text: str) -> str:
 def tidy_answer(text: str) -> str:
     text = _STOP_MARKERS.split(text, maxsplit=1)[0]
     text = text.strip().strip('"“”').strip()
-    text = re.sub(r"^(?:the\s+)?answer\s*(?:is\b\s*[:=]?|[:=])\s*", "", text, flags=re.I)
+    text = re.sub(r"^(?:the\s+)?answer(?:\s+to\s+(?:the|this|your)\s+question)?\s*(?:is\b\s*[:=]?(?:\s*that\b)?|[:=])\s*",
+                  "", text, flags=re.I)
     # references such as "[3]" or "(paragraph 3)" belong to the evidence, not the answer
     text = _BRACKETED.sub("", text)
     text = re.sub(r"\(\s*(?:see\s+)?(?:paragraphs?|para\.?)\s*[\d,\s\-–and]+\)", "", text, flags=re.I)
@@ -118,6 +119,10 @@ def parse_answer(text: str, valid: set[int] | None = None, primer: str = "") -> 
     else:
         evidence = evidence_numbers(full)
         answer = full
+    # one answer line: what follows a completed line is the model rambling on
+    stripped = answer.lstrip()
+    if "\n" in stripped:
+        answer = stripped.split("\n", 1)[0]
     # a second "Question:" means the model went on to invent more examples
     qm = _QUESTION.search(answer)
     if qm:

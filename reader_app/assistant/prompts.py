@@ -54,13 +54,19 @@ DEMO_INTRO = "Examples of questions about this paper, each with its evidence par
 ANSWER_PRIMER = {"doubledipper": "Evidence: [", "zero-shot-evidence": "Evidence: [", "zero-shot": "Answer:"}
 DEMO_PRIMER = "Question:"
 
-# GBNF for the Evidence/Answer shape after the "Evidence: [" primer: numbers, "]", one answer line.
+# GBNF for the reply after its primer.  Evidence modes: up to five numbers, "]", then one
+# non-empty answer line; zero-shot: one non-empty line.  It stops the small model's
+# degenerate loops ("[1] [2] [3] ...", "The answer is:\n\nThe answer is:").
 EVIDENCE_GRAMMAR = r'''
-root ::= nums "]" "\n" "Answer:" " " line "\n"
-nums ::= (num ("," " "? num){0,4})?
+root ::= nums "]" "\n" "Answer: " line "\n"
+nums ::= (num (", " num){0,4})?
 num ::= [1-9] [0-9]{0,3}
-line ::= [^\n\[\]]{1,300}
+line ::= [^\n\[\] ] [^\n\[\]]{0,300}
 '''
+LINE_GRAMMAR = r'''
+root ::= " " [^\n ] [^\n]{0,300} "\n"
+'''
+GRAMMAR = {"doubledipper": EVIDENCE_GRAMMAR, "zero-shot-evidence": EVIDENCE_GRAMMAR, "zero-shot": LINE_GRAMMAR}
 
 
 @dataclass

@@ -56,7 +56,8 @@ def register(sub) -> None:
     p.add_argument("dataset", choices=("qasper",))
     p.add_argument("file", metavar="FILE")
     p.add_argument("--papers", type=int, default=None, metavar="N", help="first N papers in file order")
-    p.add_argument("--mode", choices=MODES, default="doubledipper")
+    p.add_argument("--mode", choices=(*MODES, "all"), default="doubledipper",
+                   help="a mode, or 'all' (a list of results; the modes share each paper's KV state)")
     p.add_argument("--k", type=int, default=3)
     p.add_argument("--predictions", metavar="OUT.jsonl", default=None, help="also write the predictions")
     p.add_argument("--progress", action="store_true", help="print each answer on stderr")
@@ -162,13 +163,18 @@ def cmd_eval(args):
     engine = _open_engine(args)
     progress = (lambda s: print(s, file=sys.stderr, flush=True)) if args.progress else None
     try:
-        return run_eval(engine, args.file, papers=args.papers, mode=args.mode, k=args.k,
+        from reader_app.assistant.prompts import MODES
+
+        mode = list(MODES) if args.mode == "all" else args.mode
+        return run_eval(engine, args.file, papers=args.papers, mode=mode, k=args.k,
                         predictions_out=args.predictions, on_progress=progress)
     finally:
         engine.close()
 
 
 def render_eval(r) -> str:
+    if isinstance(r, list):
+        return "\n\n".join(render_eval(x) for x in r)
     bt = r["by_type"]
     return (f"QASPER, {r['papers']} papers, {r['questions']} questions, mode {r['mode']}, model {r['model']}\n"
             f"Answer F1 {r['answer_f1']:.3f}  Evidence F1 {r['evidence_f1']:.3f}\n"
