@@ -192,6 +192,7 @@ def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: 
         win.show()
         if paths:
             win.import_files(paths, password=password, open_last=True)
+    _quit_on_sigint(app)
     app.exec()
     win.save_state()
     services.shutdown()
@@ -221,3 +222,18 @@ def _install_excepthook(win) -> None:
             pass
 
     sys.excepthook = hook
+
+
+def _quit_on_sigint(app) -> None:
+    """Ctrl+C in the terminal closes the app cleanly (Qt's loop would swallow it)."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    try:
+        signal.signal(signal.SIGINT, lambda *_a: app.closeAllWindows() or app.quit())
+    except ValueError:  # not the main thread
+        return
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)  # lets Python run its signal handlers
+    timer.start(250)

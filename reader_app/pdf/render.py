@@ -233,6 +233,9 @@ def open_document(path: str, password: str | None = None) -> RenderDoc:
 
 
 def _serve(conn) -> None:  # the helper process's main loop
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the app; it stops us
     docs: dict[int, RenderDoc] = {}
     next_id = 1
     while True:
