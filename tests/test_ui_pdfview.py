@@ -152,3 +152,12 @@ def test_render_helper_process_crash_is_survived(qtbot, view):
     with qtbot.waitSignal(view.firstPageShown, timeout=60000):
         win.open_paper(win.paper.id)  # reopening starts a fresh helper
     assert render.start_helper() is not helper and view.page_count() == 4
+
+
+def test_selection_runs_across_a_page_break(qtbot, view):
+    w1, w2 = view.doc.words(1), view.doc.words(2)
+    with qtbot.waitSignal(view.selectionChanged) as sig:
+        view.select_words(1, len(w1) - 3, 2, last_page=2)
+    text = sig.args[0]
+    assert text.split() == [w.text for w in w1[-3:]] + [w.text for w in w2[:3]]
+    assert "\n" in text  # the page break starts a new line

@@ -53,13 +53,16 @@ class TextInteraction:
 
     def mouseMoveEvent(self, event):  # noqa: N802
         if self._drag_anchor and event.buttons() & Qt.MouseButton.LeftButton:
-            page, start = self._drag_anchor
-            r = self._page_rect(page)
-            x = (event.position().x() - r.x()) / self._zoom
-            y = (event.position().y() - r.y()) / self._zoom
-            idx = self._word_at(page, x, y)
+            anchor = self._drag_anchor
+            hit = self._hit(event.position())
+            if hit is None:  # between pages or beside them: stay on the anchor's page
+                page = anchor[0]
+                r = self._page_rect(page)
+                hit = (page, (event.position().x() - r.x()) / self._zoom, (event.position().y() - r.y()) / self._zoom)
+            idx = self._word_at(*hit)
             if idx is not None:
-                self._selection = (page, min(start, idx), max(start, idx))
+                a, b = sorted([anchor, (hit[0], idx)])
+                self._selection = (a[0], a[1], b[0], b[1])  # may run across pages
                 self.viewport().update()
         super().mouseMoveEvent(event)
 
@@ -72,30 +75,37 @@ class TextInteraction:
         hit = self._hit(event.position()) if self.doc is not None else None
         idx = self._word_at(*hit) if hit else None
         if idx is not None:
-            self._selection = (hit[0], idx, idx)
+            self._selection = (hit[0], idx, hit[0], idx)
             self.viewport().update()
             self.selectionChanged.emit(self.selected_text(), hit[0])
 
-    def select_words(self, page: int, first: int, last: int) -> None:
-        """Select words ``first..last`` of ``page`` (for keyboard-less callers and tests)."""
-        self._selection = (page, first, last)
+    def select_words(self, page: int, first: int, last: int, last_page: int | None = None) -> None:
+        """Select from word ``first`` of ``page`` to word ``last`` of ``last_page`` (default: same page)."""
+        self._selection = (page, first, last_page or page, last)
         self.viewport().update()
         self.selectionChanged.emit(self.selected_text(), page)
 
-    def _selected_words(self):
-        page, a, b = self._selection
-        return self.doc.words(page)[a:b + 1]
+    def _selected_words(self, page: int):
+        """The selected words on ``page`` (empty when the selection does not reach it)."""
+        p0, i0, p1, i1 = self._selection
+        if not p0 <= page <= p1:
+            return []
+        words = self.doc.words(page)
+        start = i0 if page == p0 else 0
+        end = i1 + 1 if page == p1 else len(words)
+        return words[start:end]
 
     def selected_text(self) -> str:
         if not self._selection or self.doc is None:
             return ""
-        out, prev = [], None
-        for w in self._selected_words():
-            if prev is not None:
-                out.append("\n" if (w.block, w.line) != (prev.block, prev.line) and w.block != prev.block
-                           else " ")
-            out.append(w.text)
-            prev = w
+        out, prev, prev_page = [], None, 0
+        for page in range(self._selection[0], self._selection[2] + 1):
+            for w in self._selected_words(page):
+                if prev is not None:
+                    new_block = prev.block != w.block or page != prev_page
+                    out.append("\n" if new_block else " ")
+                out.append(w.text)
+                prev, prev_page = w, page
         return "".join(out)
 
     def copy(self) -> bool:

@@ -75,7 +75,7 @@ class PdfView(TextInteraction, QAbstractScrollArea):
         self._page = 0
         self._pending_target: tuple | None = None
         self.highlight: tuple[int, tuple] | None = None  # (page, bbox) of show_paragraph
-        self._selection: tuple[int, int, int] | None = None  # page, first word, last word
+        self._selection: tuple[int, int, int, int] | None = None  # page, word .. page, word
         self._drag_anchor: tuple[int, int] | None = None
         self.find_hits: list[tuple[int, tuple]] = []
         self.find_index = -1
@@ -478,10 +478,10 @@ class PdfView(TextInteraction, QAbstractScrollArea):
             if p == page:
                 color = QColor(255, 140, 0, 130) if i == self.find_index else QColor(255, 230, 0, 110)
                 painter.fillRect(box(b), color)
-        if self._selection and self._selection[0] == page and self.doc is not None:
+        if self._selection and self._selection[0] <= page <= self._selection[2] and self.doc is not None:
             color = QColor(self.palette().color(QPalette.ColorRole.Highlight))
             color.setAlpha(90)
-            for w in self._selected_words():
+            for w in self._selected_words(page):
                 painter.fillRect(box((w.x0, w.y0, w.x1, w.y1)), color)
         if self.highlight and self.highlight[0] == page:
             r = box(self.highlight[1]).adjusted(-4, -3, 4, 3)
