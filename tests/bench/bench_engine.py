@@ -76,65 +76,71 @@ def run_child(payload: dict, cache_dir: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def bench_throughput(model: str, threads: int, n_ctx: int, max_tokens: int, reps: int) -> dict:
-    import llama_cpp
-
-    from reader_app.assistant.llama_engine import LlamaEngine
-
-    app = LlamaEngine(model, n_ctx=n_ctx, threads=threads, disk_cache=False, ram_states=0)
-    raw = llama_cpp.Llama(model_path=model, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                          logits_all=False, verbose=False, seed=0)
-    prompt_prefix, prompt_suffix = app.chat_prefix_suffix(
-        "You are a helpful assistant.", paper_text(app.count_tokens, 400),
-        "Summarise the paper above in detail, paragraph by paragraph.")
-    tokens = app.tokenize(prompt_prefix) + app.tokenize(prompt_suffix)
+THROUGHPUT_CHILD = r"""
+import json, sys, time
+import llama_cpp
+from reader_app.assistant.llama_engine import LlamaEngine
+a = json.loads(sys.stdin.read())
+clocks = {"wall": time.perf_counter, "cpu": time.process_time}
+if a["mode"] == "app":
+    app = LlamaEngine(a["model"], n_ctx=a["n_ctx"], threads=a["threads"], disk_cache=False, ram_states=0)
+    def pieces():
+        yield from app.stream(a["prefix"], a["suffix"], max_tokens=a["max_tokens"])
+else:
+    raw = llama_cpp.Llama(model_path=a["model"], n_ctx=a["n_ctx"], n_threads=a["threads"],
+                          n_threads_batch=a["threads"], logits_all=False, verbose=False, seed=0)
     vocab = raw._model.vocab
-
-    clocks = {"wall": time.perf_counter, "cpu": time.process_time}
-
-    def measure(run_tokens):
-        """Prompt seconds and generation tok/s, on the wall clock and in process CPU time."""
-        t0 = {k: c() for k, c in clocks.items()}
-        first = None
+    def pieces():
         n = 0
-        for _ in run_tokens():
-            if first is None:
-                first = {k: c() for k, c in clocks.items()}
-            n += 1
-        end = {k: c() for k, c in clocks.items()}
-        res = {k: {"prompt_s": first[k] - t0[k], "gen_tps": (n - 1) / max(end[k] - first[k], 1e-9)}
-               for k in clocks}
-        res["n"] = n
-        return res
-
-    def raw_tokens():
-        raw.reset()
-        n = 0
-        for tok in raw.generate(tokens, temp=0.0, repeat_penalty=1.0, reset=True):
+        for tok in raw.generate(a["tokens"], temp=0.0, repeat_penalty=1.0, reset=True):
             if llama_cpp.llama_vocab_is_eog(vocab, tok):
                 break
             yield raw.detokenize([tok])
             n += 1
-            if n >= max_tokens:
+            if n >= a["max_tokens"]:
                 break
+t0 = {k: c() for k, c in clocks.items()}
+first = None
+n = 0
+for _ in pieces():
+    if first is None:
+        first = {k: c() for k, c in clocks.items()}
+    n += 1
+end = {k: c() for k, c in clocks.items()}
+res = {k: {"prompt_s": first[k] - t0[k], "gen_tps": (n - 1) / max(end[k] - first[k], 1e-9)} for k in clocks}
+res["n"] = app.last_timings.completion_tokens if a["mode"] == "app" else n
+print(json.dumps(res))
+"""
 
-    def app_tokens():
-        app._truncate(0)  # no KV reuse: evaluate the whole prompt like the raw run
-        yield from app.stream(prompt_prefix, prompt_suffix, max_tokens=max_tokens)
+
+def bench_throughput(model: str, threads: int, n_ctx: int, max_tokens: int, reps: int) -> dict:
+    """Each run in its own process holding one Llama, as the app does; raw and app alternate."""
+    from reader_app.assistant.llama_engine import LlamaEngine
+
+    app = LlamaEngine(model, n_ctx=n_ctx, threads=threads, disk_cache=False, ram_states=0)
+    prefix, suffix = app.chat_prefix_suffix(
+        "You are a helpful assistant.", paper_text(app.count_tokens, 400),
+        "Summarise the paper above in detail, paragraph by paragraph.")
+    tokens = app.tokenize(prefix) + app.tokenize(suffix)
+    app.close()
+    base = {"model": model, "n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens,
+            "prefix": prefix, "suffix": suffix, "tokens": tokens}
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+
+    def run(mode: str) -> dict:
+        proc = subprocess.run([sys.executable, "-c", THROUGHPUT_CHILD], input=json.dumps(dict(base, mode=mode)),
+                              capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
+        if proc.returncode != 0:
+            raise SystemExit(f"{mode} run failed: {proc.stderr[-2000:]}")
+        return json.loads(proc.stdout)
 
     raws, apps = [], []
-    for i in range(reps):  # interleaved, alternating order, so load changes hit both alike
-        if i % 2:
-            apps.append(measure(app_tokens))
-            raws.append(measure(raw_tokens))
-        else:
-            raws.append(measure(raw_tokens))
-            apps.append(measure(app_tokens))
-    raw.close()
-    app.close()
+    for i in range(reps):  # alternating order, so load changes hit both alike
+        for mode in (("app", "raw") if i % 2 else ("raw", "app")):
+            (apps if mode == "app" else raws).append(run(mode))
     out = {"prompt_tokens": len(tokens), "completion_tokens": apps[0]["n"], "raw_tokens": raws[0]["n"],
            "reps": reps}
-    for k in clocks:
+    for k in ("wall", "cpu"):
         r_gen = statistics.median(r[k]["gen_tps"] for r in raws)
         a_gen = statistics.median(a[k]["gen_tps"] for a in apps)
         r_pp = statistics.median(len(tokens) / r[k]["prompt_s"] for r in raws)
