@@ -120,7 +120,12 @@ class PdfView(TextInteraction, QAbstractScrollArea):
             if not os.environ.get("READER_APP_RENDER_INPROCESS"):
                 render.start_helper()
 
-        run_op(None, work, pool=self._pool)
+        def done(_result):
+            import gc
+
+            gc.freeze()  # the big import is over: keep its objects out of later (GIL-holding) GC passes
+
+        run_op(None, work, on_success=done, pool=self._pool)
 
     def _set_doc(self, doc, page, y, zoom) -> None:
         self.doc = doc
