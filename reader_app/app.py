@@ -53,6 +53,9 @@ class Services:
 
             ui_settings = QSettings(ORG, APP)
         self.ui_settings = ui_settings
+        if self.library_path is None:  # --library and $READER_APP_LIBRARY win over the setting
+            saved = ui_settings.value("library/path")
+            self.library_path = str(saved) if saved else None
 
     # ---- library -----------------------------------------------------------------------
     def library(self):
