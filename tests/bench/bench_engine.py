@@ -139,7 +139,7 @@ def bench_throughput(model: str, threads: int, n_ctx: int, max_tokens: int, reps
         for mode in (("app", "raw") if i % 2 else ("raw", "app")):
             (apps if mode == "app" else raws).append(run(mode))
     out = {"prompt_tokens": len(tokens), "completion_tokens": apps[0]["n"], "raw_tokens": raws[0]["n"],
-           "reps": reps}
+           "reps": reps, "same_instance": same_instance(model, threads, n_ctx, max_tokens, reps, base)}
     for k in ("wall", "cpu"):
         r_gen = statistics.median(r[k]["gen_tps"] for r in raws)
         a_gen = statistics.median(a[k]["gen_tps"] for a in apps)
@@ -150,6 +150,47 @@ def bench_throughput(model: str, threads: int, n_ctx: int, max_tokens: int, reps
                   "raw_prompt_tps": round(r_pp, 1), "app_prompt_tps": round(a_pp, 1),
                   "prompt_ratio": round(a_pp / r_pp, 3)}
     return out
+
+
+def same_instance(model: str, threads: int, n_ctx: int, max_tokens: int, reps: int, base: dict) -> dict:
+    """App stream() vs llama-cpp-python's generate() on ONE Llama, alternating: the app's own
+    per-token cost, free of differences between processes and instances."""
+    import llama_cpp
+
+    from reader_app.assistant.llama_engine import LlamaEngine
+
+    app = LlamaEngine(model, n_ctx=n_ctx, threads=threads, disk_cache=False, ram_states=0)
+    ll, vocab = app._llama, app._vocab
+
+    def app_run():
+        app._truncate(0)
+        yield from app.stream(base["prefix"], base["suffix"], max_tokens=max_tokens)
+
+    def raw_run():
+        ll.reset()
+        n = 0
+        for tok in ll.generate(base["tokens"], temp=0.0, repeat_penalty=1.0, reset=True):
+            if llama_cpp.llama_vocab_is_eog(vocab, tok):
+                break
+            yield ll.detokenize([tok])
+            n += 1
+            if n >= max_tokens:
+                break
+
+    rates: dict[str, dict[str, list[float]]] = {"app": {"wall": [], "cpu": []}, "raw": {"wall": [], "cpu": []}}
+    for i in range(reps):
+        for name, fn in ((("app", app_run), ("raw", raw_run)) if i % 2 else (("raw", raw_run), ("app", app_run))):
+            first = None
+            n = 0
+            for _ in fn():
+                if first is None:
+                    first = (time.perf_counter(), time.process_time())
+                n += 1
+            rates[name]["wall"].append((n - 1) / (time.perf_counter() - first[0]))
+            rates[name]["cpu"].append((n - 1) / max(time.process_time() - first[1], 1e-9))
+    app.close()
+    return {k: round(statistics.median(rates["app"][k]) / statistics.median(rates["raw"][k]), 3)
+            for k in ("wall", "cpu")}
 
 
 def bench_followup(model: str, threads: int, n_ctx: int, prefix_tokens: int) -> dict:
@@ -204,7 +245,11 @@ def main() -> None:
         for k, label in (("wall", "wall clock"), ("cpu", "CPU time")):
             t = tp[k]
             print(f"    {label:10s} generation: app {t['app_gen_tps']} / raw {t['raw_gen_tps']} = {t['gen_ratio']}"
-                  f";  prompt eval: app {t['app_prompt_tps']} / raw {t['raw_prompt_tps']} = {t['prompt_ratio']}")
+                  f";  prompt eval: app {t['app_prompt_tps']} / raw {t['raw_prompt_tps']} = {t['prompt_ratio']}"
+                  "  (separate processes)")
+        si = tp["same_instance"]
+        print(f"    generation on one Llama instance, app stream() / raw generate(): wall {si['wall']}, "
+              f"CPU {si['cpu']}")
     if "followup" in result:
         f = result["followup"]
         print(f"(b) follow-up TTFT {f['followup']['ttft_s']} s / first TTFT {f['first']['ttft_s']} s = "
