@@ -12,6 +12,21 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Hermetic runs: the KV cache, settings and user models of the person running the tests
+# are never read or written; child processes inherit these.
+import atexit as _atexit
+import shutil as _shutil
+import tempfile as _tempfile
+
+_HOME = _tempfile.mkdtemp(prefix="reader-app-tests-")
+_atexit.register(_shutil.rmtree, _HOME, True)
+for _var, _sub in (("READER_APP_CACHE_DIR", "cache"), ("READER_APP_CONFIG_DIR", "config"),
+                   ("READER_APP_MODELS_DIR", "models")):
+    os.environ[_var] = os.path.join(_HOME, _sub)
+for _var in ("READER_APP_MODEL", "READER_APP_BACKEND", "READER_APP_BASE_URL", "READER_APP_API_KEY",
+             "READER_APP_CHAT_TEMPLATE", "READER_APP_LIBRARY"):
+    os.environ.pop(_var, None)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PAPERS = SHARED / "papers"
