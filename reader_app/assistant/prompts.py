@@ -60,11 +60,11 @@ DEMO_PRIMER = "Question:"
 EVIDENCE_GRAMMAR = r'''
 root ::= nums "]" "\n" "Answer: " line "\n"
 nums ::= (num (", " num){0,4})?
-num ::= [1-9] [0-9]{0,3}
-line ::= [^\n\[\] ] [^\n\[\]]{0,300}
+num ::= [1-9] [0-9]? [0-9]?
+line ::= [^\n\[\] ] [^\n\[\]]*
 '''
 LINE_GRAMMAR = r'''
-root ::= " " [^\n ] [^\n]{0,300} "\n"
+root ::= " " [^\n ] [^\n]* "\n"
 '''
 GRAMMAR = {"doubledipper": EVIDENCE_GRAMMAR, "zero-shot-evidence": EVIDENCE_GRAMMAR, "zero-shot": LINE_GRAMMAR}
 
