@@ -104,3 +104,22 @@ def test_ask_pdf_end_to_end_and_history(cli, tmp_path):
     hist = cli("history", out["paper_id"][:12], "--json").json()
     assert [q["question"] for q in hist["questions"]] == ["Which corpus is the model trained on?"]
     assert hist["questions"][0]["answer"] == out["answer"]
+
+
+def test_renderers_make_readable_text():
+    from reader_app.commands.assistant import render_ask, render_eval, render_history, render_summarize
+
+    cite = {"paragraph": 3, "page": 2, "section": "2 Data", "text": "We train on PubMed.", "bbox": [0, 0, 1, 1],
+            "verified": True}
+    ask = {"paper_id": "p", "question": "Which corpus?", "answer": "PubMed", "answerable": True, "citations": [cite],
+           "mode": "doubledipper", "model": "m",
+           "timings": {"prompt_tokens": 10, "cached_tokens": 8, "ttft_s": 0.1, "total_s": 0.2}}
+    text = render_ask(ask)
+    assert text.startswith("PubMed") and "[3] ✓ p.2" in text and "8 cached" in text
+    s = render_summarize({"paper_id": "p", "model": "m", "sections": [{"title": "TL;DR", "summary": "Short.", "citations": [cite]}]})
+    assert "## TL;DR" in s and "[3]" in s
+    ev = {"dataset": "qasper", "papers": 1, "questions": 2, "mode": "zero-shot", "model": "m", "answer_f1": 0.1,
+          "evidence_f1": 0.2, "by_type": {"extractive": 0.1, "abstractive": 0.0, "boolean": 0.5, "none": 0.0},
+          "seconds": 3.0, "ttft_first_s": 1.0, "ttft_followup_s": 0.1}
+    assert "Answer F1 0.100" in render_eval(ev) and render_eval([ev, ev]).count("Answer F1") == 2
+    assert "no questions" in render_history({"paper_id": "p", "title": "T", "questions": []})
