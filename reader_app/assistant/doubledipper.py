@@ -4,6 +4,8 @@ What the UI and the CLI call::
 
     from reader_app.assistant.doubledipper import Assistant
     assistant = Assistant(engine, library=None)        # library: a reader_app.library Library, optional
+    #   options: k=3, use_grammar=True (GBNF-shaped replies), max_answer_tokens=64,
+    #            max_window_tokens=None (cap a window below the model's context), temperature=0, seed=0
     answer = assistant.ask(paper, "What dataset do they use?",
                            mode="doubledipper",         # or "zero-shot", "zero-shot-evidence"
                            k=3,                          # number of demonstrations
