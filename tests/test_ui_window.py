@@ -32,8 +32,7 @@ def test_open_scroll_zoom_and_outline(qtbot, ui_env):
     assert view.current_page() == 4
     qtbot.waitUntil(lambda: win.page_box.text() == "4")
     # and the newly visible page gets rendered sharp, in the background
-    key = view._scale_key()
-    qtbot.waitUntil(lambda: (4, key) in view._cache, timeout=30000)
+    qtbot.waitUntil(lambda: (4, view._scale_key()) in view._cache, timeout=30000)
 
     # page box
     win.page_box.setText("2")
