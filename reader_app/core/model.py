@@ -109,6 +109,8 @@ class Answer:
     model: str
     timings: Timings
     created: str = ""
+    raw: str = ""  # the model's own text, before parsing and verification
+    id: int | None = None  # the Q&A history row, once stored
 
     def to_dict(self) -> dict:
         d = asdict(self)
