@@ -66,12 +66,7 @@ def file_sha256(path: str | os.PathLike, *, cache_file: Path | None = None) -> s
     ident = f"{p}|{st.st_size}|{st.st_mtime_ns}"
     cache_file = cache_file or settings.cache_dir() / "model-hashes.json"
     with _hash_lock:
-        try:
-            known = json.loads(cache_file.read_text(encoding="utf-8"))
-            if not isinstance(known, dict):
-                known = {}
-        except (OSError, ValueError):
-            known = {}
+        known = settings.read_json_dict(cache_file)
         digest = known.get(ident)
         if isinstance(digest, str) and len(digest) == 64:
             return digest

@@ -72,15 +72,19 @@ def get(key: str):
     return load().get(key, DEFAULTS.get(key))
 
 
+def read_json_dict(path: Path) -> dict:
+    """The JSON object stored at ``path``, or {} when it is missing, unreadable or not an object."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def save(values: dict) -> None:
     """Merge ``values`` into the stored settings (a value of None removes the key)."""
     path = settings_path()
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(stored, dict):
-            stored = {}
-    except (OSError, ValueError):
-        stored = {}
+    stored = read_json_dict(path)
     for k, v in values.items():
         if v is None:
             stored.pop(k, None)
