@@ -169,7 +169,8 @@ class Assistant:
         return int(h[:8], 16)
 
     def demonstrations(self, paper: Paper, window: Window, k: int | None = None,
-                       cancel: threading.Event | None = None) -> list[Demo]:
+                       cancel: threading.Event | None = None,
+                       progress: Callable[[str], None] | None = None) -> list[Demo]:
         k = self.k if k is None else k
         if k <= 0:
             return []
@@ -186,7 +187,7 @@ class Assistant:
                 return demos
             except (KeyError, TypeError, ValueError):
                 pass  # an unreadable cache entry is rebuilt
-        demos = self._generate_demos(paper, window, k, cancel)
+        demos = self._generate_demos(paper, window, k, cancel, progress)
         self._demos[ckey] = demos
         if demos and use_lib:
             self._library_call("put_demonstrations", paper.id, mkey, f"{window.key}:k{k}",
@@ -207,13 +208,17 @@ class Assistant:
         return out
 
     def _generate_demos(self, paper: Paper, window: Window, k: int,
-                        cancel: threading.Event | None) -> list[Demo]:
+                        cancel: threading.Event | None,
+                        progress: Callable[[str], None] | None = None) -> list[Demo]:
         demos: list[Demo] = []
         tries = 0
         for n in self.demo_candidates(paper, window):
             if len(demos) >= k or tries >= k + 2:
                 break
             tries += 1
+            if progress:
+                progress(f"Writing example question {len(demos) + 1} of {k} from the paper "
+                         "(once per paper and model)")
             para = window.paragraphs[n]
             prefix, suffix = self.engine.chat_prefix_suffix(
                 prompts.SYSTEM_QA, window.text, prompts.demo_tail(n, para.text))
@@ -227,7 +232,8 @@ class Assistant:
 
     # -- questions ---------------------------------------------------------------------
     def prompt(self, paper: Paper, question: str, mode: str = "doubledipper", k: int | None = None,
-               cancel: threading.Event | None = None) -> tuple[str, str, Window]:
+               cancel: threading.Event | None = None,
+               progress: Callable[[str], None] | None = None) -> tuple[str, str, Window]:
         """(prefix, suffix, window) for a question; generates demonstrations if needed."""
         if mode not in prompts.MODES:
             raise BadInput(f"unknown mode {mode!r}; choose one of {', '.join(prompts.MODES)}")
@@ -237,7 +243,7 @@ class Assistant:
         user_prefix = window.text
         self._last_demos = []
         if mode == "doubledipper":
-            self._last_demos = self.demonstrations(paper, window, k, cancel)
+            self._last_demos = self.demonstrations(paper, window, k, cancel, progress)
             user_prefix += prompts.render_demos(self._last_demos)
         prefix, suffix = self.engine.chat_prefix_suffix(
             prompts.system_for(mode), user_prefix, prompts.question_tail(question, mode))
@@ -245,7 +251,9 @@ class Assistant:
 
     def ask(self, paper: Paper, question: str, mode: str = "doubledipper", k: int | None = None,
             on_token: Callable[[str], None] | None = None,
-            cancel: threading.Event | None = None) -> Answer:
+            cancel: threading.Event | None = None,
+            progress: Callable[[str], None] | None = None) -> Answer:
+        """Answer ``question``; ``progress`` gets one-line notes on what runs now."""
         question = " ".join((question or "").split())
         if not question:
             raise BadInput("the question is empty")
@@ -253,7 +261,9 @@ class Assistant:
             raise BadInput("this paper has no text to ask about")
         with self._lock:
             start = time.perf_counter()
-            prefix, suffix, window = self.prompt(paper, question, mode, k, cancel)
+            prefix, suffix, window = self.prompt(paper, question, mode, k, cancel, progress)
+            if progress:
+                progress("Answering")
             primer = prompts.ANSWER_PRIMER[mode]
             first: list[float] = []
 
@@ -294,11 +304,14 @@ class Assistant:
         return answer
 
     # -- summaries ---------------------------------------------------------------------
-    def summarize(self, paper: Paper, section_index=None, on_token=None, cancel=None) -> list[dict]:
+    def summarize(self, paper: Paper, section_index=None, on_token=None, cancel=None, *,
+                  force: bool = False, progress: Callable[[str], None] | None = None) -> list[dict]:
+        """``force``: ignore cached summaries and write (and cache) fresh ones."""
         from reader_app.assistant.summaries import summarize
 
         with self._lock:
-            return summarize(self, paper, section_index, on_token=on_token, cancel=cancel)
+            return summarize(self, paper, section_index, on_token=on_token, cancel=cancel,
+                             force=force, progress=progress)
 
     # -- plumbing ----------------------------------------------------------------------
     def _run(self, prefix: str, suffix: str, *, max_tokens: int, stop: list[str],

@@ -87,7 +87,9 @@ def _clean(text: str) -> str:
     return tidy_answer(keep_refs.replace("[", "⟦").replace("]", "⟧")).replace("⟦", "[").replace("⟧", "]")
 
 
-def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None) -> list[dict]:
+def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None, *, force: bool = False,
+              progress=None) -> list[dict]:
+    """``force`` skips the caches (and overwrites them); ``progress`` gets one line per part."""
     engine = assistant.engine
     sections = _sections(paper)
     if not sections:
@@ -110,7 +112,7 @@ def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None) -
     budget = max(200, engine.n_ctx - system_cost - SUMMARY_TOKENS - 64)
     by_index = {s[0]: s for s in sections}
     out = []
-    for t in targets:
+    for i, t in enumerate(targets):
         if t == "tldr":
             title, paras = "TL;DR", _tldr_paragraphs(paper, sections, count, budget)
         else:
@@ -118,9 +120,11 @@ def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None) -
         if on_token:
             on_token(f"## {title}\n")
         key, source = _key(t), _source(paras)
-        cached = assistant._summaries.get((paper.id, engine.key, key))
+        if progress:
+            progress(f"Summarizing {title} ({i + 1} of {len(targets)})")
+        cached = None if force else assistant._summaries.get((paper.id, engine.key, key))
         in_lib = assistant._in_library(paper)
-        if cached is None and in_lib:
+        if cached is None and in_lib and not force:
             cached = assistant._library_call("get_summary", paper.id, engine.key, key)
         if cached and cached.get("source") == source:  # stale when the text changed
             if on_token:
