@@ -11,6 +11,13 @@ Returns ``[{"title", "summary", "citations": [Citation as dict]}]``.  ``on_token
 the context is summarized chunk by chunk (map), then the chunk summaries are combined
 (reduce).  Results are cached in RAM and, when the paper is in the library, with
 ``library.put_summary(paper_id, model_key, section_key, data)``.
+
+Small models break formats, echo their instructions and loop, so the reply is primed
+("This section" / "This paper"), generation stops after a few sentences or at the first
+repeated sentence or phrase, echoed instructions, repeats and an unfinished last
+sentence are dropped, markers of paragraphs outside the summarized text are removed,
+and a sentence without a marker gets the paragraph that supports it lexically.  When
+nothing usable is left the summary quotes the opening sentences instead, and says so.
 """
 
 from __future__ import annotations
@@ -21,13 +28,20 @@ from dataclasses import asdict
 
 from reader_app.assistant import prompts
 from reader_app.assistant.citations import INFER_THRESHOLD, best_supporting, make_citation, support
-from reader_app.assistant.parsing import cited_numbers, tidy_answer
+from reader_app.assistant.parsing import cited_numbers
 from reader_app.assistant.windows import included, number_of
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Paper, Paragraph
 
 SUMMARY_TOKENS = 160
 SUMMARY_STOP = ["\n\n\n", "</", "<|", "\nQuestion"]
+MAX_SENTENCES = {"section": 4, "tldr": 3, "reduce": 3, "map": 3}
+PRIMER = {"section": "This section", "tldr": "This paper", "reduce": "This section", "map": "This part"}
+QUOTED = "From the text: "  # a fallback summary quotes the opening sentences
+_CACHE_VERSION = "2"  # part of the source hash: summaries made by older code are redone
+_SENT_END = re.compile(r"(?<=[.!?])\s+")
+_MARK = re.compile(r"\s*\[\s*\d{1,4}(?:\s*(?:,|and|-|–|;)\s*\d{1,4})*\s*\]")
+_CUT = re.compile(r"</?(?:paper|examples|paragraph)>|<\||\n\s*(?:question|evidence|answer|note)\s*:", re.I)
 _KEY_SECTIONS = re.compile(r"abstract|introduction|conclusion|summary|discussion|result", re.I)
 
 
@@ -58,33 +72,109 @@ def _chunks(paras: list[Paragraph], count, budget: int) -> list[list[Paragraph]]
     return chunks
 
 
-def _citations(summary: str, paras: dict[int, Paragraph]) -> list[dict]:
-    numbers = cited_numbers(summary, set(paras))
-    sentences = re.split(r"(?<=[.!?])\s+", summary)
+def _sentences(text: str) -> list[str]:
+    return [x.strip() for x in _SENT_END.split(" ".join(text.split())) if x.strip()]
+
+
+def _key_of(sentence: str) -> frozenset:
+    return frozenset(w for w in re.findall(r"[a-z0-9]+", _MARK.sub(" ", sentence).lower()) if len(w) > 2)
+
+
+def _near_duplicate(a: frozenset, b: frozenset) -> bool:
+    return bool(a) and bool(b) and len(a & b) / len(a | b) >= 0.75
+
+
+def _looping(text: str) -> bool:
+    """A phrase of four words said three times: the model is going round in circles."""
+    ws = re.findall(r"\w+", text.lower())
+    seen: dict[tuple, int] = {}
+    for i in range(len(ws) - 3):
+        g = tuple(ws[i:i + 4])
+        seen[g] = seen.get(g, 0) + 1
+        if seen[g] >= 3:
+            return True
+    return False
+
+
+def _enough(text: str, what: str) -> bool:
+    """Stop generating: enough whole sentences, a repeated sentence, or a loop."""
+    parts = _sentences(_CUT.split(text, maxsplit=1)[0])
+    done = parts if re.search(r"[.!?][\]\)\"”']?\s*$", text) else parts[:-1]
+    if len(done) >= MAX_SENTENCES.get(what, 4) or _CUT.search(text):
+        return True
+    keys = [_key_of(x) for x in done]
+    if any(_near_duplicate(k, e) for i, k in enumerate(keys) for e in keys[:i]):
+        return True
+    return _looping(text)
+
+
+def _is_echo(sentence: str, paras: dict[int, Paragraph]) -> bool:
+    """The model repeating its instructions rather than the paper."""
+    said = _MARK.sub(" ", sentence)
+    instr = support(said, prompts.SYSTEM_SUMMARY + " summary summarize sentence paragraph number cite")
+    return instr >= 0.6 and instr > max((support(said, p.text) for p in paras.values()), default=0.0)
+
+
+def _clean(text: str, paras: dict[int, Paragraph]) -> str:
+    """Whole, distinct sentences about the paper; paragraph markers only for ``paras``."""
+    text = _CUT.split(text, maxsplit=1)[0]
+    text = " ".join(text.replace("**", "").split())
+    text = re.sub(r"^(?:#+\s*)?(?:summary|tl;?dr)\s*[:\-]\s*", "", text, flags=re.I)
+    parts = _sentences(text)
+    if len(parts) > 1 and not re.search(r"[.!?][\]\)\"”']?$", parts[-1]):
+        parts = parts[:-1]  # cut off mid-sentence by the token budget or a loop
+    keep: list[str] = []
+    keys: list[frozenset] = []
+    for sent in parts:
+        sent = re.sub(r"\b(.{4,80}?)(?:[\s,;]+\1\b)+", r"\1", sent)  # "X, X, X" inside a sentence
+        sent = _MARK.sub(lambda m: _valid_marks(m.group(0), paras), sent)
+        sent = re.sub(r"\s+([.,;:!?])", r"\1", sent).strip()
+        k = _key_of(sent)
+        if not k or any(_near_duplicate(k, e) for e in keys) or _is_echo(sent, paras):
+            continue
+        keys.append(k)
+        keep.append(sent)
+    return " ".join(keep).strip()
+
+
+def _valid_marks(mark: str, paras: dict[int, Paragraph]) -> str:
+    ns = [n for n in cited_numbers(mark) if n in paras]
+    return f" [{', '.join(map(str, ns))}]" if ns else ""
+
+
+def _cite(summary: str, paras: dict[int, Paragraph]) -> tuple[str, list[dict]]:
+    """(summary with a marker on each supported sentence, citations in order of mention)."""
+    verified: dict[int, bool] = {}
     out = []
-    for n in numbers:
-        said = " ".join(s for s in sentences if f"{n}" in s) or summary
-        out.append(make_citation(n, paras[n], support(re.sub(r"\[[\d,\s]+\]", "", said), paras[n].text) >= 0.5))
-    if not out:  # the model cited nothing: attach the paragraphs its sentences come from
-        for s in sentences:
-            n = best_supporting(s, paras, threshold=INFER_THRESHOLD)
-            if n is not None and n not in numbers:
-                numbers.append(n)
-                out.append(make_citation(n, paras[n], True))
+    for sent in _sentences(summary):
+        said = _MARK.sub(" ", sent)
+        numbers = cited_numbers(sent, set(paras))
+        if not numbers:
+            n = best_supporting(said, paras, threshold=INFER_THRESHOLD)
+            if n is not None:
+                numbers = [n]
+                m = re.search(r"[.!?]?[\"”']?$", sent)
+                sent = f"{sent[:m.start()]} [{n}]{sent[m.start():]}"
+        for n in numbers:
+            ok = support(said, paras[n].text) >= 0.5
+            verified[n] = verified.get(n, False) or ok
+        out.append(sent)
     result = []
-    for c in out:
-        d = asdict(c)
+    for n, ok in verified.items():
+        d = asdict(make_citation(n, paras[n], ok))
         d["bbox"] = list(d["bbox"])
         result.append(d)
-    return result
+    return " ".join(out), result
 
 
-def _clean(text: str) -> str:
-    text = text.strip()
-    text = re.sub(r"^(?:summary|tl;?dr)\s*[:\-]\s*", "", text, flags=re.I)
-    keep_refs = re.sub(r"\s+", " ", text)
-    # tidy_answer would drop [n] markers; keep them in summaries, only dedupe repeats
-    return tidy_answer(keep_refs.replace("[", "⟦").replace("]", "⟧")).replace("⟦", "[").replace("⟧", "]")
+def _quoted(paras: list[Paragraph], limit: int = 2) -> str:
+    """The fallback: the first sentence of the first paragraphs, marked as a quotation."""
+    picked = []
+    for p in paras[:limit]:
+        first = _sentences(p.text)
+        if first:
+            picked.append(f"{first[0].rstrip()} [{number_of(p)}]")
+    return QUOTED + " ".join(picked) if picked else ""
 
 
 def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None, *, force: bool = False,
@@ -146,7 +236,8 @@ def _key(target) -> str:
 
 
 def _source(paras: list[Paragraph]) -> str:
-    return hashlib.sha256("\n".join(p.text for p in paras).encode("utf-8")).hexdigest()[:16]
+    text = _CACHE_VERSION + "\n" + "\n".join(p.text for p in paras)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _tldr_paragraphs(paper: Paper, sections, count, budget) -> list[Paragraph]:
@@ -169,26 +260,51 @@ def _summarize_part(assistant, paper, title, paras, what, budget, on_token, canc
     chunks = _chunks(paras, engine.count_tokens, budget)
     index = {number_of(p): p for p in paras}
     if len(chunks) == 1:
-        text = _generate(assistant, paper.title, [(title, paras)], prompts.summary_tail(title, what), on_token, cancel)
+        text = _generate(assistant, paper.title, [(title, paras)], prompts.summary_tail(title, what), what,
+                         on_token, cancel)
+        summary = _clean(text, index)
     else:  # map then reduce
         notes = []
         for ch in chunks:
-            notes.append(_generate(assistant, paper.title, [(title, ch)], prompts.summary_tail(title), None, cancel))
+            note = _clean(_generate(assistant, paper.title, [(title, ch)], prompts.summary_tail(title), "map",
+                                    None, cancel), index)
+            notes.append(note or _quoted(ch, 1))
         fake = [Paragraph(index=i, text=n, page=0) for i, n in enumerate(notes)]
         text = _generate(assistant, paper.title, [(f"{title} (notes)", fake)],
-                         prompts.summary_tail(title, "reduce"), on_token, cancel, numbered=False)
-    summary = _clean(text)
-    return {"title": title, "summary": summary, "citations": _citations(summary, index)}
+                         prompts.summary_tail(title, "reduce"), "reduce", on_token, cancel, numbered=False)
+        summary = _clean(text, index)
+    if not summary:
+        summary = _quoted(paras)
+        if on_token:
+            on_token(summary + "\n")
+    summary, citations = _cite(summary, index)
+    return {"title": title, "summary": summary, "citations": citations}
 
 
-def _generate(assistant, paper_title, blocks, tail, on_token, cancel, numbered=True) -> str:
+def _generate(assistant, paper_title, blocks, tail, what, on_token, cancel, numbered=True) -> str:
+    """The model's reply, primed with ``PRIMER[what]`` (kept when the reply continues it)."""
     if numbered:
         user = prompts.render_paper(paper_title, [(t, [(number_of(p), p.text) for p in ps]) for t, ps in blocks])
     else:
         user = "<paper>\n" + "\n".join(prompts.clean(p.text) for _, ps in blocks for p in ps) + "\n</paper>\n"
     prefix, suffix = assistant.engine.chat_prefix_suffix(prompts.SYSTEM_SUMMARY, user, tail)
-    text = assistant._run(prefix, suffix, max_tokens=SUMMARY_TOKENS, stop=SUMMARY_STOP, cancel=cancel,
-                          on_piece=on_token)
+    primer = PRIMER[what]
+    state = {"lead": None}  # the primer, once we know whether the reply continues it
+
+    def piece(text: str) -> None:
+        if state["lead"] is None:
+            state["lead"] = primer if _continues(text) else ""
+            text = state["lead"] + text
+        if on_token:
+            on_token(text)
+
+    text = assistant._run(prefix, suffix + primer, max_tokens=SUMMARY_TOKENS, stop=SUMMARY_STOP, cancel=cancel,
+                          on_piece=piece, until=lambda t: _enough(primer + t, what))
     if on_token:
         on_token("\n")
-    return text
+    return (primer if _continues(text) else "") + text
+
+
+def _continues(text: str) -> bool:
+    """A reply that goes on from the primer starts with a space or punctuation, or in lower case."""
+    return bool(text) and (text[0].isspace() or text[0] in ",;:'’-" or text[0].islower())
