@@ -123,3 +123,45 @@ def test_renderers_make_readable_text():
           "seconds": 3.0, "ttft_first_s": 1.0, "ttft_followup_s": 0.1}
     assert "Answer F1 0.100" in render_eval(ev) and render_eval([ev, ev]).count("Answer F1") == 2
     assert "no questions" in render_history({"paper_id": "p", "title": "T", "questions": []})
+
+
+@pytest.mark.parametrize("command", ["ask", "summarize", "eval"])
+@pytest.mark.parametrize("option, value, message", [("--threads", "0", "--threads must be at least 1"),
+                                                     ("--n-ctx", "16", "--n-ctx must be at least 256 tokens")])
+def test_bad_engine_options_are_one_line_errors(cli, lib_with_paper, command, option, value, message):
+    path, pid = lib_with_paper
+    args = {"ask": ["ask", pid[:10], "What?"], "summarize": ["summarize", pid[:10], "--section", "0"],
+            "eval": ["eval", "qasper", "/nonexistent/qasper.json"]}[command]
+    res = cli(*args, option, value, "--json", library=path)
+    assert res.code == 2 and res.out == "", res
+    assert res.err.strip().splitlines() == [f"reader-app: error: {message} (got {value})"]
+
+
+def test_engine_options_reach_the_engine(lib_with_paper, monkeypatch, capsys):
+    """--n-ctx and --threads are passed to open_engine; summarize prints the documented shape."""
+    import json
+
+    from reader_app import cli as cli_main
+    from reader_app.assistant import engines
+    from tests.fakes import FakeEngine
+
+    path, pid = lib_with_paper
+    opened = []
+
+    def fake_open_engine(model=None, **kw):
+        opened.append(dict(kw, model=model))
+        return FakeEngine("The model reaches an accuracy of 91 percent [5].", n_ctx=kw.get("n_ctx") or 8192)
+
+    monkeypatch.setattr(engines, "open_engine", fake_open_engine)
+    code = cli_main.main(["summarize", pid[:10], "--section", "2", "--n-ctx", "1024", "--threads", "1",
+                          "--json", "--library", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert [(o["n_ctx"], o["threads"]) for o in opened] == [(1024, 1)]
+    data = json.loads(out)
+    assert set(data) == {"paper_id", "model", "sections"} and data["paper_id"] == pid
+    (section,) = data["sections"]
+    assert set(section) == {"title", "summary", "citations"} and section["title"] == "3 Results"
+    assert [c["paragraph"] for c in section["citations"]] == [5]
+    for command in (["ask", pid[:10], "How accurate?"], ["eval", "qasper", "x.json"]):
+        assert cli_main.build_parser().parse_args([*command, "--n-ctx", "2048", "--threads", "2"]).n_ctx == 2048

@@ -8,7 +8,9 @@
   evidence_f1, by_type, seconds, ttft_first_s, ttft_followup_s}
 
 A PDF path given to ask/summarize is imported into the library first.  Every engine
-command takes ``--model NAME|PATH`` and ``--backend llama|openai --base-url URL --api-key K``.
+command takes the shared engine options (``commands.models.add_engine_options``):
+``--model NAME|PATH``, ``--backend llama|openai --base-url URL --api-key K``, ``--n-ctx N``
+and ``--threads N``.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from pathlib import Path
 
 from reader_app.cli import add_common
 from reader_app.commands.common import open_library, short
+from reader_app.commands.models import add_engine_options, engine_from_args
 from reader_app.core.errors import BadInput
+
+MIN_N_CTX = 256  # below this not even a question and its answer fit
 
 
 def _engine_options(p) -> None:
-    p.add_argument("--model", metavar="NAME|PATH", default=None, help="GGUF model (default: the configured one)")
-    p.add_argument("--backend", choices=("llama", "openai"), default=None)
-    p.add_argument("--base-url", metavar="URL", default=None, help="OpenAI-compatible server (with --backend openai)")
-    p.add_argument("--api-key", metavar="K", default=None)
+    add_engine_options(p)
 
 
 def register(sub) -> None:
@@ -65,10 +67,17 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_eval, render=render_eval)
 
 
-def _open_engine(args):
-    from reader_app.assistant import open_engine
+def _check_engine_args(args) -> None:
+    """One-line errors for engine options no model could run with (before anything loads)."""
+    if args.n_ctx is not None and args.n_ctx < MIN_N_CTX:
+        raise BadInput(f"--n-ctx must be at least {MIN_N_CTX} tokens (got {args.n_ctx})")
+    if args.threads is not None and args.threads < 1:
+        raise BadInput(f"--threads must be at least 1 (got {args.threads})")
 
-    return open_engine(args.model, backend=args.backend, base_url=args.base_url, api_key=args.api_key)
+
+def _open_engine(args):
+    _check_engine_args(args)
+    return engine_from_args(args)
 
 
 def _paper(lib, spec: str):
@@ -84,6 +93,7 @@ def _paper(lib, spec: str):
 def cmd_ask(args):
     from reader_app.assistant.doubledipper import Assistant
 
+    _check_engine_args(args)
     if not args.question.strip():
         raise BadInput("the question is empty")
     if args.k < 0:
@@ -115,6 +125,7 @@ def render_ask(r) -> str:
 def cmd_summarize(args):
     from reader_app.assistant.doubledipper import Assistant
 
+    _check_engine_args(args)
     which = "all" if args.all else (args.section if args.section is not None else "tldr")
     with open_library(args) as lib:
         paper = _paper(lib, args.paper)
@@ -156,6 +167,7 @@ def cmd_eval(args):
     from reader_app.assistant.eval import run_eval
     from reader_app.assistant.qasper import load_dataset, load_evaluator
 
+    _check_engine_args(args)
     if args.papers is not None and args.papers < 1:
         raise BadInput("--papers must be at least 1")
     load_evaluator(args.file)  # clear errors before the model loads
