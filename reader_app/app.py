@@ -19,6 +19,12 @@
 the app.  With ``screenshot`` it imports/opens ``paths[0]``, waits until the first page
 is drawn (and, with ``ask``, until the answer finished), saves the window as PNG and
 returns 0 (2 when the paper could not be opened).
+
+One window per library (``reader_app.ui.single_instance``): a window that is not a
+``--screenshot`` run listens for later starts on the same library.  ``hand_off(paths,
+library, password)`` is what such a later start calls first: it passes the files to the
+open window (which imports, opens and raises itself) and returns the line to print, or
+None when no window runs there (then ``run_gui`` opens one).
 """
 
 from __future__ import annotations
@@ -69,6 +75,14 @@ class Services:
             with self._lock:
                 self._all_libraries.append(lib)
         return lib
+
+    def library_folder(self) -> Path:
+        """The absolute folder ``library()`` opens (the default location when none was set)."""
+        if self.library_path:
+            return Path(self.library_path).expanduser().resolve()
+        from reader_app.library import default_library_dir
+
+        return default_library_dir().expanduser().resolve()
 
     def open_library(self):
         """A new Library for a thread that manages its own (e.g. the LLM worker)."""
@@ -171,15 +185,72 @@ def make_application(argv: list[str] | None = None):
     return app
 
 
+def hand_off(paths: list[str] | None = None, library: str | None = None,
+             password: str | None = None) -> str | None:
+    """Pass ``paths`` to the window already open on this library (or just raise it).
+
+    Returns the line to print when that window took them; None when no window listens
+    there, or when the exchange failed (a one-line warning on stderr): open normally then.
+    """
+    try:
+        from reader_app.ui import single_instance
+    except ImportError as exc:  # QtNetwork missing: the window works without hand-offs
+        log.debug("no single-instance hand-off: %s", exc)
+        return None
+    try:
+        name = single_instance.server_name(Services(library).library_folder())
+        files = [os.path.abspath(p) for p in paths or []]
+        if not single_instance.send(name, {"open": files, "password": password}):
+            return None
+    except (single_instance.HandOffError, OSError) as exc:
+        print(f"reader-app: warning: could not reach the window already open on this library "
+              f"({exc}); opening a new one", file=sys.stderr)
+        return None
+    if files:
+        return f"handed {Path(files[-1]).name} to the reader-app window already open on this library"
+    return "raised the reader-app window already open on this library"
+
+
+def _listen(services: Services):
+    """The single-instance server for this window's library, or None (logged) when not possible."""
+    from reader_app.ui.single_instance import InstanceServer, server_name
+
+    try:
+        server = InstanceServer(server_name(services.library_folder()))
+        if server.listen():
+            return server
+        log.warning("another window on this library is listening; this one will not receive hand-offs (%s)",
+                    server.error_string())
+    except Exception as exc:  # noqa: BLE001 - a window without hand-off still works
+        log.warning("no single-instance server: %s", exc)
+    return None
+
+
+def _on_hand_off(win, message: dict) -> None:
+    from reader_app.ui.single_instance import bring_to_front
+
+    bring_to_front(win)
+    if message.get("open"):
+        win.import_files(message["open"], password=message.get("password"), open_last=True)
+
+
 def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: str | None = None,
             library: str | None = None, password: str | None = None,
-            engine_factory: Callable | None = None) -> int:
-    """Start the desktop app; see the module docstring."""
+            engine_factory: Callable | None = None, single_instance: bool | None = None) -> int:
+    """Start the desktop app; see the module docstring.
+
+    ``single_instance`` (default: not a screenshot run) listens for later starts on the
+    same library; the caller is expected to have tried ``hand_off`` first.
+    """
     app = make_application()
     from reader_app.ui.main_window import MainWindow
 
     services = Services(library, engine_factory=engine_factory)
+    server = _listen(services) if (not screenshot if single_instance is None else single_instance) else None
     win = MainWindow(services)
+    if server is not None:
+        server.setParent(win)
+        server.message.connect(lambda message: _on_hand_off(win, message))
     _install_excepthook(win)
     win.restore_state()
     code = {"value": 0}
@@ -197,6 +268,8 @@ def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: 
             win.import_files(paths, password=password, open_last=True)
     _quit_on_sigint(app)
     app.exec()
+    if server is not None:
+        server.close()
     win.save_state()
     services.shutdown()
     if "reader_app.pdf.render" in sys.modules:
@@ -228,13 +301,17 @@ def _install_excepthook(win) -> None:
 
 
 def _quit_on_sigint(app) -> None:
-    """Ctrl+C in the terminal closes the app cleanly (Qt's loop would swallow it)."""
+    """Ctrl+C in the terminal (and SIGTERM, e.g. at log-out) closes the app cleanly: the
+    window state is saved and the single-instance socket removed (Qt's loop would
+    swallow the signal)."""
     import signal
 
     from PySide6.QtCore import QTimer
 
     try:
-        signal.signal(signal.SIGINT, lambda *_a: app.closeAllWindows() or app.quit())
+        for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+            if sig is not None:
+                signal.signal(sig, lambda *_a: app.closeAllWindows() or app.quit())
     except ValueError:  # not the main thread
         return
     timer = QTimer(app)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import random
 import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,6 +17,10 @@ import sqlite_utils
 from reader_app.core.errors import BadInput, ReaderError
 
 BUSY_TIMEOUT_MS = 5000
+# Further tries of BEGIN IMMEDIATE / COMMIT after SQLITE_BUSY: the busy timeout covers
+# ordinary waits, but SQLite returns BUSY without waiting in some WAL cases (recovery,
+# a snapshot made stale by another writer) and a burst of GUI + CLI writers can exceed it.
+BUSY_RETRIES = 4
 
 
 class LibraryBusy(ReaderError):
@@ -60,12 +66,7 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     if conn.in_transaction:
         yield conn
         return
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as e:
-        if "locked" in str(e) or "busy" in str(e):
-            raise LibraryBusy("the library is busy (locked by another reader-app process); try again") from None
-        raise
+    _retry_busy(conn, "BEGIN IMMEDIATE")
     try:
         yield conn
     except BaseException:
@@ -74,11 +75,30 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
         raise
     else:
         try:
-            conn.execute("COMMIT")
+            _retry_busy(conn, "COMMIT")  # a busy COMMIT leaves the transaction open: try again
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+
+def _is_busy(e: sqlite3.OperationalError) -> bool:
+    text = str(e).lower()
+    return "locked" in text or "busy" in text
+
+
+def _retry_busy(conn: sqlite3.Connection, sql: str) -> None:
+    """Run ``sql``; on SQLITE_BUSY wait a little (jittered) and try again, BUSY_RETRIES times."""
+    for attempt in range(BUSY_RETRIES + 1):
+        try:
+            conn.execute(sql)
+            return
+        except sqlite3.OperationalError as e:
+            if not _is_busy(e):
+                raise
+            if attempt == BUSY_RETRIES:
+                raise LibraryBusy("the library is busy (locked by another reader-app process); try again") from None
+        time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))
 
 
 def _text(value: Any) -> str:
