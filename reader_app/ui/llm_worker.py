@@ -26,7 +26,6 @@ connections are per thread); ``library_opener`` is a callable returning one.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import logging
 import queue
@@ -38,11 +37,6 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from reader_app.core.errors import Cancelled, ModelError, ReaderError
-
-try:  # the assistant's demonstration primer, to tell demonstration runs from answers
-    from reader_app.assistant.prompts import DEMO_PRIMER
-except ImportError:  # pragma: no cover
-    DEMO_PRIMER = "Question:"
 
 log = logging.getLogger("reader_app.ui")
 _still_running: list = []  # workers that outlived shutdown(); never garbage-collected
@@ -126,14 +120,6 @@ def _default_assistant_factory(engine, library):
     return Assistant(engine, library=library)
 
 
-def _accepts(fn: Callable, name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
 class LlmWorker(QThread):
     requestStarted = Signal(int, str)  # id, label
     tokenReceived = Signal(int, str)  # id, text piece
@@ -162,7 +148,7 @@ class LlmWorker(QThread):
         self._loaded_config: EngineConfig | None = None
         self._engine = None
         self._assistant = None
-        self._reporting: _ReportingEngine | None = None
+        self._assistant_engine = None  # the engine self._assistant was made with
         self._library = None
         self._stopping = False
         # Read from the GUI thread; written by _set_state (worker thread) only.
@@ -292,21 +278,13 @@ class LlmWorker(QThread):
         ctx.check()
         if req.kind == "ask":
             ctx.progress("Reading the paper")
-            kwargs = dict(mode=p["mode"], k=p["k"], on_token=ctx.on_token, cancel=req.cancel)
-            if _accepts(assistant.ask, "progress"):
-                kwargs["progress"] = ctx.progress
-            return assistant.ask(paper, p["question"], **kwargs)
+            # progress: "Writing example question i of k from the paper ...", then "Answering"
+            return assistant.ask(paper, p["question"], mode=p["mode"], k=p["k"], on_token=ctx.on_token,
+                                 cancel=req.cancel, progress=ctx.progress)
         if req.kind == "summarize":
             ctx.progress(req.label)
-            kwargs = dict(section_index=p["section_index"], on_token=ctx.on_token, cancel=req.cancel)
-            if _accepts(assistant.summarize, "progress"):
-                kwargs["progress"] = ctx.progress
-            if p.get("force"):
-                if _accepts(assistant.summarize, "force"):
-                    kwargs["force"] = True
-                else:
-                    return _summarize_uncached(assistant, paper, kwargs)
-            return assistant.summarize(paper, **kwargs)
+            return assistant.summarize(paper, p["section_index"], on_token=ctx.on_token, cancel=req.cancel,
+                                       force=bool(p.get("force")), progress=ctx.progress)
         raise ReaderError(f"unknown request {req.kind!r}")
 
     def _paper(self, paper_id: str):
@@ -345,10 +323,9 @@ class LlmWorker(QThread):
 
     def _ensure_assistant(self, req: LlmRequest):
         engine = self._ensure_engine(req)
-        if self._assistant is None or self._reporting is None or self._reporting.engine is not engine:
-            self._reporting = _ReportingEngine(engine)
-            self._assistant = self._assistant_factory(self._reporting, self._ensure_library())
-        self._reporting.start(JobContext(self, req))
+        if self._assistant is None or self._assistant_engine is not engine:
+            self._assistant = self._assistant_factory(engine, self._ensure_library())
+            self._assistant_engine = engine
         return self._assistant
 
     def _set_state(self, state: str, detail: str) -> None:
@@ -357,7 +334,7 @@ class LlmWorker(QThread):
 
     def _close_engine(self) -> None:
         self._assistant = None
-        self._reporting = None
+        self._assistant_engine = None
         if self._engine is not None:
             try:
                 self._engine.close()
@@ -375,65 +352,6 @@ class LlmWorker(QThread):
                 close()
             except Exception:
                 pass
-
-
-class _ReportingEngine:
-    """Wraps the engine the Assistant uses, to report what each generation is for:
-    writing the paper's example questions (DoubleDipper demonstrations) or answering.
-    Everything else (KV cache, timings, tokenizer) is the wrapped engine's."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        self._ctx: JobContext | None = None
-        self._demos = 0
-
-    def start(self, ctx: JobContext) -> None:
-        self._ctx, self._demos = ctx, 0
-
-    def __getattr__(self, name):
-        return getattr(self.engine, name)
-
-    def stream(self, prefix, suffix="", **kwargs):
-        ctx = self._ctx
-        if ctx is not None and ctx.request.kind == "ask":
-            if suffix.rstrip().endswith(DEMO_PRIMER):
-                self._demos += 1
-                ctx.progress(f"Writing example question {self._demos} from the paper (once per paper and model)")
-            else:
-                ctx.progress("Answering")
-        return self.engine.stream(prefix, suffix, **kwargs)
-
-    def complete(self, prefix, suffix="", **kwargs):
-        return "".join(self.stream(prefix, suffix, **kwargs))
-
-
-class _NoSummaryCache:
-    """A library view whose cached summaries are invisible (for Regenerate)."""
-
-    def __init__(self, library):
-        self._library = library
-
-    def get_summary(self, *_args):
-        return None
-
-    def __getattr__(self, name):
-        return getattr(self._library, name)
-
-
-def _summarize_uncached(assistant, paper, kwargs):
-    """Regenerate: summarize while ignoring (and then overwriting) the cached summaries."""
-    ram = getattr(assistant, "_summaries", None)
-    if isinstance(ram, dict):
-        for key in [k for k in ram if isinstance(k, tuple) and k and k[0] == paper.id]:
-            ram.pop(key, None)
-    library = getattr(assistant, "library", None)
-    if library is None:
-        return assistant.summarize(paper, **kwargs)
-    assistant.library = _NoSummaryCache(library)
-    try:
-        return assistant.summarize(paper, **kwargs)
-    finally:
-        assistant.library = library
 
 
 def _one_line(exc: BaseException) -> str:
