@@ -137,6 +137,7 @@ def test_window_and_cli_write_the_same_library_at_once(tmp_path, papers_dir):
         jobs.append([("tag", first_id[:12], f"tag{i}") for i in range(4)])
         jobs.append([("show", first_id[:12], "--json") for _ in range(4)])
         jobs.append([("notes", first_id[:12], "--json") for _ in range(3)])
+        jobs.append([("check", "--json"), ("backup", str(tmp_path / "backup.db"), "--force"), ("check", "--json")])
 
         def run_job(calls):
             out = []
@@ -153,6 +154,7 @@ def test_window_and_cli_write_the_same_library_at_once(tmp_path, papers_dir):
         locked = [(a, r) for a, r in results if "locked" in r.err.lower() or "busy" in r.err.lower()]
         assert not locked, locked
         assert not failed, failed
+        assert all(r.json()["integrity"] == "ok" for a, r in results if a[0] == "check"), results
         handed = [r for a, r in results if a[0] == "open"]
         assert all(r.out.startswith("handed ") for r in handed), handed
 

@@ -211,7 +211,7 @@ def _handed_off(r, name: str | None = PAPER) -> None:
     if name:
         assert lines[0] == f"handed {name} {HANDED}", r
     else:
-        assert lines[0] == f"raised the reader-app window already open on this library", r
+        assert lines[0] == "raised the reader-app window already open on this library", r
 
 
 @pytest.mark.slow
