@@ -297,3 +297,54 @@ def test_section_page_link_requests_the_page(qtbot, panel_env):
     with qtbot.waitSignal(panel.pageRequested) as blocker:
         link.linkActivated.emit("page:3")
     assert blocker.args == [3]
+
+
+def test_mode_picker_reaches_the_assistant_and_is_remembered(qtbot, panel_env, monkeypatch):
+    from reader_app.assistant import settings as assistant_settings
+    from reader_app.assistant.doubledipper import Assistant
+    from reader_app.ui.side_panel import SidePanel
+    from tests.fakes import FakeEngine
+
+    modes = []
+    real_ask = Assistant.ask
+
+    def spy(self, paper, question, mode="doubledipper", *args, **kwargs):
+        modes.append(mode)
+        return real_ask(self, paper, question, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Assistant, "ask", spy)
+    engines = []
+
+    def factory(**_kw):
+        engines.append(FakeEngine(responder()))
+        return engines[-1]
+
+    services = panel_env.services(engine_factory=factory)
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    ap = panel.ask_panel
+    combo = ap.mode_combo
+    assert ap.mode == "doubledipper" and combo.currentText() == "DoubleDipper"  # the default
+    assert [combo.itemData(i) for i in range(combo.count())] == ["doubledipper", "zero-shot", "zero-shot-evidence"]
+    assert "slow" in combo.toolTip() and "example" in combo.toolTip()
+    combo.setCurrentIndex(combo.findData("zero-shot"))
+    assert assistant_settings.get("ask_mode") == "zero-shot"
+
+    answer = ask(qtbot, panel, "What corpus is the model trained on?")
+    assert modes == ["zero-shot"] and answer.mode == "zero-shot"
+    # zero-shot writes no example questions: one model run, primed with "Answer:"
+    (call,) = engines[0].calls
+    assert call[1].endswith("Answer:")
+    assert "[Zero-shot]" in ap.history.item(0).text()
+    lib = Library.open(panel_env.library_path)
+    try:
+        assert [a.mode for a in lib.qa_history(panel_env.paper_id)] == ["zero-shot"]
+    finally:
+        lib.close()
+
+    # a new panel (say, the next session) starts with the remembered mode
+    again = SidePanel(services)
+    qtbot.addWidget(again)
+    assert again.ask_panel.mode == "zero-shot"
+    combo.setCurrentIndex(combo.findData("zero-shot-evidence"))
+    ask(qtbot, panel, "What accuracy does the model reach?")
+    assert modes == ["zero-shot", "zero-shot-evidence"]

@@ -26,8 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from reader_app.ui.answer_format import UNANSWERED, AnswerText, live_text, selection_question, timings_text
+from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store_mode
 from reader_app.ui.citation_chip import ChipRow
 from reader_app.ui.ops import run_op
+
 
 class _QuestionEdit(QPlainTextEdit):
     submitted = Signal()
@@ -93,13 +95,18 @@ class AskPanel(QWidget):
         self.ask_button = QPushButton("Ask", self)
         self.ask_button.setDefault(True)
         self.ask_button.clicked.connect(self.ask)
+        self.mode_combo = mode_combo(self)
+        self.mode_combo.currentIndexChanged.connect(self._mode_changed)
         self.selection_button = QPushButton("Ask about selection", self)
         self.selection_button.setToolTip("Select text in the PDF first; it is quoted into the question")
         self.selection_button.clicked.connect(self.ask_about_selection)
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setToolTip("Stop the answer (Esc)")
         self.stop_button.clicked.connect(self.stop)
+        for button in (self.ask_button, self.stop_button):  # narrow panels: the row may shrink
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 24)
         row.addWidget(self.ask_button)
+        row.addWidget(self.mode_combo)
         row.addWidget(self.selection_button)
         row.addStretch(1)
         row.addWidget(self.stop_button)
@@ -204,6 +211,22 @@ class AskPanel(QWidget):
                    on_success=lambda items, pid=pid: self._fill_history(pid, items),
                    on_failure=lambda exc: self._show_notice(f"Could not read the Q&A history: {exc}"))
 
+    @property
+    def mode(self) -> str:
+        """The mode the next question is asked in (``Assistant.ask(mode=...)``)."""
+        return self.mode_combo.currentData() or DEFAULT_MODE
+
+    def set_mode(self, mode: str) -> None:
+        index = self.mode_combo.findData(mode)
+        if index >= 0:
+            self.mode_combo.setCurrentIndex(index)
+
+    def _mode_changed(self, _index: int) -> None:
+        try:
+            store_mode(self.mode)
+        except OSError as exc:  # the choice still holds for this session
+            self._show_notice(f"Could not remember the mode: {exc}")
+
     def set_selection(self, text: str, page: int) -> None:
         self._selection = (text or "", int(page or 0))
         self._update_buttons()
@@ -219,7 +242,7 @@ class AskPanel(QWidget):
         self.question_label.setText(text.split("\n", 1)[0] if "\nPassage" in text else text)
         self.question_label.show()
         self.timings_label.setText("Waiting for the model…")
-        self.request_id = self.worker.ask(self.paper_id, text)
+        self.request_id = self.worker.ask(self.paper_id, text, mode=self.mode)
         if question is None:
             self.question.clear()
         self._update_buttons()
@@ -378,9 +401,11 @@ class AskPanel(QWidget):
             a = a[:159] + "…"
         if not getattr(answer, "answerable", True):
             a = "(not answered in the paper)"
-        item = QListWidgetItem(f"{q}\n    {a}")
+        mode = getattr(answer, "mode", "") or DEFAULT_MODE
+        tag = f"[{MODE_LABELS.get(mode, mode)}] " if mode != DEFAULT_MODE else ""
+        item = QListWidgetItem(f"{q}\n    {tag}{a}")
         item.setData(Qt.UserRole, answer)
-        item.setToolTip(f"{answer.question}\n\n{answer.answer}")
+        item.setToolTip(f"{answer.question}\n\n{answer.answer}\n\n({MODE_LABELS.get(mode, mode)})")
         return item
 
     def _show_history_item(self, item: QListWidgetItem) -> None:
@@ -393,6 +418,7 @@ class AskPanel(QWidget):
         busy = self.busy
         self.ask_button.setEnabled(has_paper and not busy and bool(self.question.toPlainText().strip()))
         self.selection_button.setEnabled(has_paper and not busy and bool(self._selection[0].strip()))
+        self.mode_combo.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
         self.question.setEnabled(has_paper)
         if not has_paper:
