@@ -87,3 +87,47 @@ def test_summaries_cached_in_ram_and_library(tmp_path):
         assert {d["section_key"] for d in stored} == {"tldr", "s0", "s1", "s2"}
     finally:
         lib.close()
+
+
+# ---- what small models do wrong (seen with the embedded 135M model) ---------------------------
+
+
+def _one(reply: str, section=2):
+    eng = FakeEngine(reply)
+    pieces = []
+    (part,) = Assistant(eng).summarize(make_paper(), section, on_token=pieces.append)
+    return part, "".join(pieces), eng
+
+
+def test_reply_continuing_the_primer_keeps_it_and_streams_it():
+    part, streamed, eng = _one(" is about accuracy: the model reaches 91 percent on the test set [5].")
+    assert part["summary"] == "This section is about accuracy: the model reaches 91 percent on the test set [5]."
+    assert streamed.startswith("## 3 Results\nThis section is about")
+    assert eng.calls[0][1].endswith("This section")  # the assistant turn is primed
+
+
+def test_a_looping_reply_is_stopped_and_said_once():
+    reply = "The model reaches an accuracy of 91 percent. " * 20
+    part, streamed, _ = _one(reply)
+    assert part["summary"] == "The model reaches an accuracy of 91 percent [5]."
+    assert streamed.count("91 percent") <= 3  # generation stopped, not run to the token limit
+    part, streamed, _ = _one("The model reaches 2023, 2023, 2023, 2023, 2023, 2023, 2023, 2023, 2023, 2023 and more")
+    assert streamed.count("2023") <= 6 and part["summary"].count("2023") <= 1
+
+
+def test_markers_of_other_paragraphs_are_dropped_and_each_sentence_cited():
+    part, _, _ = _one("The model reaches an accuracy of 91 percent [5, 42]. Errors come mostly from long "
+                      "sentences [2]. It beats the base")
+    assert part["summary"] == ("The model reaches an accuracy of 91 percent [5]. "
+                               "Errors come mostly from long sentences [6].")
+    assert [(c["paragraph"], c["verified"]) for c in part["citations"]] == [(5, True), (6, True)]
+
+
+def test_echoed_instructions_fall_back_to_quoting_the_section():
+    from reader_app.assistant.summaries import QUOTED
+
+    part, streamed, _ = _one("The text to summarize is given between <paper> and </paper>")
+    assert part["summary"] == (QUOTED + "The model reaches an accuracy of 91 percent on the test set [5]. "
+                               "Errors come mostly from long sentences [6].")
+    assert [c["paragraph"] for c in part["citations"]] == [5, 6]
+    assert QUOTED in streamed

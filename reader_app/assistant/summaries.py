@@ -173,7 +173,8 @@ def _quoted(paras: list[Paragraph], limit: int = 2) -> str:
     for p in paras[:limit]:
         first = _sentences(p.text)
         if first:
-            picked.append(f"{first[0].rstrip()} [{number_of(p)}]")
+            body, end = re.match(r"(.*?)([.!?]*)$", first[0].rstrip()).groups()
+            picked.append(f"{body} [{number_of(p)}]{end or '.'}")
     return QUOTED + " ".join(picked) if picked else ""
 
 
@@ -292,6 +293,8 @@ def _generate(assistant, paper_title, blocks, tail, what, on_token, cancel, numb
     state = {"lead": None}  # the primer, once we know whether the reply continues it
 
     def piece(text: str) -> None:
+        if not text:
+            return
         if state["lead"] is None:
             state["lead"] = primer if _continues(text) else ""
             text = state["lead"] + text
