@@ -131,3 +131,19 @@ def test_echoed_instructions_fall_back_to_quoting_the_section():
                                "Errors come mostly from long sentences [6].")
     assert [c["paragraph"] for c in part["citations"]] == [5, 6]
     assert QUOTED in streamed
+
+
+def test_sentences_about_the_summary_itself_are_dropped():
+    part, _, _ = _one("This section summarizes the main findings of the paper. The model reaches an accuracy "
+                      "of 91 percent on the test set.")
+    assert part["summary"] == "The model reaches an accuracy of 91 percent on the test set [5]."
+
+
+@pytest.mark.parametrize("reply", ["This section contains a summary of the results. The text is not cited.",
+                                   "A new neural network called Zorblax wins every award in the world."])
+def test_empty_or_unsupported_summary_quotes_the_section(reply):
+    from reader_app.assistant.summaries import QUOTED
+
+    part, _, _ = _one(reply)
+    assert part["summary"].startswith(QUOTED) and "91 percent on the test set [5]." in part["summary"]
+    assert [c["paragraph"] for c in part["citations"]] == [5, 6]

@@ -16,8 +16,10 @@ Small models break formats, echo their instructions and loop, so the reply is pr
 ("This section" / "This paper"), generation stops after a few sentences or at the first
 repeated sentence or phrase, echoed instructions, repeats and an unfinished last
 sentence are dropped, markers of paragraphs outside the summarized text are removed,
-and a sentence without a marker gets the paragraph that supports it lexically.  When
-nothing usable is left the summary quotes the opening sentences instead, and says so.
+sentences only about the summary itself ("This section summarizes the findings.") are
+dropped, and a sentence without a marker gets the paragraph that supports it lexically.
+When nothing usable and supported is left, the summary quotes the opening sentences
+instead, and says so.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import re
 from dataclasses import asdict
 
 from reader_app.assistant import prompts
-from reader_app.assistant.citations import INFER_THRESHOLD, best_supporting, make_citation, support
+from reader_app.assistant.citations import INFER_THRESHOLD, best_supporting, content_words, make_citation, support
 from reader_app.assistant.parsing import cited_numbers
 from reader_app.assistant.windows import included, number_of
 from reader_app.core.errors import BadInput, NotFound
@@ -42,6 +44,13 @@ _CACHE_VERSION = "2"  # part of the source hash: summaries made by older code ar
 _SENT_END = re.compile(r"(?<=[.!?])\s+")
 _MARK = re.compile(r"\s*\[\s*\d{1,4}(?:\s*(?:,|and|-|–|;)\s*\d{1,4})*\s*\]")
 _CUT = re.compile(r"</?(?:paper|examples|paragraph)>|<\||\n\s*(?:question|evidence|answer|note)\s*:", re.I)
+# words of sentences about the summary itself ("This section summarizes the findings.")
+_META = frozenset(content_words(
+    "this section paper part summarize summarizes summarized summary abstract text cite cited citation finding "
+    "findings main brief briefly overview provide provides contain contains discuss discusses describe describes "
+    "format formatted bullet points number numbered paragraph paragraphs end ends reference references title full "
+    "present presents key idea ideas author authors study work article document content information given below "
+    "above following also"))
 _KEY_SECTIONS = re.compile(r"abstract|introduction|conclusion|summary|discussion|result", re.I)
 
 
@@ -115,7 +124,12 @@ def _is_echo(sentence: str, paras: dict[int, Paragraph]) -> bool:
     return instr >= 0.6 and instr > max((support(said, p.text) for p in paras.values()), default=0.0)
 
 
-def _clean(text: str, paras: dict[int, Paragraph]) -> str:
+def _is_meta(sentence: str, title: str) -> bool:
+    """A sentence only about the summary or the section, saying nothing of the paper."""
+    return not set(content_words(_MARK.sub(" ", sentence))) - _META - set(content_words(title))
+
+
+def _clean(text: str, paras: dict[int, Paragraph], title: str = "") -> str:
     """Whole, distinct sentences about the paper; paragraph markers only for ``paras``."""
     text = _CUT.split(text, maxsplit=1)[0]
     text = " ".join(text.replace("**", "").split())
@@ -130,7 +144,8 @@ def _clean(text: str, paras: dict[int, Paragraph]) -> str:
         sent = _MARK.sub(lambda m: _valid_marks(m.group(0), paras), sent)
         sent = re.sub(r"\s+([.,;:!?])", r"\1", sent).strip()
         k = _key_of(sent)
-        if not k or any(_near_duplicate(k, e) for e in keys) or _is_echo(sent, paras):
+        if (not k or any(_near_duplicate(k, e) for e in keys) or _is_echo(sent, paras)
+                or _is_meta(sent, title)):
             continue
         keys.append(k)
         keep.append(sent)
@@ -263,22 +278,22 @@ def _summarize_part(assistant, paper, title, paras, what, budget, on_token, canc
     if len(chunks) == 1:
         text = _generate(assistant, paper.title, [(title, paras)], prompts.summary_tail(title, what), what,
                          on_token, cancel)
-        summary = _clean(text, index)
+        summary = _clean(text, index, title)
     else:  # map then reduce
         notes = []
         for ch in chunks:
             note = _clean(_generate(assistant, paper.title, [(title, ch)], prompts.summary_tail(title), "map",
-                                    None, cancel), index)
+                                    None, cancel), index, title)
             notes.append(note or _quoted(ch, 1))
         fake = [Paragraph(index=i, text=n, page=0) for i, n in enumerate(notes)]
         text = _generate(assistant, paper.title, [(f"{title} (notes)", fake)],
                          prompts.summary_tail(title, "reduce"), "reduce", on_token, cancel, numbered=False)
-        summary = _clean(text, index)
-    if not summary:
-        summary = _quoted(paras)
+        summary = _clean(text, index, title)
+    summary, citations = _cite(summary, index)
+    if not citations:  # nothing usable, or nothing the text supports: quote it instead
+        summary, citations = _cite(_quoted(paras), index)
         if on_token:
             on_token(summary + "\n")
-    summary, citations = _cite(summary, index)
     return {"title": title, "summary": summary, "citations": citations}
 
 
