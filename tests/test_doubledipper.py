@@ -26,6 +26,8 @@ PARA3 = TEXTS[2][1]
     ("Which corpus of abstracts is used by the model PubMed?", "PubMed", "answer repeats the question"),
     ("Which corpus is used?", " ".join(["PubMed"] * 30), "answer too long"),
     ("Corpus?", "PubMed", "question length"),
+    ("How does the paragraph answer the question?", "the PubMed corpus", "question is about the text, not its content"),
+    ("Who plays Anakin Skywalker in Star Wars?", "the PubMed corpus", "question not about its paragraph"),
 ])
 def test_demo_validation(q, a, problem):
     assert demo_problem(q, a, PARA3) == problem
@@ -211,3 +213,28 @@ def test_grammar_constrains_the_reply_shape():
     eng3 = FakeEngine(" 91 percent")
     Assistant(eng3, use_grammar=False).ask(make_paper(), "How accurate is the model?", mode="zero-shot")
     assert eng3.calls[-1][2]["grammar"] is None
+
+
+@pytest.mark.parametrize("question, answer, evidence, expected", [
+    ("What baselines do they compare to?", "1", [1], True),        # echoes the evidence number
+    ("What baselines do they compare to?", "3", [1], True),        # a number for a non-quantity question
+    ("How many annotators were there?", "3", [1], False),          # a real count
+    ("How many annotators were there?", "1", [1], True),           # ... unless it echoes the evidence
+    ("What baselines do they compare to?", "LDA and HTMM", [1], False),
+])
+def test_bare_numbers_that_say_nothing(question, answer, evidence, expected):
+    from reader_app.assistant.doubledipper import not_an_answer
+
+    assert not_an_answer(question, answer, evidence) is expected
+
+
+def test_yes_no_question_gets_yes_no_grammar():
+    from reader_app.assistant import prompts
+
+    eng = FakeEngine(demo_responder)
+    Assistant(eng).ask(make_paper(), "Do they train on PubMed?", mode="zero-shot-evidence")
+    Assistant(eng).ask(make_paper(), "Which corpus do they train on?", mode="zero-shot-evidence")
+    grammars = [kw["grammar"] for _, _, kw in eng.calls]
+    assert '("Yes" | "No")' in grammars[0] and '("Yes" | "No")' not in grammars[1]
+    assert prompts.is_boolean_question("Are experiments conducted on multiple datasets?")
+    assert not prompts.is_boolean_question("Is BERT or ELMo better?")

@@ -118,3 +118,21 @@ def test_run_eval_several_modes_share_one_pass(dataset):
     assert [r["mode"] for r in rs] == ["doubledipper", "zero-shot", "zero-shot-evidence"]
     assert all(r["papers"] == 2 and r["questions"] == 4 for r in rs)
     assert all(0 < r["answer_f1"] < 1 for r in rs)
+
+
+def test_prediction_uses_qasper_answer_format():
+    from reader_app.assistant.eval import prediction
+    from functools import partial
+
+    from reader_app.core.model import Answer as _Answer, Citation, Timings
+
+    Answer = partial(_Answer, mode="doubledipper", model="m", timings=Timings())
+    cite = Citation(paragraph=2, page=0, section="", text="We use BERT.", bbox=(0, 0, 0, 0), verified=True)
+    yes = Answer(paper_id="p", question="Do they use BERT?", answer="Yes, they fine-tune BERT.",
+                 answerable=True, citations=[cite])
+    assert prediction(yes) == {"answer": "Yes", "evidence": ["We use BERT."]}
+    what = Answer(paper_id="p", question="What model do they use?", answer="No model but BERT",
+                  answerable=True, citations=[cite])
+    assert prediction(what)["answer"] == "No model but BERT", "only yes/no questions are cut to Yes/No"
+    unanswerable = Answer(paper_id="p", question="Do they use BERT?", answer="x", answerable=False, citations=[])
+    assert prediction(unanswerable) == {"answer": "Unanswerable", "evidence": []}

@@ -78,7 +78,7 @@ def test_demonstrations_between_paper_and_question_and_question_only_in_suffix()
     assert suffix.endswith("Evidence: [")
 
 
-def test_prefix_identical_across_questions_and_demo_prefix_shared():
+def test_prefix_identical_across_questions_demos_from_short_prompts():
     eng = FakeEngine(demo_responder)
     a = Assistant(eng)
     paper = make_paper()
@@ -88,9 +88,13 @@ def test_prefix_identical_across_questions_and_demo_prefix_shared():
     assert p1 == p2 and s1 != s2
     assert len(eng.calls) == n_calls, "demonstrations are generated once, then cached"
     demo_prefixes = {c[0] for c in eng.calls}
-    assert len(demo_prefixes) == 1, "every demonstration call uses the same system+paper prefix"
+    assert len(demo_prefixes) == 1, "every demonstration call uses the same short system prefix"
     (demo_prefix,) = demo_prefixes
-    assert p1.startswith(demo_prefix), "the question prefix extends the demonstration prefix (shared KV)"
+    assert "<paper>" not in demo_prefix, "demonstrations are written from their paragraph alone"
+    for _, suffix, kw in eng.calls:
+        para = suffix.split("<paragraph>")[1].split("</paragraph>")[0]
+        assert para.startswith("[") and "Write one question" in suffix
+        assert kw["grammar"] and '"What"' in kw["grammar"], "a grammar shapes the demonstration"
 
 
 @pytest.mark.parametrize("mode", ["zero-shot", "zero-shot-evidence"])
@@ -130,3 +134,12 @@ def test_unknown_mode_and_empty_question_are_bad_input():
         a.ask(make_paper(), "   ")
     with pytest.raises(BadInput):
         a.ask(make_paper(), "What?", mode="few-shot")
+
+
+def test_demo_grammar_keeps_answer_to_the_paragraph_words():
+    g = prompts.demo_grammar("We train on the PubMed corpus (2.1M abstracts) with 91% accuracy.")
+    vocab_line = [ln for ln in g.splitlines() if ln.startswith("w ::=")][0]
+    for w in ("PubMed", "corpus", "2.1M", "91%", "abstracts"):
+        assert f'"{w}"' in vocab_line
+    assert '"Wikipedia"' not in vocab_line and "(" not in vocab_line
+    assert g.startswith("root ::=") and '"What"' in g

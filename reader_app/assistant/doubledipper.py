@@ -26,11 +26,13 @@ How a question is answered:
 1. The paper is cut into section-aligned windows that fit ``engine.n_ctx`` with room for
    demonstrations, question and answer (windows.py); the question goes to the best
    window by BM25 (``library.rank_paragraphs`` when the paper is in the library).
-2. DoubleDipper: k paragraphs with at least two sentences are drawn with a seed derived
-   from the paper id and the window; the model writes a question and short answer for
-   each, reusing the same system + paper prefix.  Pairs whose answer lacks lexical
-   support in their paragraph, or that look like instructions, are skipped.  The demos
-   are cached per paper + model + window (library, and in RAM).
+2. DoubleDipper: paragraphs with at least two sentences are drawn in an order seeded by
+   the paper id and the window; the model writes a question and a short answer for
+   each from a short prompt holding that paragraph alone (prompts.demo_tail; a grammar
+   keeps the answer to the paragraph's words).  Pairs whose answer lacks lexical
+   support, whose question is not about the paragraph, or that look like instructions
+   are skipped, up to 3k tries.  The demos are cached per paper + model + window
+   (library, and in RAM).
 3. Prefix = system + fenced paper + demonstrations (identical across questions, so the
    engine reuses its KV state); suffix = the question.  The reply is primed with
    ``Evidence: [`` and parsed forgivingly (parsing.py).
@@ -76,6 +78,8 @@ INJECTED = re.compile(
     r"\b(answer|respond|reply)\b[^.]{0,20}\b(only|solely)\b[^.]{0,20}\bwith\b|\bsystem prompt\b|\byou must\b",
     re.I,
 )
+# "How does the paragraph answer the question ..." - about the page, not the paper's content
+META_QUESTION = re.compile(r'\b(paragraph|passage|this text|the text|article|the question|the answer)\b|"', re.I)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 
@@ -109,7 +113,25 @@ def demo_problem(question: str, answer: str, paragraph: str) -> str | None:
         return "answer repeats the question"
     if support(a, paragraph) < 0.75:
         return "answer not supported by its paragraph"
+    if META_QUESTION.search(q):
+        return "question is about the text, not its content"
+    if support(q, paragraph) < 0.5:
+        return "question not about its paragraph"
     return None
+
+
+_QUANTITY_QUESTION = re.compile(
+    r"\bhow (many|much|large|big|long|small|fast|often)\b|\bby how\b|\b(number|percentage|percent|size|"
+    r"year|score|accuracy|f1|bleu|rate|ratio|count|amount|margin|dimension|value)s?\b", re.I)
+
+
+def not_an_answer(question: str, answer: str, evidence: list[int]) -> bool:
+    """A bare number that echoes the cited paragraph number ("Evidence: [1] Answer: 1"),
+    or that answers a question asking for no quantity, says nothing."""
+    a = answer.strip().rstrip(".")
+    if not re.fullmatch(r"\d+", a):
+        return False
+    return int(a) in evidence or not _QUANTITY_QUESTION.search(question)
 
 
 class Assistant:
@@ -213,7 +235,7 @@ class Assistant:
         demos: list[Demo] = []
         tries = 0
         for n in self.demo_candidates(paper, window):
-            if len(demos) >= k or tries >= k + 2:
+            if len(demos) >= k or tries >= 3 * k:
                 break
             tries += 1
             if progress:
@@ -221,9 +243,10 @@ class Assistant:
                          "(once per paper and model)")
             para = window.paragraphs[n]
             prefix, suffix = self.engine.chat_prefix_suffix(
-                prompts.SYSTEM_QA, window.text, prompts.demo_tail(n, para.text))
-            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=48, stop=DEMO_STOP,
-                             cancel=cancel, until=_answer_line_done)
+                prompts.SYSTEM_DEMO, "", prompts.demo_tail(n, para.text))
+            grammar = prompts.demo_grammar(para.text) if self.use_grammar else None
+            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=64, stop=DEMO_STOP,
+                             cancel=cancel, until=_answer_line_done, grammar=grammar)
             question, answer = parse_demo(text, prompts.DEMO_PRIMER)
             answer = strip_restatement(question, answer)
             if demo_problem(question, answer, para.text) is None:
@@ -275,7 +298,7 @@ class Assistant:
                 if on_token:
                     on_token(piece)
 
-            grammar = prompts.GRAMMAR[mode] if self.use_grammar else None
+            grammar = prompts.answer_grammar(mode, question) if self.use_grammar else None
             raw = self._run(prefix, suffix, max_tokens=self.max_answer_tokens, stop=ANSWER_STOP,
                             cancel=cancel, on_piece=emit, grammar=grammar,
                             until=lambda text: _answer_line_done(primer + text))
@@ -293,6 +316,8 @@ class Assistant:
         parsed = parse_answer(raw, set(window.paragraphs), primer=primer)
         parsed.answer = strip_restatement(question, condense(question, parsed.answer))
         citations, answerable = verify(parsed.answer, question, parsed.evidence, window.paragraphs)
+        if answerable and not_an_answer(question, parsed.answer, parsed.evidence):
+            citations, answerable = [], False
         if answerable and any(_norm(parsed.answer) == _norm(d.answer) for d in getattr(self, "_last_demos", [])):
             # the model parroted a demonstration's answer instead of answering: not an answer
             citations, answerable = [], False

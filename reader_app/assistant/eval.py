@@ -11,19 +11,25 @@ Evidence F1, Answer F1 by answer type).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 
 from reader_app.assistant import qasper
 from reader_app.assistant.doubledipper import Assistant
-from reader_app.assistant.prompts import MODES
+from reader_app.assistant.prompts import MODES, is_boolean_question
 from reader_app.core.errors import BadInput
 
 
 def prediction(answer) -> dict:
+    """QASPER's answer format: "Unanswerable", a bare "Yes"/"No" for a yes/no question, else the text."""
     if not answer.answerable:
         return {"answer": "Unanswerable", "evidence": []}
-    return {"answer": answer.answer, "evidence": [c.text for c in answer.citations if c.verified]}
+    text = answer.answer
+    yes_no = re.match(r"\W*(yes|no)\b", text, re.I)
+    if yes_no and is_boolean_question(answer.question):
+        text = yes_no.group(1).capitalize()
+    return {"answer": text, "evidence": [c.text for c in answer.citations if c.verified]}
 
 
 def run_eval(engine, path: str, *, papers: int | None = None, mode="doubledipper", k: int = 3,
