@@ -147,3 +147,14 @@ def test_empty_or_unsupported_summary_quotes_the_section(reply):
     part, _, _ = _one(reply)
     assert part["summary"].startswith(QUOTED) and "91 percent on the test set [5]." in part["summary"]
     assert [c["paragraph"] for c in part["citations"]] == [5, 6]
+
+
+def test_quoted_fallback_skips_table_rows():
+    from reader_app.assistant.summaries import QUOTED
+    from tests.test_prompts import TEXTS
+
+    texts = list(TEXTS)
+    texts.insert(4, (2, "Field Task Dataset SOTA BERT-Base SCIBERT Frozen Finetune Frozen Finetune 88.85 90.01"))
+    (part,) = Assistant(FakeEngine("Zorblax wins every award in the world.")).summarize(make_paper(texts), 2)
+    assert part["summary"] == (QUOTED + "The model reaches an accuracy of 91 percent on the test set [6]. "
+                               "Errors come mostly from long sentences [7].")

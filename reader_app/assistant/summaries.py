@@ -51,6 +51,8 @@ _META = frozenset(content_words(
     "format formatted bullet points number numbered paragraph paragraphs end ends reference references title full "
     "present presents key idea ideas author authors study work article document content information given below "
     "above following also"))
+_FUNCTION_WORDS = frozenset("the a an of we is are was were be been to in and or for from that this these with on by at as "
+                            "our it its their has have not can which than".split())
 _KEY_SECTIONS = re.compile(r"abstract|introduction|conclusion|summary|discussion|result", re.I)
 
 
@@ -182,14 +184,22 @@ def _cite(summary: str, paras: dict[int, Paragraph]) -> tuple[str, list[dict]]:
     return " ".join(out), result
 
 
+def _prose(sentence: str) -> bool:
+    """A sentence of running text, not a table row or a run of numbers."""
+    ws = sentence.split()
+    return (6 <= len(ws) <= 60 and sum(w.strip(",.;:()").isalpha() for w in ws) >= 0.7 * len(ws)
+            and bool(_FUNCTION_WORDS & {w.lower() for w in ws}))
+
+
 def _quoted(paras: list[Paragraph], limit: int = 2) -> str:
-    """The fallback: the first sentence of the first paragraphs, marked as a quotation."""
+    """The fallback: the first sentence of the first paragraphs of running text, marked as a quotation."""
     picked = []
-    for p in paras[:limit]:
-        first = _sentences(p.text)
-        if first:
-            body, end = re.match(r"(.*?)([.!?]*)$", first[0].rstrip()).groups()
-            picked.append(f"{body} [{number_of(p)}]{end or '.'}")
+    firsts = [(p, _sentences(p.text)) for p in paras]
+    chosen = [(p, ss[0]) for p, ss in firsts if ss and _prose(ss[0])]
+    chosen = chosen or [(p, " ".join(ss[0].split()[:40])) for p, ss in firsts if ss]
+    for p, first in chosen[:limit]:
+        body, end = re.match(r"(.*?)([.!?]*)$", first.rstrip()).groups()
+        picked.append(f"{body} [{number_of(p)}]{end or '.'}")
     return QUOTED + " ".join(picked) if picked else ""
 
 
