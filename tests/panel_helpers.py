@@ -24,6 +24,10 @@ def responder(answer: str = "the PubMed corpus of 1.2 million abstracts", needle
     def respond(prefix: str, suffix: str) -> str:
         if suffix.endswith("Evidence: ["):
             return f"{number_of(prefix, needle)}]\nAnswer: {answer}"
+        if "Write one question" in suffix:  # a demonstration, from its paragraph alone
+            from tests.test_prompts import demo_responder
+
+            return demo_responder(prefix, suffix)
         if suffix.rstrip().endswith("Question:"):
             n = number_of(prefix + suffix, "accuracy")
             return f" What accuracy does the model reach?\nEvidence: [{n}]\nAnswer: 91 percent"
