@@ -97,6 +97,8 @@ def test_parse_demo(raw, question, answer):
     ("Which language?", "Portuguese", "Portuguese"),
     ("What do they compare?", "They compare BLEU and ROUGE.", "They compare BLEU and ROUGE."),
     ("What is the goal?", "The goal is", "The goal is"),  # nothing left: keep it whole
+    ("Are experiments conducted on multiple datasets?", "No, experiments are conducted on one dataset.",
+     "No, experiments are conducted on one dataset."),  # the Yes/No is the answer
 ])
 def test_strip_restatement(question, answer, expected):
     assert strip_restatement(question, answer) == expected

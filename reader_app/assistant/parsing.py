@@ -172,6 +172,8 @@ def strip_restatement(question: str, answer: str) -> str:
     """
     from reader_app.assistant.citations import content_words
 
+    if re.match(r"\W*(yes|no)\b", answer, re.I):
+        return answer  # "No, experiments are ..." : the Yes/No is the answer; keep it whole
     qwords = set(content_words(question))
     words = answer.split()
     for m in _COPULA.finditer(answer):
