@@ -65,6 +65,16 @@ def _hide_clipped(page):
     doc.update_stream(xref, stream)
 
 
+def _hide_under_white_box(page):
+    page.insert_text((72, 300), INJECTION, fontsize=11)
+    page.draw_rect(pymupdf.Rect(66, 286, 420, 306), color=None, fill=(1, 1, 1), overlay=True)
+
+
+def _hide_under_black_box(page):  # a "redaction" bar that leaves the text in the file
+    page.insert_text((72, 300), INJECTION, fontsize=11)
+    page.draw_rect(pymupdf.Rect(66, 286, 420, 306), color=None, fill=(0, 0, 0), overlay=True)
+
+
 TECHNIQUES = {
     "render-mode-3": (_hide_render_mode, "invisible"),
     "transparent": (_hide_transparent, "invisible"),
@@ -74,6 +84,8 @@ TECHNIQUES = {
     "tiny-font": (_hide_tiny, "tiny"),
     "outside-page": (_hide_outside, "off-page"),
     "clipped": (_hide_clipped, "clipped"),
+    "under-white-box": (_hide_under_white_box, "covered"),
+    "under-black-box": (_hide_under_black_box, "covered"),
 }
 
 
@@ -150,3 +162,80 @@ def test_text_on_light_shading_is_visible(tmp_path):
     text = " ".join(p.text for p in paper.paragraphs)
     assert "Black text in a grey shaded table cell" in text and "Mid grey text in the same cell" in text
     assert paper.warnings == []
+
+
+def _one_page(tmp_path, name, draw):
+    doc = pymupdf.open()
+    _base(doc, pages=1)
+    draw(doc[0])
+    path = tmp_path / f"{name}.pdf"
+    doc.save(path)
+    return extract_paper(path)
+
+
+def test_box_painted_before_the_text_is_a_background(tmp_path):
+    def draw(page):  # coloured and white boxes first, text on them: all of it visible
+        page.draw_rect(pymupdf.Rect(60, 280, 420, 310), color=None, fill=(0.85, 0.9, 1.0))
+        page.insert_text((72, 300), "Dark text on a pale blue callout box", fontsize=11)
+        page.draw_rect(pymupdf.Rect(60, 330, 420, 360), color=None, fill=(1, 1, 1))
+        page.insert_text((72, 350), "Black text on a white box drawn first", fontsize=11)
+
+    paper = _one_page(tmp_path, "background-box", draw)
+    text = " ".join(p.text for p in paper.paragraphs)
+    assert "Dark text on a pale blue callout box" in text and "Black text on a white box drawn first" in text
+    assert paper.warnings == []
+
+
+def test_box_inserted_underneath_later_does_not_hide(tmp_path):
+    def draw(page):  # drawn after in *our* code, but placed before the text in the content stream
+        page.insert_text((72, 300), "Text with a box slipped underneath it", fontsize=11)
+        page.draw_rect(pymupdf.Rect(60, 286, 420, 306), color=None, fill=(1, 1, 0.6), overlay=False)
+
+    paper = _one_page(tmp_path, "underlay", draw)
+    assert any("Text with a box slipped underneath it" in p.text for p in paper.paragraphs)
+    assert paper.warnings == []
+
+
+def test_box_covering_part_of_a_line_does_not_hide_it(tmp_path):
+    def draw(page):  # the box hides the first words only: a reader still sees the rest
+        page.insert_text((72, 300), "Partly covered sentence that a reader can still mostly read", fontsize=11)
+        page.draw_rect(pymupdf.Rect(66, 286, 140, 306), color=None, fill=(1, 1, 1), overlay=True)
+
+    paper = _one_page(tmp_path, "partly", draw)
+    assert any("can still mostly read" in p.text for p in paper.paragraphs)
+    assert paper.warnings == []
+
+
+def test_translucent_box_on_top_does_not_hide(tmp_path):
+    def draw(page):  # a highlighter: half-transparent yellow over the words
+        page.insert_text((72, 300), "Highlighted words under a translucent marker", fontsize=11)
+        page.draw_rect(pymupdf.Rect(66, 286, 420, 306), color=None, fill=(1, 1, 0), fill_opacity=0.4, overlay=True)
+
+    paper = _one_page(tmp_path, "highlighter", draw)
+    assert any("Highlighted words under a translucent marker" in p.text for p in paper.paragraphs)
+    assert paper.warnings == []
+
+
+def test_covered_text_beside_visible_text_on_the_same_page(tmp_path):
+    def draw(page):  # one covered line among visible ones: only it goes, the page is named
+        page.insert_text((72, 300), INJECTION, fontsize=11)
+        page.draw_rect(pymupdf.Rect(66, 286, 420, 306), color=None, fill=(1, 1, 1), overlay=True)
+        page.insert_text((72, 340), "A visible sentence after the white box was drawn.", fontsize=11)
+
+    paper = _one_page(tmp_path, "mixed", draw)
+    text = " ".join(p.text for p in paper.paragraphs)
+    assert "BANANA" not in text and "A visible sentence after the white box was drawn." in text
+    assert paper.warnings == ["hidden text removed on page 1 (covered)"]
+
+
+def test_covered_text_is_not_rescued_by_marks_painted_over_the_box(tmp_path):
+    def draw(page):  # a dot and invisible text painted after the box, on top of the hidden line
+        page.insert_text((72, 300), INJECTION, fontsize=11)
+        page.draw_rect(pymupdf.Rect(66, 286, 420, 306), color=None, fill=(1, 1, 1), overlay=True)
+        page.insert_text((120, 300), ".", fontsize=11)
+        page.insert_text((72, 300), "INVISIBLE OVERPRINT", fontsize=11, render_mode=3)
+
+    paper = _one_page(tmp_path, "rescue", draw)
+    text = " ".join(p.text for p in paper.paragraphs)
+    assert "BANANA" not in text and "IGNORE ALL" not in text
+    assert len(paper.warnings) == 1 and "covered" in paper.warnings[0]

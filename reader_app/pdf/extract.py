@@ -15,6 +15,16 @@ from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
+# ``progress_hook(done, total)``, when set, is called as pages are read (and again, with
+# done == total, during the later whole-document passes): ``isolated`` uses it to scale
+# the import time limit with the page count.
+progress_hook = None
+
+
+def _progress(done: int, total: int) -> None:
+    if progress_hook is not None:
+        progress_hook(done, total)
+
 
 def extract_paper(path: str | Path, password: str | None = None) -> Paper:
     """Read ``path`` into a Paper. Raises PdfError / PasswordError only."""
@@ -43,7 +53,9 @@ def _extract(doc) -> Paper:
     warnings: list[str] = []
     pages: list[PageText] = []
     bad_pages = []
-    for i in range(doc.page_count):
+    n = doc.page_count
+    for i in range(n):
+        _progress(i, n)
         try:
             pages.append(read_page(doc[i], i + 1))
         except Exception:
@@ -52,8 +64,10 @@ def _extract(doc) -> Paper:
     if bad_pages:
         warnings.append(f"could not read text on page{'s' if len(bad_pages) > 1 else ''} "
                         + ", ".join(map(str, bad_pages)))
+    _progress(n, n)
     for pg in pages:
         pg.lines = layout.merge_rows(pg.lines)
+    _progress(n, n)
     first_text = pages[0].raw_text + "\n" + "\n".join(pages[0].vertical)
     layout.remove_running(pages)
     first = layout.reading_order(pages[0])
@@ -65,6 +79,7 @@ def _extract(doc) -> Paper:
     title, title_ids = metadata.find_title(first, body, pages[0].height, meta.get("title", ""))
     layout.remove_title_heads(pages, title)
     ordered = {pg.number: layout.reading_order(pg) for pg in pages[1:]}
+    _progress(n, n)
     ordered[1] = first
     all_lines = [ln for pg in pages for ln in pg.lines]
     body, body_bold = body_style(all_lines)
@@ -74,6 +89,7 @@ def _extract(doc) -> Paper:
     heights = {pg.number: pg.height for pg in pages}
     for pg in pages:
         builder.add_page(ordered[pg.number], pg.height, title_ids)
+        _progress(n, n)
     paras = finish(builder.paras, builder, heights)
 
     sections, starts = _sections_from_toc(doc, paras, title, len(pages))

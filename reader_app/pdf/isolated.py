@@ -1,4 +1,10 @@
-"""Run extraction in a child process, so a runaway parse or a MuPDF crash is contained."""
+"""Run extraction in a child process, so a runaway parse or a MuPDF crash is contained.
+
+The time limit scales with the document: the child reports its progress (pages read),
+and the parent stops it when it makes no progress for ``timeout`` seconds, or when the
+whole import runs past ``timeout + per_page × pages``.  A 2,000-page book that needs a
+minute is imported; a parse stuck on one page is still stopped after ``timeout``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import faulthandler
 import multiprocessing
 import os
 import signal
+import time
 from pathlib import Path
 
 from reader_app.core.errors import PasswordError, PdfError, ReaderError
@@ -13,11 +20,22 @@ from reader_app.core.model import Paper
 from reader_app.pdf import extract as _extract_mod
 
 _ERRORS = {"PasswordError": PasswordError, "PdfError": PdfError}
+PER_PAGE = 0.5  # seconds of budget per page on top of ``timeout`` (normal pages take ~10 ms)
+_REPORT_EVERY = 0.2  # seconds between progress messages
 
 
 def _child(conn, path: str, password: str | None) -> None:
     faulthandler.disable()  # a MuPDF crash is reported by the parent in one line
     try:
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= _REPORT_EVERY:
+                last[0] = now
+                conn.send(("progress", done, total))
+
+        _extract_mod.progress_hook = progress  # this forked child only
         try:
             paper = _extract_mod.extract_paper(path, password)
             conn.send(("ok", paper))
@@ -30,8 +48,35 @@ def _child(conn, path: str, password: str | None) -> None:
         os._exit(0)  # skip the parent's atexit handlers (pytest, Qt, ...)
 
 
-def extract_paper_isolated(path: str | Path, password: str | None = None, timeout: float = 30.0) -> Paper:
-    """Like ``extract_paper`` but in a forked child, killed after ``timeout`` seconds."""
+def _wait(recv, timeout: float, per_page: float):
+    """The child's final message; PdfError when it stalls or runs past its budget."""
+    start = last = time.monotonic()
+    total_limit = timeout
+    where = ""
+    while True:
+        now = time.monotonic()
+        stall_left = last + timeout - now
+        total_left = start + total_limit - now
+        if min(stall_left, total_left) <= 0 or not recv.poll(min(stall_left, total_left)):
+            if total_left <= 0 or not where:
+                raise PdfError(f"import took longer than {total_limit:g} s and was stopped")
+            raise PdfError(f"import made no progress for {timeout:g} s ({where}) and was stopped")
+        msg = recv.recv()
+        if msg[0] != "progress":
+            return msg
+        _tag, done, pages = msg
+        last = time.monotonic()
+        total_limit = timeout + per_page * pages
+        where = f"at page {done} of {pages}" if done < pages else f"after reading {pages} pages"
+
+
+def extract_paper_isolated(path: str | Path, password: str | None = None, timeout: float = 30.0,
+                           per_page: float = PER_PAGE) -> Paper:
+    """Like ``extract_paper`` but in a forked child.
+
+    The child is killed when it reports no progress for ``timeout`` seconds, or when the
+    import takes longer than ``timeout + per_page × page count``.
+    """
     try:
         ctx = multiprocessing.get_context("fork")
     except ValueError:  # no fork (Windows, some macOS setups): run in-process
@@ -46,12 +91,12 @@ def extract_paper_isolated(path: str | Path, password: str | None = None, timeou
         return _extract_mod.extract_paper(path, password)
     send.close()
     try:
-        if not recv.poll(timeout):
+        try:
+            msg = _wait(recv, timeout, per_page)
+        except PdfError:
             proc.kill()
             proc.join(5)
-            raise PdfError(f"import took longer than {timeout:g} s and was stopped")
-        try:
-            msg = recv.recv()
+            raise
         except (EOFError, OSError):
             proc.join(5)
             code = proc.exitcode

@@ -3,7 +3,9 @@
 A span a reader cannot see is dropped and its reason recorded:
 ``invisible`` (render mode 3 / fully transparent), ``background`` (fill colour equal to
 or near the page background), ``tiny`` (under 2 pt), ``off-page`` (outside the page
-box) and ``clipped`` (clipped away by a clipping path).
+box), ``clipped`` (clipped away by a clipping path) and ``covered`` (an opaque box
+painted over it later: drawing order from the ``seqno`` of ``get_cdrawings`` and
+``get_texttrace``; a box painted first is a background, the text on it stays).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ CHAR_STROKED = 32
 MIN_SIZE = 2.0
 NEAR_WHITE = 0.92  # each channel at least this bright -> same as a white page
 MIN_ALPHA = 26  # of 255
+COVERED = 0.9  # share of a span's box an opaque box must cover to hide it
 
 # footnote / affiliation markers printed as superscripts
 _BOLD_FONT = re.compile(r"bold|-bd|medi|semibold|heavy|black|demi", re.IGNORECASE)
@@ -89,15 +92,17 @@ def _outside(b, page_rect) -> bool:
     return inter < 0.5 * a
 
 
-def _fills(page) -> tuple[list, list]:
-    """Filled areas of a page: (plain boxes, everything painted).
+def _fills(page) -> tuple[list, list, list]:
+    """Filled areas of a page: (plain boxes, everything painted, opaque boxes).
 
     Plain boxes are (x0, y0, x1, y1, area, rgb), smallest first: text sits on the
     innermost box containing it, or on the white page.  "Everything painted" is the
     rects of all non-white fills and images: near-white text on any of them may be
     visible (figure labels on coloured shapes or photos), so it is not flagged.
+    Opaque boxes are (x0, y0, x1, y1, seqno): fully opaque plain boxes, which hide any
+    text painted before them (smaller ``seqno``) underneath.
     """
-    boxes, painted = [], []
+    boxes, painted, opaque = [], [], []
     try:
         drawings = page.get_cdrawings()
     except Exception:
@@ -117,15 +122,89 @@ def _fills(page) -> tuple[list, list]:
         if x1 - x0 < 3 or y1 - y0 < 3:
             continue  # rules and hairlines, not backgrounds
         boxes.append((x0, y0, x1, y1, (x1 - x0) * (y1 - y0), rgb))
+        if (opacity if opacity is not None else 1) >= 0.99 and d.get("seqno") is not None:
+            opaque.append((x0, y0, x1, y1, d["seqno"]))
     boxes.sort(key=lambda f: f[4])
-    return boxes, painted
+    return boxes, painted, opaque
 
 
-def _images(page) -> list:
+_BAND = 24.0  # points: opaque boxes are indexed by the horizontal bands they cross
+
+
+def _cover_index(opaque) -> dict:
+    """Opaque boxes by band of the page (a box covering a span contains its centre)."""
+    index: dict[int, list] = {}
+    for b in opaque:
+        for k in range(int(b[1] // _BAND), int(b[3] // _BAND) + 1):
+            index.setdefault(k, []).append(b)
+    return index
+
+
+def _covering(index: dict, bbox) -> int:
+    """The latest ``seqno`` of an opaque box covering ``bbox`` (-1: none)."""
+    a = _area(bbox)
+    best = -1
+    if a <= 0:
+        return best
+    for x0, y0, x1, y1, seq in index.get(int((bbox[1] + bbox[3]) / 2 // _BAND), ()):
+        ix = min(x1, bbox[2]) - max(x0, bbox[0])
+        iy = min(y1, bbox[3]) - max(y0, bbox[1])
+        if ix > 0 and iy > 0 and ix * iy >= COVERED * a and seq > best:
+            best = seq
+    return best
+
+
+def _real_covers(opaque, texts) -> dict:
+    """The index of the opaque boxes painted over some earlier text (only those can hide
+    any): backgrounds painted before all text under them, the common case, drop out."""
+    keep = []
+    for b in opaque:
+        for i, tb in texts:
+            if i > b[4]:
+                break
+            if min(b[2], tb[2]) > max(b[0], tb[0]) and min(b[3], tb[3]) > max(b[1], tb[1]):
+                keep.append(b)
+                break
+    return _cover_index(keep)
+
+
+def _bboxlog(page) -> list:
+    """(kind, rect) of everything painted, in painting order: the index is the ``seqno``
+    of ``get_cdrawings`` / ``get_texttrace`` (and far cheaper than the text trace)."""
     try:
-        return [tuple(r) for kind, r in page.get_bboxlog() if "image" in kind or "shade" in kind]
+        return [(kind, tuple(r)) for kind, r in page.get_bboxlog()]
     except Exception:
         return []
+
+
+def _images(log) -> list:
+    return [r for kind, r in log if "image" in kind or "shade" in kind]
+
+
+def _texts(log) -> list:
+    """(seqno, rect) of the visible text runs, in painting order."""
+    return [(i, r) for i, (kind, r) in enumerate(log) if kind in ("fill-text", "stroke-text")]
+
+
+def _painted_before(texts, bbox, seq: int) -> bool:
+    """Was the text at ``bbox`` painted before ``seq`` (so an opaque box with ``seq`` hides it)?
+
+    Invisible text ("ignore-text") does not count, and a later mark must cover a good
+    part of the span: a dot painted on top does not make the rest visible.
+    """
+    a = _area(bbox)
+    found = False
+    for i, tb in texts:
+        ix = min(tb[2], bbox[2]) - max(tb[0], bbox[0])
+        iy = min(tb[3], bbox[3]) - max(tb[1], bbox[1])
+        if ix <= 0 or iy <= 0:
+            continue
+        if i > seq:
+            if ix * iy >= 0.3 * a:
+                return False  # (much of) this text is painted on top of the box
+        elif ix * iy >= 0.3 * min(a, _area(tb)):
+            found = True
+    return found
 
 
 def _background(boxes, bbox) -> tuple:
@@ -178,7 +257,7 @@ def read_page(page, number: int) -> PageText:
             clipped_keys = present
 
     hidden: set[str] = set()
-    fills = images = None
+    fills = images = log = covers = texts = None
     lines: list[Line] = []
     vertical: list[str] = []
     vlines: list[Line] = []
@@ -205,12 +284,22 @@ def read_page(page, number: int) -> PageText:
                 else:
                     if fills is None:
                         fills = _fills(page)
+                        covers = _cover_index(fills[2])
+                    seq = _covering(covers, s["bbox"]) if covers else -1
+                    if seq >= 0 and texts is None:  # under an opaque box: read the painting order
+                        log = _bboxlog(page) if log is None else log
+                        texts = _texts(log)
+                        covers = _real_covers(fills[2], texts)
+                        seq = _covering(covers, s["bbox"])
+                    if seq >= 0 and _painted_before(texts, s["bbox"], seq):
+                        reason = "covered"  # painted before an opaque box on top of it
                     colour = _rgb(s.get("color", 0))
-                    bg = _background(fills[0], s["bbox"])
-                    if _same_colour(colour, bg):
+                    bg = _background(fills[0], s["bbox"]) if reason is None else None
+                    if bg is not None and _same_colour(colour, bg):
                         if all(c >= NEAR_WHITE for c in bg):  # white on white, unless on a shape/image
                             if images is None:
-                                images = _images(page)
+                                log = _bboxlog(page) if log is None else log
+                                images = _images(log)
                             if not (_on_painted(fills[1], s["bbox"]) or _on_painted(images, s["bbox"])):
                                 reason = "background"
                         else:

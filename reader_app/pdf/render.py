@@ -28,6 +28,7 @@ pymupdf.TOOLS.mupdf_display_warnings(False)
 
 _LOCK = threading.RLock()
 BAND_PIXELS = 160_000  # pixels rendered per call: ~2-6 ms each on a laptop core
+SIZE_HEAD = 64  # pages measured when a document opens (see ``RenderDoc.page_sizes``)
 
 
 @dataclass
@@ -59,15 +60,35 @@ class RenderDoc:
         self._doc = doc
         self.path = path
         self.page_count = doc.page_count
-        self._sizes = [(p.rect.width, p.rect.height) for p in doc] if doc.page_count else []
+        self._sizes: list[tuple[float, float]] = []  # exact sizes of pages 1..len(self._sizes)
         self._lists: OrderedDict[int, pymupdf.DisplayList] = OrderedDict()
         self._words: OrderedDict[int, list[Word]] = OrderedDict()
         self._closed = False
 
     # ---- geometry --------------------------------------------------------------------
-    def page_sizes(self) -> list[tuple[float, float]]:
-        """(width, height) in points for every page."""
-        return list(self._sizes)
+    def page_sizes(self, exact: bool = False) -> list[tuple[float, float]]:
+        """(width, height) in points for every page.
+
+        Knowing every page's size means loading every page (~75 µs each: 150 ms for
+        2,000 pages), so by default only the first ``SIZE_HEAD`` pages are measured and
+        the rest are assumed to be as large as the last of those; ``exact=True`` measures
+        them all (call it once the first page shows, and re-lay out if they differ).
+        """
+        want = self.page_count if exact else min(self.page_count, SIZE_HEAD)
+        while True:
+            with _LOCK:  # in chunks: in-process, other threads get the GIL in between
+                for _ in range(200):
+                    if len(self._sizes) >= want or self._closed:
+                        break
+                    r = self._doc[len(self._sizes)].rect
+                    self._sizes.append((r.width, r.height))
+                if len(self._sizes) >= want or self._closed:
+                    sizes = list(self._sizes)
+                    break
+            time.sleep(0)
+        if len(sizes) < self.page_count:
+            sizes += [sizes[-1] if sizes else (612.0, 792.0)] * (self.page_count - len(sizes))
+        return sizes
 
     # ---- rendering -------------------------------------------------------------------
     def _display_list(self, page: int) -> pymupdf.DisplayList:
@@ -253,6 +274,8 @@ def _serve(conn) -> None:  # the helper process's main loop
             elif op == "render":
                 doc_id, page, scale, clip = args
                 result = docs[doc_id].render(page, scale, clip)
+            elif op == "sizes":
+                result = docs[args[0]].page_sizes(exact=True)
             elif op == "words":
                 result = docs[args[0]].words(args[1])
             elif op == "search_page":
@@ -343,10 +366,13 @@ class ProcessRenderDoc:
         self._helper, self._id, self.path = helper, doc_id, path
         self.page_count = page_count
         self._sizes = list(sizes)
-        self._words: dict[int, list[Word]] = {}
+        self._exact = page_count <= SIZE_HEAD
+        self._words: OrderedDict[int, list[Word]] = OrderedDict()
         self._closed = False
 
-    def page_sizes(self) -> list[tuple[float, float]]:
+    def page_sizes(self, exact: bool = False) -> list[tuple[float, float]]:
+        if exact and not self._exact and not self._closed:
+            self._sizes, self._exact = list(self._helper.call("sizes", self._id)), True
         return list(self._sizes)
 
     def render(self, page: int, scale: float, clip=None, cancel: threading.Event | None = None) -> Image | None:
@@ -358,6 +384,8 @@ class ProcessRenderDoc:
         cached = self._words.get(page)
         if cached is None and not self._closed:
             cached = self._words[page] = self._helper.call("words", self._id, page)
+            while len(self._words) > 64:  # bounded, like the helper's own cache
+                self._words.popitem(last=False)
         return cached or []
 
     def search(self, query: str, cancel: threading.Event | None = None, max_hits: int = 2000):

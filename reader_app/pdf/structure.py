@@ -99,7 +99,7 @@ class Builder:
     # -- headings -----------------------------------------------------------------
     def heading(self, ln: Line, alone: bool) -> tuple[int, bool] | None:
         t = ln.text.strip()
-        if len(t) > 120 or len(t.split()) > 14 or sum(ch.isalpha() for ch in t) < 2:
+        if len(t) > 120 or len(t.split()) > 14 or sum(map(str.isalpha, t)) < 2:
             return None
         if t.endswith((",", ";")) or ln.size < self.body - 0.6:
             return None
@@ -112,8 +112,8 @@ class Builder:
             return None
         if num is None and re.search(r"[.?!]\s+\S", rest):
             return None  # a run-in heading followed by the paragraph's first words
-        letters = [ch for ch in rest_clean if ch.isalpha()]
-        caps = len(letters) >= 4 and all(ch.isupper() for ch in letters)
+        letters = list(filter(str.isalpha, rest_clean))
+        caps = len(letters) >= 4 and all(map(str.isupper, letters))
         styled = ln.size >= self.body + 0.8 or (ln.bold >= 0.8 and self.body_bold < 0.5)
         if num is not None and num[0].isalpha() and len(num.rstrip(".")) == 1 and not (styled or caps):
             return None  # "A Study of ..." is a sentence, not appendix A

@@ -4,9 +4,12 @@
 ``reader_app.pdf.render`` in a helper process (PyMuPDF holds the GIL while it decodes
 images; a MuPDF crash cannot take the window down), requested from one background
 thread, only those visible (plus one ahead), at zoom × devicePixelRatio so text stays
-sharp on HiDPI screens; results are cached as ``QImage``.  While a page renders, a
-scaled older rendering or a white sheet stands in.  ``READER_APP_RENDER_INPROCESS=1``
-renders in-process instead (banded, so the GIL is released between bands).
+sharp on HiDPI screens; results are cached as ``QImage`` (``render_cache.RenderCache``).
+While a page renders, a scaled older rendering or a white sheet stands in.
+``READER_APP_RENDER_INPROCESS=1`` renders in-process instead (banded, so the GIL is
+released between bands).  A long document opens with only its first pages measured (the
+rest assumed alike); every page's size is fetched once the first page shows, so a
+2,000-page book shows its first page as soon as a short paper does.
 
 Public API (used by the main window and the side panel wiring):
 
@@ -26,18 +29,18 @@ Public API (used by the main window and the side panel wiring):
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
+from bisect import bisect_right
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette
+from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractScrollArea
 
 from reader_app.ui.ops import run_op
 from reader_app.ui.pdf_text import TextInteraction
+from reader_app.ui.render_cache import RenderCache
 
 GAP = 10  # logical pixels between pages and around them
 MIN_ZOOM, MAX_ZOOM = 0.25, 6.0
-CACHE_BYTES = 300 * 1024 * 1024
 
 
 def _render_pool() -> QThreadPool:
@@ -47,7 +50,7 @@ def _render_pool() -> QThreadPool:
     return pool
 
 
-class PdfView(TextInteraction, QAbstractScrollArea):
+class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
     documentLoaded = Signal(int)
     loadFailed = Signal(object)
     firstPageShown = Signal()
@@ -64,12 +67,11 @@ class PdfView(TextInteraction, QAbstractScrollArea):
         self.doc = None
         self.path = ""
         self._sizes: list[tuple[float, float]] = []
+        self._max_w = 0.0
         self._tops: list[float] = []
         self._zoom = 1.0
         self._fit: str | None = "width"
-        self._cache: OrderedDict[tuple[int, int], QImage] = OrderedDict()
-        self._cache_bytes = 0
-        self._pending: dict[tuple[int, int], object] = {}
+        self._init_cache()
         self._generation = 0
         self._first_shown = False
         self._page = 0
@@ -127,9 +129,13 @@ class PdfView(TextInteraction, QAbstractScrollArea):
 
         run_op(None, work, on_success=done, pool=self._pool)
 
+    def _set_sizes(self, sizes) -> None:
+        self._sizes = list(sizes)
+        self._max_w = max((w for w, _h in self._sizes), default=0.0)
+
     def _set_doc(self, doc, page, y, zoom) -> None:
         self.doc = doc
-        self._sizes = doc.page_sizes()
+        self._set_sizes(doc.page_sizes())  # of a long document, partly estimated: see _fetch_sizes
         if zoom:
             self._fit, self._zoom = None, max(MIN_ZOOM, min(MAX_ZOOM, zoom))
         self._layout()
@@ -147,17 +153,14 @@ class PdfView(TextInteraction, QAbstractScrollArea):
 
     def close_document(self) -> None:
         self._generation += 1
-        for op in self._pending.values():
-            op.cancel()
-        self._pending.clear()
+        self._drop_cache()
         if self._find_op is not None:
             self._find_op.cancel()
         doc, self.doc = self.doc, None
         if doc is not None:
             run_op(None, doc.close, pool=self._pool)
-        self._cache.clear()
-        self._cache_bytes = 0
-        self._sizes, self._tops = [], []
+        self._set_sizes([])
+        self._tops = []
         self._first_shown = False
         self._page = 0
         self._pending_target = None
@@ -182,7 +185,7 @@ class PdfView(TextInteraction, QAbstractScrollArea):
             return self._zoom
         vw = max(50, self.viewport().width() - 2 * GAP)
         vh = max(50, self.viewport().height() - 2 * GAP)
-        w = max(s[0] for s in self._sizes)
+        w = self._max_w
         if self._fit == "width":
             return vw / w
         h = max(s[1] for s in self._sizes[:1] or self._sizes)
@@ -198,7 +201,7 @@ class PdfView(TextInteraction, QAbstractScrollArea):
             y += h * z + GAP
         self._tops = tops
         total_h = int(y)
-        total_w = int(max((w for w, _h in self._sizes), default=0) * z + 2 * GAP)
+        total_w = int(self._max_w * z + 2 * GAP)
         vs, hs = self.verticalScrollBar(), self.horizontalScrollBar()
         vs.setRange(0, max(0, total_h - self.viewport().height()))
         vs.setPageStep(max(1, int(self.viewport().height() * 0.9)))
@@ -211,7 +214,7 @@ class PdfView(TextInteraction, QAbstractScrollArea):
         """Rectangle of ``page`` (1-based) in viewport coordinates."""
         w, h = self._sizes[page - 1]
         z = self._zoom
-        total_w = max(s[0] for s in self._sizes) * z + 2 * GAP
+        total_w = self._max_w * z + 2 * GAP
         vw = self.viewport().width()
         x = (max(vw, total_w) - w * z) / 2 - self.horizontalScrollBar().value()
         y = self._tops[page - 1] - self.verticalScrollBar().value()
@@ -223,12 +226,12 @@ class PdfView(TextInteraction, QAbstractScrollArea):
         top = self.verticalScrollBar().value()
         bottom = top + self.viewport().height()
         out = []
-        for i, t in enumerate(self._tops):
-            h = self._sizes[i][1] * self._zoom
-            if t + h >= top and t <= bottom:
-                out.append(i + 1)
-            elif t > bottom:
+        for i in range(max(0, bisect_right(self._tops, top) - 1), len(self._tops)):
+            t = self._tops[i]
+            if t > bottom:
                 break
+            if t + self._sizes[i][1] * self._zoom >= top:
+                out.append(i + 1)
         return out
 
     def current_page(self) -> int:
@@ -236,13 +239,7 @@ class PdfView(TextInteraction, QAbstractScrollArea):
         if not self._tops:
             return 0
         probe = self.verticalScrollBar().value() + self.viewport().height() / 3
-        page = 1
-        for i, t in enumerate(self._tops):
-            if t <= probe:
-                page = i + 1
-            else:
-                break
-        return page
+        return max(1, bisect_right(self._tops, probe))
 
     def reading_point(self) -> tuple[int, float]:
         """(page, y in points) a third down the viewport: where the reader's eyes are."""
@@ -257,10 +254,7 @@ class PdfView(TextInteraction, QAbstractScrollArea):
         if not self._tops:
             return (0, 0.0, self._zoom)
         top = self.verticalScrollBar().value()
-        page = 1
-        for i, t in enumerate(self._tops):
-            if t <= top + GAP:
-                page = i + 1
+        page = max(1, bisect_right(self._tops, top + GAP))
         y = (top - self._tops[page - 1]) / self._zoom
         return (page, max(0.0, y), self._zoom)
 
@@ -376,58 +370,7 @@ class PdfView(TextInteraction, QAbstractScrollArea):
         else:
             super().keyPressEvent(event)
 
-    # ---- rendering ---------------------------------------------------------------------
-    def _scale_key(self) -> int:
-        """Pixels per point × 1000 (an int, to key the cache)."""
-        return int(round(self._zoom * self.devicePixelRatioF() * 1000))
-
-    def _request(self, page: int, key: int) -> None:
-        if (page, key) in self._pending or (page, key) in self._cache or self.doc is None:
-            return
-        doc, gen = self.doc, self._generation
-
-        def work(op):
-            image = doc.render(page, key / 1000, cancel=op.cancel_event)
-            if image is None:
-                return None
-            # RGB32 is what the backing store paints without a per-frame conversion
-            qimg = QImage(image.data, image.width, image.height, image.stride,
-                          QImage.Format.Format_RGB888).convertToFormat(QImage.Format.Format_RGB32)
-            doc.words(page)  # warm the selection cache while we are here
-            return qimg
-
-        def done(qimg):
-            self._pending.pop((page, key), None)
-            if qimg is None or gen != self._generation:
-                return
-            self._store(page, key, qimg)
-            self.viewport().update()
-
-        def failed(exc):
-            self._pending.pop((page, key), None)
-
-        self._pending[(page, key)] = run_op(self, work, on_success=done, on_failure=failed, pool=self._pool)
-
-    def _store(self, page: int, key: int, qimg: QImage) -> None:
-        self._cache[(page, key)] = qimg
-        self._cache_bytes += qimg.sizeInBytes()
-        visible = set(self._visible_pages())
-        while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:
-            k = next(iter(self._cache))
-            if k[0] in visible and k[1] == self._scale_key():
-                self._cache.move_to_end(k)
-                if all(kk[0] in visible for kk in self._cache):
-                    break
-                continue
-            self._cache_bytes -= self._cache.pop(k).sizeInBytes()
-
-    def _cached_any(self, page: int) -> QImage | None:
-        best = None
-        for (p, _k), img in self._cache.items():
-            if p == page and (best is None or img.width() > best.width()):
-                best = img
-        return best
-
+    # ---- rendering (requests and cache: RenderCache) -------------------------------------
     def paintEvent(self, event):  # noqa: N802
         painter = QPainter(self.viewport())
         pal = self.palette()
@@ -472,6 +415,26 @@ class PdfView(TextInteraction, QAbstractScrollArea):
         if sharp and not self._first_shown:
             self._first_shown = True
             QTimer.singleShot(0, self.firstPageShown.emit)
+            QTimer.singleShot(0, self, self._fetch_sizes)
+
+    def _fetch_sizes(self) -> None:
+        """Measure every page (a long document opens with most sizes estimated); re-lay
+        out, keeping the reading position, when they differ from the estimate."""
+        doc, gen = self.doc, self._generation
+        if doc is None:
+            return
+
+        def done(sizes):
+            if gen != self._generation or self.doc is not doc or list(sizes) == self._sizes:
+                return
+            page, y, _z = self.position()
+            self._set_sizes(sizes)
+            self._layout()
+            self.go_to(page, y)
+            self.zoomChanged.emit(self._zoom)
+
+        run_op(self, lambda: doc.page_sizes(exact=True), on_success=done, on_failure=lambda _exc: None,
+               pool=self._pool)  # a dead helper: the estimate stays; the next page render reports it
 
     def _paint_overlays(self, painter: QPainter, page: int, rect: QRectF) -> None:
         z = self._zoom
