@@ -135,8 +135,9 @@ class MaintenanceMixin:
                 problems = []
             for r in self.db.conn.execute("PRAGMA foreign_key_check").fetchall():
                 problems.append(f"foreign key: row {r[1]} of {r[0]} points at a missing {r[2]}")
-            try:
-                self.db.conn.execute("INSERT INTO paragraphs_fts(paragraphs_fts, rank) VALUES ('integrity-check', 1)")
+            try:  # a write-shaped command: take the write lock (with busy retries) like any write
+                with write(self.db):
+                    self.db.conn.execute("INSERT INTO paragraphs_fts(paragraphs_fts, rank) VALUES ('integrity-check', 1)")
             except sqlite3.DatabaseError as e:
                 problems.append(f"search index: {e} (rebuild with reindex)")
             for r in self._rows("SELECT id, file FROM papers WHERE file != ''"):
