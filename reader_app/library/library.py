@@ -199,6 +199,9 @@ class Library(SearchMixin, NotesMixin, AssistantStoreMixin, MaintenanceMixin):
             if created_file:
                 self._unlink_if_unreferenced(rel)
             raise
+        if src is not None and rel and not (self.path / rel).is_file():
+            # a concurrent import of the same file failed and removed the copy we meant to share
+            self._store_file(src)
         paper.file = self._abs_file(rel)
         if src is not None:
             paper.original_path = str(Path(src).resolve())
