@@ -57,8 +57,9 @@ def _wait(recv, timeout: float, per_page: float):
         now = time.monotonic()
         stall_left = last + timeout - now
         total_left = start + total_limit - now
-        if min(stall_left, total_left) <= 0 or not recv.poll(min(stall_left, total_left)):
-            if total_left <= 0 or not where:
+        wait = min(stall_left, total_left)
+        if wait <= 0 or not recv.poll(wait):
+            if total_left <= stall_left or not where:
                 raise PdfError(f"import took longer than {total_limit:g} s and was stopped")
             raise PdfError(f"import made no progress for {timeout:g} s ({where}) and was stopped")
         msg = recv.recv()
@@ -66,7 +67,7 @@ def _wait(recv, timeout: float, per_page: float):
             return msg
         _tag, done, pages = msg
         last = time.monotonic()
-        total_limit = timeout + per_page * pages
+        total_limit = max(total_limit, timeout + per_page * pages)
         where = f"at page {done} of {pages}" if done < pages else f"after reading {pages} pages"
 
 
