@@ -270,7 +270,9 @@ def show_error(parent, exc: BaseException | str) -> None:
         return
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    if QApplication.instance() is None:
+    app = QApplication.instance()
+    if app is None or app.platformName() in ("offscreen", "minimal"):
+        # no screen: a modal box could never be dismissed (headless runs, tests, --screenshot)
         log.error("%s", msg)
         return
     QMessageBox.warning(win if win is not None and isValid(win) else None, "Reader", msg)
