@@ -239,3 +239,11 @@ def test_covered_text_is_not_rescued_by_marks_painted_over_the_box(tmp_path):
     text = " ".join(p.text for p in paper.paragraphs)
     assert "BANANA" not in text and "IGNORE ALL" not in text
     assert len(paper.warnings) == 1 and "covered" in paper.warnings[0]
+
+
+def test_page_ranges_keep_warnings_short():
+    from reader_app.pdf.extract import page_ranges
+
+    assert page_ranges([4, 2]) == "2, 4"
+    assert page_ranges([1, 2, 3, 7, 9, 10]) == "1-3, 7, 9-10"
+    assert page_ranges(list(range(1, 2001))) == "1-2000"

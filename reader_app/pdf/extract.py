@@ -63,7 +63,7 @@ def _extract(doc) -> Paper:
             pages.append(PageText(i + 1, 612.0, 792.0, [], [], set(), ""))
     if bad_pages:
         warnings.append(f"could not read text on page{'s' if len(bad_pages) > 1 else ''} "
-                        + ", ".join(map(str, bad_pages)))
+                        + page_ranges(bad_pages))
     _progress(n, n)
     for pg in pages:
         pg.lines = layout.merge_rows(pg.lines)
@@ -112,7 +112,7 @@ def _extract(doc) -> Paper:
 
     hidden = [pg for pg in pages if pg.hidden]
     if hidden:
-        nums = ", ".join(str(pg.number) for pg in hidden)
+        nums = page_ranges([pg.number for pg in hidden])
         reasons = sorted(set().union(*(pg.hidden for pg in hidden)))
         warnings.append(
             f"hidden text removed on page{'s' if len(hidden) > 1 else ''} {nums} ({', '.join(reasons)})"
@@ -255,3 +255,17 @@ def _abstract(paragraphs: list[Paragraph]) -> str:
         if m:
             return m.group(1)
     return ""
+
+
+def page_ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 7, 9, 10] -> "1-3, 7, 9-10": short even for a 2,000-page document."""
+    parts: list[str] = []
+    nums = sorted(set(numbers))
+    i = 0
+    while i < len(nums):
+        j = i
+        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
+            j += 1
+        parts.append(str(nums[i]) if i == j else f"{nums[i]}-{nums[j]}")
+        i = j + 1
+    return ", ".join(parts)
