@@ -32,6 +32,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ui import make_30_pages, wait_until  # noqa: E402  (shared with the 30-page UI bench)
 SHARED = REPO.parent / "shared" / "papers"
 
 WORDS = (
@@ -86,16 +88,6 @@ def make_big_pdf(path: str | os.PathLike, pages: int = 2000, seed: int = 7) -> P
     return Path(path)
 
 
-def make_30_pages(src: Path, out: Path) -> Path:
-    import pymupdf
-
-    doc = pymupdf.open(src)
-    if doc.page_count > 30:
-        doc.select(list(range(30)))
-    while doc.page_count < 30:
-        doc.insert_pdf(pymupdf.open(src), to_page=min(30 - doc.page_count, doc.page_count) - 1)
-    doc.save(out)
-    return out
 
 
 def vm_hwm_mb(pid: int | str = "self") -> float:
@@ -127,15 +119,6 @@ def run_add(pdf: Path, library: Path) -> tuple[float, float, dict]:
     return wall, peak, json.loads(out)[0]
 
 
-def wait_until(app, cond, timeout=120.0):
-    from PySide6.QtCore import QEventLoop
-
-    end = time.perf_counter() + timeout
-    while not cond():
-        if time.perf_counter() > end:
-            raise TimeoutError("benchmark step timed out")
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
-        time.sleep(0.001)
 
 
 def child(library: str, paper_id: str, runs: int) -> int:
