@@ -57,7 +57,9 @@ class Services:
         if ui_settings is None:
             from PySide6.QtCore import QSettings
 
-            ui_settings = QSettings(ORG, APP)
+            folder = os.environ.get("READER_APP_CONFIG_DIR")  # tests and portable set-ups
+            ui_settings = (QSettings(os.path.join(folder, "ui.ini"), QSettings.Format.IniFormat)
+                           if folder else QSettings(ORG, APP))
         self.ui_settings = ui_settings
         if self.library_path is None:  # --library and $READER_APP_LIBRARY win over the setting
             saved = ui_settings.value("library/path")

@@ -256,3 +256,15 @@ def test_window_works_without_the_side_panel(qtbot, ui_env, monkeypatch):
     assert not hasattr(win.side_panel, "citationActivated")
     open_paper(qtbot, win, ui_env.paper_id)
     assert win.pdf_view.page_count() == 4
+
+
+def test_window_settings_follow_the_config_dir(tmp_path, monkeypatch):
+    """READER_APP_CONFIG_DIR also holds the window state, so tests never touch the user's."""
+    from reader_app.app import Services
+
+    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path / "cfg"))
+    services = Services(str(tmp_path / "lib"))
+    services.ui_settings.setValue("window/probe", 1)
+    services.ui_settings.sync()
+    assert services.ui_settings.fileName() == str(tmp_path / "cfg" / "ui.ini")
+    assert (tmp_path / "cfg" / "ui.ini").is_file()
