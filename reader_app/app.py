@@ -254,6 +254,7 @@ def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: 
         server.setParent(win)
         server.message.connect(lambda message: _on_hand_off(win, message))
     _install_excepthook(win)
+    win.remember_state = not screenshot  # a screenshot shows the default layout, saves nothing
     win.restore_state()
     code = {"value": 0}
 

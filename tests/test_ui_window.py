@@ -115,6 +115,24 @@ def test_last_position_and_geometry_are_remembered(qtbot, ui_env):
     assert page == 3 and y == pytest.approx(100.0, abs=2) and zoom == pytest.approx(1.3)
 
 
+def test_side_panels_saved_wide_do_not_squeeze_the_pdf(qtbot, ui_env):
+    win = ui_env.window()
+    win.resize(1100, 700)
+    win.splitter.setSizes([450, 140, 450])
+    win.close()
+
+    again = ui_env.window()
+    again.restore_state()
+    again.show()
+    qtbot.waitUntil(lambda: again.splitter.sizes()[1] > 140 * 1.5, timeout=5000)
+    left, pdf, right = again.splitter.sizes()
+    total = left + pdf + right
+    lows = sum(again.splitter.widget(i).minimumSizeHint().width() for i in (0, 2))
+    assert pdf >= min(total // 2, total - lows) - 2, (left, pdf, right)
+    assert left >= 100 and right >= 100  # still there, just narrower
+    assert pdf > 140 * 1.5  # the offscreen screen is 800 px wide: the restored window fits it
+
+
 def test_import_bad_pdf_shows_one_line_error(qtbot, ui_env, bad_pdfs_dir):
     win = ui_env.window()
     bad = bad_pdfs_dir / "pdfminer__zen_of_python_corrupted.pdf"

@@ -31,8 +31,11 @@ def test_screenshot_of_a_real_paper(tmp_path, papers_dir):
     out = tmp_path / "shot.png"
     r = run_cli("open", str(papers_dir / "2304.02623v1.pdf"), "--screenshot", str(out),
                 library=tmp_path / "lib", timeout=180,
-                env={"QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")})
+                env={"QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config"),
+                     "READER_APP_CONFIG_DIR": str(tmp_path / "config")})
     assert r.code == 0, r
+    # a screenshot shows the default layout: it neither restores nor saves the window state
+    assert not (tmp_path / "config" / "ui.ini").exists()
     from PySide6.QtGui import QImage
 
     img = QImage(str(out))

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from reader_app.ui.answer_format import UNANSWERED, AnswerText, live_text, selection_question, timings_text
 from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store_mode
+from reader_app.ui.eliding_button import ElidingButton
 from reader_app.ui.citation_chip import ChipRow
 from reader_app.ui.ops import run_op
 
@@ -97,8 +98,9 @@ class AskPanel(QWidget):
         self.ask_button.clicked.connect(self.ask)
         self.mode_combo = mode_combo(self)
         self.mode_combo.currentIndexChanged.connect(self._mode_changed)
-        self.selection_button = QPushButton("Ask about selection", self)
-        self.selection_button.setToolTip("Select text in the PDF first; it is quoted into the question")
+        self.selection_button = ElidingButton("Ask about selection", self)
+        self.selection_button.setToolTip("Ask about selection: select text in the PDF first;"
+                                         " it is quoted into the question")
         self.selection_button.clicked.connect(self.ask_about_selection)
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setToolTip("Stop the answer (Esc)")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (
     QComboBox,
@@ -47,6 +47,7 @@ from reader_app.ui.library_pane import LibraryPane
 from reader_app.ui.ops import run_op
 from reader_app.ui.pdf_view import PdfView
 from reader_app.ui.status import OpStatus
+from reader_app.ui.window_state import WindowStateMixin
 from reader_app.ui import window_actions
 
 log = logging.getLogger("reader_app.ui")
@@ -67,7 +68,7 @@ def make_side_panel(services, parent=None):
         return label
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowStateMixin, QMainWindow):
     paperShown = Signal(str)
     importFinished = Signal(object)  # the import summary dict
 
@@ -341,39 +342,6 @@ class MainWindow(QMainWindow):
     def _find_closed(self) -> None:
         self.pdf_view.clear_find()
         self.pdf_view.setFocus()
-
-    # ---- positions and window state --------------------------------------------------------------
-    def _saved_position(self, paper_id: str):
-        raw = self.services.ui_settings.value(f"positions/{paper_id}")
-        try:
-            page, y, zoom = (float(v) for v in str(raw).split(","))
-            return int(page), y, (zoom if zoom > 0 else None)
-        except (TypeError, ValueError):
-            return None
-
-    def save_position(self) -> None:
-        if self.paper is not None and self.pdf_view.page_count():
-            page, y, zoom = self.pdf_view.position()
-            zoom = 0 if self.pdf_view.fit_mode() else zoom
-            self.services.ui_settings.setValue(f"positions/{self.paper.id}", f"{page},{y:.1f},{zoom:.4f}")
-
-    def restore_state(self) -> None:
-        s = self.services.ui_settings
-        geom = s.value("window/geometry")
-        if isinstance(geom, QByteArray) and not geom.isEmpty():
-            self.restoreGeometry(geom)
-        for name, widget in (("window/splitter", self.splitter), ("window/left", self.left)):
-            state = s.value(name)
-            if isinstance(state, QByteArray) and not state.isEmpty():
-                widget.restoreState(state)
-
-    def save_state(self) -> None:
-        self.save_position()
-        s = self.services.ui_settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/splitter", self.splitter.saveState())
-        s.setValue("window/left", self.left.saveState())
-        s.sync()
 
     def closeEvent(self, event):  # noqa: N802
         self.save_state()
