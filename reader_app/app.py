@@ -199,11 +199,15 @@ def hand_off(paths: list[str] | None = None, library: str | None = None,
     except ImportError as exc:  # QtNetwork missing: the window works without hand-offs
         log.debug("no single-instance hand-off: %s", exc)
         return None
+    global _start_lock
     try:
         name = single_instance.server_name(Services(library).library_folder())
         files = [os.path.abspath(p) for p in paths or []]
+        _release_start_lock()
+        _start_lock = single_instance.start_lock(name)  # held until this window listens
         if not single_instance.send(name, {"open": files, "password": password}):
             return None
+        _release_start_lock()
     except (single_instance.HandOffError, OSError) as exc:
         print(f"reader-app: warning: could not reach the window already open on this library "
               f"({exc}); opening a new one", file=sys.stderr)
@@ -211,6 +215,16 @@ def hand_off(paths: list[str] | None = None, library: str | None = None,
     if files:
         return f"handed {Path(files[-1]).name} to the reader-app window already open on this library"
     return "raised the reader-app window already open on this library"
+
+
+_start_lock = None  # QLockFile held from hand_off() until this window listens
+
+
+def _release_start_lock() -> None:
+    global _start_lock
+    if _start_lock is not None:
+        _start_lock.unlock()
+        _start_lock = None
 
 
 def _listen(services: Services):
@@ -225,6 +239,8 @@ def _listen(services: Services):
                     server.error_string())
     except Exception as exc:  # noqa: BLE001 - a window without hand-off still works
         log.warning("no single-instance server: %s", exc)
+    finally:
+        _release_start_lock()
     return None
 
 
@@ -249,6 +265,7 @@ def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: 
 
     services = Services(library, engine_factory=engine_factory)
     server = _listen(services) if (not screenshot if single_instance is None else single_instance) else None
+    _release_start_lock()  # (already released by _listen)
     win = MainWindow(services)
     if server is not None:
         server.setParent(win)

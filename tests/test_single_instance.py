@@ -215,6 +215,41 @@ def _handed_off(r, name: str | None = PAPER) -> None:
 
 
 @pytest.mark.slow
+def test_two_windows_started_at_once_make_one_window(tmp_path):
+    """Both starts find no window; the start lock makes the second wait and hand off."""
+    lib = tmp_path / "library"
+    procs = [_start_window(tmp_path, lib, tag=f"w{i}") for i in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+            time.sleep(0.2)
+        ended = [p for p in procs if p.poll() is not None]
+        assert len(ended) == 1, "exactly one start hands off and exits"
+        assert ended[0].returncode == 0
+        log = (tmp_path / f"w{procs.index(ended[0])}.log").read_text()
+        assert "raised the reader-app window already open on this library" in log, log
+        live = next(p for p in procs if p.poll() is None)
+        _wait_listening(live, lib)
+    finally:
+        _stop(*procs)
+
+
+def test_start_lock_serialises_starts_and_frees_on_unlock(tmp_path):
+    from reader_app.ui import single_instance
+
+    name = single_instance.server_name(tmp_path / "lib")
+    first = single_instance.start_lock(name, 100)
+    assert first is not None
+    code = ("import sys; from reader_app.ui import single_instance as s; "
+            f"sys.exit(0 if s.start_lock({name!r}, 300) is None else 3)")
+    held = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), cwd=str(REPO), timeout=60)
+    assert held.returncode == 0, "another process cannot take it while held"
+    first.unlock()
+    free = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), cwd=str(REPO), timeout=60)
+    assert free.returncode == 3, "free again once unlocked"
+
+
+@pytest.mark.slow
 def test_second_open_hands_its_file_to_the_first_window(tmp_path, papers_dir):
     lib = tmp_path / "library"
     first = _start_window(tmp_path, lib)

@@ -204,6 +204,25 @@ def test_summaries_stream_cache_and_cite(qtbot, panel_env):
     assert other.worker.model_state == "none"
 
 
+def test_summary_cards_use_the_paper_the_window_loaded(qtbot, panel_env):
+    """The window passes its loaded Paper: the panel reads only the cached summaries."""
+    from reader_app.ui.side_panel import SidePanel
+
+    lib = Library.open(panel_env.library_path)
+    try:
+        paper = lib.get_paper(panel_env.paper_id)
+    finally:
+        lib.close()
+    paper.sections[1].title = "2 Data, as the window has it"
+    for p in paper.paragraphs:
+        p.section = paper.sections[p.section_index].title if p.section_index is not None else p.section
+    panel = SidePanel(panel_env.services(respond=responder()))
+    qtbot.addWidget(panel)
+    panel.set_paper(panel_env.paper_id, paper=paper)
+    assert wait_for_ops()
+    assert [c.title.text() for c in panel.summary_panel.cards.values()][2] == "2 Data, as the window has it"
+
+
 def _must_not_load(**_kw):
     raise AssertionError("the model should not be loaded to show cached summaries")
 

@@ -235,7 +235,7 @@ class MainWindow(WindowStateMixin, QMainWindow):
             para = paper.paragraphs[paragraph]
             self.pdf_view.show_paragraph(para.page or page or 1, para.bbox)
         if hasattr(self.side_panel, "set_paper"):
-            self.side_panel.set_paper(paper.id)
+            self.side_panel.set_paper(paper.id, paper=paper)
 
     def _doc_loaded(self, pages: int) -> None:
         self.page_total.setText(f" / {pages}  ")

@@ -5,7 +5,8 @@ Contract (the main window relies on it)::
     panel = SidePanel(services, parent=None)
 
     # slots, called by the window
-    panel.set_paper(paper_id: str | None)     # the paper shown (None: nothing open)
+    panel.set_paper(paper_id: str | None, paper=None)  # the paper shown (None: nothing open);
+                                              # ``paper``: its loaded Paper, not read again
     panel.set_current_page(page: int)         # 1-based page at the top of the view
     panel.set_selection(text: str, page: int) # text selected in the PDF ("" when cleared)
 
@@ -84,10 +85,10 @@ class SidePanel(QWidget):
         hint = super().minimumSizeHint()
         return QSize(max(280, hint.width()), hint.height())
 
-    def set_paper(self, paper_id: str | None) -> None:
+    def set_paper(self, paper_id: str | None, paper=None) -> None:
         self.paper_id = paper_id or None
         self.ask_panel.set_paper(self.paper_id)
-        self.summary_panel.set_paper(self.paper_id)
+        self.summary_panel.set_paper(self.paper_id, paper=paper)
         self.notes_panel.set_paper(self.paper_id)
         self.set_selection("", 0)
 

@@ -9,6 +9,11 @@ each get their own window.  Later starts connect to it (``send``), pass one JSON
 (``"open": []`` only asks the window to come forward) and wait for ``ok``.  The socket is
 only accessible to the same user.  A socket left by a crashed window is taken over
 (``InstanceServer.listen``).
+
+Two starts at the same instant are serialised by a ``QLockFile`` (``start_lock``) held
+from the hand-off attempt until the first window listens: the second start waits, then
+finds the first window and hands off to it.  A lock left by a dead process is stale and
+taken over.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import hashlib
 import json
 import os
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QDir, QLockFile, QObject, Qt, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 CONNECT_MS = 1000
 REPLY_MS = 5000
 MAX_MESSAGE = 1 << 16
 IDLE_CLIENT_MS = 10000  # a client that connects and says nothing is dropped after this
+START_LOCK_MS = 30000  # how long a start waits for another start on the same library
 
 
 class HandOffError(Exception):
@@ -40,6 +46,17 @@ def server_name(library_folder: str | os.PathLike) -> str:
         user = getpass.getuser()
     digest = hashlib.sha256(f"{user}\0{folder}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"reader-app-{digest}"
+
+
+def start_lock(name: str, timeout_ms: int | None = None) -> QLockFile | None:
+    """Lock "starting a window on this library" (None when another start holds it too long).
+
+    Hold it from ``send`` until ``InstanceServer.listen`` (then ``unlock()``), so that two
+    starts never both decide to listen.
+    """
+    lock = QLockFile(os.path.join(QDir.tempPath(), f"{name}.lock"))
+    lock.setStaleLockTime(0)  # never stale by age: only when its process is gone
+    return lock if lock.tryLock(START_LOCK_MS if timeout_ms is None else timeout_ms) else None
 
 
 def _connect(name: str, timeout_ms: int) -> QLocalSocket | None:

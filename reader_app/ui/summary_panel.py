@@ -199,7 +199,8 @@ class SummaryPanel(QWidget):
         self._update_buttons()
 
     # ---- paper -----------------------------------------------------------------------
-    def set_paper(self, paper_id: str | None) -> None:
+    def set_paper(self, paper_id: str | None, paper=None) -> None:
+        """``paper``: the Paper already loaded (with paragraphs) by the window, not read again."""
         if paper_id == self.paper_id:
             return
         self.stop()
@@ -210,11 +211,12 @@ class SummaryPanel(QWidget):
         if paper_id:
             pid = paper_id
 
+            given = paper if paper is not None and getattr(paper, "id", None) == pid else None
+
             def load():
                 lib = self.services.library()
-                paper = lib.get_paper(pid)
-                cached = list(lib.summaries(pid))
-                return paper, cached
+                loaded = given if given is not None else lib.get_paper(pid)
+                return loaded, list(lib.summaries(pid))
 
             self.status.setText("Loading…")
             run_op(self, load, on_success=lambda res, pid=pid: self._fill(pid, *res),
