@@ -45,6 +45,18 @@ def shared_dir() -> Path:
     return _need(SHARED)
 
 
+@pytest.fixture
+def small_pdf(tmp_path) -> Path:
+    """A one-page, valid PDF whose text starts "A small but valid PDF document"."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "A small but valid PDF document for the tests.")
+    path = tmp_path / "small.pdf"
+    doc.save(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def papers_dir() -> Path:
     return _need(PAPERS)

@@ -37,6 +37,15 @@ def responder(answer: str = "the PubMed corpus of 1.2 million abstracts", needle
     return respond
 
 
+def load_paper(library_path, paper_id):
+    """The paper with its paragraphs, read from the library at ``library_path``."""
+    lib = Library.open(library_path)
+    try:
+        return lib.get_paper(paper_id)
+    finally:
+        lib.close()
+
+
 def make_panel(qtbot, services, paper_id):
     panel = SidePanel(services)
     qtbot.addWidget(panel)

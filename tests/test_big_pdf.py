@@ -124,15 +124,6 @@ def _stalling_extract(path, password=None):
     time.sleep(60)
 
 
-@pytest.fixture
-def small_pdf(tmp_path) -> Path:
-    doc = pymupdf.open()
-    doc.new_page().insert_text((72, 72), "A small but valid PDF document for the time limit tests.")
-    path = tmp_path / "small.pdf"
-    doc.save(path)
-    return path
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_long_import_that_makes_progress_is_not_stopped(monkeypatch, small_pdf):
     monkeypatch.setattr(isolated._extract_mod, "extract_paper", _steady_extract)

@@ -123,17 +123,6 @@ def _buggy_extract(path, password=None):
     raise ZeroDivisionError("boom")
 
 
-@pytest.fixture
-def small_pdf(tmp_path):
-    import pymupdf
-
-    doc = pymupdf.open()
-    doc.new_page().insert_text((72, 72), "A small but valid PDF document for isolation tests.")
-    path = tmp_path / "small.pdf"
-    doc.save(path)
-    return path
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_isolated_timeout_kills_child(monkeypatch, small_pdf):
     monkeypatch.setattr(isolated._extract_mod, "extract_paper", _slow_extract)

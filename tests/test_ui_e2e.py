@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from reader_app.library import Library  # noqa: E402
 from reader_app.ui.ops import wait_for_ops  # noqa: E402
+from tests.panel_helpers import load_paper  # noqa: E402
 
 E2E_PAPER = "1903.10676.pdf"  # one page: the real model reads it in seconds
 
@@ -30,11 +31,7 @@ def open_paper(qtbot, win, paper_id):
 
 
 def test_ask_in_window_citation_moves_view_and_highlights(qtbot, ui_env):
-    lib = Library.open(ui_env.library_path)
-    try:
-        paper = lib.get_paper(ui_env.paper_id)
-    finally:
-        lib.close()
+    paper = load_paper(ui_env.library_path, ui_env.paper_id)
     target = next(p for p in paper.body_paragraphs() if p.page == 3 and len(_words(p.text)) >= 12)
     needle = " ".join(target.text.split()[2:6])
     answer_words = " ".join(target.text.split()[2:10])

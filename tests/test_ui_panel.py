@@ -19,7 +19,7 @@ from reader_app.core.errors import ModelError  # noqa: E402
 from reader_app.core.model import Answer, Citation, Timings  # noqa: E402
 from reader_app.library import Library  # noqa: E402
 from reader_app.ui.ops import wait_for_ops  # noqa: E402
-from tests.panel_helpers import ask, make_panel, responder  # noqa: E402
+from tests.panel_helpers import ask, load_paper, make_panel, responder  # noqa: E402
 from tests.panel_helpers import db_notes as _db_notes  # noqa: E402
 
 
@@ -208,11 +208,7 @@ def test_summary_cards_use_the_paper_the_window_loaded(qtbot, panel_env):
     """The window passes its loaded Paper: the panel reads only the cached summaries."""
     from reader_app.ui.side_panel import SidePanel
 
-    lib = Library.open(panel_env.library_path)
-    try:
-        paper = lib.get_paper(panel_env.paper_id)
-    finally:
-        lib.close()
+    paper = load_paper(panel_env.library_path, panel_env.paper_id)
     paper.sections[1].title = "2 Data, as the window has it"
     for p in paper.paragraphs:
         p.section = paper.sections[p.section_index].title if p.section_index is not None else p.section
