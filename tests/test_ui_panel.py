@@ -116,13 +116,14 @@ def test_stop_cancels_the_answer(qtbot, panel_env):
     with qtbot.waitSignal(panel.worker.tokenReceived, timeout=20000):
         qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
     assert ap.stop_button.isEnabled() and not ap.ask_button.isEnabled()
+    assert ap.stop_button.isVisible() and not ap.ask_button.isVisible(), "Stop takes Ask's place"
     with qtbot.waitSignal(panel.worker.requestCancelled, timeout=10000):
         qtbot.mouseClick(ap.stop_button, Qt.LeftButton)
     assert ap.timings_label.text() == "Stopped."
     assert "word199" not in ap.answer_view.toPlainText()
     assert not ap.stop_button.isEnabled()
     ap.question.setPlainText("again")
-    assert ap.ask_button.isEnabled()
+    assert ap.ask_button.isEnabled() and ap.ask_button.isVisible() and not ap.stop_button.isVisible()
 
 
 def test_ask_about_selection_quotes_the_selection(qtbot, panel_env):

@@ -108,10 +108,10 @@ class AskPanel(QWidget):
         for button in (self.ask_button, self.stop_button):  # narrow panels: the row may shrink
             button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 24)
         row.addWidget(self.ask_button)
+        row.addWidget(self.stop_button)
         row.addWidget(self.mode_combo)
         row.addWidget(self.selection_button)
         row.addStretch(1)
-        row.addWidget(self.stop_button)
         lay.addLayout(row)
         esc = QShortcut(QKeySequence(Qt.Key_Escape), self)
         esc.setContext(Qt.WidgetWithChildrenShortcut)
@@ -422,6 +422,8 @@ class AskPanel(QWidget):
         self.selection_button.setEnabled(has_paper and not busy and bool(self._selection[0].strip()))
         self.mode_combo.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
+        self.ask_button.setVisible(not busy)  # Stop takes Ask's place while an answer runs
+        self.stop_button.setVisible(busy)
         self.question.setEnabled(has_paper)
         if not has_paper:
             self.question.setPlaceholderText("Open a paper to ask about it.")

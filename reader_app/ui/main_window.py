@@ -117,7 +117,7 @@ class MainWindow(WindowStateMixin, QMainWindow):
         self.splitter.addWidget(center)
         self.splitter.addWidget(self.side_panel)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([360, 680, 360])
+        self.splitter.setSizes([320, 680, 400])
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
