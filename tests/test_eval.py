@@ -120,6 +120,16 @@ def test_run_eval_several_modes_share_one_pass(dataset):
     assert all(0 < r["answer_f1"] < 1 for r in rs)
 
 
+def test_skip_splits_a_run(dataset):
+    out = dataset.parent / "pred.jsonl"
+    r = run_eval(FakeEngine("1]\nAnswer: Yes"), str(dataset), skip=1, papers=5, mode="zero-shot-evidence",
+                 predictions_out=str(out))
+    assert (r["papers"], r["skipped"], r["questions"]) == (1, 1, 1)  # only paper two
+    assert [json.loads(x)["question_id"] for x in out.read_text().splitlines()] == ["q4"]
+    res = run_cli("eval", "qasper", str(dataset), "--skip", "2", library=dataset.parent / "lib")
+    assert res.code == 2 and "--skip 2 passes over all 2 papers" in res.err
+
+
 def test_prediction_uses_qasper_answer_format():
     from reader_app.assistant.eval import prediction
     from functools import partial

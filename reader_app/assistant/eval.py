@@ -1,6 +1,6 @@
 """``reader-app eval qasper``: answer QASPER dev questions and score them with the official metric.
 
-The first N papers in file order are loaded straight into ``Paper`` objects (qasper.py)
+The first N papers in file order (after ``skip`` papers, so that runs can be split) are loaded straight into ``Paper`` objects (qasper.py)
 and every question is asked with the chosen mode.  The predicted answer is the
 assistant's answer (``"Unanswerable"`` when it says the paper does not answer, which is
 QASPER's label for that case); the predicted evidence is the text of the verified
@@ -32,7 +32,7 @@ def prediction(answer) -> dict:
     return {"answer": text, "evidence": [c.text for c in answer.citations if c.verified]}
 
 
-def run_eval(engine, path: str, *, papers: int | None = None, mode="doubledipper", k: int = 3,
+def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mode="doubledipper", k: int = 3,
              predictions_out: str | None = None,
              on_progress: Callable[[str], None] | None = None, use_grammar: bool = True,
              max_window_tokens: int | None = None):
@@ -47,9 +47,13 @@ def run_eval(engine, path: str, *, papers: int | None = None, mode="doubledipper
             raise BadInput(f"unknown mode {m!r}; choose one of {', '.join(MODES)}")
     if papers is not None and papers < 1:
         raise BadInput("--papers must be at least 1")
+    if skip < 0:
+        raise BadInput("--skip must be 0 or more")
     evaluator = qasper.load_evaluator(path)  # fail early, before any model time is spent
     data = qasper.load_dataset(path)
-    ids = list(data)[: papers or len(data)]
+    ids = list(data)[skip:][: papers or len(data)]
+    if not ids:
+        raise BadInput(f"--skip {skip} passes over all {len(data)} papers")
     subset = {i: data[i] for i in ids}
     assistant = Assistant(engine, None, k=k, use_grammar=use_grammar, max_window_tokens=max_window_tokens)
     predicted: dict[str, dict[str, dict]] = {m: {} for m in modes}
@@ -85,6 +89,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, mode="doubledipper
         results.append({
             "dataset": "qasper",
             "papers": len(ids),
+            "skipped": skip,
             "questions": len(predicted[m]),
             "mode": m,
             "model": engine.name,

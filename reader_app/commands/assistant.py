@@ -58,6 +58,8 @@ def register(sub) -> None:
     p.add_argument("dataset", choices=("qasper",))
     p.add_argument("file", metavar="FILE")
     p.add_argument("--papers", type=int, default=None, metavar="N", help="first N papers in file order")
+    p.add_argument("--skip", type=int, default=0, metavar="S",
+                   help="pass over the first S papers (--skip 20 --papers 20: papers 21-40)")
     p.add_argument("--mode", choices=(*MODES, "all"), default="doubledipper",
                    help="a mode, or 'all' (a list of results; the modes share each paper's KV state)")
     p.add_argument("--k", type=int, default=3)
@@ -178,7 +180,7 @@ def cmd_eval(args):
         from reader_app.assistant.prompts import MODES
 
         mode = list(MODES) if args.mode == "all" else args.mode
-        return run_eval(engine, args.file, papers=args.papers, mode=mode, k=args.k,
+        return run_eval(engine, args.file, papers=args.papers, skip=args.skip, mode=mode, k=args.k,
                         predictions_out=args.predictions, on_progress=progress)
     finally:
         engine.close()
