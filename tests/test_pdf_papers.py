@@ -9,6 +9,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from reader_app.core.model import PARAGRAPH_KINDS
 from reader_app.pdf import extract_paper, sha256_file
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -51,7 +52,7 @@ def test_identity_and_basic_fields(name):
     assert p.title.strip()
     assert len(p.paragraphs) > 10
     assert [q.index for q in p.paragraphs] == list(range(len(p.paragraphs)))
-    assert all(q.kind in ("body", "caption", "heading", "reference", "footnote") for q in p.paragraphs)
+    assert all(q.kind in PARAGRAPH_KINDS for q in p.paragraphs)
     assert not p.warnings  # nothing hidden in these papers
 
 

@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, field
 
 BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, origin top-left
 
-PARAGRAPH_KINDS = ("body", "caption", "heading", "reference", "footnote")
+# "figure": text inside a figure or a table (axis labels, diagram boxes, table cells);
+# kept for search and the PDF view, left out of prompts and summaries like headings.
+PARAGRAPH_KINDS = ("body", "caption", "heading", "reference", "footnote", "figure")
 
 
 @dataclass

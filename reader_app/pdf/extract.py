@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reader_app.core.errors import PdfError, ReaderError
 from reader_app.core.model import Paper, Paragraph, Section
-from reader_app.pdf import layout, metadata
+from reader_app.pdf import figures, layout, metadata
 from reader_app.pdf.lines import PageText, read_page
 from reader_app.pdf.opening import _short, open_pdf, sha256_file
 from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest
@@ -53,14 +53,23 @@ def _extract(doc) -> Paper:
     warnings: list[str] = []
     pages: list[PageText] = []
     bad_pages = []
+    graphics: dict[int, figures.PageGraphics] = {}
     n = doc.page_count
     for i in range(n):
         _progress(i, n)
         try:
-            pages.append(read_page(doc[i], i + 1))
+            pg = read_page(doc[i], i + 1)
+            pages.append(pg)
         except Exception:
             bad_pages.append(i + 1)
             pages.append(PageText(i + 1, 612.0, 792.0, [], [], set(), ""))
+            continue
+        if pg.lines:
+            try:
+                graphics[i + 1] = figures.page_graphics(doc[i], pg.drawings, pg.log)
+            except Exception:
+                pass  # no graphics: its figure text stays body
+        pg.drawings = pg.log = None
     if bad_pages:
         warnings.append(f"could not read text on page{'s' if len(bad_pages) > 1 else ''} "
                         + page_ranges(bad_pages))
@@ -91,6 +100,7 @@ def _extract(doc) -> Paper:
         builder.add_page(ordered[pg.number], pg.height, title_ids)
         _progress(n, n)
     paras = finish(builder.paras, builder, heights)
+    figures.mark(paras, graphics, heights, {pg.number: pg.width for pg in pages})
 
     sections, starts = _sections_from_toc(doc, paras, title, len(pages))
     if sections and len(sections) < 3:

@@ -71,6 +71,9 @@ class PageText:
     vertical: list[str]  # rotated text (e.g. the arXiv stamp in the margin)
     hidden: set[str]  # reasons for which spans were removed on this page
     raw_text: str  # every visible horizontal line, for id/DOI search
+    # what the filter already read, reused by the figure detector (None: not read)
+    drawings: list | None = None  # page.get_cdrawings()
+    log: list | None = None  # page.get_bboxlog() as (kind, rect)
 
 
 def _rgb(color: int) -> tuple[float, float, float]:
@@ -92,7 +95,14 @@ def _outside(b, page_rect) -> bool:
     return inter < 0.5 * a
 
 
-def _fills(page) -> tuple[list, list, list]:
+def _drawings(page) -> list:
+    try:
+        return page.get_cdrawings()
+    except Exception:
+        return []
+
+
+def _fills(drawings: list) -> tuple[list, list, list]:
     """Filled areas of a page: (plain boxes, everything painted, opaque boxes).
 
     Plain boxes are (x0, y0, x1, y1, area, rgb), smallest first: text sits on the
@@ -103,10 +113,6 @@ def _fills(page) -> tuple[list, list, list]:
     text painted before them (smaller ``seqno``) underneath.
     """
     boxes, painted, opaque = [], [], []
-    try:
-        drawings = page.get_cdrawings()
-    except Exception:
-        drawings = []
     for d in drawings:
         fill = d.get("fill")
         opacity = d.get("fill_opacity")
@@ -257,7 +263,7 @@ def read_page(page, number: int) -> PageText:
             clipped_keys = present
 
     hidden: set[str] = set()
-    fills = images = log = covers = texts = None
+    fills = images = log = covers = texts = drawings = None
     lines: list[Line] = []
     vertical: list[str] = []
     vlines: list[Line] = []
@@ -283,7 +289,8 @@ def read_page(page, number: int) -> PageText:
                     reason = "clipped"
                 else:
                     if fills is None:
-                        fills = _fills(page)
+                        drawings = _drawings(page)
+                        fills = _fills(drawings)
                         covers = _cover_index(fills[2])
                     seq = _covering(covers, s["bbox"]) if covers else -1
                     if seq >= 0 and texts is None:  # under an opaque box: read the painting order
@@ -323,7 +330,7 @@ def read_page(page, number: int) -> PageText:
     if sum(len(v.text) for v in vlines) > max(200, sum(len(ln.text) for ln in lines)):
         lines.extend(vlines)  # a sideways page (rotated table): keep its text rather than lose it
     raw = "\n".join(ln.text for ln in lines)
-    return PageText(number, rect.width, rect.height, lines, vertical, hidden, raw)
+    return PageText(number, rect.width, rect.height, lines, vertical, hidden, raw, drawings, log)
 
 
 def _make_line(spans, number: int, bno: int) -> Line | None:
