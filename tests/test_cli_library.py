@@ -143,7 +143,8 @@ def test_export_markdown(lib, tmp_path):
     out = tmp_path / "out"
     r = cli(lib, "export", pid[:10], "--out", out, "--json")
     assert r.code == 0, r
-    [f] = r.json()["files"]
+    [f, bib] = r.json()["files"]  # the paper's Markdown and references.bib
+    assert bib.endswith("references.bib")
     text = open(f, encoding="utf-8").read()
     assert text.startswith("---\n") and "\ntitle:" in text
     assert "p. 2" in text and "> the key claim" in text and "Remember **this**" in text
@@ -155,7 +156,7 @@ def test_export_markdown(lib, tmp_path):
     r = cli(lib, "export", "--tag", "shared", "--out", tmp_path / "bytag", "--json")
     assert r.code == 0, r
     files = r.json()["files"]
-    assert any(f.endswith("index.md") for f in files) and len(files) == 8
+    assert any(f.endswith("index.md") for f in files) and len(files) == 9  # 7 papers, references.bib, index.md
     assert cli(lib, "export", "--all", "--out", tmp_path / "all").code == 0
     assert (tmp_path / "all" / "index.md").exists()
     assert cli(lib, "export", "--out", tmp_path / "none").code == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -53,13 +54,19 @@ def test_export_content(lib, tmp_path):
     lib.add_qa(Answer(pid, "Who funded it?", "", False, [], "doubledipper", "SmolLM2", Timings()))
 
     files = export_papers(lib, [pid[:6]], tmp_path / "out")
-    assert [f.name for f in files] == ["attention-all-you-need-ünïcode.md"]
+    assert [f.name for f in files] == ["attention-all-you-need-ünïcode.md", "references.bib"]
     text = files[0].read_text(encoding="utf-8")
     fm = front_matter(text)
     assert fm["title"] == 'Attention: "All" you need — ünïcode'
     assert fm["authors"] == ["Ada Lovelace", "Alan Turing"] and fm["year"] == 2024
     assert fm["doi"] == "10.1/x" and fm["arxiv"] == "2401.00001"
     assert fm["tags"] == ["nlp", "to-read"] and fm["id"] == pid and "source" in fm
+    # the citation key: front matter, a "Cite as" line under the byline, and references.bib
+    assert fm["citekey"] == "lovelace2024attention"
+    assert "Ada Lovelace, Alan Turing (2024)\n\nCite as: `lovelace2024attention`" in text
+    bib = files[1].read_text(encoding="utf-8")
+    assert bib.startswith("@article{lovelace2024attention,\n") and bib.count("\n@") == 0
+    assert "author = {Lovelace, Ada and Turing, Alan}" in bib and "eprint = {2401.00001}" in bib
 
     body = text.split("\n---\n", 1)[1]
     assert body.lstrip().startswith('# Attention: "All" you need — ünïcode')
@@ -86,17 +93,24 @@ def test_export_with_index_and_many_papers(lib, tmp_path):
            for i, t in enumerate(["Same Title", "Same Title", "Index", "", "Other"])]
     files = export_papers(lib, ids, tmp_path / "out", index_title="Papers tagged x")
     names = [f.name for f in files]
-    assert len(set(names)) == 6 and names[-1] == "index.md"
+    assert len(set(names)) == 7 and names[-2:] == ["references.bib", "index.md"]
     assert names[0] == "same-title.md" and names[1].startswith("same-title-") and names[1] != names[0]
     assert names[2] != "index.md" and names[2].startswith("index-")
     assert names[3] == f"{ids[3][:12]}.md"  # empty title -> id prefix
     index = (tmp_path / "out" / "index.md").read_text(encoding="utf-8")
     assert front_matter(index)["title"] == "Papers tagged x" and "# Papers tagged x" in index
-    import re
     links = re.findall(r"\]\(([^)]+)\)", index)
     assert len(links) == 5
     assert all((tmp_path / "out" / unquote(link)).is_file() for link in links)
     assert "[Other](other.md)" in index
+    # one entry per paper; the two "Same Title" papers get distinct keys, each named in its file
+    bib = (tmp_path / "out" / "references.bib").read_text(encoding="utf-8")
+    keys = re.findall(r"^@\w+\{([^,]+),$", bib, flags=re.M)
+    assert keys == ["lovelace2024same", "lovelace2024samea", "lovelace2024index", "lovelace2024",
+                    "lovelace2024other"]
+    for f, key in zip(files, keys):
+        assert front_matter(f.read_text(encoding="utf-8"))["citekey"] == key
+        assert f"Cite as: `{key}`" in f.read_text(encoding="utf-8")
 
 
 EVIL = ["../../../evil", "/etc/passwd", "..", ".", "a/b/../../c", "nul\x00byte", "CON", "con", "LPT1",
@@ -109,7 +123,9 @@ def test_evil_titles_stay_inside_out_dir(lib, tmp_path):
     out = tmp_path / "a" / "out"
     before = tree(tmp_path) - {"a"}
     files = export_papers(lib, ids, out, index_title="All")
-    assert len(files) == len(EVIL) + 1 and len({f.name.casefold() for f in files}) == len(files)
+    assert len(files) == len(EVIL) + 2 and len({f.name.casefold() for f in files}) == len(files)
+    bib = files.pop(-2)
+    assert bib.name == "references.bib" and bib.read_text(encoding="utf-8").count("\n@") == len(EVIL) - 1
     for f in files:
         assert f.parent == out.resolve() and f.is_file()
         assert len(f.name.encode("utf-8")) <= 200 and not f.name.startswith(".")
@@ -118,7 +134,7 @@ def test_evil_titles_stay_inside_out_dir(lib, tmp_path):
         assert all(c not in f.name for c in '<>:"/\\|?*\x00') and f.suffix == ".md"
         fm = front_matter(f.read_text(encoding="utf-8"))
         assert fm["title"]
-    assert tree(tmp_path) - before == {"a", "a/out"} | {f"a/out/{f.name}" for f in files}
+    assert tree(tmp_path) - before == {"a", "a/out", "a/out/references.bib"} | {f"a/out/{f.name}" for f in files}
     texts = {f.name: f.read_text(encoding="utf-8") for f in files}
     ix = files[[i for i, t in enumerate(EVIL) if t == "nul\x00byte"][0]]
     assert "\x00" not in texts[ix.name] and front_matter(texts[ix.name])["title"] == "nulbyte"
@@ -133,10 +149,10 @@ def test_no_overwrite_without_force_and_nothing_half_written(lib, tmp_path):
     with pytest.raises(BadInput) as e:
         export_papers(lib, [a, b], out, index_title="Lib")
     assert "beta.md" in str(e.value) and "--force" in str(e.value) and "\n" not in str(e.value)
-    assert tree(out) == {"beta.md"}  # alpha.md and index.md were not written either
+    assert tree(out) == {"beta.md"}  # alpha.md, references.bib and index.md were not written either
     assert (out / "beta.md").read_text() == "my own precious file"
     files = export_papers(lib, [a, b], out, force=True, index_title="Lib")
-    assert "Beta" in (out / "beta.md").read_text() and len(files) == 3
+    assert "Beta" in (out / "beta.md").read_text() and len(files) == 4
     lib.add_note(a, "new note", page=1)
     with pytest.raises(BadInput):
         export_papers(lib, [a], out)
@@ -171,7 +187,8 @@ def test_export_bad_arguments(lib, tmp_path):
         export_papers(lib, [a], f)
     assert not (tmp_path / "out").exists()
     files = export_papers(lib, [a, a[:5]], tmp_path / "out")  # the same paper twice -> one file
-    assert len(files) == 1
+    assert [f.name for f in files] == ["alpha.md", "references.bib"]
+    assert files[1].read_text(encoding="utf-8").count("@article{") == 1
 
 
 def test_export_paper_without_anything(lib, tmp_path):
@@ -182,6 +199,22 @@ def test_export_paper_without_anything(lib, tmp_path):
     fm = front_matter(text)
     assert fm["authors"] == [] and fm["year"] is None and fm["doi"] is None and fm["tags"] == []
     assert "*No notes.*" in text and "## Summaries" not in text and "## Questions" not in text
+    assert fm["citekey"] == "anonbare" and "Cite as: `anonbare`" in text
+    assert (tmp_path / "references.bib").read_text(encoding="utf-8") == \
+        "@misc{anonbare,\n  title = {{Bare}}\n}\n"
+
+
+def test_existing_references_bib_is_not_overwritten_without_force(lib, tmp_path):
+    a, _ = lib.add_paper(make_paper("a" * 64, title="Alpha"))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "references.bib").write_text("@misc{mine, title = {My own}}\n")
+    with pytest.raises(BadInput) as e:
+        export_papers(lib, [a], out)
+    assert "references.bib" in str(e.value) and "--force" in str(e.value)
+    assert tree(out) == {"references.bib"} and "mine" in (out / "references.bib").read_text()
+    export_papers(lib, [a], out, force=True)
+    assert (out / "references.bib").read_text().startswith("@article{lovelace2024alpha,")
 
 
 @pytest.mark.parametrize("value", ['plain', 'with "quotes" and \\ backslash', "new\nline", "tab\there",

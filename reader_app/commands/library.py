@@ -1,4 +1,4 @@
-"""Library commands: add, list, show, search, tag, untag, remove, note, notes, export."""
+"""Library commands: add, list, show, search, tag, untag, remove, note, notes, export, bibtex."""
 
 from __future__ import annotations
 
@@ -59,6 +59,13 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", required=True)
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=cmd_export, render=lambda r: "\n".join(r["files"]) or "nothing to export")
+
+    p = add_common(sub.add_parser("bibtex", help="print or write BibTeX entries for papers"))
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--tag", metavar="T", default=None)
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--out", metavar="FILE", default=None, help="write a .bib file (replaced atomically)")
+    p.set_defaults(func=cmd_bibtex, render=lambda r: r["out"] if r["out"] else r["bib"].rstrip("\n"))
 
 
 # --- add --------------------------------------------------------------------------
@@ -269,26 +276,70 @@ def render_notes(rows) -> str:
 
 # --- export ------------------------------------------------------------------------------
 
+def _require_one_choice(args, command: str) -> None:
+    if sum(bool(x) for x in (args.ids, args.tag, args.all)) != 1:
+        raise BadInput(f"{command} needs exactly one of: paper IDs, --tag T, or --all")
+
+
+def _chosen_ids(args, lib) -> tuple[list[str], str | None]:
+    """(paper ids, index title) for the IDs (prefixes resolve), --tag T or --all."""
+    if args.ids:
+        return list(dict.fromkeys(lib.resolve_id(i) for i in args.ids)), None
+    if args.tag:
+        ids = [p.id for p in lib.list_papers(tag=args.tag)]
+        if not ids:
+            raise BadInput(f"no papers tagged {args.tag!r}")
+        return ids, f"Papers tagged {args.tag}"
+    ids = [p.id for p in lib.list_papers()]
+    if not ids:
+        raise BadInput("the library is empty")
+    return ids, "Library"
+
+
 def cmd_export(args):
     from reader_app.export.markdown import export_papers
 
-    chosen = sum(bool(x) for x in (args.ids, args.tag, args.all))
-    if chosen != 1:
-        raise BadInput("export needs exactly one of: paper IDs, --tag T, or --all")
+    _require_one_choice(args, "export")
     out = os.path.abspath(args.out)
     with open_library(args) as lib:
-        if args.ids:
-            ids = [lib.resolve_id(i) for i in args.ids]
-            index_title = None
-        elif args.tag:
-            ids = [p.id for p in lib.list_papers(tag=args.tag)]
-            if not ids:
-                raise BadInput(f"no papers tagged {args.tag!r}")
-            index_title = f"Papers tagged {args.tag}"
-        else:
-            ids = [p.id for p in lib.list_papers()]
-            if not ids:
-                raise BadInput("the library is empty")
-            index_title = "Library"
+        ids, index_title = _chosen_ids(args, lib)
         files = export_papers(lib, ids, out, force=args.force, index_title=index_title)
     return {"out": out, "files": [str(f) for f in files]}
+
+
+# --- bibtex ------------------------------------------------------------------------------
+
+def _write_text_atomic(path: str, text: str) -> None:
+    target = Path(path)
+    if target.is_dir():
+        raise BadInput(f"{path} is a folder; give a file name such as {os.path.join(path, 'references.bib')}")
+    if not target.parent.is_dir():
+        raise BadInput(f"no such folder: {target.parent}")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)  # a link at the target is replaced, never followed
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def cmd_bibtex(args):
+    from reader_app.export.bibtex import bibliography, cite_keys
+
+    _require_one_choice(args, "bibtex")
+    with open_library(args) as lib:
+        ids, _title = _chosen_ids(args, lib)
+        papers = [lib.get_paper(i, with_paragraphs=False) for i in ids]
+    text = bibliography(papers)
+    out = None
+    if args.out:
+        out = os.path.abspath(args.out)
+        _write_text_atomic(out, text)
+    result = {"entries": len(papers), "keys": cite_keys(papers), "out": out}
+    if not args.json:
+        result["bib"] = text
+    return result

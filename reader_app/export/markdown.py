@@ -4,6 +4,9 @@ Layout of a paper's file: YAML front matter (title, authors, year, doi, arxiv, t
 source, id), the title, the abstract, the notes in page order (page reference as a
 heading, the quote as a blockquote, then the note's own Markdown), the cached summaries
 (TL;DR first, then sections, with citations like ``[¶12, p. 4]``) and the Q&A history.
+Each export also writes ``references.bib`` (see :mod:`bibtex`) holding the exported
+papers; a paper's file names its citation key (front matter ``citekey`` and a
+``Cite as: `key``` line under the byline), the same key as in ``references.bib``.
 
 Text that comes from the PDF or the model (titles, quotes, summaries, answers) is
 escaped so it shows literally; the user's note text is their Markdown and goes in as is.
@@ -23,9 +26,11 @@ from urllib.parse import quote as urlquote
 
 from reader_app.core.errors import BadInput
 
+from .bibtex import bibliography, cite_keys
 from .slug import slugify, unique_names
 
 INDEX_NAME = "index"
+BIB_NAME = "references.bib"
 
 
 # ---------------------------------------------------------------- text helpers
@@ -127,7 +132,7 @@ def _latest_summaries(summaries: list[dict]) -> list[dict]:
     return [best[k] for k in sorted(best, key=_section_order)]
 
 
-def render_paper(paper, notes: list, summaries: list[dict], history: list) -> str:
+def render_paper(paper, notes: list, summaries: list[dict], history: list, citekey: str | None = None) -> str:
     title = clean(paper.title).strip()
     fm = ["---", f"title: {yaml_str(title or 'Untitled')}"]
     fm += _yaml_list("authors", [clean(a) for a in paper.authors])
@@ -137,6 +142,8 @@ def render_paper(paper, notes: list, summaries: list[dict], history: list) -> st
     fm += _yaml_list("tags", list(dict.fromkeys(obsidian_tag(t) for t in paper.tags)))
     fm.append(f"source: {yaml_str(clean(paper.file or paper.original_path))}")
     fm.append(f"id: {yaml_str(paper.id)}")
+    if citekey:
+        fm.append(f"citekey: {yaml_str(citekey)}")
     fm.append("---")
     out = ["\n".join(fm), f"# {md_line(title) or 'Untitled'}"]
     byline = ", ".join(clean(a) for a in paper.authors)
@@ -144,6 +151,8 @@ def render_paper(paper, notes: list, summaries: list[dict], history: list) -> st
         byline = f"{byline} ({paper.year})" if byline else str(paper.year)
     if byline:
         out.append(md_line(byline))
+    if citekey:
+        out.append(f"Cite as: `{citekey}` (in {BIB_NAME})")
     if clean(paper.abstract).strip():
         out += ["## Abstract", md_text(paper.abstract)]
 
@@ -220,8 +229,9 @@ def _write_atomic(target: Path, text: str) -> None:
 
 def export_papers(lib, paper_ids: Iterable[str], out_dir: str | os.PathLike, *, force: bool = False,
                   index_title: str | None = None) -> list[Path]:
-    """Write one Markdown file per paper into ``out_dir`` (and ``index.md`` when
-    ``index_title`` is given). Returns the paths written, papers first.
+    """Write one Markdown file per paper into ``out_dir``, ``references.bib`` with their
+    BibTeX entries, and ``index.md`` when ``index_title`` is given. Returns the paths
+    written: papers first, then ``references.bib``, then ``index.md``.
 
     Raises BadInput, before writing anything, when a target exists and ``force`` is false,
     or when any target would land outside ``out_dir``.
@@ -237,7 +247,7 @@ def export_papers(lib, paper_ids: Iterable[str], out_dir: str | os.PathLike, *, 
     papers = [lib.get_paper(pid, with_paragraphs=False) for pid in ids]
     names = unique_names([slugify(p.title, p.id[:12]) for p in papers], ids,
                          reserved={INDEX_NAME} if index_title is not None else set())
-    targets = [root / f"{n}.md" for n in names]
+    targets = [root / f"{n}.md" for n in names] + [root / BIB_NAME]
     if index_title is not None:
         targets.append(root / f"{INDEX_NAME}.md")
 
@@ -252,7 +262,10 @@ def export_papers(lib, paper_ids: Iterable[str], out_dir: str | os.PathLike, *, 
                            f"{', ...' if len(existing) > 3 else ''}); use --force to overwrite")
 
     # render everything first: a failing lookup must not leave a half-written export
-    texts = [render_paper(p, lib.notes(p.id), lib.summaries(p.id), lib.qa_history(p.id)) for p in papers]
+    keys = cite_keys(papers)
+    texts = [render_paper(p, lib.notes(p.id), lib.summaries(p.id), lib.qa_history(p.id), citekey=k)
+             for p, k in zip(papers, keys)]
+    texts.append(bibliography(papers))
     if index_title is not None:
         texts.append(render_index(index_title, list(zip(names, papers))))
     try:
