@@ -7,14 +7,20 @@ the GUI thread.  Signals:
 - ``hitActivated(str paper_id, int page, int paragraph)`` - a search hit was chosen;
 - ``editRequested(str)``, ``removeRequested(str)``, ``exportRequested(list)`` - from the
   context menu (the main window does the work).
+
+Several rows can be selected (Shift/Ctrl+click); "Export to Markdown…" and "Copy BibTeX"
+act on the selection when the clicked row is part of it.  "Copy BibTeX" (also
+Ctrl+Shift+C in the table) builds the entries from the metadata the pane already holds
+(:mod:`reader_app.export.bibtex`), puts them on the clipboard and says so in the status bar.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QMainWindow,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -30,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reader_app.export.bibtex import bibliography
 from reader_app.ui.ops import run_op
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -82,7 +89,7 @@ class LibraryPane(QWidget):
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setShowGrid(False)
@@ -100,6 +107,11 @@ class LibraryPane(QWidget):
         self.table.activated.connect(lambda idx: self._activate(idx))
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._menu)
+        self.copy_bibtex_action = QAction("Copy BibTeX", self.table)
+        self.copy_bibtex_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        self.copy_bibtex_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.copy_bibtex_action.triggered.connect(lambda _c=False: self.copy_bibtex(self.selected_ids()))
+        self.table.addAction(self.copy_bibtex_action)
 
         self.hits = QListWidget()
         self.hits.setWordWrap(True)
@@ -201,6 +213,11 @@ class LibraryPane(QWidget):
         idx = self.table.currentIndex()
         return idx.sibling(idx.row(), 0).data(ID_ROLE) if idx.isValid() else None
 
+    def selected_ids(self) -> list[str]:
+        """Ids of the selected rows, in the order shown."""
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [pid for pid in (self.proxy.index(r, 0).data(ID_ROLE) for r in rows) if pid]
+
     def select(self, paper_id: str) -> None:
         for r in range(self.proxy.rowCount()):
             if self.proxy.index(r, 0).data(ID_ROLE) == paper_id:
@@ -217,11 +234,22 @@ class LibraryPane(QWidget):
         idx = self.table.indexAt(pos)
         if not idx.isValid():
             return
-        pid = idx.sibling(idx.row(), 0).data(ID_ROLE)
+        menu = self.context_menu(idx.sibling(idx.row(), 0).data(ID_ROLE))
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def context_menu(self, pid: str) -> QMenu:
+        """The menu for a right click on ``pid``'s row; batch actions take the selection
+        when that row is part of it."""
+        chosen = self.selected_ids()
+        if pid not in chosen:
+            chosen = [pid]
+        n = len(chosen)
+        plural = f" ({n} papers)" if n > 1 else ""
         menu = QMenu(self)
         for text, fn in (("Open", lambda: self.paperActivated.emit(pid)),
                          ("Edit title, authors, year…", lambda: self.editRequested.emit(pid)),
-                         ("Export to Markdown…", lambda: self.exportRequested.emit([pid])),
+                         (f"Export to Markdown{plural}…", lambda: self.exportRequested.emit(chosen)),
+                         (f"Copy BibTeX{plural}", lambda: self.copy_bibtex(chosen)),
                          (None, None),
                          ("Remove from library…", lambda: self.removeRequested.emit(pid))):
             if text is None:
@@ -229,8 +257,29 @@ class LibraryPane(QWidget):
                 continue
             act = QAction(text, menu)
             act.triggered.connect(fn)
+            if text.startswith("Copy BibTeX"):
+                act.setShortcut(self.copy_bibtex_action.shortcut())  # shown, handled by the table
             menu.addAction(act)
-        menu.popup(self.table.viewport().mapToGlobal(pos))
+        return menu
+
+    def copy_bibtex(self, ids: list[str]) -> str:
+        """Put BibTeX entries for ``ids`` (keys unique among them) on the clipboard; returns
+        the text ("" when none of the ids is in the table)."""
+        papers = [self.papers[i] for i in dict.fromkeys(ids) if i in self.papers]
+        if not papers:
+            self._status("Select a paper to copy its BibTeX.")
+            return ""
+        text = bibliography(papers)
+        QGuiApplication.clipboard().setText(text)
+        n = len(papers)
+        self._status(f"Copied BibTeX for {n} papers" if n > 1 else
+                     f"Copied BibTeX for “{papers[0].title or papers[0].id[:12]}”")
+        return text
+
+    def _status(self, message: str) -> None:
+        win = self.window()
+        if isinstance(win, QMainWindow):
+            win.statusBar().showMessage(message, 6000)
 
     # ---- search --------------------------------------------------------------------------
     def _run_search(self) -> None:
