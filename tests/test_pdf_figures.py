@@ -174,6 +174,10 @@ def test_ruled_form_is_not_a_table(papers_dir):
     assert _find(paper, "Is there a label or target associated with each instance?").kind == "body"
     assert _find(paper, "Yes. The dataset is split into train/dev/test").kind == "body"
     assert _find(paper, "Dataset Samples Docs Words").kind == "figure"
+    # a bold table cell read as a heading is table text, and does not end the table
+    assert _find(paper, "Hold-out").kind == "figure"
+    assert _find(paper, "K-fold 20%").kind == "figure"
+    assert _find(paper, "D Negative social impact").kind == "heading"
 
 
 def test_no_column_prose_becomes_figure(papers_dir):

@@ -156,8 +156,9 @@ def figure_regions(g: PageGraphics) -> list[Region]:
     return out
 
 
-def table_regions(rules: list[Rect], paras: list, page_h: float) -> list[Region]:
-    """Runs of same-extent rules; ``paras`` (this page's) split runs and name captions."""
+def table_regions(rules: list[Rect], paras: list, page_h: float, lefts: set[int] = frozenset()) -> list[Region]:
+    """Runs of same-extent rules; ``paras`` (this page's) split runs and name captions;
+    ``lefts``: the text columns' left edges (a heading there ends a table)."""
     groups: list[list[Rect]] = []
     for r in sorted(rules, key=lambda q: (round(q[0]), q[1])):
         for grp in groups:
@@ -171,7 +172,7 @@ def table_regions(rules: list[Rect], paras: list, page_h: float) -> list[Region]
         grp.sort(key=lambda q: q[1])
         run = [grp[0]]
         for r in grp[1:]:
-            if _barrier(paras, run[-1], r):
+            if _barrier(paras, run[-1], r, lefts):
                 out.extend(_accept(run, paras, page_h))
                 run = [r]
             else:
@@ -185,14 +186,20 @@ def _between(p, x0: float, x1: float, y0: float, y1: float) -> bool:
     return b[1] >= y0 - 1 and b[3] <= y1 + 1 and min(b[2], x1) - max(b[0], x0) > 0.5 * (b[2] - b[0])
 
 
-def _barrier(paras, top: Rect, bottom: Rect) -> bool:
+def _barrier(paras, top: Rect, bottom: Rect, lefts) -> bool:
     width = top[2] - top[0]
     for p in paras:
         if not _between(p, top[0], top[2], top[3], bottom[1]):
             continue
-        if p.kind in ("heading", "caption") or (_prose(p) and p.bbox[2] - p.bbox[0] >= WIDE * width):
+        if p.kind == "caption" or (_prose(p) and p.bbox[2] - p.bbox[0] >= WIDE * width):
             return True
+        if p.kind == "heading" and (_real_heading(p) or _on_edge(p.bbox[0], lefts)):
+            return True  # (bold table cells are often read as headings)
     return False
+
+
+def _real_heading(p) -> bool:
+    return bool(p.extra.get("title") or p.extra.get("num") or p.numbered)
 
 
 def _accept(run: list[Rect], paras, page_h: float) -> list[Region]:
@@ -311,15 +318,20 @@ def mark(paras: list, graphics: dict[int, PageGraphics], page_heights: dict[int,
         g = graphics.get(num)
         if g is None or not (g.rules or g.shapes or g.images):
             continue
-        regions = table_regions(g.rules, page_paras, page_heights.get(num, 792.0))
+        regions = table_regions(g.rules, page_paras, page_heights.get(num, 792.0), lefts)
         regions += [_with_caption(r, page_paras) for r in figure_regions(g)]
         if not regions:
             continue
         mid = (page_widths or {}).get(num, 612.0) / 2
         for p in page_paras:
+            b = p.bbox
+            if p.kind == "heading" and not _real_heading(p) and not _on_edge(b[0], lefts):
+                if any(_inside(b, r.rect, 0.0) >= 0.9 for r in regions):
+                    p.kind = "figure"  # a bold table cell or figure label read as a heading
+                    count += 1
+                continue
             if p.kind not in ("body", "footnote"):
                 continue
-            b = p.bbox
             if _prose(p) and _on_edge(b[0], lefts) and _on_edge(b[2], rights):
                 continue  # a paragraph set in the page's own column: never a figure
             if _figure_text(p, regions) or _axis_label(p, regions, mid):
