@@ -82,9 +82,9 @@ def page_graphics(page, drawings=None, log=None) -> PageGraphics:
         _add(g, tuple(d["rect"]), area)
     if log is None:
         # images are only in the painting log, which costs about a sixth of the text
-        # extraction: read it where the page uses images, or draws no path at all
-        # (some TeX drivers paint table rules as inline image masks)
-        log = page.get_bboxlog() if not drawings or page.get_images(full=True) else ()
+        # extraction: read it only where the page uses images (image masks included:
+        # some TeX drivers paint table rules as 1x1 image masks stretched)
+        log = page.get_bboxlog() if page.get_images(full=True) else ()
     for kind, r in log:
         if "image" in kind or "imgmask" in kind or "shade" in kind:
             w, h = r[2] - r[0], r[3] - r[1]
@@ -104,37 +104,63 @@ def _add(g: PageGraphics, r: Rect, page_area: float) -> None:
 
 
 # -- regions -------------------------------------------------------------------------
+def _near(a, b, gap: float) -> bool:
+    return a[0] <= b[2] + gap and a[2] >= b[0] - gap and a[1] <= b[3] + gap and a[3] >= b[1] - gap
+
+
+def _grow(box: list[float], r) -> None:
+    box[:] = [min(box[0], r[0]), min(box[1], r[1]), max(box[2], r[2]), max(box[3], r[3])]
+
+
 def _cluster(rects: list[Rect], gap: float) -> list[list[Rect]]:
-    clusters: list[tuple[list[float], list[Rect]]] = []
+    """Rects whose boxes come within ``gap`` of each other, top to bottom: a cluster
+    ending above the next rect (less the gap) is closed, so each rect meets only the
+    few clusters still open around it."""
+    active: list[tuple[list[float], list[Rect]]] = []
+    done: list[tuple[list[float], list[Rect]]] = []
+    last = None
+    purged = -1e9
     for r in sorted(rects, key=lambda q: q[1]):
-        hits = [c for c in clusters if r[0] <= c[0][2] + gap and r[2] >= c[0][0] - gap
-                and r[1] <= c[0][3] + gap and r[3] >= c[0][1] - gap]
+        if last is not None:
+            b = last[0]
+            if b[0] <= r[0] and b[1] <= r[1] and r[2] <= b[2] and r[3] <= b[3]:
+                last[1].append(r)  # inside the box just grown (dense plots): nothing changes
+                continue
+        if r[1] - purged > gap:
+            purged = r[1]
+            done.extend(c for c in active if c[0][3] < r[1] - gap)
+            active = [c for c in active if c[0][3] >= r[1] - gap]
+        hits = [c for c in active if _near(r, c[0], gap)]
         if not hits:
-            clusters.append(([*r], [r]))
+            last = ([*r], [r])
+            active.append(last)
             continue
-        box, members = hits[0]
+        last = hits[0]
+        box, members = last
         for other in hits[1:]:
-            clusters.remove(other)
             members.extend(other[1])
-            box[:] = [min(box[0], other[0][0]), min(box[1], other[0][1]),
-                      max(box[2], other[0][2]), max(box[3], other[0][3])]
+            _grow(box, other[0])
+        if len(hits) > 1:
+            drop = {id(h) for h in hits[1:]}
+            active = [c for c in active if id(c) not in drop]
         members.append(r)
-        box[:] = [min(box[0], r[0]), min(box[1], r[1]), max(box[2], r[2]), max(box[3], r[3])]
-    # merging can make two boxes overlap that did not before: settle
+        _grow(box, r)
+    clusters = done + active
+    # a box that grew sideways may now reach another: settle
     changed = True
-    while changed:
+    while changed and len(clusters) > 1:
         changed = False
-        for i in range(len(clusters)):
-            for j in range(i + 1, len(clusters)):
-                a, b = clusters[i][0], clusters[j][0]
-                if a[0] <= b[2] + gap and a[2] >= b[0] - gap and a[1] <= b[3] + gap and a[3] >= b[1] - gap:
-                    a[:] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    clusters[i][1].extend(clusters[j][1])
-                    del clusters[j]
+        out: list[tuple[list[float], list[Rect]]] = []
+        for c in sorted(clusters, key=lambda q: q[0][1]):
+            for o in out:
+                if _near(c[0], o[0], gap):
+                    _grow(o[0], c[0])
+                    o[1].extend(c[1])
                     changed = True
                     break
-            if changed:
-                break
+            else:
+                out.append(c)
+        clusters = out
     return [members for _, members in clusters]
 
 
@@ -182,7 +208,7 @@ def table_regions(rules: list[Rect], paras: list, page_h: float, lefts: set[int]
 
 
 def _between(p, x0: float, x1: float, y0: float, y1: float) -> bool:
-    b = p.bbox
+    b = _bb(p)
     return b[1] >= y0 - 1 and b[3] <= y1 + 1 and min(b[2], x1) - max(b[0], x0) > 0.5 * (b[2] - b[0])
 
 
@@ -191,9 +217,9 @@ def _barrier(paras, top: Rect, bottom: Rect, lefts) -> bool:
     for p in paras:
         if not _between(p, top[0], top[2], top[3], bottom[1]):
             continue
-        if p.kind == "caption" or (_prose(p) and p.bbox[2] - p.bbox[0] >= WIDE * width):
+        if p.kind == "caption" or (_prose(p) and _bb(p)[2] - _bb(p)[0] >= WIDE * width):
             return True
-        if p.kind == "heading" and (_real_heading(p) or _on_edge(p.bbox[0], lefts)):
+        if p.kind == "heading" and (_real_heading(p) or _on_edge(_bb(p)[0], lefts)):
             return True  # (bold table cells are often read as headings)
     return False
 
@@ -214,7 +240,7 @@ def _accept(run: list[Rect], paras, page_h: float) -> list[Region]:
         return []  # a ruled algorithm / listing block
     caption = None
     for p in paras:
-        b = p.bbox
+        b = _bb(p)
         if p.kind != "caption" or min(b[2], x1) - max(b[0], x0) < 0.3 * min(b[2] - b[0], x1 - x0):
             continue
         if -2 <= top - b[3] <= 40 or -2 <= b[1] - bottom <= 40:
@@ -243,7 +269,7 @@ def _tabular(paras) -> bool:
         return False
     if sum(1 for ln in lines if _cells(ln) >= 2) >= 0.4 * len(lines):
         return True
-    boxes = [p.bbox for p in paras]
+    boxes = [_bb(p) for p in paras]
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
             if min(a[3], b[3]) - max(a[1], b[1]) > 2 and (a[2] <= b[0] or b[2] <= a[0]):
@@ -253,13 +279,25 @@ def _tabular(paras) -> bool:
 
 
 # -- paragraphs ----------------------------------------------------------------------
+def _bb(p) -> Rect:
+    """A paragraph's box, computed once (its lines no longer change here)."""
+    b = p.extra.get("bbox")
+    if b is None:
+        b = p.extra["bbox"] = p.bbox
+    return b
+
+
 def _prose(p) -> bool:
     """Reads as running text: enough words, ends a sentence, mostly not numbers."""
-    words = p.text.split()
-    if len(words) < PROSE_WORDS or not _SENT_END.search(p.text.rstrip()):
-        return False
-    nums = sum(1 for w in words if _NUMERIC.match(w))
-    return nums < 0.2 * len(words)
+    cached = p.extra.get("prose")
+    if cached is None:
+        words = p.text.split()
+        if len(words) < PROSE_WORDS or not _SENT_END.search(p.text.rstrip()):
+            cached = False
+        else:
+            cached = sum(1 for w in words if _NUMERIC.match(w)) < 0.2 * len(words)
+        p.extra["prose"] = cached
+    return cached
 
 
 def _inside(b: Rect, r: Rect, margin: float) -> float:
@@ -277,7 +315,7 @@ def _with_caption(region: Region, paras) -> Region:
     x0, y0, x1, y1 = region.rect
     best = None
     for p in paras:
-        b = p.bbox
+        b = _bb(p)
         if p.kind == "caption" and _FIG_CAP.match(p.text) and 0 <= b[1] - y1 <= 60:
             if min(b[2], x1) - max(b[0], x0) > 0.3 * (x1 - x0) and (best is None or b[1] < best):
                 best = b[1]
@@ -294,7 +332,7 @@ def _column_edges(paras: list) -> tuple[set[int], set[int]]:
     pages = set()
     for p in paras:
         if p.kind == "body" and _prose(p):
-            b = p.bbox
+            b = _bb(p)
             pages.add(p.page)
             lefts.setdefault(round(b[0]), set()).add(p.page)
             rights.setdefault(round(b[2]), set()).add(p.page)
@@ -324,7 +362,7 @@ def mark(paras: list, graphics: dict[int, PageGraphics], page_heights: dict[int,
             continue
         mid = (page_widths or {}).get(num, 612.0) / 2
         for p in page_paras:
-            b = p.bbox
+            b = _bb(p)
             if p.kind == "heading" and not _real_heading(p) and not _on_edge(b[0], lefts):
                 if any(_inside(b, r.rect, 0.0) >= 0.9 for r in regions):
                     p.kind = "figure"  # a bold table cell or figure label read as a heading
@@ -349,7 +387,7 @@ def _axis_label(p, regions: list[Region], mid: float) -> bool:
     """A short label beside a drawing (y-axis names, x-axis title) on its side of the page."""
     if not _label_like(p):
         return False
-    b = p.bbox
+    b = _bb(p)
     for r in regions:
         if r.kind != "figure":
             continue
@@ -364,7 +402,7 @@ def _axis_label(p, regions: list[Region], mid: float) -> bool:
 
 
 def _figure_text(p, regions: list[Region]) -> bool:
-    b = p.bbox
+    b = _bb(p)
     for r in regions:
         margin = 2.0 if r.kind == "table" else LABEL_MARGIN
         if _inside(b, r.rect, margin) < 0.7:
