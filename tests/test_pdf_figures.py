@@ -196,3 +196,17 @@ def test_no_column_prose_becomes_figure(papers_dir):
         wrong = [p.text[:60] for p in figs if _prose(p.text) and any(abs(p.bbox[0] - e) <= 2 for e in edges)]
         assert not wrong, (path.name, wrong)
     assert all(n > 0 for n in found.values()), found
+
+
+def test_detector_failure_keeps_the_import(tmp_path, monkeypatch):
+    """The detector refines kinds; if it breaks on an odd file the paper still imports."""
+    from reader_app.pdf import figures
+
+    def broken(*args, **kwargs):
+        raise ValueError("odd drawing")
+
+    monkeypatch.setattr(figures, "mark", broken)
+    monkeypatch.setattr(figures, "page_graphics", broken)
+    paper = extract_paper(_synthetic(tmp_path))
+    assert paper.paragraphs and all(p.kind != "figure" for p in paper.paragraphs)
+    assert any(p.text == PROSE and p.kind == "body" for p in paper.paragraphs)

@@ -100,7 +100,10 @@ def _extract(doc) -> Paper:
         builder.add_page(ordered[pg.number], pg.height, title_ids)
         _progress(n, n)
     paras = finish(builder.paras, builder, heights)
-    figures.mark(paras, graphics, heights, {pg.number: pg.width for pg in pages})
+    try:
+        figures.mark(paras, graphics, heights, {pg.number: pg.width for pg in pages})
+    except Exception:
+        pass  # the figure detector is a refinement: its failure must not refuse the import
 
     sections, starts = _sections_from_toc(doc, paras, title, len(pages))
     if sections and len(sections) < 3:

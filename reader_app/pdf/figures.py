@@ -33,6 +33,7 @@ MIN_SHAPES = 4
 MIN_EXTENTS = 3
 MIN_IMAGE = 20.0  # images smaller than this (both sides) are glyphs or icons alone
 PROSE_WORDS = 25
+MAX_DRAWINGS = 20000  # per page: a map or a dense scatter plot is read in part only
 WIDE = 0.8  # prose spanning this share of a region's width is the page's own text
 
 _TABLE_CAP = re.compile(r"^(table|tab)\.?\s*(?:[A-Z]\.?)?\d+", re.IGNORECASE)
@@ -67,7 +68,7 @@ def page_graphics(page, drawings=None, log=None) -> PageGraphics:
     area = max(1.0, page.rect.width * page.rect.height)
     if drawings is None:
         drawings = page.get_cdrawings()
-    for d in drawings:
+    for d in drawings[:MAX_DRAWINGS]:
         items = d.get("items") or ()
         if d.get("type") == "f" and _near_white(d.get("fill")):
             continue  # white fill on a white page: nothing to see
