@@ -85,6 +85,13 @@ class CliResult:
         return f"CliResult(code={self.code}, out={self.out[:500]!r}, err={self.err[:500]!r})"
 
 
+def add_shared_papers(path) -> list:
+    """Import every shared paper into the library at ``path`` (tag 'shared'); the ``add`` rows."""
+    r = run_cli("add", *sorted(PAPERS.glob("*.pdf")), "--tag", "shared", "--json", library=path, timeout=600)
+    assert r.code == 0, r
+    return r.json()
+
+
 def run_cli(*args, library: Path | None = None, timeout: float = 120, env: dict | None = None,
             input: str | None = None) -> CliResult:
     """Run ``python -m reader_app ARGS`` in a fresh process (as a user would)."""

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import PAPERS, run_cli
+from conftest import PAPERS, add_shared_papers, run_cli
 from reader_app.core.model import Paper
 from reader_app.export.bibtex import bibliography, bibtex_name, cite_key, cite_keys, entry, latex_escape
 
@@ -172,10 +172,7 @@ needs_papers = pytest.mark.skipif(not PAPERS.exists(), reason="shared papers not
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
     path = tmp_path_factory.mktemp("bib") / "library"
-    files = sorted(PAPERS.glob("*.pdf"))
-    r = run_cli("add", *files, "--tag", "shared", "--json", library=path, timeout=600)
-    assert r.code == 0, r
-    return path, r.json()
+    return path, add_shared_papers(path)
 
 
 @needs_papers

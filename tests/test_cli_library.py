@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import PAPERS, run_cli
+from conftest import PAPERS, add_shared_papers, run_cli
 
 pytestmark = pytest.mark.skipif(not PAPERS.exists(), reason="shared papers not present")
 
@@ -15,10 +15,7 @@ pytestmark = pytest.mark.skipif(not PAPERS.exists(), reason="shared papers not p
 def lib(tmp_path_factory):
     """A library holding all shared papers, imported once (tagged 'shared')."""
     path = tmp_path_factory.mktemp("cli") / "library"
-    files = sorted(PAPERS.glob("*.pdf"))
-    r = run_cli("add", *files, "--tag", "shared", "--json", library=path, timeout=600)
-    assert r.code == 0, r
-    return path, r.json()
+    return path, add_shared_papers(path)
 
 
 def cli(lib, *args, **kw):
