@@ -204,17 +204,30 @@ def test_export_paper_without_anything(lib, tmp_path):
         "@misc{anonbare,\n  title = {{Bare}}\n}\n"
 
 
-def test_existing_references_bib_is_not_overwritten_without_force(lib, tmp_path):
+def test_existing_references_bib_is_merged_never_lost(lib, tmp_path):
     a, _ = lib.add_paper(make_paper("a" * 64, title="Alpha"))
     out = tmp_path / "out"
     out.mkdir()
-    (out / "references.bib").write_text("@misc{mine, title = {My own}}\n")
-    with pytest.raises(BadInput) as e:
-        export_papers(lib, [a], out)
-    assert "references.bib" in str(e.value) and "--force" in str(e.value)
-    assert tree(out) == {"references.bib"} and "mine" in (out / "references.bib").read_text()
-    export_papers(lib, [a], out, force=True)
-    assert (out / "references.bib").read_text().startswith("@article{lovelace2024alpha,")
+    mine = "% my thesis\n@misc{mine, title = {My own {braced} title}}\n"
+    (out / "references.bib").write_text(mine)
+    files = export_papers(lib, [a], out)  # no --force needed: nothing is lost
+    assert [f.name for f in files] == ["alpha.md", "references.bib"]
+    text = (out / "references.bib").read_text()
+    assert text.startswith(mine.strip()) and text.count("@article{lovelace2024alpha,") == 1
+    export_papers(lib, [a], out, force=True)  # again: the entry is replaced, not added twice
+    again = (out / "references.bib").read_text()
+    assert again == text and again.count("@") == 2
+
+
+def test_merge_keeps_other_entries_and_replaces_same_keys():
+    from reader_app.export.bibtex import merge, split_entries
+
+    old = "@string{acl = {ACL}}\n\n@misc{a, title = {Old {A}}}\n@misc{b, note = {at @misc{x, inside}}}\n"
+    new = "@misc{a, title = {New A}}\n\n@misc{c, title = {C}}\n"
+    merged = merge(old, new)
+    assert [k for k, _ in split_entries(merged) if k] == ["b", "a", "c"]
+    assert merged.startswith("@string{acl = {ACL}}") and "Old" not in merged and "New A" in merged and "inside" in merged
+    assert merge("", new).strip() == new.strip()
 
 
 @pytest.mark.parametrize("value", ['plain', 'with "quotes" and \\ backslash', "new\nline", "tab\there",

@@ -223,3 +223,39 @@ def bibliography(papers: Iterable[Paper]) -> str:
     papers = list(papers)
     keys = cite_keys(papers)
     return "".join(entry(p, k) + "\n\n" for p, k in zip(papers, keys)).rstrip("\n") + ("\n" if papers else "")
+
+
+_ENTRY_START = re.compile(r"^@\s*(\w+)\s*\{\s*([^,\s{}]+)\s*,", re.M)
+
+
+def split_entries(text: str) -> list[tuple[str | None, str]]:
+    """``text`` as [(key, entry text)], in order; text between entries (comments,
+    ``@string``s) comes as (None, text).  An entry runs to its matching closing brace."""
+    out: list[tuple[str | None, str]] = []
+    pos = 0
+    for m in _ENTRY_START.finditer(text):
+        if m.start() < pos:
+            continue  # an "@" inside the previous entry
+        if m.start() > pos:
+            out.append((None, text[pos:m.start()]))
+        depth, j = 0, text.index("{", m.start())
+        while j < len(text):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        out.append((m.group(2), text[m.start():j + 1]))
+        pos = j + 1
+    if pos < len(text):
+        out.append((None, text[pos:]))
+    return out
+
+
+def merge(existing: str, new: str) -> str:
+    """``existing`` .bib text with the entries of ``new`` added; an existing entry with
+    the same key is replaced, everything else (other entries, comments) is kept."""
+    fresh = [(k, t) for k, t in split_entries(new) if k]
+    keys = {k for k, _ in fresh}
+    kept = "".join(t for k, t in split_entries(existing) if k not in keys).strip()
+    added = "\n\n".join(t for _, t in fresh)
+    return "\n\n".join(x for x in (kept, added) if x) + "\n"

@@ -26,7 +26,7 @@ from urllib.parse import quote as urlquote
 
 from reader_app.core.errors import BadInput
 
-from .bibtex import bibliography, cite_keys
+from .bibtex import bibliography, cite_keys, merge
 from .slug import slugify, unique_names
 
 INDEX_NAME = "index"
@@ -230,7 +230,8 @@ def _write_atomic(target: Path, text: str) -> None:
 def export_papers(lib, paper_ids: Iterable[str], out_dir: str | os.PathLike, *, force: bool = False,
                   index_title: str | None = None) -> list[Path]:
     """Write one Markdown file per paper into ``out_dir``, ``references.bib`` with their
-    BibTeX entries, and ``index.md`` when ``index_title`` is given. Returns the paths
+    BibTeX entries (merged into an existing one: its other entries stay, entries with the
+    same keys are replaced), and ``index.md`` when ``index_title`` is given. Returns the paths
     written: papers first, then ``references.bib``, then ``index.md``.
 
     Raises BadInput, before writing anything, when a target exists and ``force`` is false,
@@ -254,10 +255,11 @@ def export_papers(lib, paper_ids: Iterable[str], out_dir: str | os.PathLike, *, 
     for t in targets:  # every check before any write
         if t.parent != root or t.resolve().parent != root or t.name in (".md", "..md"):
             raise BadInput(f"refusing to write {t.name!r}: it would land outside {root}")
-        if os.path.lexists(t) and (not force or t.is_dir() or t.is_symlink()):
+        merged = t.name == BIB_NAME and not t.is_symlink() and not t.is_dir()  # merged, never lost
+        if os.path.lexists(t) and not merged and (not force or t.is_dir() or t.is_symlink()):
             if t.is_dir():
                 raise BadInput(f"{t} is a folder")
-            existing = [x.name for x in targets if os.path.lexists(x)]
+            existing = [x.name for x in targets if os.path.lexists(x) and x.name != BIB_NAME]
             raise BadInput(f"{len(existing)} file(s) already exist in {root} ({', '.join(existing[:3])}"
                            f"{', ...' if len(existing) > 3 else ''}); use --force to overwrite")
 
@@ -265,7 +267,12 @@ def export_papers(lib, paper_ids: Iterable[str], out_dir: str | os.PathLike, *, 
     keys = cite_keys(papers)
     texts = [render_paper(p, lib.notes(p.id), lib.summaries(p.id), lib.qa_history(p.id), citekey=k)
              for p, k in zip(papers, keys)]
-    texts.append(bibliography(papers))
+    bib = root / BIB_NAME
+    try:
+        texts.append(merge(bib.read_text(encoding="utf-8"), bibliography(papers)) if bib.is_file()
+                     else bibliography(papers))
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"cannot read {bib}: {getattr(e, 'strerror', None) or e}") from None
     if index_title is not None:
         texts.append(render_index(index_title, list(zip(names, papers))))
     try:
