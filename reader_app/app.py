@@ -239,8 +239,6 @@ def _listen(services: Services):
                     server.error_string())
     except Exception as exc:  # noqa: BLE001 - a window without hand-off still works
         log.warning("no single-instance server: %s", exc)
-    finally:
-        _release_start_lock()
     return None
 
 
@@ -258,14 +256,22 @@ def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: 
     """Start the desktop app; see the module docstring.
 
     ``single_instance`` (default: not a screenshot run) listens for later starts on the
-    same library; the caller is expected to have tried ``hand_off`` first.
+    same library; the caller is expected to have tried ``hand_off`` first.  The start lock
+    taken there is released once the window's event loop runs (it can answer a hand-off
+    then), or when starting fails.
     """
+    try:
+        return _run_gui(paths, screenshot, ask, library, password, engine_factory, single_instance)
+    finally:
+        _release_start_lock()
+
+
+def _run_gui(paths, screenshot, ask, library, password, engine_factory, single_instance) -> int:
     app = make_application()
     from reader_app.ui.main_window import MainWindow
 
     services = Services(library, engine_factory=engine_factory)
     server = _listen(services) if (not screenshot if single_instance is None else single_instance) else None
-    _release_start_lock()  # (already released by _listen)
     win = MainWindow(services)
     if server is not None:
         server.setParent(win)
@@ -287,6 +293,9 @@ def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: 
         if paths:
             win.import_files(paths, password=password, open_last=True)
     _quit_on_sigint(app)
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, _release_start_lock)  # the window answers hand-offs from now on
     app.exec()
     if server is not None:
         server.close()

@@ -130,6 +130,8 @@ def test_clashing_keys_get_letters():
     assert keys[:4] == ["lecun2015deep", "lecun2015deepa", "lecun2015deepb", "lecun2015deepc"]
     assert len(set(keys)) == 30 and keys[27] == "lecun2015deepaa"
     assert [e["key"] for e in parse_bib(bibliography(same))] == keys
+    many = cite_keys([Paper(id=str(i), title="Deep", authors=["Yann LeCun"], year=2015) for i in range(800)])
+    assert len(set(many)) == 800 and many[-1].startswith("lecun2015deep_")  # past "zz": numbered
 
 
 def test_escaping_specials():
@@ -213,7 +215,8 @@ def test_cli_selection_out_and_json(lib, tmp_path):
     r = run_cli("bibtex", ids[0][:8], ids[1], ids[0], "--json", library=path)
     assert r.code == 0, r
     obj = json.loads(r.out)  # nothing but the JSON on stdout
-    assert set(obj) == {"entries", "keys", "out"} and obj["entries"] == 2 and obj["out"] is None
+    assert set(obj) == {"entries", "keys", "out", "bib"} and obj["entries"] == 2 and obj["out"] is None
+    assert [e["key"] for e in parse_bib(obj["bib"])] == obj["keys"]  # no --out: the entries are in the JSON
     tagged = run_cli("bibtex", "--tag", "shared", "--json", library=path).json()
     assert tagged["entries"] == 7 and len(set(tagged["keys"])) == 7
 

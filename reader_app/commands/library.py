@@ -340,6 +340,6 @@ def cmd_bibtex(args):
         out = os.path.abspath(args.out)
         _write_text_atomic(out, text)
     result = {"entries": len(papers), "keys": cite_keys(papers), "out": out}
-    if not args.json:
-        result["bib"] = text
+    if out is None:
+        result["bib"] = text  # --json without --out: the entries are in the JSON
     return result

@@ -180,7 +180,8 @@ def cite_keys(papers: Iterable[Paper]) -> list[str]:
         base = cite_key(p)
         key = base
         if key in used:
-            key = next(base + s for s in _suffixes() if base + s not in used)
+            key = next((base + s for s in _suffixes() if base + s not in used), None) or \
+                next(f"{base}_{n}" for n in range(len(used) + 1) if f"{base}_{n}" not in used)
         used.add(key)
         out.append(key)
     return out

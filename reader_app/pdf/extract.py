@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import logging
 import re
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from reader_app.pdf import figures, layout, metadata
 from reader_app.pdf.lines import PageText, read_page
 from reader_app.pdf.opening import _short, open_pdf, sha256_file
 from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest
+
+log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
@@ -100,10 +103,13 @@ def _extract(doc) -> Paper:
         builder.add_page(ordered[pg.number], pg.height, title_ids)
         _progress(n, n)
     paras = finish(builder.paras, builder, heights)
+    kinds = [p.kind for p in paras]
     try:
         figures.mark(paras, graphics, heights, {pg.number: pg.width for pg in pages})
-    except Exception:
-        pass  # the figure detector is a refinement: its failure must not refuse the import
+    except Exception as exc:  # a refinement: its failure must not refuse the import
+        log.debug("figure detector failed: %s", exc, exc_info=True)
+        for p, kind in zip(paras, kinds):
+            p.kind = kind  # never half-marked
 
     sections, starts = _sections_from_toc(doc, paras, title, len(pages))
     if sections and len(sections) < 3:

@@ -78,14 +78,15 @@ def page_graphics(page, drawings=None, log=None) -> PageGraphics:
                 _add(g, (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)), area)
             continue
         if len(items) == 1 and items[0][0] == "re":
-            _add(g, tuple(items[0][1]), area)
+            x0, y0, x1, y1 = items[0][1]  # not normalised: a rect may be drawn right to left
+            _add(g, (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), area)
             continue
         _add(g, tuple(d["rect"]), area)
     if log is None:
         # images are only in the painting log, which costs about a sixth of the text
         # extraction: read it only where the page uses images (image masks included:
         # some TeX drivers paint table rules as 1x1 image masks stretched)
-        log = page.get_bboxlog() if page.get_images(full=True) else ()
+        log = page.get_bboxlog() if page.get_images(full=True) or _INLINE_IMAGE.search(_contents(page)) else ()
     for kind, r in log:
         if "image" in kind or "imgmask" in kind or "shade" in kind:
             w, h = r[2] - r[0], r[3] - r[1]
@@ -415,3 +416,14 @@ def _figure_text(p, regions: list[Region]) -> bool:
             continue  # a code listing on drawn background bands
         return True
     return False
+
+
+_INLINE_IMAGE = re.compile(rb"(^|\s)BI\s")
+
+
+def _contents(page) -> bytes:
+    """The page's content stream (inline images, ``BI ... EI``, are not in get_images)."""
+    try:
+        return page.read_contents() or b""
+    except Exception:
+        return b""

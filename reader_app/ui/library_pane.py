@@ -235,6 +235,7 @@ class LibraryPane(QWidget):
         if not idx.isValid():
             return
         menu = self.context_menu(idx.sibling(idx.row(), 0).data(ID_ROLE))
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one menu per right-click
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def context_menu(self, pid: str) -> QMenu:
