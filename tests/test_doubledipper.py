@@ -238,3 +238,31 @@ def test_yes_no_question_gets_yes_no_grammar():
     assert '("Yes" | "No")' in grammars[0] and '("Yes" | "No")' not in grammars[1]
     assert prompts.is_boolean_question("Are experiments conducted on multiple datasets?")
     assert not prompts.is_boolean_question("Is BERT or ELMo better?")
+
+
+def _evidence_rule(grammar: str) -> str:
+    return next(line for line in grammar.splitlines() if line.startswith("num ::="))
+
+
+@pytest.mark.parametrize("mode", ["doubledipper", "zero-shot-evidence"])
+def test_evidence_may_cite_only_the_best_ranked_paragraphs(mode):
+    eng = FakeEngine(demo_responder)
+    paper = make_paper()
+    question = "Which sentences are dropped from the abstracts?"
+    Assistant(eng, evidence_candidates=2).ask(paper, question, mode=mode)
+    # [4] says sentences are dropped, [3] is about the abstracts; both outrank the rest by BM25
+    assert _evidence_rule(eng.calls[-1][2]["grammar"]) == 'num ::= "3" | "4"'
+    Assistant(eng, evidence_candidates=0).ask(paper, question, mode=mode)
+    assert _evidence_rule(eng.calls[-1][2]["grammar"]) == "num ::= [1-9] [0-9]? [0-9]?"
+    Assistant(eng, evidence_candidates=2).ask(paper, "Why is the sky blue?", mode=mode)  # nothing matches
+    assert _evidence_rule(eng.calls[-1][2]["grammar"]) == "num ::= [1-9] [0-9]? [0-9]?"
+
+
+def test_evidence_candidates_follow_the_setting(monkeypatch):
+    from reader_app.assistant import settings
+
+    monkeypatch.setattr(settings, "get", lambda key: 1 if key == "evidence_candidates" else None)
+    eng = FakeEngine(demo_responder)
+    Assistant(eng).ask(make_paper(), "Do they train on the PubMed corpus?", mode="zero-shot-evidence")
+    grammar = eng.calls[-1][2]["grammar"]
+    assert _evidence_rule(grammar) == 'num ::= "3"' and '("Yes" | "No")' in grammar

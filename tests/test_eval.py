@@ -146,3 +146,14 @@ def test_prediction_uses_qasper_answer_format():
     assert prediction(what)["answer"] == "No model but BERT", "only yes/no questions are cut to Yes/No"
     unanswerable = Answer(paper_id="p", question="Do they use BERT?", answer="x", answerable=False, citations=[])
     assert prediction(unanswerable) == {"answer": "Unanswerable", "evidence": []}
+
+
+def test_evidence_candidates_reach_the_grammar_and_the_result(dataset):
+    eng = FakeEngine("1]\nAnswer: PubMed corpus")
+    r = run_eval(eng, str(dataset), papers=1, mode="zero-shot-evidence", evidence_candidates=1)
+    assert r["evidence_candidates"] == 1
+    rules = {line for _, _, kw in eng.calls for line in kw["grammar"].splitlines() if line.startswith("num ::=")}
+    assert 'num ::= "2"' in rules  # exactly one citable paragraph where the question matches one
+    assert all(rule.count('"') in (0, 2) for rule in rules)  # ... and any paragraph where nothing matches
+    res = run_cli("eval", "qasper", str(dataset), "--evidence-candidates", "-1", library=dataset.parent / "lib")
+    assert res.code == 2 and "--evidence-candidates must be 0 or more" in res.err

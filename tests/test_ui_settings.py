@@ -32,6 +32,8 @@ def test_settings_persist_and_reconfigure_the_worker(qtbot, panel_env):
     assert not dlg.base_url.isEnabled()
     dlg.n_ctx.setValue(4096)
     dlg.threads.setValue(2)
+    assert dlg.evidence.value() == assistant_settings.DEFAULTS["evidence_candidates"]
+    dlg.evidence.setValue(0)
     dlg.library.setText(str(panel_env.tmp_path / "elsewhere"))
     dlg.accept()
     assert dlg.result() == QDialog.Accepted
@@ -40,9 +42,11 @@ def test_settings_persist_and_reconfigure_the_worker(qtbot, panel_env):
     assert stored["n_ctx_cap"] == 4096 and stored["threads"] == 2 and stored["backend"] == "llama"
     assert services.ui_settings.value(LIBRARY_KEY) == str(panel_env.tmp_path / "elsewhere")
     assert services.llm_worker().config.n_ctx == 4096 and services.llm_worker().config.threads == 2
+    assert stored["evidence_candidates"] == 0 and assistant_settings.int_setting("evidence_candidates") == 0
+    assert dlg.evidence.text() == "Any paragraph"
 
     again = make_dialog(qtbot, services)
-    assert again.n_ctx.value() == 4096 and again.threads.value() == 2
+    assert again.n_ctx.value() == 4096 and again.threads.value() == 2 and again.evidence.value() == 0
     assert again.library.text() == str(panel_env.tmp_path / "elsewhere")
 
 

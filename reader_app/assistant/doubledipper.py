@@ -5,6 +5,7 @@ What the UI and the CLI call::
     from reader_app.assistant.doubledipper import Assistant
     assistant = Assistant(engine, library=None)        # library: a reader_app.library Library, optional
     #   options: k=3, use_grammar=True (GBNF-shaped replies), max_answer_tokens=64,
+    #            evidence_candidates=None (the setting; 0 = Evidence may cite any paragraph),
     #            max_window_tokens=None (cap a window below the model's context), temperature=0, seed=0
     answer = assistant.ask(paper, "What dataset do they use?",
                            mode="doubledipper",         # or "zero-shot", "zero-shot-evidence"
@@ -35,7 +36,9 @@ How a question is answered:
    (library, and in RAM).
 3. Prefix = system + fenced paper + demonstrations (identical across questions, so the
    engine reuses its KV state); suffix = the question.  The reply is primed with
-   ``Evidence: [`` and parsed forgivingly (parsing.py).
+   ``Evidence: [`` and parsed forgivingly (parsing.py).  The grammar lets Evidence cite
+   only the question's ``evidence_candidates`` best paragraphs by BM25 (setting, default
+   5; 0 = any): small models otherwise cite a demonstration's paragraph or [1].
 4. Evidence numbers become citations, verified by lexical support (citations.py); with
    no support anywhere the answer is marked unanswerable.
 5. The answer is stored with ``library.add_qa`` when the paper is in the library.
@@ -51,7 +54,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from reader_app.assistant import prompts
+from reader_app.assistant import prompts, settings
 from reader_app.assistant.citations import content_words, is_yes_no, support, verify
 from reader_app.assistant.engine_base import Engine
 from reader_app.assistant.parsing import condense, parse_answer, parse_demo, strip_restatement
@@ -139,7 +142,7 @@ class Assistant:
 
     def __init__(self, engine: Engine, library=None, *, k: int = 3, max_answer_tokens: int = 64,
                  use_grammar: bool = True, temperature: float = 0.0, seed: int = 0,
-                 max_window_tokens: int | None = None):
+                 max_window_tokens: int | None = None, evidence_candidates: int | None = None):
         self.engine = engine
         self.library = library
         self.k = k
@@ -148,6 +151,7 @@ class Assistant:
         self.temperature = temperature
         self.seed = seed
         self.max_window_tokens = max_window_tokens
+        self._evidence_candidates = evidence_candidates
         self._windows: dict[tuple, list[Window]] = {}
         self._demos: dict[tuple, list[Demo]] = {}
         self._lock = threading.Lock()
@@ -184,6 +188,22 @@ class Assistant:
             except (ReaderError, AttributeError):
                 pass
         return rank_in_memory(paper, question)
+
+    @property
+    def evidence_candidates(self) -> int:
+        """How many best-ranked paragraphs Evidence may cite (0 = any); the setting unless given."""
+        if self._evidence_candidates is not None:
+            return max(0, self._evidence_candidates)
+        return settings.int_setting("evidence_candidates") or 0
+
+    def candidates(self, paper: Paper, question: str, window: Window) -> list[int]:
+        """The paragraph numbers an evidence reply may cite: the window's ``evidence_candidates``
+        best by BM25, in reading order ([] = any paragraph, also when nothing matches)."""
+        n = self.evidence_candidates
+        if n <= 0:
+            return []
+        ranked = [i + 1 for i, _ in self.ranking(paper, question) if i + 1 in window.paragraphs]
+        return sorted(ranked[:n])
 
     # -- demonstrations ----------------------------------------------------------------
     def demo_seed(self, paper: Paper, window: Window) -> int:
@@ -298,7 +318,9 @@ class Assistant:
                 if on_token:
                     on_token(piece)
 
-            grammar = prompts.answer_grammar(mode, question) if self.use_grammar else None
+            grammar = None
+            if self.use_grammar:
+                grammar = prompts.answer_grammar(mode, question, self.candidates(paper, question, window))
             raw = self._run(prefix, suffix, max_tokens=self.max_answer_tokens, stop=ANSWER_STOP,
                             cancel=cancel, on_piece=emit, grammar=grammar,
                             until=lambda text: _answer_line_done(primer + text))

@@ -35,7 +35,7 @@ def prediction(answer) -> dict:
 def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mode="doubledipper", k: int = 3,
              predictions_out: str | None = None,
              on_progress: Callable[[str], None] | None = None, use_grammar: bool = True,
-             max_window_tokens: int | None = None):
+             max_window_tokens: int | None = None, evidence_candidates: int | None = None):
     """Score one mode (``mode="zero-shot"`` -> one result dict) or several (a list -> a list).
 
     With several modes each paper is answered in every mode before the next paper, so
@@ -55,7 +55,8 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
     if not ids:
         raise BadInput(f"--skip {skip} passes over all {len(data)} papers")
     subset = {i: data[i] for i in ids}
-    assistant = Assistant(engine, None, k=k, use_grammar=use_grammar, max_window_tokens=max_window_tokens)
+    assistant = Assistant(engine, None, k=k, use_grammar=use_grammar, max_window_tokens=max_window_tokens,
+                          evidence_candidates=evidence_candidates)
     predicted: dict[str, dict[str, dict]] = {m: {} for m in modes}
     first: dict[str, list] = {m: [] for m in modes}
     follow: dict[str, list] = {m: [] for m in modes}
@@ -93,6 +94,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
             "questions": len(predicted[m]),
             "mode": m,
             "model": engine.name,
+            "evidence_candidates": assistant.evidence_candidates,
             "answer_f1": round(scores["Answer F1"], 4),
             "evidence_f1": round(scores["Evidence F1"], 4),
             "by_type": {t: round(v, 4) for t, v in scores["Answer F1 by type"].items()},

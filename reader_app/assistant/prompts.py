@@ -87,8 +87,15 @@ def is_boolean_question(question: str) -> bool:
     return bool(_BOOLEAN_QUESTION.match(question or "")) and " or " not in f" {question.lower()} "
 
 
-def answer_grammar(mode: str, question: str) -> str:
-    return (YES_NO_GRAMMAR if is_boolean_question(question) else GRAMMAR)[mode]
+_NUM_RULE = "num ::= [1-9] [0-9]? [0-9]?"
+
+
+def answer_grammar(mode: str, question: str, candidates: list[int] | None = None) -> str:
+    """GBNF for the reply; ``candidates`` (paragraph numbers) limits what Evidence may cite."""
+    grammar = (YES_NO_GRAMMAR if is_boolean_question(question) else GRAMMAR)[mode]
+    if candidates and _NUM_RULE in grammar:
+        grammar = grammar.replace(_NUM_RULE, "num ::= " + " | ".join(f'"{n}"' for n in dict.fromkeys(candidates)))
+    return grammar
 
 
 @dataclass

@@ -36,6 +36,7 @@ DEFAULTS: dict = {
     "kv_ram_states": 3,  # prefix states kept in RAM (LRU)
     "kv_ram_cap_bytes": 1 * GIB,  # ... and their total size cap
     "kv_min_prefix_tokens": 128,  # shorter prefixes are not worth caching
+    "evidence_candidates": 5,  # Evidence may cite only the question's N best paragraphs by BM25 (0 = any)
     "ask_mode": "doubledipper",  # the Ask tab's mode: doubledipper, zero-shot or zero-shot-evidence
 }
 

@@ -39,6 +39,7 @@ def register(sub) -> None:
     p.add_argument("question", metavar="QUESTION")
     p.add_argument("--mode", choices=MODES, default="doubledipper")
     p.add_argument("--k", type=int, default=3, help="demonstrations (doubledipper mode; default 3)")
+    p.add_argument("--evidence-candidates", type=int, default=None, metavar="N", help="Evidence may cite only the question's N best paragraphs by BM25 (0: any paragraph; default: the evidence_candidates setting, 5)")
     _engine_options(p)
     p.set_defaults(func=cmd_ask, render=render_ask)
 
@@ -63,10 +64,16 @@ def register(sub) -> None:
     p.add_argument("--mode", choices=(*MODES, "all"), default="doubledipper",
                    help="a mode, or 'all' (a list of results; the modes share each paper's KV state)")
     p.add_argument("--k", type=int, default=3)
+    p.add_argument("--evidence-candidates", type=int, default=None, metavar="N", help="Evidence may cite only the question's N best paragraphs by BM25 (0: any paragraph; default: the evidence_candidates setting, 5)")
     p.add_argument("--predictions", metavar="OUT.jsonl", default=None, help="also write the predictions")
     p.add_argument("--progress", action="store_true", help="print each answer on stderr")
     _engine_options(p)
     p.set_defaults(func=cmd_eval, render=render_eval)
+
+
+def _check_candidates(args) -> None:
+    if args.evidence_candidates is not None and args.evidence_candidates < 0:
+        raise BadInput("--evidence-candidates must be 0 or more")
 
 
 def _check_engine_args(args) -> None:
@@ -100,11 +107,13 @@ def cmd_ask(args):
         raise BadInput("the question is empty")
     if args.k < 0:
         raise BadInput("--k must be 0 or more")
+    _check_candidates(args)
     with open_library(args) as lib:
         paper = _paper(lib, args.paper)
         engine = _open_engine(args)
         try:
-            answer = Assistant(engine, lib).ask(paper, args.question, mode=args.mode, k=args.k)
+            answer = Assistant(engine, lib, evidence_candidates=args.evidence_candidates).ask(
+                paper, args.question, mode=args.mode, k=args.k)
         finally:
             engine.close()
     out = answer.to_dict()
@@ -172,6 +181,7 @@ def cmd_eval(args):
     _check_engine_args(args)
     if args.papers is not None and args.papers < 1:
         raise BadInput("--papers must be at least 1")
+    _check_candidates(args)
     load_evaluator(args.file)  # clear errors before the model loads
     load_dataset(args.file)
     engine = _open_engine(args)
@@ -181,7 +191,8 @@ def cmd_eval(args):
 
         mode = list(MODES) if args.mode == "all" else args.mode
         return run_eval(engine, args.file, papers=args.papers, skip=args.skip, mode=mode, k=args.k,
-                        predictions_out=args.predictions, on_progress=progress)
+                        predictions_out=args.predictions, on_progress=progress,
+                        evidence_candidates=args.evidence_candidates)
     finally:
         engine.close()
 

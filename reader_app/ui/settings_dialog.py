@@ -118,6 +118,15 @@ class SettingsDialog(QDialog):
         self.threads.setSpecialValueText(f"Automatic ({assistant_settings.physical_cores()} cores)")
         form.addRow("Threads", self.threads)
 
+        self.evidence = QSpinBox(model_box)
+        self.evidence.setRange(0, 50)
+        self.evidence.setSpecialValueText("Any paragraph")
+        self.evidence.setPrefix("Best ")
+        self.evidence.setSuffix(" paragraphs")
+        self.evidence.setToolTip("Answers may cite only the question's best-matching paragraphs (by search rank). "
+                                 "Small models pick better from a few; a large model may cite any paragraph.")
+        form.addRow("Cite from", self.evidence)
+
         self.base_url = QLineEdit(model_box)
         self.base_url.setPlaceholderText("http://127.0.0.1:8080  (llama-server, vLLM, …)")
         form.addRow("Server URL", self.base_url)
@@ -165,6 +174,11 @@ class SettingsDialog(QDialog):
         self.backend.setCurrentIndex(max(0, idx))
         self.n_ctx.setValue(int(v.get("n_ctx_cap") or assistant_settings.DEFAULTS["n_ctx_cap"]))
         self.threads.setValue(int(v.get("threads") or 0))
+        try:
+            evidence = int(v.get("evidence_candidates"))
+        except (TypeError, ValueError):  # unset or unreadable
+            evidence = assistant_settings.DEFAULTS["evidence_candidates"]
+        self.evidence.setValue(evidence)
         self.base_url.setText(v.get("base_url") or "")
         self.api_key.setText(v.get("api_key") or "")
         server_model = v.get("server_model")
@@ -281,6 +295,7 @@ class SettingsDialog(QDialog):
             "model": server_model if backend == "openai" else local,
             "n_ctx_cap": int(self.n_ctx.value()),
             "threads": int(self.threads.value()) or None,
+            "evidence_candidates": int(self.evidence.value()),
             "base_url": self.base_url.text().strip() or None,
             "api_key": self.api_key.text().strip() or None,
         }
