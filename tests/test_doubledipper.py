@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from reader_app.assistant.doubledipper import NOT_ANSWERED_TEXT, Assistant, demo_problem
+from reader_app.assistant.checks import demo_problem
+from reader_app.assistant.doubledipper import NOT_ANSWERED_TEXT, Assistant
 from reader_app.core.errors import BadInput, Cancelled
 from tests.fakes import FakeEngine
 from tests.test_prompts import TEXTS, TITLES, demo_responder, make_paper
@@ -223,7 +224,7 @@ def test_grammar_constrains_the_reply_shape():
     ("What baselines do they compare to?", "LDA and HTMM", [1], False),
 ])
 def test_bare_numbers_that_say_nothing(question, answer, evidence, expected):
-    from reader_app.assistant.doubledipper import not_an_answer
+    from reader_app.assistant.checks import not_an_answer
 
     assert not_an_answer(question, answer, evidence) is expected
 

@@ -55,7 +55,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from reader_app.assistant import prompts, settings
-from reader_app.assistant.citations import content_words, is_yes_no, support, verify
+from reader_app.assistant.checks import INJECTED, demo_problem, norm, not_an_answer, sentences
+from reader_app.assistant.citations import verify
 from reader_app.assistant.engine_base import Engine
 from reader_app.assistant.parsing import condense, parse_answer, parse_demo, strip_restatement
 from reader_app.assistant.prompts import Demo
@@ -68,73 +69,9 @@ ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n\n", "</", "<|"]
 _ANSWER_LINE_DONE = re.compile(r"answer\s*:[ \t]*\S[^\n]*\n", re.I)
 DEMO_STOP = ["\nQuestion", "\nEvidence", "</", "<|"]
 
-# questions/answers that read as instructions are never used as demonstrations
-INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|obey|pretend|jailbreak|say|says|said|respond|reply|output|print|"
-    r"instructions?|prompt|command)\b|\banswer (only|with|in)\b|\byou (must|should|are now|will)\b|"
-    r"\bact as\b|\bthe word\b",
-    re.I,
-)
-# paragraphs that carry an injected instruction are never turned into demonstrations
-INJECTED = re.compile(
-    r"\b(ignore|disregard|forget)\b[^.]{0,40}\b(instructions?|previous|above|prior|rules)\b|"
-    r"\b(answer|respond|reply)\b[^.]{0,20}\b(only|solely)\b[^.]{0,20}\bwith\b|\bsystem prompt\b|\byou must\b",
-    re.I,
-)
-# "How does the paragraph answer the question ..." - about the page, not the paper's content
-META_QUESTION = re.compile(r'\b(paragraph|passage|this text|the text|article|the question|the answer)\b|"', re.I)
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
-
-
-def _sentences(text: str) -> int:
-    return len(_SENTENCE_END.findall(text.strip() + " "))
-
-
 def _answer_line_done(text: str) -> bool:
     """True once the reply holds a complete, non-empty ``Answer:`` line."""
     return bool(_ANSWER_LINE_DONE.search(text))
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
-
-
-def demo_problem(question: str, answer: str, paragraph: str) -> str | None:
-    """Why a generated demonstration is unusable, or None when it is fine."""
-    q, a = question.strip(), answer.strip()
-    if not q or not a:
-        return "empty question or answer"
-    if not 3 <= len(q.split()) <= 40:
-        return "question length"
-    if len(a.split()) > 25:
-        return "answer too long"
-    if INSTRUCTION.search(q) or INSTRUCTION.search(a):
-        return "reads as an instruction"
-    if is_yes_no(a) or not content_words(a):
-        return "answer has no content"
-    if set(content_words(q)) >= set(content_words(a)):
-        return "answer repeats the question"
-    if support(a, paragraph) < 0.75:
-        return "answer not supported by its paragraph"
-    if META_QUESTION.search(q):
-        return "question is about the text, not its content"
-    if support(q, paragraph) < 0.5:
-        return "question not about its paragraph"
-    return None
-
-
-_QUANTITY_QUESTION = re.compile(
-    r"\bhow (many|much|large|big|long|small|fast|often)\b|\bby how\b|\b(number|percentage|percent|size|"
-    r"year|score|accuracy|f1|bleu|rate|ratio|count|amount|margin|dimension|value)s?\b", re.I)
-
-
-def not_an_answer(question: str, answer: str, evidence: list[int]) -> bool:
-    """A bare number that echoes the cited paragraph number ("Evidence: [1] Answer: 1"),
-    or that answers a question asking for no quantity, says nothing."""
-    a = answer.strip().rstrip(".")
-    if not re.fullmatch(r"\d+", a):
-        return False
-    return int(a) in evidence or not _QUANTITY_QUESTION.search(question)
 
 
 class Assistant:
@@ -241,7 +178,7 @@ class Assistant:
         out = []
         for n, p in window.paragraphs.items():
             text = " ".join(p.text.split())
-            if p.kind != "body" or _sentences(text) < 2 or INJECTED.search(text):
+            if p.kind != "body" or sentences(text) < 2 or INJECTED.search(text):
                 continue
             if not 12 <= count(text) <= 340:
                 continue
@@ -340,7 +277,7 @@ class Assistant:
         citations, answerable = verify(parsed.answer, question, parsed.evidence, window.paragraphs)
         if answerable and not_an_answer(question, parsed.answer, parsed.evidence):
             citations, answerable = [], False
-        if answerable and any(_norm(parsed.answer) == _norm(d.answer) for d in getattr(self, "_last_demos", [])):
+        if answerable and any(norm(parsed.answer) == norm(d.answer) for d in getattr(self, "_last_demos", [])):
             # the model parroted a demonstration's answer instead of answering: not an answer
             citations, answerable = [], False
         text = parsed.answer if answerable else NOT_ANSWERED_TEXT

@@ -1,0 +1,73 @@
+"""Checks on what the model writes: is a demonstration usable, is an answer an answer?
+
+Standard library plus citations.py; used by doubledipper.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reader_app.assistant.citations import content_words, is_yes_no, support
+
+# questions/answers that read as instructions are never used as demonstrations
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|obey|pretend|jailbreak|say|says|said|respond|reply|output|print|"
+    r"instructions?|prompt|command)\b|\banswer (only|with|in)\b|\byou (must|should|are now|will)\b|"
+    r"\bact as\b|\bthe word\b",
+    re.I,
+)
+# paragraphs that carry an injected instruction are never turned into demonstrations
+INJECTED = re.compile(
+    r"\b(ignore|disregard|forget)\b[^.]{0,40}\b(instructions?|previous|above|prior|rules)\b|"
+    r"\b(answer|respond|reply)\b[^.]{0,20}\b(only|solely)\b[^.]{0,20}\bwith\b|\bsystem prompt\b|\byou must\b",
+    re.I,
+)
+# "How does the paragraph answer the question ..." - about the page, not the paper's content
+META_QUESTION = re.compile(r'\b(paragraph|passage|this text|the text|article|the question|the answer)\b|"', re.I)
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+
+
+def sentences(text: str) -> int:
+    return len(_SENTENCE_END.findall(text.strip() + " "))
+
+
+def norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+def demo_problem(question: str, answer: str, paragraph: str) -> str | None:
+    """Why a generated demonstration is unusable, or None when it is fine."""
+    q, a = question.strip(), answer.strip()
+    if not q or not a:
+        return "empty question or answer"
+    if not 3 <= len(q.split()) <= 40:
+        return "question length"
+    if len(a.split()) > 25:
+        return "answer too long"
+    if INSTRUCTION.search(q) or INSTRUCTION.search(a):
+        return "reads as an instruction"
+    if is_yes_no(a) or not content_words(a):
+        return "answer has no content"
+    if set(content_words(q)) >= set(content_words(a)):
+        return "answer repeats the question"
+    if support(a, paragraph) < 0.75:
+        return "answer not supported by its paragraph"
+    if META_QUESTION.search(q):
+        return "question is about the text, not its content"
+    if support(q, paragraph) < 0.5:
+        return "question not about its paragraph"
+    return None
+
+
+_QUANTITY_QUESTION = re.compile(
+    r"\bhow (many|much|large|big|long|small|fast|often)\b|\bby how\b|\b(number|percentage|percent|size|"
+    r"year|score|accuracy|f1|bleu|rate|ratio|count|amount|margin|dimension|value)s?\b", re.I)
+
+
+def not_an_answer(question: str, answer: str, evidence: list[int]) -> bool:
+    """A bare number that echoes the cited paragraph number ("Evidence: [1] Answer: 1"),
+    or that answers a question asking for no quantity, says nothing."""
+    a = answer.strip().rstrip(".")
+    if not re.fullmatch(r"\d+", a):
+        return False
+    return int(a) in evidence or not _QUANTITY_QUESTION.search(question)
