@@ -94,6 +94,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._last_demos: list[Demo] = []
         self._summaries: dict[tuple, dict] = {}
+        self._ranked: tuple = (None, [])
 
     # -- windows -------------------------------------------------------------------
     def reserve(self, mode: str, k: int) -> int:
@@ -119,12 +120,18 @@ class Assistant:
         return self._windows[key]
 
     def ranking(self, paper: Paper, question: str) -> list[tuple[int, float]]:
-        if self.library is not None and paper.id:
-            try:
-                return list(self.library.rank_paragraphs(paper.id, question))
-            except (ReaderError, AttributeError):
-                pass
-        return rank_in_memory(paper, question)
+        """[(paragraph index, score)] best first; the last one is kept (routing and the
+        evidence candidates of one question both need it)."""
+        key = (paper.id, len(paper.paragraphs), question)
+        if self._ranked[0] != key:
+            ranked = None
+            if self.library is not None and paper.id:
+                try:
+                    ranked = list(self.library.rank_paragraphs(paper.id, question))
+                except (ReaderError, AttributeError):
+                    pass
+            self._ranked = (key, ranked if ranked is not None else rank_in_memory(paper, question))
+        return self._ranked[1]
 
     @property
     def evidence_candidates(self) -> int:
