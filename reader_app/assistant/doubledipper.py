@@ -263,8 +263,9 @@ class Assistant:
                     on_token(piece)
 
             grammar = None
-            if self.use_grammar:
-                grammar = prompts.answer_grammar(mode, question, self.candidates(paper, question, window))
+            if self.use_grammar:  # zero-shot cites nothing, so it needs no ranking
+                cands = self.candidates(paper, question, window) if mode != "zero-shot" else None
+                grammar = prompts.answer_grammar(mode, question, cands)
             raw = self._run(prefix, suffix, max_tokens=self.max_answer_tokens, stop=ANSWER_STOP,
                             cancel=cancel, on_piece=emit, grammar=grammar,
                             until=lambda text: _answer_line_done(primer + text))
