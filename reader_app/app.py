@@ -40,7 +40,20 @@ from reader_app.core.errors import NotFound
 
 log = logging.getLogger("reader_app")
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+
+def resource_dir() -> Path:
+    """Icons and other files from the top-level ``resources/`` folder.
+
+    An installed wheel carries them as the package ``reader_app.resources``; a source
+    checkout (editable install) has them beside the package.
+    """
+    here = Path(__file__).resolve().parent
+    installed = here / "resources"
+    return installed if installed.is_dir() else here.parent / "resources"
+
+
+RESOURCES = resource_dir()
 ORG = "reader-app"
 APP = "reader-app"
 
@@ -176,9 +189,11 @@ def make_application(argv: list[str] | None = None):
     """The QApplication (created once), following the system palette and style."""
     from PySide6.QtWidgets import QApplication
 
+    from reader_app.ui.platform_check import create_application
+
     app = QApplication.instance()
     if app is None:
-        app = QApplication(argv or [sys.argv[0]])
+        app = create_application(argv or [sys.argv[0]])
         app.setOrganizationName(ORG)
         app.setApplicationName(APP)
         app.setApplicationDisplayName("Reader")

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -34,6 +35,8 @@ class FileServer:
         self.no_range = False
         self.etag = '"v1"'
         self.requests: list[tuple[str, str | None]] = []
+        self.linked: dict[str, str] = {}  # name -> the sha256 /resolve/NAME publishes (Hugging Face style)
+        self.throttle = 0.0  # seconds to sleep per 16 KB sent
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,6 +47,16 @@ class FileServer:
                 name = self.path.lstrip("/")
                 rng = self.headers.get("Range")
                 server.requests.append((self.path, rng))
+                if name.startswith("resolve/"):  # like huggingface.co: a redirect to the file's CDN
+                    name = name[len("resolve/"):]
+                    self.send_response(302)
+                    self.send_header("Location", "/" + name)
+                    if name in server.linked:
+                        self.send_header("X-Linked-Etag", f'"{server.linked[name]}"')
+                        self.send_header("X-Linked-Size", str(len(server.files.get(name, b""))))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = server.files.get(name)
                 if body is None:
                     self.send_error(404)
@@ -71,13 +84,21 @@ class FileServer:
                     self.wfile.flush()
                     self.close_connection = True
                     return
-                self.wfile.write(part)
+                for i in range(0, len(part), 16384):
+                    if server.throttle:
+                        time.sleep(server.throttle)
+                    self.wfile.write(part[i:i + 16384])
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+    def resolve_url(self, name: str) -> str:
+        """The file behind a redirect that publishes its sha256 (``X-Linked-Etag``)."""
+        self.linked.setdefault(name, hashlib.sha256(self.files[name]).hexdigest())
+        return self.url("resolve/" + name)
 
     def __enter__(self):
         self.thread.start()
@@ -216,3 +237,79 @@ def test_cli_download_resumes_and_lists(server, model_bytes, tmp_path):
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("reader-app: error: checksum mismatch")
+
+
+# ---------------------------------------------------------------- checksums the server publishes
+
+
+def test_published_checksum_is_verified_without_sha256(server, model_bytes, tmp_path):
+    server.files["m.gguf"] = model_bytes
+    report: dict = {}
+    path = download_model(server.resolve_url("m.gguf"), dest_dir=tmp_path, report=report)
+    assert path.read_bytes() == model_bytes
+    assert report == {"sha256": sha(model_bytes), "verified": "server"}
+    assert server.requests[0][0] == "/resolve/m.gguf" and server.requests[1][0] == "/m.gguf"
+
+
+def test_wrong_published_checksum_discards_the_download(server, model_bytes, tmp_path):
+    server.files["m.gguf"] = model_bytes
+    server.linked["m.gguf"] = "ab" * 32
+    with pytest.raises(ModelError, match="checksum mismatch.*the server published") as err:
+        download_model(server.resolve_url("m.gguf"), dest_dir=tmp_path)
+    assert "\n" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written, nothing listed
+
+
+def test_resume_keeps_the_published_checksum(server, model_bytes, tmp_path):
+    server.files["m.gguf"] = model_bytes
+    server.linked["m.gguf"] = "cd" * 32  # wrong: proves the resumed run still checks it
+    server.drop_first["m.gguf"] = 1
+    with pytest.raises(ModelError, match="resume"):
+        download_model(server.resolve_url("m.gguf"), dest_dir=tmp_path, retries=0)
+    assert json.loads((tmp_path / "m.gguf.part.json").read_text())["linked_sha256"] == "cd" * 32
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        download_model(server.resolve_url("m.gguf"), dest_dir=tmp_path)
+    assert server.requests[-1][1] == f"bytes={len(model_bytes) // 2}-"
+
+
+def test_unverifiable_download_says_so(server, model_bytes, tmp_path):
+    server.files["m.gguf"] = model_bytes
+    report: dict = {}
+    download_model(server.url("m.gguf"), dest_dir=tmp_path, report=report)
+    assert report == {"sha256": None, "verified": None}
+
+
+def test_cancel_keeps_the_part_file_to_resume(server, model_bytes, tmp_path):
+    from reader_app.core.errors import Cancelled
+
+    server.files["m.gguf"] = model_bytes
+    server.throttle = 0.01
+    cancel = threading.Event()
+
+    def progress(done, total):
+        if done >= 64 * 1024:
+            cancel.set()
+
+    with pytest.raises(Cancelled, match="resumes"):
+        download_model(server.url("m.gguf"), dest_dir=tmp_path, cancel=cancel, progress=progress)
+    part = tmp_path / "m.gguf.part"
+    have = part.stat().st_size
+    assert 0 < have < len(model_bytes)
+    assert not (tmp_path / "m.gguf").exists()
+    server.throttle = 0.0
+    path = download_model(server.url("m.gguf"), sha256=sha(model_bytes), dest_dir=tmp_path)
+    assert path.read_bytes() == model_bytes
+    assert server.requests[-1][1] == f"bytes={have}-"
+
+
+def test_full_disk_is_one_line_before_downloading(server, model_bytes, tmp_path, monkeypatch):
+    import shutil as _shutil
+    from collections import namedtuple
+
+    server.files["m.gguf"] = model_bytes
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(_shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(ModelError, match="not enough disk space") as err:
+        download_model(server.url("m.gguf"), dest_dir=tmp_path)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "m.gguf").exists()

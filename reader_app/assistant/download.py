@@ -4,6 +4,11 @@ checksummed, validated and renamed atomically into place.  Standard library only
 ``NAME.gguf.part`` holds the bytes so far and ``NAME.gguf.part.json`` the URL and the
 server's validators (ETag / Last-Modified), sent back as ``If-Range`` so a file that
 changed on the server is fetched again from the start instead of being spliced.
+
+Without a checksum given in advance, the one the server publishes is used: Hugging Face
+answers a ``/resolve/`` URL with a redirect carrying ``X-Linked-Etag`` (the LFS file's
+sha256) and ``X-Linked-Size``.  The file only gets its final name once verified, so
+nothing half-written is ever listed as a model.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import http.client
 import json
 import os
 import re
+import shutil
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -23,7 +30,7 @@ from pathlib import Path
 
 from reader_app.assistant import settings
 from reader_app.assistant.models import model_name, read_gguf_header, safe_model_filename
-from reader_app.core.errors import BadInput, ModelError
+from reader_app.core.errors import BadInput, Cancelled, ModelError
 
 CHUNK = 1024 * 1024
 Progress = Callable[[int, int | None], None]  # (bytes so far, total or None)
@@ -78,13 +85,17 @@ def filename_from_url(url: str) -> str:
 
 def download_model(url: str, *, sha256: str | None = None, name: str | None = None,
                    dest_dir: str | os.PathLike | None = None, progress: Progress | None = None,
-                   retries: int = 3, timeout: float = 30.0, validate: bool = True) -> Path:
+                   retries: int = 3, timeout: float = 30.0, validate: bool = True,
+                   cancel: threading.Event | None = None, report: dict | None = None) -> Path:
     """Fetch ``url`` into the models dir and return the final path.
 
     Network errors and truncated bodies are retried ``retries`` times, each resuming
     where the last stopped; when they run out the ``.part`` file is kept so running the
     same command again resumes.  A checksum mismatch or a file that is not a GGUF model
     deletes the partial download (resuming it could never succeed) and raises ModelError.
+    ``cancel`` (set from another thread) stops between chunks with ``Cancelled``, keeping
+    the ``.part`` to resume.  ``report``, when given, receives ``sha256`` and
+    ``verified`` (``"given"``, ``"server"`` or None: nothing to check against).
     """
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -109,7 +120,7 @@ def download_model(url: str, *, sha256: str | None = None, name: str | None = No
     attempt = 0
     while True:
         try:
-            done = _fetch(url, part, meta, meta_path, progress, timeout)
+            done = _fetch(url, part, meta, meta_path, progress, timeout, cancel)
             break
         except _Retryable as exc:
             attempt += 1
@@ -119,13 +130,18 @@ def download_model(url: str, *, sha256: str | None = None, name: str | None = No
                                  "run the same command again to resume") from None
             time.sleep(min(0.2 * attempt, 2.0))
 
-    if sha256 is not None:
+    expected, source = (sha256, "given") if sha256 else (meta.get("linked_sha256"), "server")
+    got = None
+    if expected:
         got = _file_sha256(part)
-        if got != sha256:
+        if got != expected:
             part.unlink(missing_ok=True)
             meta_path.unlink(missing_ok=True)
-            raise ModelError(f"checksum mismatch for {fname}: expected {sha256}, got {got}; "
+            whose = "expected" if source == "given" else "the server published"
+            raise ModelError(f"checksum mismatch for {fname}: {whose} {expected}, got {got}; "
                              "the download was discarded")
+    if report is not None:
+        report.update(sha256=got, verified=source if expected else None)
     if validate:
         try:
             read_gguf_header(part)
@@ -158,8 +174,38 @@ def _write_meta(path: Path, meta: dict) -> None:
         pass
 
 
+class _LinkedHeaders(urllib.request.HTTPRedirectHandler):
+    """Follows redirects like urllib does, keeping the X-Linked-* headers seen on the way."""
+
+    def __init__(self):
+        super().__init__()
+        self.linked: dict[str, str] = {}
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        _keep_linked(headers, self.linked)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _keep_linked(headers, into: dict) -> None:
+    etag = (headers.get("X-Linked-Etag") or "").strip()
+    etag = etag[2:] if etag.startswith("W/") else etag
+    etag = etag.strip('"').lower()
+    if re.fullmatch(r"[0-9a-f]{64}", etag):
+        into["linked_sha256"] = etag
+    size = (headers.get("X-Linked-Size") or "").strip()
+    if size.isdigit():
+        into["linked_size"] = int(size)
+
+
+def _check_disk(folder: Path, needed: int) -> None:
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ModelError(f"not enough disk space in {folder}: the download needs {needed / 1e9:.2f} GB more, "
+                         f"{free / 1e9:.2f} GB free")
+
+
 def _fetch(url: str, part: Path, meta: dict, meta_path: Path, progress: Progress | None,
-           timeout: float) -> int:
+           timeout: float, cancel: threading.Event | None = None) -> int:
     """One HTTP request continuing ``part``; returns the final size or raises _Retryable."""
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": "reader-app", "Accept-Encoding": "identity"}
@@ -169,8 +215,9 @@ def _fetch(url: str, part: Path, meta: dict, meta_path: Path, progress: Progress
         if validator:
             headers["If-Range"] = validator
     req = urllib.request.Request(url, headers=headers)
+    linked = _LinkedHeaders()
     try:
-        resp = urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 - scheme checked above
+        resp = urllib.request.build_opener(linked).open(req, timeout=timeout)  # noqa: S310 - scheme checked
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:
             total = _total_from_content_range(exc.headers.get("Content-Range", ""))
@@ -189,6 +236,10 @@ def _fetch(url: str, part: Path, meta: dict, meta_path: Path, progress: Progress
         raise _Retryable(str(reason)) from None
 
     with resp:
+        _keep_linked(resp.headers, linked.linked)
+        if linked.linked and any(meta.get(k) != v for k, v in linked.linked.items()):
+            meta.update(linked.linked)
+            _write_meta(meta_path, meta)
         status = resp.status
         if status == 206:
             start = _start_from_content_range(resp.headers.get("Content-Range", ""))
@@ -203,24 +254,34 @@ def _fetch(url: str, part: Path, meta: dict, meta_path: Path, progress: Progress
             total = int(length) if length and length.isdigit() else None
             mode = "wb"
             new_meta = {"url": url, "etag": resp.headers.get("ETag"),
-                        "last_modified": resp.headers.get("Last-Modified")}
+                        "last_modified": resp.headers.get("Last-Modified"), **linked.linked}
             meta.clear()
             meta.update(new_meta)
             _write_meta(meta_path, meta)
+        if total is not None:
+            _check_disk(part.parent, total - have)
         with open(part, mode) as fh:
             if progress:
                 progress(have, total)
-            try:
-                while True:
-                    chunk = resp.read(CHUNK)
-                    if not chunk:
-                        break
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"download of {part.name[:-5]} cancelled at {have / 1e6:.1f} MB; "
+                                    "it resumes from there next time")
+                try:  # read1: what has arrived (up to CHUNK), so cancel is noticed on a slow link
+                    chunk = resp.read1(CHUNK) if hasattr(resp, "read1") else resp.read(CHUNK)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise _Retryable(f"connection lost: {exc.__class__.__name__}") from None
+                if not chunk:
+                    break
+                try:
                     fh.write(chunk)
-                    have += len(chunk)
-                    if progress:
-                        progress(have, total)
-            except (OSError, http.client.HTTPException) as exc:
-                raise _Retryable(f"connection lost: {exc.__class__.__name__}") from None
+                except OSError as exc:
+                    raise ModelError(f"cannot write {part}: {exc.strerror or exc} "
+                                     f"({shutil.disk_usage(part.parent).free / 1e6:.0f} MB free); "
+                                     "free some space and run the same command again to resume") from None
+                have += len(chunk)
+                if progress:
+                    progress(have, total)
     if total is not None and have < total:
         raise _Retryable(f"connection closed at {have} of {total} bytes")
     return have

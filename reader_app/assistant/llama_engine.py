@@ -34,6 +34,7 @@ from pathlib import Path
 import llama_cpp
 
 from reader_app.assistant import settings
+from reader_app.assistant.build_check import check_build
 from reader_app.assistant.engine_base import Engine, load_template, specials_pattern, split_chat
 from reader_app.assistant.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256, prefix_key
 from reader_app.assistant.models import model_name, read_gguf_header
@@ -133,6 +134,7 @@ class LlamaEngine(Engine):
     def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, threads: int | None = None,
                  n_ctx_cap: int | None = None, disk_cache: DiskKVCache | None | bool = True,
                  ram_states: int | None = None, n_batch: int = 512, chat_template: str | None = None):
+        check_build()  # a build that would die with SIGILL here: one line naming the fix
         path = Path(model_path).expanduser()
         header = read_gguf_header(path)  # ModelError for missing / non-GGUF / corrupt headers
         self.model_path = str(path)

@@ -1,4 +1,4 @@
-"""``reader-app models``: list, add, download and choose GGUF models; KV cache upkeep.
+"""``reader-app models``: list, add, download and choose GGUF models, the catalog; KV cache upkeep.
 
 Also home of the engine options other command groups share
 (``add_engine_options(parser)`` and ``engine_from_args(args)``).
@@ -33,6 +33,16 @@ def register(subparsers) -> None:
     q.add_argument("--sha256", metavar="HEX", help="expected sha256 of the file")
     q.add_argument("--name", help="file name to save it as (default: from the URL)")
     q.set_defaults(func=cmd_download, render=render_one)
+
+    q = add_common(sub.add_parser("catalog", help="recommended models, and whether each fits this machine"))
+    q.set_defaults(func=cmd_catalog, render=render_catalog)
+
+    q = add_common(sub.add_parser("get", help="download a model from the catalog (resumable, verified)"))
+    q.add_argument("name", metavar="NAME", help="a catalog name (see `reader-app models catalog`)")
+    q.add_argument("--yes", "-y", action="store_true",
+                   help="download even when the model does not fit in the RAM available now")
+    q.add_argument("--use", action="store_true", help="make it the default model afterwards")
+    q.set_defaults(func=cmd_get, render=render_get)
 
     q = add_common(sub.add_parser("use", help="make a model the default (saved in the settings)"))
     q.add_argument("model", metavar="NAME|PATH", nargs="?")
@@ -69,6 +79,44 @@ def cmd_download(args) -> dict:
     finally:
         bar.finish()
     return describe(path, "user").to_dict()
+
+
+def cmd_catalog(args) -> list[dict]:
+    from reader_app.assistant.catalog import catalog_rows
+
+    return catalog_rows()
+
+
+def cmd_get(args) -> dict:
+    import sys
+
+    from reader_app.assistant import settings
+    from reader_app.assistant.catalog import check_fit, find_entry, get_model
+    from reader_app.assistant.download import ProgressBar
+    from reader_app.assistant.models import describe
+    from reader_app.core.errors import BadInput
+
+    model = find_entry(args.name)
+    fit = check_fit(model)
+    if not fit.installed and not fit.disk_ok:
+        raise BadInput(fit.problem(model))
+    if not fit.installed and fit.ram_ok is False and not args.yes:
+        question = f"{fit.problem(model)}; it may not load. Download anyway? [y/N] "
+        if not (sys.stdin.isatty() and input(question).strip().lower() in ("y", "yes")):
+            raise BadInput(f"{fit.problem(model)}; add --yes to download it anyway")
+    bar = ProgressBar(model.filename)
+    report: dict = {}
+    try:
+        path = get_model(model.name, progress=bar, report=report)
+    finally:
+        bar.finish()
+    if args.use:
+        settings.save({"model": str(path.resolve())})
+    info = describe(path, "user").to_dict()
+    info["default"] = bool(args.use) or info.get("default", False)
+    info["verified"] = report.get("verified")
+    info["sha256"] = report.get("sha256")
+    return info
 
 
 def cmd_use(args) -> dict:
@@ -132,6 +180,25 @@ def render_list(models: list[dict]) -> str:
 
 def render_one(m: dict) -> str:
     return render_list([m]).rsplit("\n(*", 1)[0]
+
+
+def render_get(m: dict) -> str:
+    check = {"given": "checksum verified (catalog)", "server": "checksum verified (published by the server)",
+             "already downloaded": "already downloaded"}.get(m.get("verified") or "",
+                                                             "not verified: no checksum was published")
+    return f"{render_one(m)}\n    {check}" + ("; now the default model" if m.get("default") else "")
+
+
+def render_catalog(rows: list[dict]) -> str:
+    lines = []
+    for m in rows:
+        state = ("downloaded" if m["installed"] else "fits this machine" if m["fits"]
+                 else f"does not fit: {m['fit_problem']}")
+        f1 = f", QASPER Answer F1 {m['qasper']['answer_f1']:.2f}" if m.get("qasper") else ""
+        lines.append(f"{m['name']}  {m['parameters']}, {_size(m['size'])}, needs {_size(m['ram'])} RAM, "
+                     f"context {m['context']}, {m['license']}{f1}  [{state}]\n    {m['good_for']}")
+    lines.append("(download one with `reader-app models get NAME`; add --use to make it the default)")
+    return "\n".join(lines)
 
 
 def render_cache(c: dict) -> str:

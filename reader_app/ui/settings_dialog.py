@@ -1,4 +1,5 @@
-"""Settings: the model (from the model manager, or import a GGUF), context size, threads,
+"""Settings: the model (from the model manager, the catalog's "Get models…", or import a
+GGUF), context size, threads,
 the library location and an optional OpenAI-compatible server.
 
 Model settings persist in the assistant's JSON store (``reader_app.assistant.settings``,
@@ -99,7 +100,11 @@ class SettingsDialog(QDialog):
         self.model.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.import_button = QPushButton("Import GGUF…", model_box)
         self.import_button.clicked.connect(self._import_clicked)
+        self.get_button = QPushButton("Get models…", model_box)
+        self.get_button.setToolTip("Download a recommended model (checked against its published checksum)")
+        self.get_button.clicked.connect(self.open_catalog)
         row.addWidget(self.model, 1)
+        row.addWidget(self.get_button)
         row.addWidget(self.import_button)
         self.model_row = QWidget(model_box)
         self.model_row.setLayout(row)
@@ -252,6 +257,21 @@ class SettingsDialog(QDialog):
 
         run_op(self, lambda: _add_model(path), on_success=done, on_failure=failed,
                label="Importing model")
+
+    def open_catalog(self, **kwargs):
+        """Settings ▸ Get models…; a finished download becomes the selected model."""
+        from reader_app.ui.model_catalog import ModelCatalogDialog
+
+        dialog = ModelCatalogDialog(self, **kwargs)
+        dialog.modelReady.connect(self._model_downloaded)
+        dialog.open()
+        return dialog
+
+    def _model_downloaded(self, name: str, path: str) -> None:
+        from reader_app.assistant.models import model_name
+
+        self._say(f"Downloaded {name}: selected; OK switches to it.")
+        self.refresh_models(select=model_name(Path(path)))
 
     # ---- save ------------------------------------------------------------------------
     def _browse_library(self) -> None:

@@ -4,8 +4,13 @@
     (generation after the first token, and prompt evaluation, both measured)
 (b) follow-up TTFT / first-question TTFT, same ~2-4k-token prefix,
     each question in a NEW process, KV state from the disk cache         target <= 0.10
+(c) with --build NAME=LIBDIR (repeatable): raw prompt and generation tokens/s of other
+    llama.cpp builds (LLAMA_CPP_LIB_PATH=LIBDIR) beside the installed one, alternating
+    runs; e.g. a plain native build, or a portable AVX2 one, against README's install
+    (native without AMX).
 
     python tests/bench/bench_engine.py [--threads N] [--prefix-tokens 2500] [--json]
+    python tests/bench/bench_engine.py --skip throughput --skip followup --build native=/tmp/native/bin
 
 The paper text is a real QASPER paper (../shared/qasper) when available.
 """
@@ -193,6 +198,43 @@ def same_instance(model: str, threads: int, n_ctx: int, max_tokens: int, reps: i
             for k in ("wall", "cpu")}
 
 
+def bench_builds(model: str, threads: int, n_ctx: int, max_tokens: int, reps: int,
+                 builds: dict[str, str]) -> dict:
+    """Raw llama-cpp-python tokens/s with each build's libraries, runs alternating."""
+    from reader_app.assistant.llama_engine import LlamaEngine
+
+    app = LlamaEngine(model, n_ctx=n_ctx, threads=threads, disk_cache=False, ram_states=0)
+    prefix, suffix = app.chat_prefix_suffix(
+        "You are a helpful assistant.", paper_text(app.count_tokens, 400),
+        "Summarise the paper above in detail, paragraph by paragraph.")
+    tokens = app.tokenize(prefix) + app.tokenize(suffix)
+    app.close()
+    payload = json.dumps({"model": model, "n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens,
+                          "prefix": prefix, "suffix": suffix, "tokens": tokens, "mode": "raw"})
+    runs: dict[str, list] = {name: [] for name in ["installed", *builds]}
+    for i in range(reps):
+        order = list(runs) if i % 2 == 0 else list(reversed(runs))
+        for name in order:
+            env = dict(os.environ, PYTHONPATH=str(REPO))
+            if name != "installed":
+                env["LLAMA_CPP_LIB_PATH"] = builds[name]
+            proc = subprocess.run([sys.executable, "-c", THROUGHPUT_CHILD], input=payload, capture_output=True,
+                                  text=True, env=env, cwd=REPO, timeout=900)
+            if proc.returncode != 0:
+                raise SystemExit(f"build {name} failed (exit {proc.returncode}): {proc.stderr[-1500:]}")
+            runs[name].append(json.loads(proc.stdout)["wall"])
+    out = {"prompt_tokens": len(tokens), "reps": reps, "builds": {}}
+    base = None
+    for name, rs in runs.items():
+        pp = statistics.median(len(tokens) / r["prompt_s"] for r in rs)
+        gen = statistics.median(r["gen_tps"] for r in rs)
+        base = base or (pp, gen)
+        out["builds"][name] = {"prompt_tps": round(pp, 1), "gen_tps": round(gen, 2),
+                               "prompt_vs_installed": round(pp / base[0], 3), "gen_vs_installed": round(gen / base[1], 3),
+                               "lib": builds.get(name, "llama_cpp/lib")}
+    return out
+
+
 def bench_followup(model: str, threads: int, n_ctx: int, prefix_tokens: int) -> dict:
     from reader_app.assistant.llama_engine import LlamaEngine
 
@@ -223,6 +265,8 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--skip", choices=("throughput", "followup"), action="append", default=[])
+    ap.add_argument("--build", action="append", default=[], metavar="NAME=LIBDIR",
+                    help="also time this llama.cpp build's libraries (raw tokens/s beside the installed build)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     from reader_app.assistant.settings import physical_cores
@@ -234,6 +278,9 @@ def main() -> None:
         result["throughput"] = bench_throughput(model, threads, args.n_ctx, args.max_tokens, args.reps)
     if "followup" not in args.skip:
         result["followup"] = bench_followup(model, threads, args.n_ctx, args.prefix_tokens)
+    if args.build:
+        builds = dict(b.split("=", 1) for b in args.build)
+        result["builds"] = bench_builds(model, threads, args.n_ctx, args.max_tokens, args.reps, builds)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -256,6 +303,15 @@ def main() -> None:
               f"{f['ttft_ratio']}  (target <= 0.10; prefix {f['prefix_tokens']} tokens, new process, "
               f"follow-up cached {f['followup']['cached_tokens']}/{f['followup']['prompt_tokens']} tokens "
               f"from {f['followup']['cache']})")
+
+
+    if "builds" in result:
+        b = result["builds"]
+        print(f"(c) raw llama-cpp-python tokens/s by llama.cpp build ({b['prompt_tokens']} prompt tokens; "
+              f"median of {b['reps']}, runs alternating)")
+        for name, r in b["builds"].items():
+            print(f"    {name:12s} prompt {r['prompt_tps']:7.1f} tok/s ({r['prompt_vs_installed']:.3f}x)   "
+                  f"generation {r['gen_tps']:6.2f} tok/s ({r['gen_vs_installed']:.3f}x)   {r['lib']}")
 
 
 if __name__ == "__main__":
