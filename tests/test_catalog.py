@@ -15,21 +15,9 @@ import pytest
 
 from reader_app.assistant import catalog
 from reader_app.core.errors import BadInput
-from tests.test_download import FileServer, sha
-from tests.test_models import tiny_model
+from tests.test_download import FileServer, model_bytes, server, sha  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def server():
-    with FileServer() as s:
-        yield s
-
-
-@pytest.fixture
-def model_bytes(tmp_path_factory):
-    return tiny_model(tmp_path_factory.mktemp("src") / "src.gguf", template="T" * 200_000).read_bytes()
 
 
 def write_catalog(path: Path, server: FileServer, model_bytes: bytes, *, ram: int = 10**6,

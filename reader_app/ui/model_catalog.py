@@ -100,6 +100,7 @@ class ModelCatalogDialog(QDialog):
                 item = QTableWidgetItem(text)
                 item.setToolTip(f"{m.title}\n{m.license}, context {m.context}\n{m.url}" if col == 0 else text)
                 self.table.setItem(row, col, item)
+        self.table.resizeRowsToContents()
         self._update_buttons()
 
     def selected(self):

@@ -118,8 +118,8 @@ print(json.dumps(res))
 """
 
 
-def bench_throughput(model: str, threads: int, n_ctx: int, max_tokens: int, reps: int) -> dict:
-    """Each run in its own process holding one Llama, as the app does; raw and app alternate."""
+def summary_prompt(model: str, threads: int, n_ctx: int, max_tokens: int) -> dict:
+    """The throughput runs' payload: a ~400-token paper excerpt and a long-answer question."""
     from reader_app.assistant.llama_engine import LlamaEngine
 
     app = LlamaEngine(model, n_ctx=n_ctx, threads=threads, disk_cache=False, ram_states=0)
@@ -128,8 +128,14 @@ def bench_throughput(model: str, threads: int, n_ctx: int, max_tokens: int, reps
         "Summarise the paper above in detail, paragraph by paragraph.")
     tokens = app.tokenize(prefix) + app.tokenize(suffix)
     app.close()
-    base = {"model": model, "n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens,
+    return {"model": model, "n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens,
             "prefix": prefix, "suffix": suffix, "tokens": tokens}
+
+
+def bench_throughput(model: str, threads: int, n_ctx: int, max_tokens: int, reps: int) -> dict:
+    """Each run in its own process holding one Llama, as the app does; raw and app alternate."""
+    base = summary_prompt(model, threads, n_ctx, max_tokens)
+    tokens = base["tokens"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
 
     def run(mode: str) -> dict:
@@ -201,16 +207,9 @@ def same_instance(model: str, threads: int, n_ctx: int, max_tokens: int, reps: i
 def bench_builds(model: str, threads: int, n_ctx: int, max_tokens: int, reps: int,
                  builds: dict[str, str]) -> dict:
     """Raw llama-cpp-python tokens/s with each build's libraries, runs alternating."""
-    from reader_app.assistant.llama_engine import LlamaEngine
-
-    app = LlamaEngine(model, n_ctx=n_ctx, threads=threads, disk_cache=False, ram_states=0)
-    prefix, suffix = app.chat_prefix_suffix(
-        "You are a helpful assistant.", paper_text(app.count_tokens, 400),
-        "Summarise the paper above in detail, paragraph by paragraph.")
-    tokens = app.tokenize(prefix) + app.tokenize(suffix)
-    app.close()
-    payload = json.dumps({"model": model, "n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens,
-                          "prefix": prefix, "suffix": suffix, "tokens": tokens, "mode": "raw"})
+    base = summary_prompt(model, threads, n_ctx, max_tokens)
+    tokens = base["tokens"]
+    payload = json.dumps(dict(base, mode="raw"))
     runs: dict[str, list] = {name: [] for name in ["installed", *builds]}
     for i in range(reps):
         order = list(runs) if i % 2 == 0 else list(reversed(runs))
