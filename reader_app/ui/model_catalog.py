@@ -60,6 +60,8 @@ class ModelCatalogDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(True)  # rows follow the "Good for" column's width
+        self.table.horizontalHeader().sectionResized.connect(lambda *_a: self.table.resizeRowsToContents())
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(lambda _index: self.download_selected())
         lay.addWidget(self.table, 1)
@@ -80,6 +82,10 @@ class ModelCatalogDialog(QDialog):
         lay.addWidget(self.buttons)
         self.resize(860, 420)
         self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.table.resizeRowsToContents()
 
     # ---- table -----------------------------------------------------------------------
     def fit(self, model) -> catalog.Fit:
