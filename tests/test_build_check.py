@@ -41,6 +41,7 @@ def test_check_build_refuses_before_loading(monkeypatch):
     monkeypatch.setattr(llama_cpp, "llama_print_system_info", lambda: NATIVE_AMX.encode())
     monkeypatch.setattr(build_check, "cpu_flags", lambda: {"amx_tile", "amx_int8"})
     monkeypatch.delenv("READER_APP_ALLOW_AMX", raising=False)
+    monkeypatch.setenv("READER_APP_MODEL_PROCESS", "0")  # the patched library is this process's
     build_check.check_build.cache_clear()
     try:
         with pytest.raises(ModelError, match="Intel AMX kernels"):
