@@ -36,7 +36,7 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
-from reader_app.core.errors import Cancelled, ModelError, ReaderError
+from reader_app.core.errors import Cancelled, ModelCrashed, ModelError, ReaderError
 
 log = logging.getLogger("reader_app.ui")
 _still_running: list = []  # workers that outlived shutdown(); never garbage-collected
@@ -249,6 +249,13 @@ class LlmWorker(QThread):
         except Cancelled:
             self.requestCancelled.emit(req.id)
             return
+        except ModelCrashed as exc:  # the model's process died; the window lives on
+            log.warning("model process crashed: %s", exc)
+            if self.model_state != "error":  # (it did load once: the next request loads it again)
+                self._close_engine()
+                self._set_state("none", "")
+            self.requestFailed.emit(req.id, _one_line(exc))
+            return
         except ModelError as exc:
             self.requestFailed.emit(req.id, no_model_message(str(exc)) if self.model_state == "error"
                                     else _one_line(exc))
@@ -308,6 +315,9 @@ class LlmWorker(QThread):
         self.progress.emit(req.id, f"Loading {label}", 0, 0)
         try:
             self._engine = self._engine_factory(**cfg.kwargs())
+        except ModelCrashed as exc:  # e.g. an illegal instruction while loading: say what to do
+            self._set_state("error", _one_line(exc))
+            raise
         except ModelError as exc:
             self._set_state("error", no_model_message(str(exc)))
             raise
