@@ -30,6 +30,8 @@ from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store
 from reader_app.ui.eliding_button import ElidingButton
 from reader_app.ui.citation_chip import ChipRow
 from reader_app.ui.ops import run_op
+from reader_app.ui.passage_list import PassageList
+from reader_app.ui.prepare_status import PrepareStatus
 
 
 class _QuestionEdit(QPlainTextEdit):
@@ -46,6 +48,7 @@ class AskPanel(QWidget):
     citationActivated = Signal(int, object)  # 1-based page, bbox in PDF points
     answered = Signal(object)  # an Answer, after it was stored
     noteRequested = Signal(str, int, str)  # Markdown text, page (0: none), quote ("" : none)
+    passagesShown = Signal(object)  # list[Passage], once on screen
 
     def __init__(self, services, worker, parent=None):
         super().__init__(parent)
@@ -57,6 +60,7 @@ class AskPanel(QWidget):
         self._selection = ("", 0)
         self._streamed = ""
         self._history: list = []
+        self._passages_rid: int | None = None
         self._build()
         worker.tokenReceived.connect(self._on_token)
         worker.requestFinished.connect(self._on_finished)
@@ -113,6 +117,8 @@ class AskPanel(QWidget):
         row.addWidget(self.selection_button)
         row.addStretch(1)
         lay.addLayout(row)
+        self.prepare_status = PrepareStatus(self.worker, self)
+        lay.addWidget(self.prepare_status)
         esc = QShortcut(QKeySequence(Qt.Key_Escape), self)
         esc.setContext(Qt.WidgetWithChildrenShortcut)
         esc.activated.connect(self.stop)
@@ -144,12 +150,15 @@ class AskPanel(QWidget):
             " color: palette(placeholder-text); font-style: italic; }")
         self.unanswerable_label.hide()
         cl.addWidget(self.unanswerable_label)
+        self.passages = PassageList(card)  # shown before the answer: the question's best paragraphs
+        self.passages.activated.connect(self.citationActivated)
         self.answer_view = AnswerText(card)
         cl.addWidget(self.answer_view)
         self.chips = ChipRow(card)
         self.chips.activated.connect(self.citationActivated)
         self.chips.hide()
         cl.addWidget(self.chips)
+        cl.addWidget(self.passages)
         self.timings_label = QLabel(card)
         self.timings_label.setObjectName("timings")
         small = QFont(self.timings_label.font())
@@ -200,6 +209,7 @@ class AskPanel(QWidget):
         if paper_id == self.paper_id:
             return
         self.stop()
+        self.prepare_status.stop()
         self.paper_id = paper_id
         self.request_id = None
         self._clear_answer()
@@ -207,6 +217,8 @@ class AskPanel(QWidget):
         self._history = []
         self._update_buttons()
         self._on_model_state(self.worker.model_state, self.worker.model_detail)
+        if paper_id and self.prepare_status.auto(self.services):
+            self.prepare_status.start(paper_id, self.mode)
         if paper_id:
             pid = paper_id
             run_op(self, lambda: list(self.services.library().qa_history(pid)),
@@ -244,11 +256,26 @@ class AskPanel(QWidget):
         self.question_label.setText(text.split("\n", 1)[0] if "\nPassage" in text else text)
         self.question_label.show()
         self.timings_label.setText("Waiting for the model…")
+        self.prepare_status.pause()  # the question takes over; preparation resumes after it
         self.request_id = self.worker.ask(self.paper_id, text, mode=self.mode)
+        self._find_passages(self.paper_id, text, self.request_id)
         if question is None:
             self.question.clear()
         self._update_buttons()
         return self.request_id
+
+    def _find_passages(self, paper_id: str, question: str, rid: int) -> None:
+        """List the question's best paragraphs (BM25, milliseconds) while the model works."""
+        from reader_app.assistant.passages import passages_in_library
+
+        def show(passages, rid=rid):
+            if rid == self._passages_rid:
+                self.passages.set_passages(passages)
+                self.passagesShown.emit(passages)
+
+        self._passages_rid = rid
+        run_op(self, lambda: passages_in_library(self.services.library(), paper_id, question),
+               on_success=show, on_failure=lambda _exc: None)  # no passages: the answer still comes
 
     def ask_about_selection(self) -> int | None:
         text, page = self._selection
@@ -296,6 +323,7 @@ class AskPanel(QWidget):
         if rid != self.request_id:
             return
         self.request_id = None
+        self.prepare_status.resume()
         self.show_answer(answer)
         if answer is not None and getattr(answer, "paper_id", self.paper_id) == self.paper_id:
             self._history.insert(0, answer)
@@ -317,6 +345,7 @@ class AskPanel(QWidget):
         if rid != self.request_id:
             return
         self.request_id = None
+        self.prepare_status.resume()
         self.timings_label.setText("Stopped.")
         self._update_buttons()
 
@@ -379,6 +408,7 @@ class AskPanel(QWidget):
         self.question_label.hide()
         self.unanswerable_label.hide()
         self.chips.set_citations([])
+        self.passages.set_passages([])
         self.timings_label.clear()
         self.note_button.hide()
 
@@ -413,6 +443,8 @@ class AskPanel(QWidget):
     def _show_history_item(self, item: QListWidgetItem) -> None:
         answer = item.data(Qt.UserRole)
         if answer is not None and not self.busy:
+            self._passages_rid = None
+            self.passages.set_passages([])
             self.show_answer(answer)
 
     def _update_buttons(self) -> None:

@@ -175,6 +175,11 @@ class LlmWorker(QThread):
     def ask(self, paper_id: str, question: str, *, mode: str = "doubledipper", k: int = 3) -> int:
         return self._submit("ask", "Answering", paper_id=paper_id, question=question, mode=mode, k=k)
 
+    def prepare(self, paper_id: str, *, mode: str = "doubledipper", k: int = 3) -> int:
+        """Prepare a paper for questions (windows, demonstrations, saved prefix states);
+        progress reports percent done (done of 100).  Cancel it to let a question in."""
+        return self._submit("prepare", "Preparing for questions", paper_id=paper_id, mode=mode, k=k)
+
     def summarize(self, paper_id: str, section_index: int | str | None = None, *,
                   force: bool = False, label: str | None = None) -> int:
         """``section_index``: an int, ``"tldr"`` or ``"all"``; ``label`` for the status bar."""
@@ -288,6 +293,11 @@ class LlmWorker(QThread):
             # progress: "Writing example question i of k from the paper ...", then "Answering"
             return assistant.ask(paper, p["question"], mode=p["mode"], k=p["k"], on_token=ctx.on_token,
                                  cancel=req.cancel, progress=ctx.progress)
+        if req.kind == "prepare":
+            from reader_app.assistant.prepare import prepare
+
+            return prepare(assistant, paper, mode=p["mode"], k=p["k"], cancel=req.cancel,
+                           progress=lambda f, label: ctx.progress(label, int(f * 100), 100))
         if req.kind == "summarize":
             ctx.progress(req.label)
             return assistant.summarize(paper, p["section_index"], on_token=ctx.on_token, cancel=req.cancel,
