@@ -195,3 +195,28 @@ def test_panel_prepares_on_open_a_question_takes_over_and_it_resumes(qtbot, pane
     assert status.state == "idle" and not status.isVisibleTo(ap)
     ap.set_paper(panel_env.paper_id)
     assert status.state == "ready"
+
+
+@pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
+def test_any_request_preempts_preparation_which_resumes_when_idle_but_cancel_stops_it(qtbot, panel_env):
+    pytest.importorskip("pytestqt")
+    from reader_app.assistant import settings
+    from tests.panel_helpers import make_panel, responder
+
+    settings.set_value("prepare_on_open", True)
+    services = panel_env.services(engine_factory=lambda **_kw: FakeEngine(responder(), delay=0.02))
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    status, worker = panel.ask_panel.prepare_status, panel.worker
+    qtbot.waitUntil(lambda: status.state == "preparing" and status.rid is not None, timeout=10000)
+    first = status.rid
+    ran = []
+    with qtbot.waitSignal(worker.requestCancelled, check_params_cb=lambda rid: rid == first, timeout=10000):
+        worker.call(lambda ctx: ran.append(1), label="Summarising")
+    qtbot.waitUntil(lambda: status.rid not in (None, first), timeout=10000)  # resumed after the request
+    assert ran == [1]
+    # Cancel from the status bar (nothing else waiting): stopped, not resumed
+    rid = status.rid
+    with qtbot.waitSignal(worker.requestCancelled, check_params_cb=lambda r: r == rid, timeout=10000):
+        worker.cancel(rid)
+    qtbot.wait(200)
+    assert status.state == "idle" and status.rid is None

@@ -323,7 +323,6 @@ class AskPanel(QWidget):
         if rid != self.request_id:
             return
         self.request_id = None
-        self.prepare_status.resume()
         self.show_answer(answer)
         if answer is not None and getattr(answer, "paper_id", self.paper_id) == self.paper_id:
             self._history.insert(0, answer)
@@ -345,7 +344,6 @@ class AskPanel(QWidget):
         if rid != self.request_id:
             return
         self.request_id = None
-        self.prepare_status.resume()
         self.timings_label.setText("Stopped.")
         self._update_buttons()
 

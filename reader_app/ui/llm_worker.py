@@ -144,6 +144,7 @@ class LlmWorker(QThread):
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._pending: dict[int, LlmRequest] = {}
+        self._preempted: set[int] = set()  # preparations cancelled to let another request in
         self._config = config or EngineConfig()
         self._loaded_config: EngineConfig | None = None
         self._engine = None
@@ -218,9 +219,19 @@ class LlmWorker(QThread):
         if self.isRunning() and not self.wait(timeout_ms):
             _still_running.append(self)
 
+    def preempted(self, request_id: int) -> bool:
+        """Whether this (cancelled) preparation gave way to another request."""
+        with self._lock:
+            return request_id in self._preempted
+
     def _submit(self, kind: str, label: str, **params) -> int:
         req = LlmRequest(next(self._ids), kind, label, params)
         with self._lock:
+            if kind != "prepare":  # background preparation gives way to what the reader asked for
+                for other in self._pending.values():
+                    if other.kind == "prepare":
+                        other.cancel.set()
+                        self._preempted.add(other.id)
             self._pending[req.id] = req
         if not self.isRunning() and not self._stopping:
             self.start()

@@ -5,9 +5,10 @@ demonstrations and saves the KV state of its prompt prefixes, so that the first
 question answers at once.  It runs on the model's worker at low priority:
 
 - ``start(paper_id, mode)`` when a paper is opened (``auto`` says whether to);
-- ``pause()`` when a question is asked: the question takes over, and whatever was
-  prepared is reused by it; ``resume()`` after the answer goes on where it stopped;
-- ``stop()`` when the paper is switched.
+- any other request (a question, a summary) takes over: the worker cancels the
+  preparation, the request reuses whatever was prepared, and when the worker is idle
+  again preparation goes on where it stopped (``pause()`` does the same at once);
+- ``stop()`` when the paper is switched; Cancel in the status bar stops it too.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class PrepareStatus(QWidget):
         worker.requestFinished.connect(self._on_finished)
         worker.requestFailed.connect(self._on_failed)
         worker.requestCancelled.connect(self._on_cancelled)
+        worker.idle.connect(self.resume)
 
     @staticmethod
     def auto(services) -> bool:
@@ -105,9 +107,12 @@ class PrepareStatus(QWidget):
             self._show_idle()
 
     def _on_cancelled(self, rid: int) -> None:
-        if rid == self.rid:  # cancelled from elsewhere (the status bar's Cancel)
+        if rid == self.rid:
             self.rid = None
-            self.state = "paused"
+            if self.worker.preempted(rid):  # gave way to another request: resume when idle
+                self.state = "paused"
+            else:  # the status bar's Cancel
+                self._show_idle()
 
     # ---- display ------------------------------------------------------------------------
     def _show_progress(self, percent: int, detail: str = "") -> None:
