@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reader_app.assistant.passages import passages_in_library
 from reader_app.ui.answer_format import UNANSWERED, AnswerText, live_text, selection_question, timings_text
 from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store_mode
 from reader_app.ui.eliding_button import ElidingButton
@@ -60,7 +61,7 @@ class AskPanel(QWidget):
         self._selection = ("", 0)
         self._streamed = ""
         self._history: list = []
-        self._passages_rid: int | None = None
+        self._passages_rid: object | None = None  # the latest passages lookup
         self._build()
         worker.tokenReceived.connect(self._on_token)
         worker.requestFinished.connect(self._on_finished)
@@ -257,23 +258,22 @@ class AskPanel(QWidget):
         self.question_label.show()
         self.timings_label.setText("Waiting for the model…")
         self.prepare_status.pause()  # the question takes over; preparation resumes after it
+        self._find_passages(self.paper_id, text)  # first: they are on screen long before the answer
         self.request_id = self.worker.ask(self.paper_id, text, mode=self.mode)
-        self._find_passages(self.paper_id, text, self.request_id)
         if question is None:
             self.question.clear()
         self._update_buttons()
         return self.request_id
 
-    def _find_passages(self, paper_id: str, question: str, rid: int) -> None:
+    def _find_passages(self, paper_id: str, question: str) -> None:
         """List the question's best paragraphs (BM25, milliseconds) while the model works."""
-        from reader_app.assistant.passages import passages_in_library
+        self._passages_rid = rid = object()
 
         def show(passages, rid=rid):
-            if rid == self._passages_rid:
+            if rid is self._passages_rid:
                 self.passages.set_passages(passages)
                 self.passagesShown.emit(passages)
 
-        self._passages_rid = rid
         run_op(self, lambda: passages_in_library(self.services.library(), paper_id, question),
                on_success=show, on_failure=lambda _exc: None)  # no passages: the answer still comes
 
