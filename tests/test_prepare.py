@@ -220,3 +220,19 @@ def test_any_request_preempts_preparation_which_resumes_when_idle_but_cancel_sto
         worker.cancel(rid)
     qtbot.wait(200)
     assert status.state == "idle" and status.rid is None
+
+
+@pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
+def test_prepare_after_import_setting(qtbot, ui_env, papers_dir, monkeypatch, tmp_path):
+    pytest.importorskip("pytestqt")
+    from reader_app.assistant import settings
+
+    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path / "config"))
+    settings.set_value("prepare_after_import", True)
+    win = ui_env.window(respond="3]\nAnswer: yes")
+    worker = win.side_panel.worker
+    results = []
+    worker.requestFinished.connect(lambda _rid, r: results.append(r) if isinstance(r, dict) else None)
+    win.import_files([str(papers_dir / "2302.07302v1.pdf")])
+    qtbot.waitUntil(lambda: bool(results), timeout=120000)
+    assert set(results[0]) == KEYS and results[0]["windows"] >= 1
