@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from reader_app.assistant.passages import passages_in_library
 from reader_app.ui.answer_format import UNANSWERED, AnswerText, live_text, selection_question, timings_text
 from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store_mode
 from reader_app.ui.eliding_button import ElidingButton
@@ -61,7 +60,6 @@ class AskPanel(QWidget):
         self._selection = ("", 0)
         self._streamed = ""
         self._history: list = []
-        self._passages_rid: object | None = None  # the latest passages lookup
         self._build()
         worker.tokenReceived.connect(self._on_token)
         worker.requestFinished.connect(self._on_finished)
@@ -153,6 +151,7 @@ class AskPanel(QWidget):
         cl.addWidget(self.unanswerable_label)
         self.passages = PassageList(card)  # shown before the answer: the question's best paragraphs
         self.passages.activated.connect(self.citationActivated)
+        self.passages.shown.connect(self.passagesShown)
         self.answer_view = AnswerText(card)
         cl.addWidget(self.answer_view)
         self.chips = ChipRow(card)
@@ -258,24 +257,12 @@ class AskPanel(QWidget):
         self.question_label.show()
         self.timings_label.setText("Waiting for the model…")
         self.prepare_status.pause()  # the question takes over; preparation resumes after it
-        self._find_passages(self.paper_id, text)  # first: they are on screen long before the answer
+        self.passages.find(self.services, self.paper_id, text)  # first: on screen long before the answer
         self.request_id = self.worker.ask(self.paper_id, text, mode=self.mode)
         if question is None:
             self.question.clear()
         self._update_buttons()
         return self.request_id
-
-    def _find_passages(self, paper_id: str, question: str) -> None:
-        """List the question's best paragraphs (BM25, milliseconds) while the model works."""
-        self._passages_rid = rid = object()
-
-        def show(passages, rid=rid):
-            if rid is self._passages_rid:
-                self.passages.set_passages(passages)
-                self.passagesShown.emit(passages)
-
-        run_op(self, lambda: passages_in_library(self.services.library(), paper_id, question),
-               on_success=show, on_failure=lambda _exc: None)  # no passages: the answer still comes
 
     def ask_about_selection(self) -> int | None:
         text, page = self._selection
@@ -441,7 +428,6 @@ class AskPanel(QWidget):
     def _show_history_item(self, item: QListWidgetItem) -> None:
         answer = item.data(Qt.UserRole)
         if answer is not None and not self.busy:
-            self._passages_rid = None
             self.passages.set_passages([])
             self.show_answer(answer)
 
