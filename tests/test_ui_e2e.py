@@ -81,7 +81,9 @@ def test_real_model_answers_through_the_worker_thread(qtbot, tmp_path, monkeypat
     monkeypatch.delenv("READER_APP_MODEL", raising=False)
     monkeypatch.delenv("READER_APP_BACKEND", raising=False)
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "assistant.json").write_text('{"n_ctx_cap": 2048}', encoding="utf-8")
+    # preparing on open is tested in tests/test_prepare.py; here the question loads the model
+    (tmp_path / "config" / "assistant.json").write_text('{"n_ctx_cap": 2048, "prepare_on_open": false}',
+                                                         encoding="utf-8")
 
     lib_path = tmp_path / "library"
     lib = Library.open(lib_path)
@@ -101,7 +103,7 @@ def test_real_model_answers_through_the_worker_thread(qtbot, tmp_path, monkeypat
         open_paper(qtbot, win, paper_id)
         panel = win.side_panel
         worker = panel.worker
-        assert worker.model_state == "none"  # opening a paper does not load the model
+        assert worker.model_state == "none"  # opening a paper does not load the model (preparation off)
         tokens, states = [], []
         worker.tokenReceived.connect(lambda _rid, t: tokens.append(t))
         worker.modelStateChanged.connect(lambda s, _d: states.append(s))

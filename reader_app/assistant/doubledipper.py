@@ -91,6 +91,7 @@ class Assistant:
         self._evidence_candidates = evidence_candidates
         self._windows: dict[tuple, list[Window]] = {}
         self._demos: dict[tuple, list[Demo]] = {}
+        self._partial_demos: dict[tuple, dict] = {}  # demonstrations of an interrupted generation
         self._lock = threading.Lock()
         self._last_demos: list[Demo] = []
         self._summaries: dict[tuple, dict] = {}
@@ -132,6 +133,13 @@ class Assistant:
                     pass
             self._ranked = (key, ranked if ranked is not None else rank_in_memory(paper, question))
         return self._ranked[1]
+
+    def passages(self, paper: Paper, question: str, n: int = 5) -> list:
+        """The ``n`` best-matching paragraphs (``Passage``), from the question's ranking."""
+        from reader_app.assistant.passages import top_passages
+
+        question = " ".join((question or "").split())
+        return top_passages(paper.paragraphs, self.ranking(paper, question), n, paper.sections) if question else []
 
     @property
     def evidence_candidates(self) -> int:
@@ -196,12 +204,15 @@ class Assistant:
     def _generate_demos(self, paper: Paper, window: Window, k: int,
                         cancel: threading.Event | None,
                         progress: Callable[[str], None] | None = None) -> list[Demo]:
-        demos: list[Demo] = []
-        tries = 0
-        for n in self.demo_candidates(paper, window):
+        # resumable: a cancelled generation (preparation giving way to a question) goes on
+        # from the paragraph it stopped at, keeping the demonstrations already written
+        state = self._partial_demos.setdefault((paper.id, getattr(self.engine, "key", ""), window.key, k),
+                                               {"demos": [], "done": 0})
+        demos: list[Demo] = state["demos"]
+        for n in self.demo_candidates(paper, window)[state["done"]:]:
+            tries = state["done"]
             if len(demos) >= k or tries >= 3 * k:
                 break
-            tries += 1
             if progress:
                 progress(f"Writing example question {len(demos) + 1} of {k} from the paper "
                          "(once per paper and model)")
@@ -215,6 +226,8 @@ class Assistant:
             answer = strip_restatement(question, answer)
             if demo_problem(question, answer, para.text) is None:
                 demos.append(Demo(question, n, answer))
+            state["done"] += 1
+        self._partial_demos.pop((paper.id, getattr(self.engine, "key", ""), window.key, k), None)
         return demos
 
     # -- questions ---------------------------------------------------------------------

@@ -3,6 +3,11 @@
 The model is chosen by the ``model`` argument (NAME or PATH), then
 ``$READER_APP_MODEL``, then the ``model`` setting, then the embedded default.  The
 backend by argument, then ``$READER_APP_BACKEND``, then the ``backend`` setting.
+
+A llama.cpp model runs in its own process (``engine_process.ProcessEngine``), so that
+a crash in llama.cpp cannot take the caller down; ``in_process=True``, or
+``READER_APP_MODEL_PROCESS=0``, or the ``model_process`` setting set to false, loads it
+in the calling process instead.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ BACKENDS = ("llama", "openai")
 
 def open_engine(model: str | None = None, *, backend: str | None = None, base_url: str | None = None,
                 api_key: str | None = None, n_ctx: int | None = None, threads: int | None = None,
-                chat_template: str | None = None) -> Engine:
+                chat_template: str | None = None, in_process: bool | None = None) -> Engine:
     """An engine ready to stream.  ModelError (one line) when no usable model is found.
 
     ``chat_template`` (Jinja text, a .jinja file or a .gguf to take it from) overrides
@@ -39,6 +44,16 @@ def open_engine(model: str | None = None, *, backend: str | None = None, base_ur
     from reader_app.assistant.models import default_model_path
 
     path = default_model_path(model)
+    if in_process is None:
+        env = os.environ.get("READER_APP_MODEL_PROCESS", "").strip().lower()
+        in_process = env in ("0", "false", "no", "off") if env else settings.get("model_process") is False
+    if not in_process:
+        from reader_app.assistant.engine_process import LLAMA_TARGET, ProcessEngine
+        from reader_app.assistant.models import read_gguf_header
+
+        read_gguf_header(path)  # missing / non-GGUF files: a ModelError before any process starts
+        return ProcessEngine(LLAMA_TARGET, model_path=str(path), n_ctx=n_ctx, threads=threads,
+                             chat_template=chat_template)
     try:
         from reader_app.assistant.llama_engine import LlamaEngine
     except ImportError as exc:  # llama-cpp-python missing or its library fails to load

@@ -30,13 +30,16 @@ DEFAULTS: dict = {
     "model": None,  # NAME or PATH; None = the embedded default
     "n_ctx_cap": 8192,  # n_ctx = min(model's trained context, this)
     "threads": None,  # None = physical cores
-    "backend": "llama",  # "llama" (in-process) or "openai" (a server)
+    "backend": "llama",  # "llama" (llama.cpp on this machine) or "openai" (a server)
+    "model_process": True,  # run llama.cpp in its own process (a crash there cannot take the app down)
     "base_url": None,  # for the openai backend
     "kv_disk_cap_bytes": 2 * GIB,  # size cap of the on-disk KV state cache
     "kv_ram_states": 3,  # prefix states kept in RAM (LRU)
     "kv_ram_cap_bytes": 1 * GIB,  # ... and their total size cap
     "kv_min_prefix_tokens": 128,  # shorter prefixes are not worth caching
     "evidence_candidates": 5,  # Evidence may cite only the question's N best paragraphs by BM25 (0 = any)
+    "prepare_after_import": False,  # also prepare papers right after importing them
+    "prepare_on_open": None,  # prepare a paper for questions when opened (None: on, except custom engines)
     "ask_mode": "doubledipper",  # the Ask tab's mode: doubledipper, zero-shot or zero-shot-evidence
 }
 

@@ -1,7 +1,8 @@
 """Assistant commands: ask, summarize, history, eval.
 
 - ``ask (ID|FILE.pdf) QUESTION [--mode M] [--k N]`` -> {paper_id, question, answer, answerable,
-  citations, mode, model, timings{prompt_tokens, cached_tokens, ttft_s, total_s}, raw}
+  citations, mode, model, timings{prompt_tokens, cached_tokens, ttft_s, total_s}, raw,
+  passages:[{paragraph, page, section, text, bbox}]}
 - ``summarize (ID|FILE.pdf) [--section N | --all | --tldr]`` -> {paper_id, model, sections:[{title, summary, citations}]}
 - ``history ID`` -> {paper_id, title, questions:[answer objects, oldest first]}
 - ``eval qasper FILE [--papers N] [--mode M]`` -> {dataset, papers, questions, mode, model, answer_f1,
@@ -112,12 +113,14 @@ def cmd_ask(args):
         paper = _paper(lib, args.paper)
         engine = _open_engine(args)
         try:
-            answer = Assistant(engine, lib, evidence_candidates=args.evidence_candidates).ask(
-                paper, args.question, mode=args.mode, k=args.k)
+            assistant = Assistant(engine, lib, evidence_candidates=args.evidence_candidates)
+            answer = assistant.ask(paper, args.question, mode=args.mode, k=args.k)
+            passages = assistant.passages(paper, args.question)
         finally:
             engine.close()
     out = answer.to_dict()
     out["raw"] = getattr(answer, "raw", "")
+    out["passages"] = [p.to_dict() for p in passages]  # best BM25 matches, shown before the answer
     return out
 
 

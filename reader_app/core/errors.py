@@ -40,3 +40,7 @@ class ModelError(ReaderError):
 
 class Cancelled(ReaderError):
     """An operation stopped at the user's request."""
+
+
+class ModelCrashed(ModelError):
+    """The model's process died (a signal, an abort, out of memory); the next request restarts it."""

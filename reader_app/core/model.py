@@ -92,6 +92,22 @@ class Citation:
 
 
 @dataclass
+class Passage:
+    """A paragraph that matches a question (shown before the model answers)."""
+
+    paragraph: int  # paragraph number as shown to the model (1-based)
+    page: int
+    section: str
+    text: str
+    bbox: BBox
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["bbox"] = list(d["bbox"])
+        return d
+
+
+@dataclass
 class Timings:
     prompt_tokens: int = 0
     cached_tokens: int = 0

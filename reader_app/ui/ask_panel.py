@@ -30,6 +30,8 @@ from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store
 from reader_app.ui.eliding_button import ElidingButton
 from reader_app.ui.citation_chip import ChipRow
 from reader_app.ui.ops import run_op
+from reader_app.ui.passage_list import PassageList
+from reader_app.ui.prepare_status import PrepareStatus
 
 
 class _QuestionEdit(QPlainTextEdit):
@@ -46,6 +48,7 @@ class AskPanel(QWidget):
     citationActivated = Signal(int, object)  # 1-based page, bbox in PDF points
     answered = Signal(object)  # an Answer, after it was stored
     noteRequested = Signal(str, int, str)  # Markdown text, page (0: none), quote ("" : none)
+    passagesShown = Signal(object)  # list[Passage], once on screen
 
     def __init__(self, services, worker, parent=None):
         super().__init__(parent)
@@ -113,6 +116,8 @@ class AskPanel(QWidget):
         row.addWidget(self.selection_button)
         row.addStretch(1)
         lay.addLayout(row)
+        self.prepare_status = PrepareStatus(self.worker, self)
+        lay.addWidget(self.prepare_status)
         esc = QShortcut(QKeySequence(Qt.Key_Escape), self)
         esc.setContext(Qt.WidgetWithChildrenShortcut)
         esc.activated.connect(self.stop)
@@ -144,12 +149,16 @@ class AskPanel(QWidget):
             " color: palette(placeholder-text); font-style: italic; }")
         self.unanswerable_label.hide()
         cl.addWidget(self.unanswerable_label)
+        self.passages = PassageList(card)  # shown before the answer: the question's best paragraphs
+        self.passages.activated.connect(self.citationActivated)
+        self.passages.shown.connect(self.passagesShown)
         self.answer_view = AnswerText(card)
         cl.addWidget(self.answer_view)
         self.chips = ChipRow(card)
         self.chips.activated.connect(self.citationActivated)
         self.chips.hide()
         cl.addWidget(self.chips)
+        cl.addWidget(self.passages)
         self.timings_label = QLabel(card)
         self.timings_label.setObjectName("timings")
         small = QFont(self.timings_label.font())
@@ -200,6 +209,7 @@ class AskPanel(QWidget):
         if paper_id == self.paper_id:
             return
         self.stop()
+        self.prepare_status.stop()
         self.paper_id = paper_id
         self.request_id = None
         self._clear_answer()
@@ -207,6 +217,8 @@ class AskPanel(QWidget):
         self._history = []
         self._update_buttons()
         self._on_model_state(self.worker.model_state, self.worker.model_detail)
+        if paper_id and self.prepare_status.auto(self.services):
+            self.prepare_status.start(paper_id, self.mode)
         if paper_id:
             pid = paper_id
             run_op(self, lambda: list(self.services.library().qa_history(pid)),
@@ -244,6 +256,8 @@ class AskPanel(QWidget):
         self.question_label.setText(text.split("\n", 1)[0] if "\nPassage" in text else text)
         self.question_label.show()
         self.timings_label.setText("Waiting for the model…")
+        self.prepare_status.pause()  # the question takes over; preparation resumes after it
+        self.passages.find(self.services, self.paper_id, text)  # first: on screen long before the answer
         self.request_id = self.worker.ask(self.paper_id, text, mode=self.mode)
         if question is None:
             self.question.clear()
@@ -379,6 +393,7 @@ class AskPanel(QWidget):
         self.question_label.hide()
         self.unanswerable_label.hide()
         self.chips.set_citations([])
+        self.passages.set_passages([])
         self.timings_label.clear()
         self.note_button.hide()
 
@@ -413,6 +428,7 @@ class AskPanel(QWidget):
     def _show_history_item(self, item: QListWidgetItem) -> None:
         answer = item.data(Qt.UserRole)
         if answer is not None and not self.busy:
+            self.passages.set_passages([])
             self.show_answer(answer)
 
     def _update_buttons(self) -> None:

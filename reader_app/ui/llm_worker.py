@@ -36,7 +36,7 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
-from reader_app.core.errors import Cancelled, ModelError, ReaderError
+from reader_app.core.errors import Cancelled, ModelCrashed, ModelError, ReaderError
 
 log = logging.getLogger("reader_app.ui")
 _still_running: list = []  # workers that outlived shutdown(); never garbage-collected
@@ -144,6 +144,7 @@ class LlmWorker(QThread):
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._pending: dict[int, LlmRequest] = {}
+        self._preempted: set[int] = set()  # preparations cancelled to let another request in
         self._config = config or EngineConfig()
         self._loaded_config: EngineConfig | None = None
         self._engine = None
@@ -174,6 +175,11 @@ class LlmWorker(QThread):
 
     def ask(self, paper_id: str, question: str, *, mode: str = "doubledipper", k: int = 3) -> int:
         return self._submit("ask", "Answering", paper_id=paper_id, question=question, mode=mode, k=k)
+
+    def prepare(self, paper_id: str, *, mode: str = "doubledipper", k: int = 3) -> int:
+        """Prepare a paper for questions (windows, demonstrations, saved prefix states);
+        progress reports percent done (done of 100).  Cancel it to let a question in."""
+        return self._submit("prepare", "Preparing for questions", paper_id=paper_id, mode=mode, k=k)
 
     def summarize(self, paper_id: str, section_index: int | str | None = None, *,
                   force: bool = False, label: str | None = None) -> int:
@@ -213,9 +219,19 @@ class LlmWorker(QThread):
         if self.isRunning() and not self.wait(timeout_ms):
             _still_running.append(self)
 
+    def preempted(self, request_id: int) -> bool:
+        """Whether this (cancelled) preparation gave way to another request."""
+        with self._lock:
+            return request_id in self._preempted
+
     def _submit(self, kind: str, label: str, **params) -> int:
         req = LlmRequest(next(self._ids), kind, label, params)
         with self._lock:
+            if kind != "prepare":  # background preparation gives way to what the reader asked for
+                for other in self._pending.values():
+                    if other.kind == "prepare":
+                        other.cancel.set()
+                        self._preempted.add(other.id)
             self._pending[req.id] = req
         if not self.isRunning() and not self._stopping:
             self.start()
@@ -249,6 +265,13 @@ class LlmWorker(QThread):
         except Cancelled:
             self.requestCancelled.emit(req.id)
             return
+        except ModelCrashed as exc:  # the model's process died; the window lives on
+            log.warning("model process crashed: %s", exc)
+            if self.model_state != "error":  # (it did load once: the next request loads it again)
+                self._close_engine()
+                self._set_state("none", "")
+            self.requestFailed.emit(req.id, _one_line(exc))
+            return
         except ModelError as exc:
             self.requestFailed.emit(req.id, no_model_message(str(exc)) if self.model_state == "error"
                                     else _one_line(exc))
@@ -281,6 +304,11 @@ class LlmWorker(QThread):
             # progress: "Writing example question i of k from the paper ...", then "Answering"
             return assistant.ask(paper, p["question"], mode=p["mode"], k=p["k"], on_token=ctx.on_token,
                                  cancel=req.cancel, progress=ctx.progress)
+        if req.kind == "prepare":
+            from reader_app.assistant.prepare import prepare
+
+            return prepare(assistant, paper, mode=p["mode"], k=p["k"], cancel=req.cancel,
+                           progress=lambda f, label: ctx.progress(label, int(f * 100), 100))
         if req.kind == "summarize":
             ctx.progress(req.label)
             return assistant.summarize(paper, p["section_index"], on_token=ctx.on_token, cancel=req.cancel,
@@ -308,6 +336,9 @@ class LlmWorker(QThread):
         self.progress.emit(req.id, f"Loading {label}", 0, 0)
         try:
             self._engine = self._engine_factory(**cfg.kwargs())
+        except ModelCrashed as exc:  # e.g. an illegal instruction while loading: say what to do
+            self._set_state("error", _one_line(exc))
+            raise
         except ModelError as exc:
             self._set_state("error", no_model_message(str(exc)))
             raise

@@ -132,6 +132,17 @@ def _one_line(path: str, exc: BaseException) -> str:
     return msg if name in msg else f"{name}: {msg}"
 
 
+def _prepare_imported(win, paper_ids: list[str]) -> None:
+    """With the ``prepare_after_import`` setting (default off: imports come in big batches),
+    queue new papers for preparation; any question or summary goes first."""
+    from reader_app.assistant import settings
+
+    worker = getattr(getattr(win, "side_panel", None), "worker", None)
+    if paper_ids and worker is not None and settings.get("prepare_after_import") is True:
+        for pid in paper_ids:
+            worker.prepare(pid)
+
+
 def import_files(win, paths: list[str], password: str | None = None, open_last: bool = False,
                  passwords: dict | None = None) -> None:
     """Import PDFs (and folders of PDFs) in the background; open the last one if asked."""
@@ -185,6 +196,7 @@ def import_files(win, paths: list[str], password: str | None = None, open_last: 
                 parts.append(f"{len(result['errors'])} failed")
             win.statusBar().showMessage(", ".join(parts), 8000)
         win._passwords.update(result["passwords"])
+        _prepare_imported(win, result["added"])
         if retry:
             win.import_files(list(retry), open_last=open_last, passwords=retry)
         elif ok and open_last:

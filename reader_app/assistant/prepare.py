@@ -1,0 +1,83 @@
+"""Preparing a paper for questions before they are asked.
+
+The slow part of a first question does not depend on the question: the paper's
+windows, the demonstrations written for each window, and the evaluation of each
+window's prompt prefix (instructions, numbered paper, demonstrations).  ``prepare``
+does all three ahead of time: demonstrations are stored in the library (as asking
+does), and each prefix's KV state goes to the engine's caches (RAM and the disk
+cache), so the first question only evaluates its own few tokens.
+
+Everything it does is what asking would do, in the same order and with the same
+keys, so a question asked during (or after) preparation reuses whatever is done and
+never redoes it.  Cancelling stops between steps (and between tokens inside one).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from reader_app.assistant import prompts
+from reader_app.core.errors import BadInput, Cancelled
+from reader_app.core.model import Paper
+
+Progress = Callable[[float, str], None]  # (fraction done 0..1, what runs now)
+
+
+def prepare(assistant, paper: Paper, *, mode: str = "doubledipper", k: int | None = None,
+            cancel: threading.Event | None = None, progress: Progress | None = None) -> dict:
+    """Prepare ``paper`` for questions with ``assistant``'s engine.
+
+    Returns ``{"paper_id", "windows", "demonstrations", "prefix_tokens", "seconds",
+    "cached"}``: ``cached`` is True when every prefix state was already in a cache
+    (nothing had to be evaluated).
+    """
+    if mode not in prompts.MODES:
+        raise BadInput(f"unknown mode {mode!r}; choose one of {', '.join(prompts.MODES)}")
+    if not paper.paragraphs:
+        raise BadInput("this paper has no text to ask about")
+    start = time.perf_counter()
+    engine = assistant.engine
+    k = assistant.k if k is None else k
+    report = progress or (lambda _f, _l: None)
+
+    def check() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("preparation stopped")
+
+    with assistant._lock:
+        windows = assistant.windows(paper, mode, k)
+        n = len(windows)
+        steps = (k + 1) if mode == "doubledipper" and k > 0 else 1
+        n_demos = 0
+        prefix_tokens = 0
+        all_cached = True
+        for w, window in enumerate(windows):
+            check()
+            base = w * steps
+            user_prefix = window.text
+            if mode == "doubledipper" and k > 0:
+                tries = [0]
+
+                def on_demo(_label: str, base=base, tries=tries) -> None:
+                    tries[0] += 1
+                    report(min(base + tries[0] - 1, base + k) / (n * steps),
+                           f"Writing example questions for part {w + 1} of {n}")
+
+                demos = assistant.demonstrations(paper, window, k, cancel, on_demo)
+                n_demos += len(demos)
+                user_prefix += prompts.render_demos(demos)
+            check()
+            report((base + steps - 1) / (n * steps), f"Reading part {w + 1} of {n}")
+            prefix, _suffix = engine.chat_prefix_suffix(prompts.system_for(mode), user_prefix,
+                                                        prompts.question_tail("?", mode))
+            engine.complete(prefix, "", max_tokens=0, cancel=cancel)  # evaluate and save the state
+            check()
+            timings = getattr(engine, "last_timings", None)
+            prefix_tokens += getattr(timings, "prompt_tokens", 0) or 0
+            if getattr(engine, "last_cache", "") not in ("kv", "ram", "disk"):
+                all_cached = False
+        report(1.0, "Ready")
+    return {"paper_id": paper.id, "windows": n, "demonstrations": n_demos, "prefix_tokens": prefix_tokens,
+            "seconds": round(time.perf_counter() - start, 3), "cached": all_cached}

@@ -1,0 +1,139 @@
+"""The Ask panel's preparation line: "Preparing for questions… 40%" with a bar, then "Ready".
+
+Preparation (``LlmWorker.prepare``, ``assistant.prepare``) writes the paper's
+demonstrations and saves the KV state of its prompt prefixes, so that the first
+question answers at once.  It runs on the model's worker at low priority:
+
+- ``start(paper_id, mode)`` when a paper is opened (``auto`` says whether to);
+- any other request (a question, a summary) takes over: the worker cancels the
+  preparation, the request reuses whatever was prepared, and when the worker is idle
+  again preparation goes on where it stopped (``pause()`` does the same at once);
+- ``stop()`` when the paper is switched; Cancel in the status bar stops it too.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+
+PREPARING = "Preparing for questions…"
+READY = "Ready"
+
+
+class PrepareStatus(QWidget):
+    def __init__(self, worker, parent=None):
+        super().__init__(parent)
+        self.setObjectName("prepareStatus")
+        self.worker = worker
+        self.rid: int | None = None
+        self.paper_id: str | None = None
+        self.mode = "doubledipper"
+        self.prepared: set[tuple[str, str]] = set()  # (paper, mode) prepared in this session
+        self.result: dict | None = None
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel(self)
+        self.label.setStyleSheet("color: palette(placeholder-text);")
+        self.bar = QProgressBar(self)
+        self.bar.setRange(0, 100)
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(8)
+        lay.addWidget(self.label)
+        lay.addWidget(self.bar, 1)
+        self.state = "idle"  # idle, preparing, paused, ready
+        self._show_idle()
+        worker.progress.connect(self._on_progress)
+        worker.requestFinished.connect(self._on_finished)
+        worker.requestFailed.connect(self._on_failed)
+        worker.requestCancelled.connect(self._on_cancelled)
+        worker.idle.connect(self.resume)
+
+    @staticmethod
+    def auto(services) -> bool:
+        """Prepare papers when opened: the ``prepare_on_open`` setting; by default on for the
+        app's own model, off for a custom engine factory (tests, embedding)."""
+        from reader_app.assistant import settings
+
+        value = settings.get("prepare_on_open")
+        if value is None:
+            return getattr(services, "engine_factory", None) is None
+        return bool(value)
+
+    # ---- control ------------------------------------------------------------------------
+    def start(self, paper_id: str, mode: str = "doubledipper") -> int | None:
+        if self.rid is not None and (paper_id, mode) == (self.paper_id, self.mode):
+            return self.rid
+        same = (paper_id, mode) == (self.paper_id, self.mode) and self.state == "paused"
+        percent = self.bar.value() if same else 0
+        self.stop()
+        self.paper_id, self.mode = paper_id, mode
+        if (paper_id, mode) in self.prepared:
+            self._show_ready()
+            return None
+        self.rid = self.worker.prepare(paper_id, mode=mode)
+        self._show_progress(percent)
+        return self.rid
+
+    def pause(self) -> None:
+        if self.rid is not None:
+            self.worker.cancel(self.rid)
+            self.rid = None
+            self.state = "paused"
+
+    def resume(self) -> None:
+        if self.state == "paused" and self.paper_id:
+            self.start(self.paper_id, self.mode)
+
+    def stop(self) -> None:
+        if self.rid is not None:
+            self.worker.cancel(self.rid)
+            self.rid = None
+        self._show_idle()
+
+    # ---- worker signals -----------------------------------------------------------------
+    def _on_progress(self, rid: int, label: str, done: int, _total: int) -> None:
+        if rid == self.rid:
+            self._show_progress(done, label)
+
+    def _on_finished(self, rid: int, result) -> None:
+        if rid == self.rid:
+            self.rid = None
+            self.result = result
+            self.prepared.add((self.paper_id, self.mode))
+            self._show_ready()
+
+    def _on_failed(self, rid: int, _message: str) -> None:
+        if rid == self.rid:  # no model, no text, ...: the Ask panel says so when asked
+            self.rid = None
+            self._show_idle()
+
+    def _on_cancelled(self, rid: int) -> None:
+        if rid == self.rid:
+            self.rid = None
+            if self.worker.preempted(rid):  # gave way to another request: resume when idle
+                self.state = "paused"
+            else:  # the status bar's Cancel
+                self._show_idle()
+
+    # ---- display ------------------------------------------------------------------------
+    def _show_progress(self, percent: int, detail: str = "") -> None:
+        self.state = "preparing"
+        percent = max(0, min(100, int(percent)))
+        self.label.setText(f"{PREPARING} {percent}%")
+        self.label.setToolTip(detail)
+        self.bar.setValue(percent)
+        self.bar.show()
+        self.show()
+
+    def _show_ready(self) -> None:
+        self.state = "ready"
+        self.label.setText(READY)
+        self.label.setToolTip("This paper is prepared: questions start answering at once")
+        self.bar.hide()
+        self.show()
+
+    def _show_idle(self) -> None:
+        self.state = "idle"
+        self.label.clear()
+        self.bar.setValue(0)
+        self.bar.hide()
+        self.hide()
