@@ -43,6 +43,7 @@ class Paper:
     sections: list[Section] = field(default_factory=list)
     paragraphs: list[Paragraph] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)  # pages whose text came from OCR
     tags: list[str] = field(default_factory=list)
     file: str = ""  # the library's own copy of the PDF
     original_path: str = ""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import bisect
 import logging
+import os
 import re
 from pathlib import Path
 
 from reader_app.core.errors import PdfError, ReaderError
 from reader_app.core.model import Paper, Paragraph, Section
-from reader_app.pdf import figures, layout, metadata
+from reader_app.pdf import figures, layout, metadata, ocr
 from reader_app.pdf.lines import PageText, read_page
 from reader_app.pdf.opening import _short, open_pdf, sha256_file
 from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest
@@ -24,9 +25,11 @@ _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 progress_hook = None
 
 
-def _progress(done: int, total: int) -> None:
+def _progress(done: int, total: int, budget: float = 0.0, label: str = "") -> None:
+    """``budget``: extra seconds the rest of the import may need (OCR); ``label``: what
+    is being done, for the window and the CLI."""
     if progress_hook is not None:
-        progress_hook(done, total)
+        progress_hook(done, total, budget, label)
 
 
 def extract_paper(path: str | Path, password: str | None = None) -> Paper:
@@ -58,10 +61,17 @@ def _extract(doc) -> Paper:
     bad_pages = []
     graphics: dict[int, figures.PageGraphics] = {}
     n = doc.page_count
+    scans: list[int] = []
     for i in range(n):
         _progress(i, n)
         try:
             pg = read_page(doc[i], i + 1)
+            if _scanned(doc[i], pg):
+                if "invisible" in pg.hidden:  # a scan with its own (invisible) OCR text
+                    pg = read_page(doc[i], i + 1, ocr_layer=True)
+                    pg.ocr = "layer"
+                if not pg.lines:
+                    scans.append(i + 1)
             pages.append(pg)
         except Exception:
             bad_pages.append(i + 1)
@@ -76,6 +86,8 @@ def _extract(doc) -> Paper:
     if bad_pages:
         warnings.append(f"could not read text on page{'s' if len(bad_pages) > 1 else ''} "
                         + page_ranges(bad_pages))
+    if scans:
+        _ocr(doc, pages, scans, warnings)
     _progress(n, n)
     for pg in pages:
         pg.lines = layout.merge_rows(pg.lines)
@@ -125,6 +137,7 @@ def _extract(doc) -> Paper:
     paper.doi, paper.arxiv_id = metadata.find_ids(first_text, meta)
     paper.year = metadata.find_year(paper.arxiv_id, first_text, meta)
     paper.sections = sections
+    paper.ocr_pages = [pg.number for pg in pages if pg.ocr and pg.lines]
     rects = {pg.number: (pg.width, pg.height) for pg in pages}
     paper.paragraphs = [_to_paragraph(i, p, rects[p.page]) for i, p in enumerate(paras)]
     paper.abstract = _abstract(paper.paragraphs)
@@ -140,6 +153,38 @@ def _extract(doc) -> Paper:
         warnings.append("no text found (a scanned PDF without a text layer?)")
     paper.warnings = warnings
     return paper
+
+
+def _scanned(page, pg: PageText) -> bool:
+    """A scanned page: mostly image, with (almost) no visible text of its own."""
+    return sum(len(ln.text) for ln in pg.lines) < 200 and ocr.is_scan(page)
+
+
+def _ocr(doc, pages: list[PageText], scans: list[int], warnings: list[str]) -> None:
+    """Read the text of scanned pages with OCR, or say in one warning why not."""
+    if not ocr.ocr_available():
+        warnings.append(f"OCR unavailable: page{'s' if len(scans) > 1 else ''} {page_ranges(scans)} "
+                        f"without a text layer not read ({ocr.INSTALL_HINT})")
+        return
+    todo, later = scans[: ocr.MAX_PAGES], scans[ocr.MAX_PAGES:]
+    workers = max(1, os.cpu_count() or 1)
+    per_page = ocr.PAGE_TIMEOUT / 4
+
+    def progress(done: int, total: int) -> None:
+        left = (total - done) * per_page / workers
+        _progress(done, total, left, f"OCR page {done} of {total}")
+
+    progress(0, len(todo))
+    lines, failed = ocr.ocr_pages(doc, todo, progress)
+    for num, found in lines.items():
+        pg = pages[num - 1]
+        pg.lines = found
+        pg.raw_text = "\n".join(ln.text for ln in found)
+        pg.ocr = "tesseract"
+    if failed:
+        warnings.append(f"OCR failed or timed out on page{'s' if len(failed) > 1 else ''} {page_ranges(failed)}")
+    if later:
+        warnings.append(f"pages {page_ranges(later)} not read: OCR stops after {ocr.MAX_PAGES} pages per import")
 
 
 def _vocabulary(ordered: dict) -> set[str]:

@@ -74,6 +74,7 @@ class PageText:
     # what the filter already read, reused by the figure detector (None: not read)
     drawings: list | None = None  # page.get_cdrawings()
     log: list | None = None  # page.get_bboxlog() as (kind, rect)
+    ocr: str = ""  # "layer": the scan's own invisible OCR text; "tesseract": OCR'd here
 
 
 def _rgb(color: int) -> tuple[float, float, float]:
@@ -244,7 +245,10 @@ def _nonspace(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t")
 
 
-def read_page(page, number: int) -> PageText:
+def read_page(page, number: int, ocr_layer: bool = False) -> PageText:
+    """The page's visible lines.  ``ocr_layer``: the page is a scanned image whose text
+    layer is invisible OCR text laid over it (a "sandwich" PDF): that text is read as
+    the page's text, with only the size and off-page checks."""
     rect = page.rect
     d = page.get_text("dict", flags=FLAGS_ALL, clip=pymupdf.INFINITE_RECT())  # off-page text too
     blocks = [b for b in d.get("blocks", ()) if b.get("type") == 0]
@@ -279,7 +283,9 @@ def read_page(page, number: int) -> PageText:
                     vis.append(s)
                     continue
                 reason = None
-                if s.get("alpha", 255) < MIN_ALPHA or not (s.get("char_flags", CHAR_FILLED) & (CHAR_FILLED | CHAR_STROKED)):
+                if ocr_layer:
+                    reason = "tiny" if s["size"] < MIN_SIZE else ("off-page" if _outside(s["bbox"], rect) else None)
+                elif s.get("alpha", 255) < MIN_ALPHA or not (s.get("char_flags", CHAR_FILLED) & (CHAR_FILLED | CHAR_STROKED)):
                     reason = "invisible"
                 elif s["size"] < MIN_SIZE:
                     reason = "tiny"
