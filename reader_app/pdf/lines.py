@@ -52,6 +52,7 @@ class Line:
     marker_start: bool = False  # line starts with a superscript marker (footnotes)
     mono: bool = False
     col: int = 0  # 0 full width, 1 left column, 2 right column (set by layout)
+    ocr: str = ""  # "layer" (a scan's own OCR text) or "tesseract": sizes are estimates
 
     @property
     def height(self) -> float:
@@ -332,6 +333,8 @@ def read_page(page, number: int, ocr_layer: bool = False) -> PageText:
                 continue
             line = _make_line(vis, number, bno)
             if line is not None:
+                if ocr_layer:
+                    line.ocr, line.mono = "layer", False
                 lines.append(line)
     if sum(len(v.text) for v in vlines) > max(200, sum(len(ln.text) for ln in lines)):
         lines.extend(vlines)  # a sideways page (rotated table): keep its text rather than lose it

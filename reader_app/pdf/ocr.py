@@ -157,5 +157,5 @@ def lines_from_tsv(tsv: str, number: int, scale: float) -> list[Line]:
         text = " ".join(w[4] for w in words)
         heights = sorted((w[3] - w[1]) * scale for w in words)
         size = round(heights[len(heights) // 2] / 0.75 * 2) / 2
-        lines.append(Line(number, block * 1000 + par, x0, y0, x1, y1, text, size, 0.0, [text]))
+        lines.append(Line(number, block * 1000 + par, x0, y0, x1, y1, text, size, 0.0, [text], ocr="tesseract"))
     return lines

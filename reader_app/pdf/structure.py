@@ -78,6 +78,18 @@ def heading_rest(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "X": 10,
+          "XI": 11, "XII": 12, "XIII": 13, "XIV": 14, "XV": 15}
+
+
+def _top_value(num: str | None) -> int | None:
+    """"3." -> 3, "IV." -> 4 ("I." is also how OCR reads "1."); None for "3.1" or "A"."""
+    n = (num or "").rstrip(".")
+    if n.isdigit():
+        return int(n)
+    return _ROMAN.get(n)
+
+
 def num_level(num: str) -> int:
     n = num.rstrip(".")
     if re.fullmatch(r"[IVX]+", n):
@@ -95,13 +107,18 @@ class Builder:
         self.paras: list[Para] = []
         self.in_refs = False
         self.front_matter = True  # page-1 title/authors block: no headings there
+        self.last_top: int | None = None  # value of the last top-level heading number
+        self.words_since = 0  # words of text since the last heading
 
     # -- headings -----------------------------------------------------------------
     def heading(self, ln: Line, alone: bool) -> tuple[int, bool] | None:
         t = ln.text.strip()
         if len(t) > 120 or len(t.split()) > 14 or sum(map(str.isalpha, t)) < 2:
             return None
-        if t.endswith((",", ";")) or ln.size < self.body - 0.6:
+        # OCR'd sizes are estimates: allow a point more of noise, and trust no size cue
+        # from Tesseract (it reports none); a scan's own OCR layer keeps its bold fonts.
+        slack = 1.6 if ln.ocr else 0.6
+        if t.endswith((",", ";")):
             return None
         num, rest = heading_rest(t)
         rest_clean = rest.rstrip(":. ")
@@ -114,7 +131,10 @@ class Builder:
             return None  # a run-in heading followed by the paragraph's first words
         letters = list(filter(str.isalpha, rest_clean))
         caps = len(letters) >= 4 and all(map(str.isupper, letters))
-        styled = ln.size >= self.body + 0.8 or (ln.bold >= 0.8 and self.body_bold < 0.5)
+        if ln.size < self.body - slack and not (caps and num is not None and ln.size >= 0.7 * self.body):
+            return None  # smaller than the body, except numbered small capitals (IEEE)
+        big = ln.size >= self.body + (1.5 if ln.ocr else 0.8) and ln.ocr != "tesseract"
+        styled = big or (ln.bold >= 0.8 and self.body_bold < 0.5)
         if num is not None and num[0].isalpha() and len(num.rstrip(".")) == 1 and not (styled or caps):
             return None  # "A Study of ..." is a sentence, not appendix A
         if num is not None and (styled or caps):
@@ -127,7 +147,17 @@ class Builder:
             return 1, False
         if num is not None and alone and len(rest.split()) <= 8 and not t.endswith((".", ":")) and "." in num.strip("."):
             return num_level(num), True  # "4.2 Computer Science Domain" set in a font without bold flags
+        if num is not None and alone and self._next_in_sequence(num) and len(rest.split()) <= 10 \
+                and not t.endswith((".", ":", ",")):
+            return 1, True  # "3. Program Execution" in plain type, between "2." and "4." headings
         return None
+
+    def _next_in_sequence(self, num: str) -> bool:
+        """``num`` is the top-level number after the last numbered heading, and a good
+        stretch of text lies between them (list items follow each other closely)."""
+        value = _top_value(num)
+        return value is not None and self.last_top is not None and value == self.last_top + 1 \
+            and self.words_since >= 60
 
     # -- grouping -------------------------------------------------------------------
     def add_page(self, lines: list[Line], page_h: float, title_ids: set[int]) -> None:
@@ -137,7 +167,7 @@ class Builder:
             block_right[ln.block] = max(block_right.get(ln.block, 0.0), ln.x1)
             block_rows[ln.block] += 1
         cur: Para | None = None
-        for ln in lines:
+        for k, ln in enumerate(lines):
             if id(ln) in title_ids:
                 cur = self._close(cur)
                 if self.paras and self.paras[-1].kind == "heading" and self.paras[-1].extra.get("title"):
@@ -145,7 +175,7 @@ class Builder:
                 else:
                     self.paras.append(Para(ln.page, [ln], "heading", extra={"title": True}))
                 continue
-            alone = block_rows[ln.block] <= 2
+            alone = block_rows[ln.block] <= 2 or self._bold_standalone(lines, k)
             if cur is None and self._heading_continues(ln):
                 self.paras[-1].lines.append(ln)
                 continue
@@ -161,6 +191,10 @@ class Builder:
                 level, numbered = h
                 p = Para(ln.page, [ln], "heading", level, numbered, extra={"num": heading_rest(ln.text)[0]})
                 self.paras.append(p)
+                value = _top_value(p.extra["num"]) if numbered else None
+                if value is not None:
+                    self.last_top = value
+                self.words_since = 0
                 _, rest = heading_rest(ln.text)
                 if REF_RE.match(rest.rstrip(":. ")):
                     self.in_refs = True
@@ -169,11 +203,30 @@ class Builder:
                 continue
             if cur is not None and self._breaks(cur, ln, block_right):
                 cur = self._close(cur)
+            self.words_since += len(ln.text.split())
             if cur is None:
                 cur = Para(ln.page, [ln], "reference" if self.in_refs else "body")
             else:
                 cur.lines.append(ln)
         self._close(cur)
+
+    def _bold_standalone(self, lines: list[Line], k: int) -> bool:
+        """A short bold line at body size standing alone between paragraphs: the line
+        before it ends a sentence (or is far above or in another column), and the line
+        after it is not bold (a bold paragraph is emphasis, not a heading)."""
+        ln = lines[k]
+        if ln.bold < 0.95 or self.body_bold >= 0.5 or len(ln.text.split()) > 12:
+            return False
+        if k > 0:
+            prev = lines[k - 1]
+            near = prev.col == ln.col and prev.page == ln.page and 0 <= ln.y0 - prev.y1 < 0.6 * ln.size
+            if near and not prev.text.rstrip().endswith((".", "!", "?", ":", '"', "\u201d")) and prev.bold < 0.95:
+                return False
+        if k + 1 < len(lines):
+            nxt = lines[k + 1]
+            if nxt.bold >= 0.5 and nxt.col == ln.col and 0 <= nxt.y0 - ln.y1 < 0.6 * ln.size:
+                return False
+        return True
 
     def _heading_continues(self, ln: Line) -> bool:
         """A wrapped heading: the next row in the same style right below the heading."""
