@@ -13,7 +13,7 @@ from reader_app.core.model import Paper, Paragraph, Section
 from reader_app.pdf import figures, layout, metadata, ocr
 from reader_app.pdf.lines import PageText, read_page
 from reader_app.pdf.opening import _short, open_pdf, sha256_file
-from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest
+from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest, num_level
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +220,12 @@ def _sections_from_toc(doc, paras: list[Para], title: str, npages: int):
         return [], []
     entries = [(lvl, " ".join(str(t).split()), pg) for lvl, t, pg, *_ in toc if str(t).strip() and 1 <= pg <= npages]
     entries = [e for e in entries if _norm(e[1]) != _norm(title)]
+    if len(entries) >= 4 and sum(1 for e in entries if e[0] == entries[0][0]) == 1 \
+            and all(e[0] > entries[0][0] for e in entries[1:]):
+        entries = entries[1:]  # a single root holding everything: the document itself
     if len(entries) < 3:
         return [], []
+    entries = _outline_levels(entries)
     base = min(e[0] for e in entries)
     sections: list[Section] = []
     starts: list[int] = []
@@ -264,9 +268,22 @@ def _sections_from_toc(doc, paras: list[Para], title: str, npages: int):
     return sections, starts
 
 
+def _outline_levels(entries: list[tuple]) -> list[tuple]:
+    """Where most entries are numbered, the numbers give the levels ("3" 1, "3.1" 2):
+    outlines are often nested wrongly by hand."""
+    nums = [heading_rest(t)[0] for _, t, _ in entries]
+    if sum(1 for n in nums if n and n[0].isdigit()) < len(entries) / 2:
+        return entries
+    base = min(e[0] for e in entries)
+    return [(num_level(n) + base - 1 if n and n[0].isdigit() else lvl, t, pg) for (lvl, t, pg), n in zip(entries, nums)]
+
+
 def _sections_from_layout(paras: list[Para]):
     heads = [(j, p) for j, p in enumerate(paras) if p.kind == "heading" and not p.extra.get("title")]
     lvl1_sizes = [p.size for _, p in heads if p.numbered and p.level == 1]
+    numbered = len(lvl1_sizes) >= 3  # the paper numbers its sections
+    last_numbered = max((j for j, p in heads if p.numbered and p.level == 1
+                         and (p.extra.get("num") or "x")[0] in "0123456789IVX"), default=-1)
     sizes = sorted({p.size for _, p in heads}, reverse=True)
     roman = any(re.fullmatch(r"[IVX]+\.", p.extra.get("num") or "") for _, p in heads)
     sections, starts = [], []
@@ -276,7 +293,9 @@ def _sections_from_layout(paras: list[Para]):
             level = 2  # IEEE style: I. INTRODUCTION / A. Subsection
         if level == 0:
             _, rest = heading_rest(p.text)
-            if lvl1_sizes:
+            if numbered and j < last_numbered and not KNOWN_RE.match(rest.rstrip(":. ")):
+                level = 2  # an unnumbered heading among numbered sections: a paragraph heading
+            elif lvl1_sizes:
                 level = 1 if p.size >= min(lvl1_sizes) - 0.3 else 2
             else:
                 level = 1 if (not sizes or p.size >= sizes[0] - 0.3) else 2

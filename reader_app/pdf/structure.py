@@ -23,6 +23,7 @@ CAPTION_RE = re.compile(
     r"^(fig(?:ure)?|table|tab|algorithm|listing)\.?\s*(?:[A-Z]\.?)?\d+(?:\.\d+)?\s*[:.|—–-]", re.IGNORECASE
 )
 _END = (".", "!", "?", ":")
+_LABEL = re.compile(r"^(fig(?:ure)?|table|tab|algorithm|listing|scheme|plate|chart)\.?\s*[A-Z]?[\dIVXl]+\b", re.IGNORECASE)
 _REF_START = re.compile(r"^(\[\d+\]|\d{1,3}\.\s)")
 _URL_END = re.compile(r"(?:https?://|www\.|github\.com|\.(?:com|org|io|edu|net)/)\S*$")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -71,6 +72,11 @@ def body_style(lines: list[Line]) -> tuple[float, float]:
     return size, bold / max(1, total)
 
 
+def _all_caps(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 3 and all(c.isupper() for c in letters)
+
+
 def heading_rest(text: str) -> tuple[str | None, str]:
     m = NUM_RE.match(text)
     if m:
@@ -111,7 +117,9 @@ class Builder:
         self.words_since = 0  # words of text since the last heading
 
     # -- headings -----------------------------------------------------------------
-    def heading(self, ln: Line, alone: bool) -> tuple[int, bool] | None:
+    def heading(self, ln: Line, alone: bool, free: bool = False) -> tuple[int, bool] | None:
+        """(level, numbered) when ``ln`` is a heading.  ``alone``: its text block has at
+        most two rows; ``free``: it stands apart from the text around it (see ``_free``)."""
         t = ln.text.strip()
         if len(t) > 120 or len(t.split()) > 14 or sum(map(str.isalpha, t)) < 2:
             return None
@@ -124,10 +132,14 @@ class Builder:
         rest_clean = rest.rstrip(":. ")
         if not rest_clean or not (rest_clean[0].isupper() or rest_clean[0].isdigit()):
             return None
+        if num is not None and num[0].isalpha() and re.match(r"[A-Z]\.(\s|-)", rest):
+            return None  # initials: "E. W. DIJKSTRA", "C. A. R. HOARE"
+        if _LABEL.match(t):
+            return None  # "TABLE II", "Figure 3": a label, not a heading
         known = bool(KNOWN_RE.match(rest_clean))
         if t.endswith(".") and not known and len(rest.split()) > 4:
             return None
-        if num is None and re.search(r"[.?!]\s+\S", rest):
+        if num is None and re.search(r"[.?!]\s+\S", rest) and not (free and ln.bold >= 0.95):
             return None  # a run-in heading followed by the paragraph's first words
         letters = list(filter(str.isalpha, rest_clean))
         caps = len(letters) >= 4 and all(map(str.isupper, letters))
@@ -139,15 +151,15 @@ class Builder:
             return None  # "A Study of ..." is a sentence, not appendix A
         if num is not None and (styled or caps):
             return num_level(num), True
-        if styled and (known or alone):
+        if styled and (known or alone or (free and ln.bold >= 0.95)):
             return (1 if known else 0), False
         if caps and alone and (known or len(rest.split()) <= 6):
             return (1 if known else 0), False
-        if known and alone and not t.endswith("."):
+        if known and (alone or free) and not t.endswith("."):
             return 1, False
         if num is not None and alone and len(rest.split()) <= 8 and not t.endswith((".", ":")) and "." in num.strip("."):
             return num_level(num), True  # "4.2 Computer Science Domain" set in a font without bold flags
-        if num is not None and alone and self._next_in_sequence(num) and len(rest.split()) <= 10 \
+        if num is not None and (alone or free) and self._next_in_sequence(num) and len(rest.split()) <= 10 \
                 and not t.endswith((".", ":", ",")):
             return 1, True  # "3. Program Execution" in plain type, between "2." and "4." headings
         return None
@@ -167,6 +179,9 @@ class Builder:
             block_right[ln.block] = max(block_right.get(ln.block, 0.0), ln.x1)
             block_rows[ln.block] += 1
         cur: Para | None = None
+        col_right: dict[int, float] = {}
+        for ln in lines:
+            col_right[ln.col] = max(col_right.get(ln.col, 0.0), ln.x1)
         for k, ln in enumerate(lines):
             if id(ln) in title_ids:
                 cur = self._close(cur)
@@ -175,14 +190,14 @@ class Builder:
                 else:
                     self.paras.append(Para(ln.page, [ln], "heading", extra={"title": True}))
                 continue
-            alone = block_rows[ln.block] <= 2 or self._bold_standalone(lines, k)
+            alone = block_rows[ln.block] <= 2
             if cur is None and self._heading_continues(ln):
                 self.paras[-1].lines.append(ln)
                 continue
-            h = self.heading(ln, alone)
+            h = self.heading(ln, alone, self._free(lines, k, col_right))
             if h and self.front_matter:
                 num, rest = heading_rest(ln.text)
-                if KNOWN_RE.match(rest.rstrip(":. ")) or (num and h[1]) or ln.page > 1:
+                if KNOWN_RE.match(rest.rstrip(":. ")) or (num and h[1] and not num[0].isalpha()) or ln.page > 1:
                     self.front_matter = False
                 else:
                     h = None
@@ -191,7 +206,7 @@ class Builder:
                 level, numbered = h
                 p = Para(ln.page, [ln], "heading", level, numbered, extra={"num": heading_rest(ln.text)[0]})
                 self.paras.append(p)
-                value = _top_value(p.extra["num"]) if numbered else None
+                value = _top_value(p.extra["num"]) if level == 1 else None
                 if value is not None:
                     self.last_top = value
                 self.words_since = 0
@@ -210,12 +225,15 @@ class Builder:
                 cur.lines.append(ln)
         self._close(cur)
 
-    def _bold_standalone(self, lines: list[Line], k: int) -> bool:
-        """A short bold line at body size standing alone between paragraphs: the line
-        before it ends a sentence (or is far above or in another column), and the line
-        after it is not bold (a bold paragraph is emphasis, not a heading)."""
+    def _free(self, lines: list[Line], k: int, col_right: dict[int, float]) -> bool:
+        """A short line standing alone between paragraphs, whatever its text block: the
+        line before it ends a sentence (or is far above, or in another column), it stops
+        well short of the column's right edge, and the line after it is not in the same
+        bold type (a bold paragraph is emphasis, not a heading)."""
         ln = lines[k]
-        if ln.bold < 0.95 or self.body_bold >= 0.5 or len(ln.text.split()) > 12:
+        if len(ln.text.split()) > 12 or ln.text.rstrip().endswith((":", ",", ";", "-")):
+            return False  # (a lead-in ending in a colon starts its paragraph)
+        if ln.x1 > col_right.get(ln.col, ln.x1) - 3 * ln.size and ln.bold < 0.95:
             return False
         if k > 0:
             prev = lines[k - 1]
@@ -224,7 +242,7 @@ class Builder:
                 return False
         if k + 1 < len(lines):
             nxt = lines[k + 1]
-            if nxt.bold >= 0.5 and nxt.col == ln.col and 0 <= nxt.y0 - ln.y1 < 0.6 * ln.size:
+            if ln.bold >= 0.5 and nxt.bold >= 0.5 and nxt.col == ln.col and 0 <= nxt.y0 - ln.y1 < 0.6 * ln.size:
                 return False
         return True
 
@@ -238,7 +256,8 @@ class Builder:
             return False
         if abs(last.size - ln.size) >= 0.3 or abs(last.bold - ln.bold) > 0.2:
             return False
-        if ln.size <= self.body + 0.3 and ln.bold < 0.8:
+        caps = _all_caps(last.text) and _all_caps(ln.text)
+        if ln.size <= self.body + 0.3 and ln.bold < 0.8 and not caps:
             return False  # plain body text after an unstyled heading
         gap = ln.y0 - last.y1
         return -0.5 * ln.size <= gap < 0.6 * ln.size and ln.x0 >= prev.lines[0].x0 - 2 and not last.text.endswith(".")
