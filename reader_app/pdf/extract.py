@@ -77,7 +77,7 @@ def _extract(doc) -> Paper:
             bad_pages.append(i + 1)
             pages.append(PageText(i + 1, 612.0, 792.0, [], [], set(), ""))
             continue
-        if pg.lines:
+        if pg.lines and not pg.ocr:  # a scan is one picture: its text is not a figure's
             try:
                 graphics[i + 1] = figures.page_graphics(doc[i], pg.drawings, pg.log)
             except Exception:

@@ -147,7 +147,7 @@ class Builder:
             return None  # smaller than the body, except numbered small capitals (IEEE)
         big = ln.size >= self.body + (1.5 if ln.ocr else 0.8) and ln.ocr != "tesseract"
         styled = big or (ln.bold >= 0.8 and self.body_bold < 0.5)
-        if num is not None and num[0].isalpha() and len(num.rstrip(".")) == 1 and not (styled or caps):
+        if num is not None and num[0].isalpha() and len(num.rstrip(".")) == 1 and not (styled or caps or known):
             return None  # "A Study of ..." is a sentence, not appendix A
         if num is not None and (styled or caps):
             return num_level(num), True
