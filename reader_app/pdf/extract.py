@@ -268,6 +268,11 @@ def _sections_from_toc(doc, paras: list[Para], title: str, npages: int):
     return sections, starts
 
 
+def _caps(text: str) -> bool:
+    letters = [c for c in heading_rest(text)[1] if c.isalpha()]
+    return len(letters) >= 3 and all(c.isupper() for c in letters)
+
+
 def _outline_levels(entries: list[tuple]) -> list[tuple]:
     """Where most entries are numbered, the numbers give the levels ("3" 1, "3.1" 2):
     outlines are often nested wrongly by hand."""
@@ -285,12 +290,15 @@ def _sections_from_layout(paras: list[Para]):
     last_numbered = max((j for j, p in heads if p.numbered and p.level == 1
                          and (p.extra.get("num") or "x")[0] in "0123456789IVX"), default=-1)
     sizes = sorted({p.size for _, p in heads}, reverse=True)
-    roman = any(re.fullmatch(r"[IVX]+\.", p.extra.get("num") or "") for _, p in heads)
+    roman = len({p.extra.get("num") for _, p in heads if re.fullmatch(r"[IVX]+\.", p.extra.get("num") or "")}) >= 2
     sections, starts = [], []
     for j, p in heads:
         level = p.level
-        if roman and re.fullmatch(r"[A-H]\.?", p.extra.get("num") or ""):
-            level = 2  # IEEE style: I. INTRODUCTION / A. Subsection
+        num = p.extra.get("num") or ""
+        if roman and re.fullmatch(r"1{1,3}\.", num) and _caps(p.text):
+            level = 1  # "11. SIFT CONCEPT": OCR reads the roman II as 11
+        elif roman and re.fullmatch(r"[A-H]\.?|\d{1,2}[.)]?", num):
+            level = max(level, 2)  # IEEE style: I. INTRODUCTION / A. Subsection / 1) Paragraph
         if level == 0:
             _, rest = heading_rest(p.text)
             if numbered and j < last_numbered and not KNOWN_RE.match(rest.rstrip(":. ")):

@@ -136,6 +136,9 @@ class Builder:
             return None  # initials: "E. W. DIJKSTRA", "C. A. R. HOARE"
         if _LABEL.match(t):
             return None  # "TABLE II", "Figure 3": a label, not a heading
+        chars = rest_clean.replace(" ", "")
+        if sum(map(str.isalpha, chars)) < 0.6 * len(chars):
+            return None  # a formula, a table row or page furniture ("1978 IEEE")
         known = bool(KNOWN_RE.match(rest_clean))
         if t.endswith(".") and not known and len(rest.split()) > 4:
             return None
@@ -254,9 +257,9 @@ class Builder:
         last = prev.lines[-1]
         if len(prev.lines) >= 3 or len(ln.text) > 80 or ln.col != last.col or NUM_RE.match(ln.text):
             return False
-        if abs(last.size - ln.size) >= 0.3 or abs(last.bold - ln.bold) > 0.2:
-            return False
         caps = _all_caps(last.text) and _all_caps(ln.text)
+        if abs(last.size - ln.size) >= (1.1 if caps and ln.ocr else 0.3) or abs(last.bold - ln.bold) > 0.2:
+            return False
         if ln.size <= self.body + 0.3 and ln.bold < 0.8 and not caps:
             return False  # plain body text after an unstyled heading
         gap = ln.y0 - last.y1

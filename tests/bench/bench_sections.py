@@ -84,7 +84,7 @@ def run_set(name: str, pdfs: list[Path], gold: dict, meta_gold: dict | None, ver
             print(f"{pdf.name[:44]:44} {paper.pages:5d}  (no gold){mark}")
             continue
         found, det, ok = score_sections(top, g)
-        rec = found / len(g) if g else (1.0 if not det else 0.0)
+        rec = found / len(g) if g else 1.0  # nothing to find (false finds count in precision)
         prec = ok / det if det else (1.0 if not g else 0.0)
         recalls.append(rec)
         tot_ok, tot_det = tot_ok + ok, tot_det + det
