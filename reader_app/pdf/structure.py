@@ -140,6 +140,8 @@ class Builder:
         if sum(map(str.isalpha, chars)) < 0.6 * len(chars):
             return None  # a formula, a table row or page furniture ("1978 IEEE")
         known = bool(KNOWN_RE.match(rest_clean))
+        if num is None and not known and t.endswith(":"):
+            return None  # "Note:", "Examples:": a lead-in to what follows
         if t.endswith(".") and not known and len(rest.split()) > 4:
             return None
         if num is None and re.search(r"[.?!]\s+\S", rest) and not (free and ln.bold >= 0.95):
@@ -200,7 +202,8 @@ class Builder:
             h = self.heading(ln, alone, self._free(lines, k, col_right))
             if h and self.front_matter:
                 num, rest = heading_rest(ln.text)
-                if KNOWN_RE.match(rest.rstrip(":. ")) or (num and h[1] and not num[0].isalpha()) or ln.page > 1:
+                if KNOWN_RE.match(rest.rstrip(":. ")) or (num and h[1] and not num[0].isalpha()) or ln.page > 1 \
+                        or (self.words_since >= 60 and h[0] <= 1 and not _all_caps(ln.text)):  # after a paragraph
                     self.front_matter = False
                 else:
                     h = None
