@@ -11,7 +11,7 @@ import pytest
 
 from reader_app.pdf import extract_paper
 from reader_app.pdf import ocr as ocr_mod
-from tests.gold import gold_heading, matches
+from tests.gold import gold_heading, matches, meta_scores
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PWL = SHARED / "papers-pwl"
@@ -134,11 +134,13 @@ def test_noise_pages_make_no_fake_headings(tmp_path):
 
 
 @lru_cache(maxsize=None)
-def _pwl_scores() -> tuple[float, float]:
+def _pwl_scores() -> tuple[float, float, list[tuple[bool, bool, bool]]]:
     gold = json.loads((PWL / "sections-gold.json").read_text())
-    recalls, precisions = [], []
+    meta_gold = json.loads((Path(__file__).parent / "gold" / "pwl-metadata.json").read_text())
+    recalls, precisions, metas = [], [], []
     for name, heads in sorted(gold.items()):
         paper = extract_paper(PWL / name)
+        metas.append(meta_scores(paper, meta_gold[name]))
         top = [s.title for s in paper.sections if s.level == 1]
         recalls.append(sum(any(matches(t, g) for t in top) for g in heads) / len(heads) if heads else 1.0)
         counted = [t for t in top if gold_heading(t)]
@@ -146,13 +148,23 @@ def _pwl_scores() -> tuple[float, float]:
             precisions.append(sum(any(matches(t, g) for g in heads) for t in counted) / len(counted))
         elif heads:
             precisions.append(0.0)
-    return sum(recalls) / len(recalls), sum(precisions) / len(precisions)
+    return sum(recalls) / len(recalls), sum(precisions) / len(precisions), metas
 
 
 @needs_pwl
 @needs_ocr
 def test_section_recall_and_precision_on_papers_pwl_hold():
     """The level reached in issue H (tests/bench/bench_sections.py prints the details)."""
-    recall, precision = _pwl_scores()
+    recall, precision, _ = _pwl_scores()
     assert recall >= 0.91, recall
     assert precision >= 0.9, precision
+
+
+@needs_pwl
+@needs_ocr
+def test_title_first_author_and_year_as_printed_on_papers_pwl():
+    """Against tests/gold/pwl-metadata.json; three of the years are printed nowhere on page 1."""
+    *_, metas = _pwl_scores()
+    n = len(metas)
+    title, author, year = (sum(m[i] for m in metas) / n for i in range(3))
+    assert title >= 0.95 and author >= 0.93 and year >= 0.85, (title, author, year)

@@ -34,6 +34,7 @@ COVERED = 0.9  # share of a span's box an opaque box must cover to hide it
 # footnote / affiliation markers printed as superscripts
 _BOLD_FONT = re.compile(r"bold|-bd|medi|semibold|heavy|black|demi", re.IGNORECASE)
 _MONO_FONT = re.compile(r"mono|courier|consol|typewriter|cmtt|menlo|code", re.IGNORECASE)
+_BROKEN_LIGATURE = re.compile(r"(?<=[A-Za-z])\ufffd(?=[a-z])|^\ufffd(?=[a-z])|(?<=\s)\ufffd(?=[a-z])")
 _MARKER = re.compile(r"[\d\W\u0370-\u03ffa-z]{1,6}")
 
 
@@ -389,6 +390,8 @@ def _make_line(spans, number: int, bno: int) -> Line | None:
     if cur.strip():
         parts.append(cur.strip())
     text = " ".join("".join(pieces).split())
+    if "\ufffd" in text:  # a ligature without a Unicode mapping: "fi" is by far the most common
+        text = _BROKEN_LIGATURE.sub("fi", text)
     if not text or total == 0:
         return None
     size = max(sizes.items(), key=lambda kv: kv[1])[0]
