@@ -82,7 +82,7 @@ def test_ocr_of_a_rasterised_paper_gives_text_headings_and_search(tmp_path):
     assert not pymupdf.open(scan)[0].get_text().strip()  # no text layer at all
     paper = extract_paper(scan)
     assert paper.ocr_pages == [1, 2, 3]
-    assert not any("OCR" in w for w in paper.warnings)
+    assert paper.warnings == ["text read by OCR on pages 1-3"]  # nothing failed, nothing unavailable
     titles = [s.title for s in paper.sections]
     # numbered headings read by OCR: "1. Introduction", "2. Transactions", "3. Timestamp Server"
     for want in ("Introduction", "Transactions", "Timestamp Server"):
@@ -106,7 +106,7 @@ def test_without_tesseract_one_warning_and_the_text_pages_import(tmp_path, monke
     out.save(mixed)
     monkeypatch.setattr(ocr_mod, "ocr_available", lambda: False)
     paper = extract_paper(mixed)
-    ocr_warnings = [w for w in paper.warnings if "OCR" in w]
+    ocr_warnings = [w for w in paper.warnings if "OCR" in w]  # and no "text read by OCR" note
     assert len(ocr_warnings) == 1 and ocr_warnings[0].startswith("OCR unavailable")
     assert "3-4" in ocr_warnings[0] and "\n" not in ocr_warnings[0]
     assert paper.ocr_pages == []
@@ -168,3 +168,18 @@ def test_title_first_author_and_year_as_printed_on_papers_pwl():
     n = len(metas)
     title, author, year = (sum(m[i] for m in metas) / n for i in range(3))
     assert title >= 0.95 and author >= 0.93 and year >= 0.85, (title, author, year)
+
+
+@needs_pwl
+@needs_ocr
+def test_cli_import_of_a_scan_is_marked_ocr_and_searchable(cli, tmp_path):
+    scan = tmp_path / "scan.pdf"
+    _scan(PWL / "pwl__bitcoin.pdf", scan, 2)
+    r = cli("add", scan, "--json")
+    assert r.code == 0, r
+    pid = r.json()[0]["id"]
+    show = cli("show", pid[:12], "--json").json()
+    assert show["ocr"] is True and show["ocr_pages"] == [1, 2]
+    assert any(w.startswith("text read by OCR on pages 1-2") for w in show["warnings"])
+    hits = cli("search", "double-spending", "--json").json()
+    assert hits and hits[0]["paper_id"] == pid

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from reader_app.core.errors import PdfError, ReaderError
-from reader_app.core.model import Paper, Paragraph, Section
+from reader_app.core.model import Paper, Paragraph, Section, ocr_note, page_ranges  # noqa: F401 (page_ranges: re-exported)
 from reader_app.pdf import figures, layout, metadata, ocr
 from reader_app.pdf.lines import PageText, read_page
 from reader_app.pdf.opening import _short, open_pdf, sha256_file
@@ -138,6 +138,8 @@ def _extract(doc) -> Paper:
     paper.year = metadata.find_year(paper.arxiv_id, first_text, meta)
     paper.sections = sections
     paper.ocr_pages = [pg.number for pg in pages if pg.ocr and pg.lines]
+    if paper.ocr_pages:
+        warnings.insert(0, ocr_note(paper.ocr_pages))
     rects = {pg.number: (pg.width, pg.height) for pg in pages}
     paper.paragraphs = [_to_paragraph(i, p, rects[p.page]) for i, p in enumerate(paras)]
     paper.abstract = _abstract(paper.paragraphs)
@@ -346,17 +348,3 @@ def _abstract(paragraphs: list[Paragraph]) -> str:
         if m:
             return m.group(1)
     return ""
-
-
-def page_ranges(numbers: list[int]) -> str:
-    """[1, 2, 3, 7, 9, 10] -> "1-3, 7, 9-10": short even for a 2,000-page document."""
-    parts: list[str] = []
-    nums = sorted(set(numbers))
-    i = 0
-    while i < len(nums):
-        j = i
-        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
-            j += 1
-        parts.append(str(nums[i]) if i == j else f"{nums[i]}-{nums[j]}")
-        i = j + 1
-    return ", ".join(parts)
