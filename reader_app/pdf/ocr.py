@@ -112,7 +112,7 @@ def _collect(item, results: dict, failed: list) -> int:
 def _tesseract(png: bytes) -> str | None:
     try:
         out = subprocess.run(
-            ["tesseract", "stdin", "stdout", "--dpi", str(DPI), "-l", "eng", "tsv"],
+            ["tesseract", "stdin", "stdout", "--dpi", str(DPI), "-l", "eng", "-c", "tessedit_do_invert=0", "tsv"],
             input=png, capture_output=True, timeout=PAGE_TIMEOUT,
             env=dict(os.environ, OMP_THREAD_LIMIT="1"),
         )
