@@ -35,3 +35,11 @@ def authors_text(authors: list[str], limit: int = 3) -> str:
         return ""
     head = ", ".join(authors[:limit])
     return head + (" et al." if len(authors) > limit else "")
+
+
+def ocr_progress(done: int, total: int, label: str) -> None:
+    """Progress of a slow import stage (OCR) on a terminal: one line, rewritten in place."""
+    import sys
+
+    if sys.stderr.isatty():
+        print(f"\r{label}", end="\n" if done >= total else "", file=sys.stderr, flush=True)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from reader_app.cli import add_common
-from reader_app.commands.common import authors_text, open_library, short, table
+from reader_app.commands.common import authors_text, ocr_progress, open_library, short, table
 from reader_app.core.errors import BadInput, NotFound, ReaderError
 
 
@@ -86,7 +86,7 @@ def import_file(lib, path: str, password: str | None, tags: list[str]) -> dict:
     try:
         paper_id, duplicate = lib.resolve_id(digest), True  # same bytes: skip extraction
     except NotFound:
-        paper = extract_paper_isolated(str(p), password=password)
+        paper = extract_paper_isolated(str(p), password=password, on_progress=ocr_progress)
         paper_id, duplicate = lib.add_paper(paper, str(p))
     if tags:
         lib.add_tags(paper_id, tags)
@@ -167,6 +167,8 @@ def cmd_show(args):
         "sections": [{"title": s.title, "level": s.level, "page": s.page} for s in paper.sections],
         "paragraphs": len(paper.paragraphs),
         "warnings": paper.warnings,
+        "ocr": bool(paper.ocr_pages),
+        "ocr_pages": paper.ocr_pages,
         "file": paper.file,
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, origin top-left
@@ -9,6 +10,39 @@ BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, origin
 # "figure": text inside a figure or a table (axis labels, diagram boxes, table cells);
 # kept for search and the PDF view, left out of prompts and summaries like headings.
 PARAGRAPH_KINDS = ("body", "caption", "heading", "reference", "footnote", "figure")
+
+
+OCR_NOTE = "text read by OCR on page"  # the warning that marks a paper's OCR'd pages
+
+
+def page_ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 7, 9, 10] -> "1-3, 7, 9-10": short even for a 2,000-page document."""
+    parts: list[str] = []
+    nums = sorted(set(numbers))
+    i = 0
+    while i < len(nums):
+        j = i
+        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
+            j += 1
+        parts.append(str(nums[i]) if i == j else f"{nums[i]}-{nums[j]}")
+        i = j + 1
+    return ", ".join(parts)
+
+
+def ocr_note(pages: list[int]) -> str:
+    """The paper warning naming its OCR'd pages: "text read by OCR on pages 1-12"."""
+    return f"{OCR_NOTE}{'s' if len(set(pages)) > 1 else ''} {page_ranges(pages)}"
+
+
+def ocr_pages_of(warnings: list[str]) -> list[int]:
+    """The pages named by ``ocr_note`` among a paper's warnings."""
+    for w in warnings:
+        if w.startswith(OCR_NOTE):
+            pages: list[int] = []
+            for a, b in re.findall(r"(\d+)(?:-(\d+))?", w[len(OCR_NOTE):]):
+                pages.extend(range(int(a), int(b or a) + 1))
+            return pages
+    return []
 
 
 @dataclass
@@ -43,6 +77,7 @@ class Paper:
     sections: list[Section] = field(default_factory=list)
     paragraphs: list[Paragraph] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)  # pages whose text came from OCR
     tags: list[str] = field(default_factory=list)
     file: str = ""  # the library's own copy of the PDF
     original_path: str = ""

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import platformdirs
 
 from reader_app.core.errors import AmbiguousId, BadInput, NotFound
-from reader_app.core.model import Paper, Paragraph, Section
+from reader_app.core.model import Paper, Paragraph, Section, ocr_pages_of
 
 from . import schema
 from .db import _locked, _text, connect, dumps, loads, now, write
@@ -133,6 +133,7 @@ class Library(SearchMixin, NotesMixin, AssistantStoreMixin, MaintenanceMixin):
             doi=row["doi"], arxiv_id=row["arxiv_id"], abstract=row["abstract"], pages=row["pages"],
             warnings=loads(row["warnings"], []), file=self._abs_file(row["file"]),
             original_path=row["original_path"], added=row["added"],
+            ocr_pages=ocr_pages_of(loads(row["warnings"], [])),
         )
 
     # ------------------------------------------------------------------ ids
@@ -183,17 +184,7 @@ class Library(SearchMixin, NotesMixin, AssistantStoreMixin, MaintenanceMixin):
                     "abstract": _text(paper.abstract), "pages": paper.pages or 0, "added": added,
                     "warnings": dumps([_text(w) for w in paper.warnings]),
                 })
-                # executemany: several times faster than insert_all here, and import
-                # time counts against the ingest budget (issue A: <= 3x raw extraction)
-                conn = self.db.conn
-                conn.executemany(
-                    "INSERT INTO sections (paper_id, idx, title, level, page) VALUES (?, ?, ?, ?, ?)",
-                    [(paper.id, s.index, _text(s.title), s.level, s.page or 0) for s in paper.sections])
-                conn.executemany(
-                    """INSERT INTO paragraphs (paper_id, idx, text, page, x0, y0, x1, y1, section_index,
-                       section, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [(paper.id, p.index, _text(p.text), p.page or 0, *map(float, p.bbox), p.section_index,
-                      _text(p.section), p.kind or "body") for p in paper.paragraphs])
+                self._insert_structure(paper)
                 self._add_tags(paper.id, paper.tags)
         except BaseException:
             if created_file:
@@ -242,6 +233,40 @@ class Library(SearchMixin, NotesMixin, AssistantStoreMixin, MaintenanceMixin):
     def _unlink_if_unreferenced(self, rel: str) -> None:
         if rel and not self._one("SELECT 1 FROM papers WHERE file = ?", [rel]):
             (self.path / rel).unlink(missing_ok=True)
+
+    def _insert_structure(self, paper: Paper) -> None:
+        """Sections and paragraphs of ``paper`` (inside the caller's write transaction)."""
+        # executemany: several times faster than insert_all here, and import
+        # time counts against the ingest budget (issue A: <= 3x raw extraction)
+        conn = self.db.conn
+        conn.executemany(
+            "INSERT INTO sections (paper_id, idx, title, level, page) VALUES (?, ?, ?, ?, ?)",
+            [(paper.id, s.index, _text(s.title), s.level, s.page or 0) for s in paper.sections])
+        conn.executemany(
+            """INSERT INTO paragraphs (paper_id, idx, text, page, x0, y0, x1, y1, section_index,
+               section, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(paper.id, p.index, _text(p.text), p.page or 0, *map(float, p.bbox), p.section_index,
+              _text(p.section), p.kind or "body") for p in paper.paragraphs])
+
+    @_locked
+    def replace_extraction(self, paper_id: str, paper: Paper) -> Paper:
+        """Replace what extraction made of a stored paper (metadata, sections, paragraphs)
+        with ``paper``, a fresh extraction of the same PDF, in one transaction.  The row
+        itself stays, so its notes (with their pages), tags, Q&A history, summaries and
+        cached demonstrations stay attached."""
+        pid = self.resolve_id(paper_id)
+        with write(self.db):
+            self.db["papers"].update(pid, {
+                "title": _text(paper.title), "authors": dumps([_text(a) for a in paper.authors]),
+                "year": paper.year, "doi": _text(paper.doi) or None, "arxiv_id": _text(paper.arxiv_id) or None,
+                "abstract": _text(paper.abstract), "pages": paper.pages or 0,
+                "warnings": dumps([_text(w) for w in paper.warnings]),
+            })
+            self.db.execute("DELETE FROM paragraphs WHERE paper_id = ?", [pid])
+            self.db.execute("DELETE FROM sections WHERE paper_id = ?", [pid])
+            paper.id = pid
+            self._insert_structure(paper)
+        return self.get_paper(pid, with_paragraphs=False)
 
     @_locked
     def get_paper(self, id_or_prefix: str, with_paragraphs: bool = True) -> Paper:

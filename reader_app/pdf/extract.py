@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import bisect
 import logging
+import os
 import re
 from pathlib import Path
 
 from reader_app.core.errors import PdfError, ReaderError
-from reader_app.core.model import Paper, Paragraph, Section
-from reader_app.pdf import figures, layout, metadata
+from reader_app.core.model import Paper, Paragraph, Section, ocr_note, page_ranges  # noqa: F401 (page_ranges: re-exported)
+from reader_app.pdf import figures, layout, metadata, ocr
 from reader_app.pdf.lines import PageText, read_page
 from reader_app.pdf.opening import _short, open_pdf, sha256_file
-from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest
+from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest, num_level
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,11 @@ _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 progress_hook = None
 
 
-def _progress(done: int, total: int) -> None:
+def _progress(done: int, total: int, budget: float = 0.0, label: str = "") -> None:
+    """``budget``: extra seconds the rest of the import may need (OCR); ``label``: what
+    is being done, for the window and the CLI."""
     if progress_hook is not None:
-        progress_hook(done, total)
+        progress_hook(done, total, budget, label)
 
 
 def extract_paper(path: str | Path, password: str | None = None) -> Paper:
@@ -58,16 +61,23 @@ def _extract(doc) -> Paper:
     bad_pages = []
     graphics: dict[int, figures.PageGraphics] = {}
     n = doc.page_count
+    scans: list[int] = []
     for i in range(n):
         _progress(i, n)
         try:
             pg = read_page(doc[i], i + 1)
+            if _scanned(doc[i], pg):
+                if "invisible" in pg.hidden:  # a scan with its own (invisible) OCR text
+                    pg = read_page(doc[i], i + 1, ocr_layer=True)
+                    pg.ocr = "layer"
+                if not pg.lines:
+                    scans.append(i + 1)
             pages.append(pg)
         except Exception:
             bad_pages.append(i + 1)
             pages.append(PageText(i + 1, 612.0, 792.0, [], [], set(), ""))
             continue
-        if pg.lines:
+        if pg.lines and not pg.ocr:  # a scan is one picture: its text is not a figure's
             try:
                 graphics[i + 1] = figures.page_graphics(doc[i], pg.drawings, pg.log)
             except Exception:
@@ -76,6 +86,8 @@ def _extract(doc) -> Paper:
     if bad_pages:
         warnings.append(f"could not read text on page{'s' if len(bad_pages) > 1 else ''} "
                         + page_ranges(bad_pages))
+    if scans:
+        _ocr(doc, pages, scans, warnings)
     _progress(n, n)
     for pg in pages:
         pg.lines = layout.merge_rows(pg.lines)
@@ -125,6 +137,9 @@ def _extract(doc) -> Paper:
     paper.doi, paper.arxiv_id = metadata.find_ids(first_text, meta)
     paper.year = metadata.find_year(paper.arxiv_id, first_text, meta)
     paper.sections = sections
+    paper.ocr_pages = [pg.number for pg in pages if pg.ocr and pg.lines]
+    if paper.ocr_pages:
+        warnings.insert(0, ocr_note(paper.ocr_pages))
     rects = {pg.number: (pg.width, pg.height) for pg in pages}
     paper.paragraphs = [_to_paragraph(i, p, rects[p.page]) for i, p in enumerate(paras)]
     paper.abstract = _abstract(paper.paragraphs)
@@ -140,6 +155,38 @@ def _extract(doc) -> Paper:
         warnings.append("no text found (a scanned PDF without a text layer?)")
     paper.warnings = warnings
     return paper
+
+
+def _scanned(page, pg: PageText) -> bool:
+    """A scanned page: mostly image, with (almost) no visible text of its own."""
+    return sum(len(ln.text) for ln in pg.lines) < 200 and ocr.is_scan(page)
+
+
+def _ocr(doc, pages: list[PageText], scans: list[int], warnings: list[str]) -> None:
+    """Read the text of scanned pages with OCR, or say in one warning why not."""
+    if not ocr.ocr_available():
+        warnings.append(f"OCR unavailable: page{'s' if len(scans) > 1 else ''} {page_ranges(scans)} "
+                        f"without a text layer not read ({ocr.INSTALL_HINT})")
+        return
+    todo, later = scans[: ocr.MAX_PAGES], scans[ocr.MAX_PAGES:]
+    workers = max(1, os.cpu_count() or 1)
+    per_page = ocr.PAGE_TIMEOUT / 4
+
+    def progress(done: int, total: int) -> None:
+        left = (total - done) * per_page / workers
+        _progress(done, total, left, f"OCR page {done} of {total}")
+
+    progress(0, len(todo))
+    lines, failed = ocr.ocr_pages(doc, todo, progress)
+    for num, found in lines.items():
+        pg = pages[num - 1]
+        pg.lines = found
+        pg.raw_text = "\n".join(ln.text for ln in found)
+        pg.ocr = "tesseract"
+    if failed:
+        warnings.append(f"OCR failed or timed out on page{'s' if len(failed) > 1 else ''} {page_ranges(failed)}")
+    if later:
+        warnings.append(f"pages {page_ranges(later)} not read: OCR stops after {ocr.MAX_PAGES} pages per import")
 
 
 def _vocabulary(ordered: dict) -> set[str]:
@@ -175,8 +222,12 @@ def _sections_from_toc(doc, paras: list[Para], title: str, npages: int):
         return [], []
     entries = [(lvl, " ".join(str(t).split()), pg) for lvl, t, pg, *_ in toc if str(t).strip() and 1 <= pg <= npages]
     entries = [e for e in entries if _norm(e[1]) != _norm(title)]
+    if len(entries) >= 4 and sum(1 for e in entries if e[0] == entries[0][0]) == 1 \
+            and all(e[0] > entries[0][0] for e in entries[1:]):
+        entries = entries[1:]  # a single root holding everything: the document itself
     if len(entries) < 3:
         return [], []
+    entries = _outline_levels(entries)
     base = min(e[0] for e in entries)
     sections: list[Section] = []
     starts: list[int] = []
@@ -219,19 +270,42 @@ def _sections_from_toc(doc, paras: list[Para], title: str, npages: int):
     return sections, starts
 
 
+def _caps(text: str) -> bool:
+    letters = [c for c in heading_rest(text)[1] if c.isalpha()]
+    return len(letters) >= 3 and all(c.isupper() for c in letters)
+
+
+def _outline_levels(entries: list[tuple]) -> list[tuple]:
+    """Where most entries are numbered, the numbers give the levels ("3" 1, "3.1" 2):
+    outlines are often nested wrongly by hand."""
+    nums = [heading_rest(t)[0] for _, t, _ in entries]
+    if sum(1 for n in nums if n and n[0].isdigit()) < len(entries) / 2:
+        return entries
+    base = min(e[0] for e in entries)
+    return [(num_level(n) + base - 1 if n and n[0].isdigit() else lvl, t, pg) for (lvl, t, pg), n in zip(entries, nums)]
+
+
 def _sections_from_layout(paras: list[Para]):
     heads = [(j, p) for j, p in enumerate(paras) if p.kind == "heading" and not p.extra.get("title")]
     lvl1_sizes = [p.size for _, p in heads if p.numbered and p.level == 1]
+    numbered = len(lvl1_sizes) >= 3  # the paper numbers its sections
+    last_numbered = max((j for j, p in heads if p.numbered and p.level == 1
+                         and (p.extra.get("num") or "x")[0] in "0123456789IVX"), default=-1)
     sizes = sorted({p.size for _, p in heads}, reverse=True)
-    roman = any(re.fullmatch(r"[IVX]+\.", p.extra.get("num") or "") for _, p in heads)
+    roman = len({p.extra.get("num") for _, p in heads if re.fullmatch(r"[IVX]+\.", p.extra.get("num") or "")}) >= 2
     sections, starts = [], []
     for j, p in heads:
         level = p.level
-        if roman and re.fullmatch(r"[A-H]\.?", p.extra.get("num") or ""):
-            level = 2  # IEEE style: I. INTRODUCTION / A. Subsection
+        num = p.extra.get("num") or ""
+        if roman and re.fullmatch(r"1{1,3}\.", num) and _caps(p.text):
+            level = 1  # "11. SIFT CONCEPT": OCR reads the roman II as 11
+        elif roman and re.fullmatch(r"[A-H]\.?|\d{1,2}[.)]?", num):
+            level = max(level, 2)  # IEEE style: I. INTRODUCTION / A. Subsection / 1) Paragraph
         if level == 0:
             _, rest = heading_rest(p.text)
-            if lvl1_sizes:
+            if numbered and j < last_numbered and not KNOWN_RE.match(rest.rstrip(":. ")):
+                level = 2  # an unnumbered heading among numbered sections: a paragraph heading
+            elif lvl1_sizes:
                 level = 1 if p.size >= min(lvl1_sizes) - 0.3 else 2
             else:
                 level = 1 if (not sizes or p.size >= sizes[0] - 0.3) else 2
@@ -274,17 +348,3 @@ def _abstract(paragraphs: list[Paragraph]) -> str:
         if m:
             return m.group(1)
     return ""
-
-
-def page_ranges(numbers: list[int]) -> str:
-    """[1, 2, 3, 7, 9, 10] -> "1-3, 7, 9-10": short even for a 2,000-page document."""
-    parts: list[str] = []
-    nums = sorted(set(numbers))
-    i = 0
-    while i < len(nums):
-        j = i
-        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
-            j += 1
-        parts.append(str(nums[i]) if i == j else f"{nums[i]}-{nums[j]}")
-        i = j + 1
-    return ", ".join(parts)

@@ -29,11 +29,11 @@ def _child(conn, path: str, password: str | None) -> None:
     try:
         last = [0.0]
 
-        def progress(done: int, total: int) -> None:
+        def progress(done: int, total: int, budget: float = 0.0, label: str = "") -> None:
             now = time.monotonic()
-            if now - last[0] >= _REPORT_EVERY:
+            if now - last[0] >= _REPORT_EVERY or label:
                 last[0] = now
-                conn.send(("progress", done, total))
+                conn.send(("progress", done, total, budget, label))
 
         _extract_mod.progress_hook = progress  # this forked child only
         try:
@@ -48,7 +48,7 @@ def _child(conn, path: str, password: str | None) -> None:
         os._exit(0)  # skip the parent's atexit handlers (pytest, Qt, ...)
 
 
-def _wait(recv, timeout: float, per_page: float):
+def _wait(recv, timeout: float, per_page: float, on_progress=None):
     """The child's final message; PdfError when it stalls or runs past its budget."""
     start = last = time.monotonic()
     total_limit = timeout
@@ -65,15 +65,25 @@ def _wait(recv, timeout: float, per_page: float):
         msg = recv.recv()
         if msg[0] != "progress":
             return msg
-        _tag, done, pages = msg
+        _tag, done, pages, budget, label = msg
         last = time.monotonic()
+        if label:  # a later stage (OCR): ``budget`` seconds more from now
+            total_limit = max(total_limit, last - start + timeout + budget)
+            where = label
+            if on_progress is not None:
+                on_progress(done, pages, label)
+            continue
         total_limit = max(total_limit, timeout + per_page * pages)
         where = f"at page {done} of {pages}" if done < pages else f"after reading {pages} pages"
 
 
 def extract_paper_isolated(path: str | Path, password: str | None = None, timeout: float = 30.0,
-                           per_page: float = PER_PAGE) -> Paper:
+                           per_page: float = PER_PAGE, on_progress=None) -> Paper:
     """Like ``extract_paper`` but in a forked child.
+
+    ``on_progress(done, total, label)`` is called in this process for the slow stages
+    (OCR of scanned pages: "OCR page 3 of 12"); each extends the time limit by the
+    stage's own estimate.
 
     The child is killed when it reports no progress for ``timeout`` seconds, or when the
     import takes longer than ``timeout + per_page × page count``.
@@ -93,7 +103,7 @@ def extract_paper_isolated(path: str | Path, password: str | None = None, timeou
     send.close()
     try:
         try:
-            msg = _wait(recv, timeout, per_page)
+            msg = _wait(recv, timeout, per_page, on_progress)
         except PdfError:
             proc.kill()
             proc.join(5)

@@ -34,6 +34,7 @@ COVERED = 0.9  # share of a span's box an opaque box must cover to hide it
 # footnote / affiliation markers printed as superscripts
 _BOLD_FONT = re.compile(r"bold|-bd|medi|semibold|heavy|black|demi", re.IGNORECASE)
 _MONO_FONT = re.compile(r"mono|courier|consol|typewriter|cmtt|menlo|code", re.IGNORECASE)
+_BROKEN_LIGATURE = re.compile(r"(?<=[A-Za-z])\ufffd(?=[a-z])|^\ufffd(?=[a-z])|(?<=\s)\ufffd(?=[a-z])")
 _MARKER = re.compile(r"[\d\W\u0370-\u03ffa-z]{1,6}")
 
 
@@ -52,6 +53,7 @@ class Line:
     marker_start: bool = False  # line starts with a superscript marker (footnotes)
     mono: bool = False
     col: int = 0  # 0 full width, 1 left column, 2 right column (set by layout)
+    ocr: str = ""  # "layer" (a scan's own OCR text) or "tesseract": sizes are estimates
 
     @property
     def height(self) -> float:
@@ -74,6 +76,7 @@ class PageText:
     # what the filter already read, reused by the figure detector (None: not read)
     drawings: list | None = None  # page.get_cdrawings()
     log: list | None = None  # page.get_bboxlog() as (kind, rect)
+    ocr: str = ""  # "layer": the scan's own invisible OCR text; "tesseract": OCR'd here
 
 
 def _rgb(color: int) -> tuple[float, float, float]:
@@ -244,7 +247,10 @@ def _nonspace(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t")
 
 
-def read_page(page, number: int) -> PageText:
+def read_page(page, number: int, ocr_layer: bool = False) -> PageText:
+    """The page's visible lines.  ``ocr_layer``: the page is a scanned image whose text
+    layer is invisible OCR text laid over it (a "sandwich" PDF): that text is read as
+    the page's text, with only the size and off-page checks."""
     rect = page.rect
     d = page.get_text("dict", flags=FLAGS_ALL, clip=pymupdf.INFINITE_RECT())  # off-page text too
     blocks = [b for b in d.get("blocks", ()) if b.get("type") == 0]
@@ -279,7 +285,9 @@ def read_page(page, number: int) -> PageText:
                     vis.append(s)
                     continue
                 reason = None
-                if s.get("alpha", 255) < MIN_ALPHA or not (s.get("char_flags", CHAR_FILLED) & (CHAR_FILLED | CHAR_STROKED)):
+                if ocr_layer:
+                    reason = "tiny" if s["size"] < MIN_SIZE else ("off-page" if _outside(s["bbox"], rect) else None)
+                elif s.get("alpha", 255) < MIN_ALPHA or not (s.get("char_flags", CHAR_FILLED) & (CHAR_FILLED | CHAR_STROKED)):
                     reason = "invisible"
                 elif s["size"] < MIN_SIZE:
                     reason = "tiny"
@@ -326,6 +334,8 @@ def read_page(page, number: int) -> PageText:
                 continue
             line = _make_line(vis, number, bno)
             if line is not None:
+                if ocr_layer:
+                    line.ocr, line.mono = "layer", False
                 lines.append(line)
     if sum(len(v.text) for v in vlines) > max(200, sum(len(ln.text) for ln in lines)):
         lines.extend(vlines)  # a sideways page (rotated table): keep its text rather than lose it
@@ -380,6 +390,8 @@ def _make_line(spans, number: int, bno: int) -> Line | None:
     if cur.strip():
         parts.append(cur.strip())
     text = " ".join("".join(pieces).split())
+    if "\ufffd" in text:  # a ligature without a Unicode mapping: "fi" is by far the most common
+        text = _BROKEN_LIGATURE.sub("fi", text)
     if not text or total == 0:
         return None
     size = max(sizes.items(), key=lambda kv: kv[1])[0]

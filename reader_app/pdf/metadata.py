@@ -12,7 +12,7 @@ ARXIV_RE = re.compile(
     r"|arXiv\s*:\s*([a-z\-]+(?:\.[A-Z]{2})?/\d{7})",
     re.IGNORECASE,
 )
-YEAR_RE = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+YEAR_RE = re.compile(r"\b(19\d\d|20[0-4]\d)\b")
 _AFFIL = re.compile(
     r"universit|institut|college|school|department|dept\.|laborator|\blab\b|research|center|centre|"
     r"inc\.|corp|company|google|microsoft|meta\b|facebook|amazon|ibm|nvidia|openai|allen|academy|"
@@ -20,7 +20,8 @@ _AFFIL = re.compile(
     re.IGNORECASE,
 )
 _NAME_TOKEN = re.compile(r"^(?:[A-Z][\w'’\-]*\.?|[A-Z]\.(?:-?[A-Z]\.)*|van|von|de|der|den|da|di|du|la|le|al|bin|del|dos)$")
-_BAD_META = re.compile(r"\.(?:dvi|tex|pdf|docx?|pptx?)\b|^untitled|^microsoft|^title$|^paper$|^\s*$", re.IGNORECASE)
+_BAD_META = re.compile(
+    r"\.(?:dvi|tex|pdf|docx?|pptx?)\b|^untitled|^microsoft|^title$|^paper$|^\s*$|^doi:|^\S+$", re.IGNORECASE)
 
 
 def plausible_meta(text: str | None) -> str:
@@ -30,9 +31,23 @@ def plausible_meta(text: str | None) -> str:
     return t
 
 
+def _wordy(text: str) -> bool:
+    """Mostly letters: a title, not a formula or a page number."""
+    chars = text.replace(" ", "")
+    return sum(ch.isalpha() for ch in chars) >= max(3, 0.6 * len(chars))
+
+
 def find_title(p1: list[Line], body: float, page_h: float, meta_title: str) -> tuple[str, set[int]]:
-    """Largest text in the upper half of page 1; falls back to the info dictionary."""
-    cand = [l for l in p1 if l.y0 < 0.5 * page_h and sum(ch.isalpha() for ch in l.text) >= 3]
+    """The title as printed on page 1: the largest text in its upper half (or, in a
+    paper set all in one size, a bold first line at the top); the info dictionary's
+    title when that is printed on the page too (a journal masthead can be larger), or
+    when the page has nothing better."""
+    meta = plausible_meta(meta_title)
+    page_text = _squash(" ".join(l.text for l in p1))
+    if meta and len(_squash(meta)) >= 8 and _squash(meta) in page_text:
+        ids = _lines_of(p1, meta)
+        return meta, ids
+    cand = [l for l in p1 if l.y0 < 0.5 * page_h and _wordy(l.text)]
     if cand:
         big = max(l.size for l in cand)
         if big >= body + 1.5:
@@ -48,18 +63,61 @@ def find_title(p1: list[Line], body: float, page_h: float, meta_title: str) -> t
             title = " ".join(l.text for l in chosen).strip()
             if len(title) >= 6:
                 return title, {id(l) for l in chosen}
-    meta = plausible_meta(meta_title)
+        top = cand[0]
+        if top.bold >= 0.8 and top.y0 < 0.3 * page_h and len(top.text.split()) >= 3 and not top.text.endswith("."):
+            return top.text.strip(), {id(top)}  # a bold first line in a paper set in one size
     if meta:
         return meta, set()
     return "", set()
 
 
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _lines_of(p1: list[Line], title: str) -> set[int]:
+    """The page-1 lines that spell ``title`` (consecutive, in reading order)."""
+    want = _squash(title)
+    for i, l in enumerate(p1):
+        got = ""
+        ids = set()
+        for m in p1[i:i + 5]:
+            got += _squash(m.text)
+            ids.add(id(m))
+            if got == want or (want.startswith(got) is False and got.startswith(want)):
+                return ids
+            if not want.startswith(got):
+                break
+    return set()
+
+
+_NOT_NAME = {
+    "paper", "position", "project", "group", "team", "draft", "technical", "report", "abstract", "haven", "free",
+    "the", "of", "for", "and", "in", "on", "university", "management", "process", "systems", "system", "press",
+    "editor", "editors", "techniques", "programming", "magazine", "journal", "proceedings", "supervised", "by",
+}
+_ACCENT = {"\u00b4": "\u0301", "`": "\u0300", "\u00a8": "\u0308", "^": "\u0302", "\u02dc": "\u0303", "~": "\u0303"}
+
+
+def fix_accents(text: str) -> str:
+    """"L´aszl´o" (TeX's spacing accent before its letter) -> "László"."""
+    import unicodedata
+
+    if not any(a in text for a in _ACCENT):
+        return text
+    return unicodedata.normalize(
+        "NFC", re.sub("([\u00b4`\u00a8^\u02dc~])([A-Za-z])", lambda m: m.group(2) + _ACCENT[m.group(1)], text))
+
+
 def split_names(text: str) -> list[str]:
     out = []
+    text = fix_accents(text)
     for chunk in re.split(r"\s*(?:,|;|\band\b|&|\s{2,})\s*", text):
         chunk = chunk.strip(" *†‡§¶∗·•,.")
         chunk = re.sub(r"\s*\d+$", "", chunk)
         toks = chunk.split()
+        if any(t.lower().strip(".") in _NOT_NAME for t in toks):
+            continue
         if 2 <= len(toks) <= 5 and all(_NAME_TOKEN.match(t) for t in toks) and not _AFFIL.search(chunk):
             if sum(1 for t in toks if t[0].isupper()) >= 2:
                 out.append(chunk)
@@ -67,13 +125,10 @@ def split_names(text: str) -> list[str]:
 
 
 def find_authors(p1_order: list[Line], title_ids: set[int], meta_author: str) -> list[str]:
-    meta = plausible_meta(meta_author)
-    if meta:
-        names = [n.strip() for n in re.split(r"\s*(?:;|,|\band\b|&)\s*", meta) if n.strip()]
-        names = [n for n in names if sum(ch.isalpha() for ch in n) >= 3]
-        if names:
-            return names
-    authors: list[str] = []
+    """Names printed between the title and the abstract, row by row as printed (a grid
+    of authors reads left to right, then down); the info dictionary's author only when
+    the page has none (producers write "Administrator" there)."""
+    block: list[Line] = []
     started = False
     for l in p1_order:
         if id(l) in title_ids:
@@ -82,8 +137,15 @@ def find_authors(p1_order: list[Line], title_ids: set[int], meta_author: str) ->
         if not started:
             continue
         t = l.text.strip()
-        if re.match(r"^(abstract|\d?\s*introduction)\b", t, re.IGNORECASE) or len(t) > 200:
+        if re.match(r"^(abstract|\d?\.?\s*introduction|keywords?|key words)\b", t, re.IGNORECASE) or len(t) > 200:
             break
+        block.append(l)
+        if len(block) > 60:
+            break
+    block.sort(key=lambda l: (round(l.y1 / 4), l.x0))  # (bottoms: superscripts raise tops)
+    authors: list[str] = []
+    for l in block:
+        t = l.text.strip()
         if _AFFIL.search(t) and not l.bold > 0.5:
             continue
         for part in l.parts or [t]:
@@ -92,7 +154,18 @@ def find_authors(p1_order: list[Line], title_ids: set[int], meta_author: str) ->
                     authors.append(n)
         if len(authors) > 40:
             break
-    return authors
+    if authors:
+        return authors
+    meta = plausible_meta(meta_author)
+    if meta:
+        names = [n.strip() for n in re.split(r"\s*(?:;|\band\b|&)\s*", meta) if n.strip()]
+        if len(names) == 1 and meta.count(",") >= 1 and not re.search(r"\S+ \S+,", meta):
+            names = [meta]  # "Casimir, H.B.G.": one name, family name first
+        elif len(names) == 1:
+            names = [n.strip() for n in meta.split(",")]
+        names = [n for n in names if sum(ch.isalpha() for ch in n) >= 3]
+        return names
+    return []
 
 
 def find_ids(first_page_text: str, meta: dict) -> tuple[str | None, str | None]:
@@ -108,14 +181,34 @@ def find_ids(first_page_text: str, meta: dict) -> tuple[str | None, str | None]:
     return doi, arxiv
 
 
+_COPYRIGHT = re.compile(
+    r"©|\(c\)|copyright|\b(?:19\d\d|20[0-4]\d)\s+(?:ACM|IEEE|Elsevier|Springer|Academic Press|"
+    r"International Association|Association|by )", re.IGNORECASE)
+_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+          r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)")
+_VENUE = re.compile(
+    r"proceedings|conference|symposium|workshop|journal|transactions|magazine|published|to appear|draft of|"
+    r"\bvol(?:ume)?\b\.?|\bno\.\s*\d|\bp?v?ldb\b|arxiv|(?-i:\b[A-Z]{3,8}\s?['’]?(?:\d{2}|\d{4})\b)|"
+    r"\(\s*(?:19\d\d|20[0-4]\d)\s*\)\s*\d+[:\u2013-]\d+", re.IGNORECASE)
+_DATE = re.compile(_MONTH + r",?\s+(?:\d{1,2}[.,]?\s+)?(?:19\d\d|20[0-4]\d)", re.IGNORECASE)
+_NOT_PUBLISHED = re.compile(r"received|revised|accepted|submitted|manuscript|\bsince\b", re.IGNORECASE)
+
+
 def find_year(arxiv_id: str | None, first_page_text: str, meta: dict) -> int | None:
+    """The year printed on page 1: a venue line first (the journal issue's year rather
+    than an earlier online copyright), then a copyright line, then a date (not a
+    "received" one); an arXiv id's year; the
+    PDF's creation date last."""
     if arxiv_id and re.match(r"\d{4}\.", arxiv_id):
         return 2000 + int(arxiv_id[:2])
-    for line in first_page_text.splitlines():
-        if re.search(r"proceedings|conference|©|\(c\)|copyright|published|journal|workshop|arxiv", line, re.I):
-            m = YEAR_RE.search(line)
-            if m:
-                return int(m.group(1))
+    rows = first_page_text.splitlines()
+    lines = [(rows[i - 1] if i else "", l) for i, l in enumerate(rows) if YEAR_RE.search(l)]
+    for test in (lambda p, l: _VENUE.search(l) and not _NOT_PUBLISHED.search(p + " " + l),
+                 lambda p, l: _COPYRIGHT.search(l),
+                 lambda p, l: _DATE.search(l) and not _NOT_PUBLISHED.search(p + " " + l)):
+        for prev, line in lines:
+            if test(prev, line):
+                return int(YEAR_RE.search(line).group(1))
     m = re.match(r"D:(\d{4})", str(meta.get("creationDate") or ""))
     if m:
         y = int(m.group(1))
