@@ -5,6 +5,8 @@ imports all ship in PySide6-Essentials."""
 from __future__ import annotations
 
 import ast
+import os
+import shutil
 import subprocess
 import sys
 
@@ -47,10 +49,18 @@ def test_only_essential_qt_modules_are_imported():
 @pytest.mark.slow
 def test_wheel_carries_the_icons(tmp_path):
     pytest.importorskip("setuptools", minversion="77")
+    src = tmp_path / "src"  # a copy: the build writes build/ and *.egg-info beside the sources
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    for name in ("reader_app", "resources"):
+        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    # no PYTHONPATH or PIP_* settings: pip must see only the fresh venv
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("PIP_")}
     dist = tmp_path / "dist"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                            "--no-index", "-q", "-w", str(dist), str(REPO)],
-                           capture_output=True, text=True, timeout=300)
+                            "--no-index", "-q", "-w", str(dist), str(src)],
+                           capture_output=True, text=True, timeout=300, env=env)
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next(dist.glob("reader_app-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -63,12 +73,13 @@ def test_wheel_carries_the_icons(tmp_path):
     venv.create(env_dir, with_pip=True)
     py = env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
     inst = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
     assert inst.returncode == 0, inst.stderr[-2000:]
     probe = ("import pathlib, reader_app, reader_app.app as a; print(a.RESOURCES);"
              "print(len(__import__('json').loads((pathlib.Path(reader_app.__file__).parent"
              " / 'assistant' / 'catalog.json').read_text())['models']))")
-    out = subprocess.run([str(py), "-I", "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    out = subprocess.run([str(py), "-I", "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                         env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     folder, count = out.stdout.split()
     folder = Path(folder)

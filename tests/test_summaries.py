@@ -158,3 +158,18 @@ def test_quoted_fallback_skips_table_rows():
     (part,) = Assistant(FakeEngine("Zorblax wins every award in the world.")).summarize(make_paper(texts), 2)
     assert part["summary"] == (QUOTED + "The model reaches an accuracy of 91 percent on the test set [6]. "
                                "Errors come mostly from long sentences [7].")
+
+
+def test_a_paraphrase_is_kept_when_a_citation_can_be_verified():
+    """Below the inference threshold but verified (>= 0.5): cite it rather than quote the section.
+    (llama.cpp 0.3.36's 135M model paraphrases the TL;DR of 2304.02623 like this.)"""
+    from reader_app.assistant.citations import INFER_THRESHOLD, VERIFY_THRESHOLD, support
+    from reader_app.assistant.summaries import QUOTED
+
+    reply = "The proposed model reaches strong accuracy in the evaluation."
+    para5 = make_paper().paragraphs[4].text
+    assert VERIFY_THRESHOLD <= support(reply, para5) < INFER_THRESHOLD
+    part, _, _ = _one(reply)
+    assert not part["summary"].startswith(QUOTED)
+    assert part["summary"] == "The proposed model reaches strong accuracy in the evaluation [5]."
+    assert [(c["paragraph"], c["verified"]) for c in part["citations"]] == [(5, True)]

@@ -29,7 +29,14 @@ import re
 from dataclasses import asdict
 
 from reader_app.assistant import prompts
-from reader_app.assistant.citations import INFER_THRESHOLD, best_supporting, content_words, make_citation, support
+from reader_app.assistant.citations import (
+    INFER_THRESHOLD,
+    VERIFY_THRESHOLD,
+    best_supporting,
+    content_words,
+    make_citation,
+    support,
+)
 from reader_app.assistant.parsing import cited_numbers
 from reader_app.assistant.windows import included, number_of
 from reader_app.core.errors import BadInput, NotFound
@@ -159,7 +166,8 @@ def _valid_marks(mark: str, paras: dict[int, Paragraph]) -> str:
     return f" [{', '.join(map(str, ns))}]" if ns else ""
 
 
-def _cite(summary: str, paras: dict[int, Paragraph]) -> tuple[str, list[dict]]:
+def _cite(summary: str, paras: dict[int, Paragraph],
+          threshold: float = INFER_THRESHOLD) -> tuple[str, list[dict]]:
     """(summary with a marker on each supported sentence, citations in order of mention)."""
     verified: dict[int, bool] = {}
     out = []
@@ -167,7 +175,7 @@ def _cite(summary: str, paras: dict[int, Paragraph]) -> tuple[str, list[dict]]:
         said = _MARK.sub(" ", sent)
         numbers = cited_numbers(sent, set(paras))
         if not numbers:
-            n = best_supporting(said, paras, threshold=INFER_THRESHOLD)
+            n = best_supporting(said, paras, threshold=threshold)
             if n is not None:
                 numbers = [n]
                 m = re.search(r"[.!?]?[\"”']?$", sent)
@@ -299,7 +307,9 @@ def _summarize_part(assistant, paper, title, paras, what, budget, on_token, canc
         text = _generate(assistant, paper.title, [(f"{title} (notes)", fake)],
                          prompts.summary_tail(title, "reduce"), "reduce", on_token, cancel, numbered=False)
         summary = _clean(text, index, title)
-    summary, citations = _cite(summary, index)
+    text, (summary, citations) = summary, _cite(summary, index)
+    if not citations and text:  # a paraphrase: cite what supports it as far as a citation is verified
+        summary, citations = _cite(text, index, threshold=VERIFY_THRESHOLD)
     if not citations:  # nothing usable, or nothing the text supports: quote it instead
         summary, citations = _cite(_quoted(paras), index)
         if on_token:
