@@ -50,6 +50,7 @@ def test_ask_in_window_citation_moves_view_and_highlights(qtbot, ui_env):
     panel = win.side_panel
     panel.show_tab("ask")
     ap = panel.ask_panel
+    ap.set_mode("doubledipper")  # the mode is remembered: an earlier test may have left another
     ap.question.setPlainText(f"What does the paper say about {' '.join(_words(target.text)[:8])}?")
     with qtbot.waitSignal(ap.answered, timeout=60000) as blocker:
         qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
