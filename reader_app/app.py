@@ -108,8 +108,12 @@ class Services:
             self._all_libraries.append(lib)
         return lib
 
-    def import_pdf(self, path: str, password: str | None = None) -> tuple[str, bool]:
-        """Import one PDF (worker thread).  ReaderError on refusal."""
+    def import_pdf(self, path: str, password: str | None = None, on_progress=None) -> tuple[str, bool]:
+        """Import one PDF (worker thread).  ReaderError on refusal.
+
+        ``on_progress(done, total, label)`` hears of slow stages (OCR: "OCR page 3 of 12");
+        raising ``Cancelled`` from it stops the import.
+        """
         from reader_app.pdf import extract_paper_isolated, sha256_file
         from reader_app.core.errors import BadInput
 
@@ -125,7 +129,7 @@ class Services:
             return lib.resolve_id(digest), True
         except NotFound:
             pass
-        paper = extract_paper_isolated(str(p), password=password)
+        paper = extract_paper_isolated(str(p), password=password, on_progress=on_progress)
         return lib.add_paper(paper, str(p))
 
     # ---- model -------------------------------------------------------------------------

@@ -286,3 +286,26 @@ def test_window_settings_follow_the_config_dir(tmp_path, monkeypatch):
     services.ui_settings.sync()
     assert services.ui_settings.fileName() == str(tmp_path / "cfg" / "ui.ini")
     assert (tmp_path / "cfg" / "ui.ini").is_file()
+
+
+def test_import_of_a_scan_shows_ocr_progress(qtbot, ui_env, shared_dir):
+    """A scanned PDF is read by OCR page by page, and the status bar says so."""
+    from reader_app.pdf import ocr as ocr_mod
+    from reader_app.ui.ops import tracker
+    from tests.test_pdf_structure import _scan
+
+    if not ocr_mod.ocr_available():
+        pytest.skip("tesseract not installed")
+    pwl = shared_dir / "papers-pwl" / "pwl__bitcoin.pdf"
+    if not pwl.exists():
+        pytest.skip("../shared/papers-pwl not available")
+    scan = ui_env.tmp_path / "scan.pdf"
+    _scan(pwl, scan, 2)
+    win = ui_env.window()
+    seen = []
+    tracker.progressed.connect(lambda op: seen.append(op.last_progress))
+    with qtbot.waitSignal(win.importFinished, timeout=180000) as sig:
+        win.import_files([str(scan)])
+    assert sig.args[0]["added"], sig.args[0]
+    labels = [text for _d, _t, text in seen]
+    assert any(text == "scan.pdf: OCR page 1 of 2" for text in labels), labels

@@ -157,8 +157,13 @@ def import_files(win, paths: list[str], password: str | None = None, open_last: 
             op.check_cancelled()
             op.report(i, len(files), Path(path).name)
             pw = passwords.get(path, password)
+
+            def stage(done, total, label, name=Path(path).name):  # OCR of a scan: page by page
+                op.check_cancelled()
+                op.report(done, total, f"{name}: {label}")
+
             try:
-                pid, dup = services.import_pdf(path, pw)
+                pid, dup = services.import_pdf(path, pw, on_progress=stage)
                 result["duplicates" if dup else "added"].append(pid)
                 if pw:
                     result["passwords"][pid] = pw  # to open the stored copy this session
