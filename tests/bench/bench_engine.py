@@ -224,7 +224,6 @@ def process_alternating(model: str, threads: int, n_ctx: int, max_tokens: int, r
 
     def app_run():
         yield from app.stream(prefix, suffix, max_tokens=max_tokens)
-        app.complete("x", max_tokens=1)  # (leaves other tokens in the context: no KV reuse next time)
 
     def raw_run():
         n = 0
@@ -240,6 +239,9 @@ def process_alternating(model: str, threads: int, n_ctx: int, max_tokens: int, r
     prompt: dict[str, list[float]] = {"app": [], "raw": []}
     for i in range(reps):
         for name, fn in ((("app", app_run), ("raw", raw_run)) if i % 2 else (("raw", raw_run), ("app", app_run))):
+            # no KV reuse between runs: both evaluate the whole prompt each time
+            app.complete("x", max_tokens=1)
+            raw.reset()
             start = time.perf_counter()
             first = None
             n = 0
