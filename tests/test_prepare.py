@@ -236,3 +236,14 @@ def test_prepare_after_import_setting(qtbot, ui_env, papers_dir, monkeypatch, tm
     win.import_files([str(papers_dir / "2302.07302v1.pdf")])
     qtbot.waitUntil(lambda: bool(results), timeout=120000)
     assert set(results[0]) == KEYS and results[0]["windows"] >= 1
+
+
+def test_a_paper_with_no_usable_demonstrations_is_not_retried_by_the_question(library):
+    paper = make_paper()
+    library.add_paper(paper)
+    engine = FakeEngine("5]\nAnswer: 91 percent")  # never a usable demonstration
+    result = prepare(Assistant(engine, library), paper, k=2)
+    assert result["demonstrations"] == 0 and _demo_calls(engine) > 0
+    engine.calls.clear()
+    Assistant(engine, library).ask(paper, "What accuracy does the model reach?", k=2)
+    assert _demo_calls(engine) == 0 and engine.last_timings.cached_tokens > 0

@@ -174,7 +174,7 @@ class Assistant:
             return self._demos[ckey]
         use_lib = self._in_library(paper)
         stored = self._library_call("get_demonstrations", paper.id, mkey, f"{window.key}:k{k}") if use_lib else None
-        if stored:
+        if isinstance(stored, list):  # [] too: no paragraph gave a usable pair, do not try again
             try:
                 demos = [Demo.from_dict(d) for d in stored]
                 self._demos[ckey] = demos
@@ -183,7 +183,7 @@ class Assistant:
                 pass  # an unreadable cache entry is rebuilt
         demos = self._generate_demos(paper, window, k, cancel, progress)
         self._demos[ckey] = demos
-        if demos and use_lib:
+        if use_lib:
             self._library_call("put_demonstrations", paper.id, mkey, f"{window.key}:k{k}",
                                [d.to_dict() for d in demos])
         return demos

@@ -40,7 +40,7 @@ log = logging.getLogger("reader_app.assistant")
 
 LLAMA_TARGET = "reader_app.assistant.llama_engine:LlamaEngine"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-_POLL_S = 0.02  # how often a waiting call looks at its cancel event
+_POLL_S = 0.05  # how often a waiting call looks at its cancel event (none given: it just waits)
 _TOKEN_CACHE = 8192  # count_tokens results remembered (texts are counted again and again)
 
 SIGILL_MESSAGE = ("The model stopped unexpectedly (illegal instruction): this llama.cpp build uses CPU "
@@ -245,7 +245,7 @@ class ProcessEngine(Engine):
                 return self._reply(box.popleft(), rid)
             if cancel is not None and cancel.is_set():
                 return None
-            msg = child.recv(_POLL_S)
+            msg = child.recv(_POLL_S if cancel is not None else None)
             if msg is None:
                 continue
             if msg[1] == rid:

@@ -249,6 +249,60 @@ def bench_builds(model: str, threads: int, n_ctx: int, max_tokens: int, reps: in
     return out
 
 
+def process_alternating(model: str, threads: int, n_ctx: int, max_tokens: int, reps: int) -> dict:
+    """The app's engine (the model in its own process) against raw llama-cpp-python in this
+    process, alternating back to back: machine load hits both alike.  Wall clock only (the
+    child's CPU time cannot be clocked from here)."""
+    import llama_cpp
+
+    from reader_app.assistant.engine_process import ProcessEngine
+
+    app = ProcessEngine(model_path=model, n_ctx=n_ctx, threads=threads, disk_cache=False, ram_states=0)
+    prefix, suffix = app.chat_prefix_suffix(
+        "You are a helpful assistant.", paper_text(app.count_tokens, 400),
+        "Summarise the paper above in detail, paragraph by paragraph.")
+    tokens = app.tokenize(prefix) + app.tokenize(suffix)
+    raw = llama_cpp.Llama(model_path=model, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                          logits_all=False, verbose=False, seed=0)
+    vocab = raw._model.vocab
+
+    def app_run():
+        yield from app.stream(prefix, suffix, max_tokens=max_tokens)
+
+    def raw_run():
+        n = 0
+        for tok in raw.generate(tokens, temp=0.0, repeat_penalty=1.0, reset=True):
+            if llama_cpp.llama_vocab_is_eog(vocab, tok):
+                break
+            yield raw.detokenize([tok])
+            n += 1
+            if n >= max_tokens:
+                break
+
+    rates: dict[str, list[float]] = {"app": [], "raw": []}
+    prompt: dict[str, list[float]] = {"app": [], "raw": []}
+    for i in range(reps):
+        for name, fn in ((("app", app_run), ("raw", raw_run)) if i % 2 else (("raw", raw_run), ("app", app_run))):
+            # no KV reuse between runs: both evaluate the whole prompt each time
+            app.complete("x", max_tokens=1)
+            raw.reset()
+            start = time.perf_counter()
+            first = None
+            n = 0
+            for _ in fn():
+                if first is None:
+                    first = time.perf_counter()
+                n += 1
+            end = time.perf_counter()
+            prompt[name].append(first - start)
+            rates[name].append((n - 1) / (end - first))
+    app.close()
+    gen = statistics.median(rates["app"]) / statistics.median(rates["raw"])
+    pp = statistics.median(prompt["raw"]) / statistics.median(prompt["app"])
+    return {"gen_ratio": round(gen, 3), "prompt_ratio": round(pp, 3), "reps": reps,
+            "app_gen_tps": round(statistics.median(rates["app"]), 2), "raw_gen_tps": round(statistics.median(rates["raw"]), 2)}
+
+
 def bench_followup(model: str, threads: int, n_ctx: int, prefix_tokens: int) -> dict:
     from reader_app.assistant.llama_engine import LlamaEngine
 
@@ -278,7 +332,7 @@ def main() -> None:
     ap.add_argument("--prefix-tokens", type=int, default=2500)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--skip", choices=("throughput", "followup"), action="append", default=[])
+    ap.add_argument("--skip", choices=("throughput", "followup", "alternating"), action="append", default=[])
     ap.add_argument("--build", action="append", default=[], metavar="NAME=LIBDIR",
                     help="also time this llama.cpp build's libraries (raw tokens/s beside the installed build)")
     ap.add_argument("--json", action="store_true")
@@ -290,6 +344,8 @@ def main() -> None:
     result: dict = {"model": Path(model).name, "threads": threads, "cpu_count": os.cpu_count()}
     if "throughput" not in args.skip:
         result["throughput"] = bench_throughput(model, threads, args.n_ctx, args.max_tokens, args.reps)
+    if "alternating" not in args.skip:
+        result["alternating"] = process_alternating(model, threads, args.n_ctx, args.max_tokens, args.reps)
     if "followup" not in args.skip:
         result["followup"] = bench_followup(model, threads, args.n_ctx, args.prefix_tokens)
     if args.build:
@@ -313,14 +369,17 @@ def main() -> None:
         si = tp["same_instance"]
         print(f"    generation on one Llama instance, app stream() / raw generate(): wall {si['wall']}, "
               f"CPU {si['cpu']}")
+    if "alternating" in result:
+        a = result["alternating"]
+        print(f"(a') the app's engine (model in its own process) / raw llama-cpp-python in the measuring process, "
+              f"alternating, median of {a['reps']}: generation {a['app_gen_tps']} / {a['raw_gen_tps']} tokens/s = "
+              f"{a['gen_ratio']}; prompt evaluation {a['prompt_ratio']}  (target >= 0.95)")
     if "followup" in result:
         f = result["followup"]
         print(f"(b) follow-up TTFT {f['followup']['ttft_s']} s / first TTFT {f['first']['ttft_s']} s = "
               f"{f['ttft_ratio']}  (target <= 0.10; prefix {f['prefix_tokens']} tokens, new process, "
               f"follow-up cached {f['followup']['cached_tokens']}/{f['followup']['prompt_tokens']} tokens "
               f"from {f['followup']['cache']})")
-
-
     if "builds" in result:
         b = result["builds"]
         print(f"(c) raw llama-cpp-python tokens/s by llama.cpp build ({b['prompt_tokens']} prompt tokens; "
