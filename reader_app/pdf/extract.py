@@ -72,6 +72,10 @@ def _extract(doc) -> Paper:
                     pg.ocr = "layer"
                 if not pg.lines:
                     scans.append(i + 1)
+            elif "tiny" in pg.hidden:  # glyphs of a font without text (Type3 headings)?
+                runs = ocr.textless_runs(doc[i])
+                if runs and ocr.ocr_available():
+                    pg.lines.extend(ocr.ocr_runs(doc[i], i + 1, runs, pg.lines))
             pages.append(pg)
         except Exception:
             bad_pages.append(i + 1)
