@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from reader_app.pdf.lines import Line
+from reader_app.pdf.lines import Line, ocr_digits
 
 DPI = 200
 PAGE_TIMEOUT = 60.0  # seconds one page may take before it is skipped
@@ -45,6 +46,16 @@ def ocr_available() -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return "eng" in (out.stdout + out.stderr).split()
+
+
+_WORD = re.compile(r"^[(\[\"']?(?:[A-Za-z][a-z]{0,14}|[A-Z]{1,6}|\d+)[.,;:)\]\"'!?]*$")
+MIN_WORD_SHARE = 0.5  # an OCR layer with fewer plausible words than this is read again
+
+
+def usable(text: str) -> bool:
+    """Does a scan's own OCR text read as words (not "Faultiadrtioniarchievedbyus@?")?"""
+    toks = text.split()
+    return len(toks) < 20 or sum(1 for t in toks if _WORD.match(t)) >= MIN_WORD_SHARE * len(toks)
 
 
 def image_share(page) -> float:
@@ -158,7 +169,7 @@ def lines_from_tsv(tsv: str, number: int, scale: float, dx: float = 0.0, dy: flo
         y0 = min(w[1] for w in words) * scale + dy
         x1 = max(w[2] for w in words) * scale + dx
         y1 = max(w[3] for w in words) * scale + dy
-        text = " ".join(w[4] for w in words)
+        text = ocr_digits(" ".join(w[4] for w in words))
         heights = sorted((w[3] - w[1]) * scale for w in words)
         size = round(heights[len(heights) // 2] / 0.75 * 2) / 2
         lines.append(Line(number, block * 1000 + par, x0, y0, x1, y1, text, size, 0.0, [text], ocr="tesseract"))
