@@ -70,8 +70,14 @@ def _extract(doc) -> Paper:
                 if "invisible" in pg.hidden:  # a scan with its own (invisible) OCR text
                     pg = read_page(doc[i], i + 1, ocr_layer=True)
                     pg.ocr = "layer"
+                    if not ocr.usable(pg.raw_text):
+                        pg.lines = []  # an OCR layer of gibberish: read the image again
                 if not pg.lines:
                     scans.append(i + 1)
+            elif "tiny" in pg.hidden:  # glyphs of a font without text (Type3 headings)?
+                runs = ocr.textless_runs(doc[i])
+                if runs and ocr.ocr_available():
+                    pg.lines.extend(ocr.ocr_runs(doc[i], i + 1, runs, pg.lines))
             pages.append(pg)
         except Exception:
             bad_pages.append(i + 1)
@@ -232,20 +238,30 @@ def _sections_from_toc(doc, paras: list[Para], title: str, npages: int):
     sections: list[Section] = []
     starts: list[int] = []
     ptr = 0
+    last_page = 0
     for lvl, t, pg in entries:
         target = _norm(t)
         target_rest = _norm(heading_rest(t)[1])
         found = None
+        backwards = pg < last_page  # a page number that goes back (appendix pages counted anew)
         for j in range(ptr, len(paras)):
             p = paras[j]
-            if p.page > pg + 1:
+            if p.page > pg + 1 and not backwards:
                 break
-            if p.page < pg or len(p.lines) > 3:
+            if (p.page < pg and not backwards) or len(p.lines) > 3:
                 continue
             n = _norm(p.text)
-            if n and (n == target or n == target_rest or _norm(heading_rest(p.text)[1]) == target_rest):
+            rest = _norm(heading_rest(p.text)[1])
+            if n and (n == target or n == target_rest or rest == target_rest):
                 found = j
                 break
+            if p.kind == "heading" and not backwards and rest and _similar(rest, target_rest):
+                found = j  # the outline's text garbled (math in PDFDocEncoding): the page's wins
+                t = heading_rest(p.text)[1] if heading_rest(t)[0] is None else p.text
+                break
+        if found is None and backwards:
+            continue
+        last_page = max(last_page, pg)
         if found is None:  # heading not matched: start at the page's first heading, else its first paragraph
             cands = [j for j in range(ptr, len(paras)) if paras[j].page == pg]
             heads = [j for j in cands if paras[j].kind == "heading" and not paras[j].extra.get("title")]
@@ -270,6 +286,13 @@ def _sections_from_toc(doc, paras: list[Para], title: str, npages: int):
     return sections, starts
 
 
+def _similar(a: str, b: str) -> bool:
+    """Two squashed heading texts that differ only in a few garbled characters."""
+    import difflib
+
+    return min(len(a), len(b)) >= 12 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
+
+
 def _caps(text: str) -> bool:
     letters = [c for c in heading_rest(text)[1] if c.isalpha()]
     return len(letters) >= 3 and all(c.isupper() for c in letters)
@@ -282,20 +305,57 @@ def _outline_levels(entries: list[tuple]) -> list[tuple]:
     if sum(1 for n in nums if n and n[0].isdigit()) < len(entries) / 2:
         return entries
     base = min(e[0] for e in entries)
-    return [(num_level(n) + base - 1 if n and n[0].isdigit() else lvl, t, pg) for (lvl, t, pg), n in zip(entries, nums)]
+    letters = {n.rstrip(".") for n in nums if n and n[0].isalpha() and len(n.rstrip(".")) == 1}
+    appendix = {"A", "B"} <= letters  # "A Case Study", "B Additional Evaluations": appendices
+
+    def numbered(n: str | None) -> bool:
+        return bool(n) and (n[0].isdigit() or (appendix and n[0] in letters))
+
+    return [(num_level(n) + base - 1 if numbered(n) else lvl, t, pg) for (lvl, t, pg), n in zip(entries, nums)]
+
+
+_PAGE_REF = re.compile(r"\s(?:\d{1,3}|[ivxlc]{1,6})$")
+
+
+def _contents_pages(heads: list) -> set[int]:
+    """Pages of a table of contents: three or more "headings" there end in a page number."""
+    per_page: dict[int, int] = {}
+    named = set()
+    for _, p in heads:
+        if _PAGE_REF.search(p.text):
+            per_page[p.page] = per_page.get(p.page, 0) + 1
+        if re.fullmatch(r"(?i)(table of )?contents", p.text.strip()):
+            named.add(p.page)
+    pages = {pg for pg, n in per_page.items() if n >= 3} | named
+    return pages | {pg + 1 for pg in pages if per_page.get(pg + 1)}  # a contents list runs on
 
 
 def _sections_from_layout(paras: list[Para]):
     heads = [(j, p) for j, p in enumerate(paras) if p.kind == "heading" and not p.extra.get("title")]
+    contents = _contents_pages(heads)
+    for j, p in heads:
+        if p.page in contents and _PAGE_REF.search(p.text):
+            p.kind = "body"  # a line of the table of contents
+    heads = [(j, p) for j, p in heads if p.kind == "heading"]
     lvl1_sizes = [p.size for _, p in heads if p.numbered and p.level == 1]
-    numbered = len(lvl1_sizes) >= 3  # the paper numbers its sections
-    last_numbered = max((j for j, p in heads if p.numbered and p.level == 1
-                         and (p.extra.get("num") or "x")[0] in "0123456789IVX"), default=-1)
+    # the paper numbers its sections: unnumbered headings between numbered ones, in type no
+    # larger than theirs, are paragraph headings ("Relay cells" inside "4 The Tor Design")
+    nums = [(j, p.size) for j, p in heads if p.numbered and (p.extra.get("num") or "x")[0] in "0123456789IVX"]
+    appendix = [j for j, p in heads if p.numbered and p.level == 1 and re.fullmatch(r"[A-H]\.?", p.extra.get("num") or "")]
+    if len(nums) >= 3 and appendix:
+        nums.append((len(paras), 0.0))  # unnumbered headings inside the last (lettered) appendix too
+    numbered = len(nums) >= 3
+    first_numbered = nums[0][0] if nums else -1
+    last_numbered = nums[-1][0] if nums else -1
+    numbered_size = max((sz for _, sz in nums), default=0.0)
+    nums.sort()
     sizes = sorted({p.size for _, p in heads}, reverse=True)
     roman = len({p.extra.get("num") for _, p in heads if re.fullmatch(r"[IVX]+\.", p.extra.get("num") or "")}) >= 2
     sections, starts = [], []
+    prev_known = False
     for j, p in heads:
         level = p.level
+        after_known, prev_known = prev_known, bool(not p.numbered and KNOWN_RE.match(heading_rest(p.text)[1].rstrip(":. ")))
         num = p.extra.get("num") or ""
         if roman and re.fullmatch(r"1{1,3}\.", num) and _caps(p.text):
             level = 1  # "11. SIFT CONCEPT": OCR reads the roman II as 11
@@ -303,7 +363,8 @@ def _sections_from_layout(paras: list[Para]):
             level = max(level, 2)  # IEEE style: I. INTRODUCTION / A. Subsection / 1) Paragraph
         if level == 0:
             _, rest = heading_rest(p.text)
-            if numbered and j < last_numbered and not KNOWN_RE.match(rest.rstrip(":. ")):
+            if numbered and first_numbered < j < last_numbered and p.size <= numbered_size + 0.3 \
+                    and not after_known and not KNOWN_RE.match(rest.rstrip(":. ")):
                 level = 2  # an unnumbered heading among numbered sections: a paragraph heading
             elif lvl1_sizes:
                 level = 1 if p.size >= min(lvl1_sizes) - 0.3 else 2

@@ -335,12 +335,20 @@ def read_page(page, number: int, ocr_layer: bool = False) -> PageText:
             line = _make_line(vis, number, bno)
             if line is not None:
                 if ocr_layer:
-                    line.ocr, line.mono = "layer", False
+                    line.ocr, line.mono, line.text = "layer", False, ocr_digits(line.text)
                 lines.append(line)
     if sum(len(v.text) for v in vlines) > max(200, sum(len(ln.text) for ln in lines)):
         lines.extend(vlines)  # a sideways page (rotated table): keep its text rather than lose it
     raw = "\n".join(ln.text for ln in lines)
     return PageText(number, rect.width, rect.height, lines, vertical, hidden, raw, drawings, log)
+
+
+_OCR_ONE = re.compile(r"\b[Il](?=,\s*\d)|(?<=\d,\s)[Il]\b|(?<=\d, and\s)[Il]\b")
+
+
+def ocr_digits(text: str) -> str:
+    """OCR's "I" or "l" for a 1 in a list of numbers: "Algorithms I, 2, and 3" -> "1, 2, and 3"."""
+    return _OCR_ONE.sub("1", text) if ("I" in text or "l" in text) and "," in text else text
 
 
 def _make_line(spans, number: int, bno: int) -> Line | None:

@@ -54,11 +54,12 @@ def find_title(p1: list[Line], body: float, page_h: float, meta_title: str) -> t
             idx = [i for i, l in enumerate(cand) if l.size >= big - 0.6]
             first = idx[0]
             chosen = [cand[first]]
+            tol = max(1.6, 0.2 * big) if cand[first].ocr else 0.6  # OCR'd sizes are estimates
             for i in range(first + 1, len(cand)):
                 l = cand[i]
-                if l.size >= big - 0.6 and l.y0 - chosen[-1].y1 < 1.5 * big and len(chosen) < 5:
+                if l.size >= big - tol and l.y0 - chosen[-1].y1 < 1.5 * big and len(chosen) < 5:
                     chosen.append(l)
-                elif l.size < big - 0.6:
+                elif l.size < big - tol:
                     break
             title = " ".join(l.text for l in chosen).strip()
             if len(title) >= 6:
@@ -95,6 +96,7 @@ _NOT_NAME = {
     "paper", "position", "project", "group", "team", "draft", "technical", "report", "abstract", "haven", "free",
     "the", "of", "for", "and", "in", "on", "university", "management", "process", "systems", "system", "press",
     "editor", "editors", "techniques", "programming", "magazine", "journal", "proceedings", "supervised", "by",
+    "received", "revised", "accepted", "united", "kingdom", "states", "america", "republic",
 }
 _ACCENT = {"\u00b4": "\u0301", "`": "\u0300", "\u00a8": "\u0308", "^": "\u0302", "\u02dc": "\u0303", "~": "\u0303"}
 
@@ -116,7 +118,7 @@ def split_names(text: str) -> list[str]:
         chunk = chunk.strip(" *†‡§¶∗·•,.")
         chunk = re.sub(r"\s*\d+$", "", chunk)
         toks = chunk.split()
-        if any(t.lower().strip(".") in _NOT_NAME for t in toks):
+        if any(t.lower().strip(".") in _NOT_NAME or any(ch.isdigit() for ch in t) for t in toks):
             continue
         if 2 <= len(toks) <= 5 and all(_NAME_TOKEN.match(t) for t in toks) and not _AFFIL.search(chunk):
             if sum(1 for t in toks if t[0].isupper()) >= 2:

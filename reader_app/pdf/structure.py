@@ -140,8 +140,8 @@ class Builder:
         if sum(map(str.isalpha, chars)) < 0.6 * len(chars):
             return None  # a formula, a table row or page furniture ("1978 IEEE")
         known = bool(KNOWN_RE.match(rest_clean))
-        if num is None and not known and t.endswith(":"):
-            return None  # "Note:", "Examples:": a lead-in to what follows
+        if num is None and not known and (t.endswith(":") or re.search(r":\s+[a-z][^:]*,", rest)):
+            return None  # "Note:", "Keywords: a, b": a lead-in to what follows
         if t.endswith(".") and not known and len(rest.split()) > 4:
             return None
         if num is None and re.search(r"[.?!]\s+\S", rest) and not (free and ln.bold >= 0.95):
@@ -156,6 +156,8 @@ class Builder:
             return None  # "A Study of ..." is a sentence, not appendix A
         if num is not None and (styled or caps):
             return num_level(num), True
+        if known and num is None and t.endswith(".") and len(rest.split()) <= 3:
+            return (2, False) if styled or alone else None  # "Method." run in: a paragraph heading
         if styled and (known or alone or (free and ln.bold >= 0.95)):
             return (1 if known else 0), False
         if caps and alone and (known or len(rest.split()) <= 6):

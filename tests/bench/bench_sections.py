@@ -139,12 +139,18 @@ def bench_scan(pages: int = 12) -> None:
         out = Path(tmp) / "scan.pdf"
         make_scan(src, out, pages)
         t = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu0 = time.process_time()
         paper = extract_paper(out)
         wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = time.process_time() - cpu0 + (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     words = sum(len(p.text.split()) for p in paper.paragraphs)
     print(f"\n== scan: {pages} pages rasterised at 200 dpi from {src.name} ==")
     print(f"import with OCR: {wall:.1f} s wall ({wall / pages:.2f} s/page), OCR'd pages {len(paper.ocr_pages)}, "
           f"{words} words, {len(paper.sections)} sections (target < 60 s on 2 cores)")
+    print(f"CPU time, this process and its tesseract processes: {cpu:.1f} s, so {cpu / 2:.1f} s of wall "
+          f"time at least on 2 idle cores (machine load now {os.getloadavg()[0]:.1f})")
 
 
 def make_scan(src: Path, out: Path, pages: int, dpi: int = 200) -> None:
