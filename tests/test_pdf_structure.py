@@ -11,7 +11,7 @@ import pytest
 
 from reader_app.pdf import extract_paper
 from reader_app.pdf import ocr as ocr_mod
-from tests.gold import gold_heading, matches, meta_scores
+from tests.gold import gold_heading, make_scan, matches, meta_scores
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PWL = SHARED / "papers-pwl"
@@ -64,14 +64,7 @@ def test_unnumbered_bold_headings_at_body_size(tmp_path):
     assert len(after) == 3 and after[1] == "Note:"  # two paragraphs and the lead-in between them
 
 
-def _scan(src: Path, out: Path, pages: int, dpi: int = 200) -> None:
-    doc = pymupdf.open(src)
-    scan = pymupdf.open()
-    for i in range(min(pages, doc.page_count)):
-        pix = doc[i].get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
-        page = scan.new_page(width=doc[i].rect.width, height=doc[i].rect.height)
-        page.insert_image(page.rect, pixmap=pix)
-    scan.save(out)
+_scan = make_scan  # a rasterised copy of a shared paper
 
 
 @needs_pwl

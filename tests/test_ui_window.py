@@ -292,7 +292,7 @@ def test_import_of_a_scan_shows_ocr_progress(qtbot, ui_env, shared_dir):
     """A scanned PDF is read by OCR page by page, and the status bar says so."""
     from reader_app.pdf import ocr as ocr_mod
     from reader_app.ui.ops import tracker
-    from tests.test_pdf_structure import _scan
+    from tests.gold import make_scan as _scan
 
     if not ocr_mod.ocr_available():
         pytest.skip("tesseract not installed")

@@ -8,6 +8,19 @@ from collections.abc import Iterable
 from reader_app.cli import library_path
 
 
+def report_failures(args, results: list[dict], name_key: str, width: int | None = None) -> list[dict]:
+    """Per-item commands: exit 2 when any item failed, one error line each (not with --json)."""
+    failures = [r for r in results if "error" in r]
+    if failures:
+        args.exit_code = 2
+        if not args.json:
+            import sys
+
+            for r in failures:
+                print(f"reader-app: error: {str(r[name_key])[:width]}: {r['error']}", file=sys.stderr)
+    return results
+
+
 def open_library(args):
     from reader_app.library import Library
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from reader_app.cli import add_common
-from reader_app.commands.common import authors_text, ocr_progress, open_library, short, table
+from reader_app.commands.common import authors_text, ocr_progress, open_library, report_failures, short, table
 from reader_app.core.errors import BadInput, NotFound, ReaderError
 
 
@@ -109,15 +109,7 @@ def cmd_add(args):
                 results.append(import_file(lib, path, args.password, args.tag))
             except ReaderError as exc:
                 results.append({"file": path, "error": str(exc)})
-    failures = [r for r in results if "error" in r]
-    if failures:
-        args.exit_code = 2
-        if not args.json:
-            import sys
-
-            for r in failures:
-                print(f"reader-app: error: {r['file']}: {r['error']}", file=sys.stderr)
-    return results
+    return report_failures(args, results, "file")
 
 
 def render_add(results) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 
 from reader_app.cli import add_common
-from reader_app.commands.common import ocr_progress, open_library, short
+from reader_app.commands.common import ocr_progress, open_library, report_failures, short
 from reader_app.core.errors import BadInput, ReaderError
 
 
@@ -43,13 +42,7 @@ def cmd_reextract(args):
             row.update(title=paper.title, sections=len(paper.sections), paragraphs=lib.paragraph_count(pid),
                        ocr_pages=paper.ocr_pages, warnings=paper.warnings)
             results.append(row)
-    failures = [r for r in results if "error" in r]
-    if failures:
-        args.exit_code = 2
-        if not args.json:
-            for r in failures:
-                print(f"reader-app: error: {r['id'][:12]}: {r['error']}", file=sys.stderr)
-    return results
+    return report_failures(args, results, "id", 12)
 
 
 def render_reextract(results) -> str:

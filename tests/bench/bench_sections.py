@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 
-from tests.gold import gold_heading, matches, meta_scores, norm  # noqa: E402
+from tests.gold import gold_heading, make_scan, matches, meta_scores, norm  # noqa: E402
 
 
 RAW = "import sys, pymupdf; d = pymupdf.open(sys.argv[1]); [p.get_text() for p in d]"
@@ -151,18 +151,6 @@ def bench_scan(pages: int = 12) -> None:
           f"{words} words, {len(paper.sections)} sections (target < 60 s on 2 cores)")
     print(f"CPU time, this process and its tesseract processes: {cpu:.1f} s, so {cpu / 2:.1f} s of wall "
           f"time at least on 2 idle cores (machine load now {os.getloadavg()[0]:.1f})")
-
-
-def make_scan(src: Path, out: Path, pages: int, dpi: int = 200) -> None:
-    import pymupdf
-
-    doc = pymupdf.open(src)
-    scan = pymupdf.open()
-    for i in range(min(pages, doc.page_count)):
-        pix = doc[i].get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
-        page = scan.new_page(width=doc[i].rect.width, height=doc[i].rect.height)
-        page.insert_image(page.rect, pixmap=pix)
-    scan.save(out)
 
 
 def main() -> int:

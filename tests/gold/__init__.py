@@ -62,3 +62,16 @@ def meta_scores(paper, gold: dict) -> tuple[bool, bool, bool]:
         first = not paper.authors
     year = paper.year == gold["year"]
     return title, first, year
+
+
+def make_scan(src, out, pages: int, dpi: int = 200) -> None:
+    """A scan of ``src``'s first ``pages`` pages: each page a grey image, no text layer."""
+    import pymupdf
+
+    doc = pymupdf.open(src)
+    scan = pymupdf.open()
+    for i in range(min(pages, doc.page_count)):
+        pix = doc[i].get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
+        page = scan.new_page(width=doc[i].rect.width, height=doc[i].rect.height)
+        page.insert_image(page.rect, pixmap=pix)
+    scan.save(out)
