@@ -161,14 +161,14 @@ def catalog_rows(folder: Path | None = None) -> list[dict]:
     return rows
 
 
-def get_model(name: str, *, folder: Path | None = None, progress: Progress | None = None,
+def get_model(name: str | CatalogModel, *, folder: Path | None = None, progress: Progress | None = None,
               cancel: threading.Event | None = None, report: dict | None = None) -> Path:
-    """Download catalog model ``name`` (resumable, verified) into the models dir.
+    """Download catalog model ``name`` (or the entry itself; resumable, verified) into the models dir.
 
     Returns the model's path; one already downloaded is returned as it is.  The caller
     decides what to do when ``check_fit`` says it does not fit (ask, or refuse).
     """
-    model = find_entry(name)
+    model = name if isinstance(name, CatalogModel) else find_entry(name)
     folder = Path(folder) if folder else settings.models_dir()
     dest = folder / model.filename
     if dest.exists():

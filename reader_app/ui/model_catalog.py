@@ -145,14 +145,12 @@ class ModelCatalogDialog(QDialog):
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self._say(f"Downloading {m.title}…")
-        models, folder = self.models, self.folder
+        folder = self.folder
 
         def work(op):
-            entry = next(x for x in models if x.name == m.name)
             report: dict = {}
-            path = catalog.download_model(entry.url, sha256=entry.sha256, name=entry.filename,
-                                          dest_dir=folder, cancel=op.cancel_event, report=report,
-                                          progress=lambda done, total: op.report(done, total or 0))
+            path = catalog.get_model(m, folder=folder, cancel=op.cancel_event, report=report,
+                                     progress=lambda done, total: op.report(done, total or 0))
             return path, report
 
         self.op = run_op(self, work, on_success=lambda r: self._done(m, *r), on_failure=self._failed,
