@@ -120,8 +120,14 @@ def test_renderers_make_readable_text():
     assert "## TL;DR" in s and "[3]" in s
     ev = {"dataset": "qasper", "papers": 1, "questions": 2, "mode": "zero-shot", "model": "m", "answer_f1": 0.1,
           "evidence_f1": 0.2, "by_type": {"extractive": 0.1, "abstractive": 0.0, "boolean": 0.5, "none": 0.0},
-          "seconds": 3.0, "ttft_first_s": 1.0, "ttft_followup_s": 0.1}
-    assert "Answer F1 0.100" in render_eval(ev) and render_eval([ev, ev]).count("Answer F1") == 2
+          "seconds": 3.0, "seconds_per_paper": 3.0, "ttft_first_s": 1.0, "ttft_followup_s": 0.1,
+          "answerable": 10, "answerable_not_answered": 0.2, "unanswerable": 4, "unanswerable_answered": 0.5,
+          "model_answer_f1": 0.15, "answer_style": "capable",
+          "vs_zero-shot": {"questions": 14, "mean": 0.05, "low": -0.01, "high": 0.11, "better": 6, "worse": 3}}
+    text = render_eval(ev)
+    assert "Answer F1 0.100" in text and render_eval([ev, ev]).count("Answer F1") == 2
+    assert "not answered: 20% of 10 answerable" in text and "answered: 50% of 4 unanswerable" in text
+    assert "+0.050 (95% -0.010 to +0.110" in text and "own Answer: line 0.150" in text
     assert "no questions" in render_history({"paper_id": "p", "title": "T", "questions": []})
 
 

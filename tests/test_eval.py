@@ -157,3 +157,51 @@ def test_evidence_candidates_reach_the_grammar_and_the_result(dataset):
     assert all(rule.count('"') in (0, 2) for rule in rules)  # ... and any paragraph where nothing matches
     res = run_cli("eval", "qasper", str(dataset), "--evidence-candidates", "-1", library=dataset.parent / "lib")
     assert res.code == 2 and "--evidence-candidates must be 0 or more" in res.err
+
+
+def test_abstention_and_model_answer_figures(dataset):
+    # answers q1 right, refuses q2 (answerable), answers q3 (unanswerable): 1 of 2 refused, 1 of 1 answered
+    def responder(prefix, suffix):
+        if "What corpus" in suffix:
+            return "2]\nAnswer: PubMed corpus"
+        if "How accurate" in suffix:
+            return "3]\nAnswer: The paper does not say."
+        return "2]\nAnswer: PubMed corpus of abstracts"
+
+    r = run_eval(FakeEngine(responder), str(dataset), papers=1, mode="zero-shot-evidence")
+    assert (r["answerable"], r["answerable_not_answered"]) == (2, 0.5)
+    assert (r["unanswerable"], r["unanswerable_answered"]) == (1, 1.0)
+    assert r["model_answer_f1"] is not None and r["seconds_per_paper"] >= 0
+
+
+def test_paired_bootstrap():
+    from reader_app.assistant.eval_report import paired_bootstrap
+
+    a = {str(i): 1.0 if i % 4 else 0.0 for i in range(40)}
+    b = {str(i): 0.0 for i in range(40)}
+    r = paired_bootstrap(a, b)
+    assert r["mean"] == 0.75 and 0.5 < r["low"] < 0.75 < r["high"] <= 1.0 and (r["better"], r["worse"]) == (30, 0)
+    tie = paired_bootstrap(a, a)
+    assert tie["mean"] == 0 and tie["low"] == tie["high"] == 0
+    assert paired_bootstrap({}, b)["mean"] is None
+
+
+def test_score_merges_split_runs_without_a_model(dataset, tmp_path):
+    eng = FakeEngine(lambda p, s: "2]\nAnswer: PubMed corpus" if "Evidence: [" in s[-12:] else " 91 percent")
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    modes = ["zero-shot", "zero-shot-evidence"]
+    run_eval(eng, str(dataset), papers=1, mode=modes, predictions_out=str(first))
+    run_eval(eng, str(dataset), skip=1, papers=1, mode=modes, predictions_out=str(second))
+    whole = {r["mode"]: r for r in run_eval(eng, str(dataset), papers=2, mode=modes)}
+    res = run_cli("eval", "qasper", str(dataset), "--score", str(first), str(second), "--json",
+                  library=tmp_path / "lib")
+    assert res.code == 0, res.err
+    scored = {r["mode"]: r for r in json.loads(res.out)}
+    for m in modes:
+        assert scored[m]["questions"] == 4 and scored[m]["papers"] == 2
+        assert scored[m]["answer_f1"] == whole[m]["answer_f1"] and scored[m]["evidence_f1"] == whole[m]["evidence_f1"]
+    assert scored["zero-shot-evidence"]["vs_zero-shot"]["questions"] == 4
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    res = run_cli("eval", "qasper", str(dataset), "--score", str(bad), library=tmp_path / "lib")
+    assert res.code == 2 and "is not a prediction line" in res.err and "Traceback" not in res.err

@@ -38,45 +38,45 @@ def test_v1_library_upgrades_without_losing_data(tmp_path):
         note = v1.add_note(pid, "keep me", page=2, quote="q")
         assert not v1.db["qa_history"].exists()
     with Library.open(tmp_path / "l") as lib:
-        assert lib.schema_version == schema.CURRENT_VERSION == 2
+        assert lib.schema_version == schema.CURRENT_VERSION == 3
         assert [n.text for n in lib.notes(pid)] == ["keep me"] and lib.get_note(note.id).quote == "q"
         assert lib.get_paper(pid).tags == ["t"] and lib.search("attention")
         lib.put_summary(pid, "m", "tldr", {"title": "TL;DR", "summary": "s", "citations": []})
         rows = lib.db.conn.execute("SELECT version, name FROM migrations ORDER BY version").fetchall()
-        assert rows == [(1, "v1_core"), (2, "v2_assistant")]
+        assert rows == [(1, "v1_core"), (2, "v2_assistant"), (3, "v3_qa_raw")]
         assert lib.integrity_check() == "ok"
     with Library.open(tmp_path / "l") as lib:  # idempotent
-        assert lib.schema_version == 2 and len(lib.db.conn.execute("SELECT * FROM migrations").fetchall()) == 2
+        assert lib.schema_version == 3 and len(lib.db.conn.execute("SELECT * FROM migrations").fetchall()) == 3
 
 
 def test_failing_migration_rolls_back_completely(tmp_path, monkeypatch):
     Library.open(tmp_path / "l").close()
 
-    def v3_broken(db):
+    def v4_broken(db):
         db.execute("CREATE TABLE half_done (x)")
         db.execute("INSERT INTO papers (id) VALUES (NULL)")  # NOT NULL violation
 
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + [v3_broken])
-    monkeypatch.setattr(schema, "CURRENT_VERSION", 3)
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + [v4_broken])
+    monkeypatch.setattr(schema, "CURRENT_VERSION", 4)
     with pytest.raises(sqlite3.IntegrityError):
         Library.open(tmp_path / "l")
     con = sqlite3.connect(tmp_path / "l" / "library.sqlite3")
-    assert con.execute("SELECT MAX(version) FROM migrations").fetchone()[0] == 2
+    assert con.execute("SELECT MAX(version) FROM migrations").fetchone()[0] == 3
     assert not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'half_done'").fetchall()
 
 
 def test_appended_migration_runs_once(tmp_path, monkeypatch):
     calls = []
 
-    def v3_extra(db):
+    def v4_extra(db):
         calls.append(1)
         db.execute("CREATE TABLE extra (x)")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + [v3_extra])
-    monkeypatch.setattr(schema, "CURRENT_VERSION", 3)
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + [v4_extra])
+    monkeypatch.setattr(schema, "CURRENT_VERSION", 4)
     Library.open(tmp_path / "l").close()
     with Library.open(tmp_path / "l") as lib:
-        assert lib.schema_version == 3 and lib.db["extra"].exists()
+        assert lib.schema_version == 4 and lib.db["extra"].exists()
     assert calls == [1]
 
 

@@ -71,3 +71,29 @@ def not_an_answer(question: str, answer: str, evidence: list[int]) -> bool:
     if not re.fullmatch(r"\d+", a):
         return False
     return int(a) in evidence or not _QUANTITY_QUESTION.search(question)
+
+
+def _non_latin_share(text: str) -> float:
+    import unicodedata
+
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if not unicodedata.name(c, "LATIN").startswith("LATIN")) / len(letters)
+
+
+def off_language(answer: str, source: str) -> bool:
+    """An answer mostly in another script than the paper (a Chinese reply about an English paper)."""
+    return _non_latin_share(answer) > 0.5 and _non_latin_share(source[:4000]) < 0.2
+
+
+def echoes_question(question: str, answer: str) -> bool:
+    """The reply only repeats the question: a question of its own, or most of the question's
+    content words and nothing else ("Which dataset do they use?" / "The dataset they use.").
+    A choice ("BERT or ELMo?" / "BERT") and a yes/no answer are answers."""
+    if is_yes_no(answer):
+        return False
+    if answer.strip().endswith("?"):
+        return True
+    a, q = ({w[:5] for w in content_words(t)} for t in (answer, question))  # "reaches" ~ "reach"
+    return bool(a) and a <= q and len(a) >= 0.6 * len(q)

@@ -109,8 +109,14 @@ def best_supporting(answer: str, candidates: dict[int, Paragraph], question: str
     return best
 
 
+def joint_support(answer: str, question: str, texts: list[str]) -> float:
+    """``support`` of a paraphrase: the answer's content words found in the cited paragraphs
+    together, the question's own words counting as found (restating them is not inventing)."""
+    return support(answer, " ".join([*texts, question]), question)
+
+
 def verify(answer: str, question: str, evidence: list[int], candidates: dict[int, Paragraph],
-           infer: bool = True) -> tuple[list[Citation], bool]:
+           infer: bool = True, paraphrase: bool = False) -> tuple[list[Citation], bool]:
     """Citations for ``evidence`` (numbers as shown to the model) and whether the answer stands.
 
     ``candidates`` maps paragraph numbers to paragraphs the model saw.  Numbers outside
@@ -128,6 +134,14 @@ def verify(answer: str, question: str, evidence: list[int], candidates: dict[int
             cites.append(make_citation(n, para, is_supported(answer, para.text, question)))
     if any(c.verified for c in cites):
         return cites, True
+    if paraphrase and cites and joint_support(answer, question, [c.text for c in cites]) >= VERIFY_THRESHOLD:
+        # a capable model's own words: supported by its cited paragraphs together; each one
+        # that shares a content word with the answer counts as verified
+        aw = set(content_words(answer))
+        cites = [make_citation(c.paragraph, candidates[c.paragraph], bool(aw & set(content_words(c.text))))
+                 for c in cites]
+        if any(c.verified for c in cites):
+            return cites, True
     if infer:
         n = best_supporting(answer, candidates, question)
         if n is not None:

@@ -51,15 +51,18 @@ import random
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from reader_app.assistant import prompts, settings
-from reader_app.assistant.checks import INJECTED, demo_problem, norm, not_an_answer, sentences
+from reader_app.assistant.checks import (INJECTED, demo_problem, echoes_question, norm, not_an_answer,
+                                         off_language, sentences)
 from reader_app.assistant.citations import verify
 from reader_app.assistant.engine_base import Engine
-from reader_app.assistant.parsing import condense, parse_answer, parse_demo, strip_restatement
+from reader_app.assistant.parsing import condense, parse_answer, parse_demo, strip_restatement, whole_sentences
 from reader_app.assistant.prompts import Demo
+from reader_app.assistant.style import style_for
 from reader_app.assistant.windows import Window, build_windows, rank_in_memory, route
 from reader_app.core.errors import BadInput, Cancelled, NotFound, ReaderError
 from reader_app.core.model import Answer, Paper, Timings
@@ -77,13 +80,15 @@ def _answer_line_done(text: str) -> bool:
 class Assistant:
     """Questions and summaries over one paper at a time, for the UI and the CLI."""
 
-    def __init__(self, engine: Engine, library=None, *, k: int = 3, max_answer_tokens: int = 64,
+    def __init__(self, engine: Engine, library=None, *, k: int = 3, max_answer_tokens: int | None = None,
                  use_grammar: bool = True, temperature: float = 0.0, seed: int = 0,
-                 max_window_tokens: int | None = None, evidence_candidates: int | None = None):
+                 max_window_tokens: int | None = None, evidence_candidates: int | None = None,
+                 answer_style: str | None = None):
         self.engine = engine
         self.library = library
         self.k = k
-        self.max_answer_tokens = max_answer_tokens
+        self.style = style_for(engine, answer_style)
+        self.max_answer_tokens = max_answer_tokens or self.style.max_answer_tokens
         self.use_grammar = use_grammar
         self.temperature = temperature
         self.seed = seed
@@ -96,6 +101,7 @@ class Assistant:
         self._last_demos: list[Demo] = []
         self._summaries: dict[tuple, dict] = {}
         self._ranked: tuple = (None, [])
+        self.demo_log: Counter = Counter()  # demonstrations written: "tried", "kept", and each rejection reason
 
     # -- windows -------------------------------------------------------------------
     def reserve(self, mode: str, k: int) -> int:
@@ -224,7 +230,9 @@ class Assistant:
                              cancel=cancel, until=_answer_line_done, grammar=grammar)
             question, answer = parse_demo(text, prompts.DEMO_PRIMER)
             answer = strip_restatement(question, answer)
-            if demo_problem(question, answer, para.text) is None:
+            problem = demo_problem(question, answer, para.text)
+            self.demo_log.update(["tried", problem or "kept"])
+            if problem is None:
                 demos.append(Demo(question, n, answer))
             state["done"] += 1
         self._partial_demos.pop((paper.id, getattr(self.engine, "key", ""), window.key, k), None)
@@ -246,7 +254,7 @@ class Assistant:
             self._last_demos = self.demonstrations(paper, window, k, cancel, progress)
             user_prefix += prompts.render_demos(self._last_demos)
         prefix, suffix = self.engine.chat_prefix_suffix(
-            prompts.system_for(mode), user_prefix, prompts.question_tail(question, mode))
+            prompts.system_for(mode), user_prefix, prompts.question_tail(question, mode, self.style.name))
         return prefix, suffix + prompts.ANSWER_PRIMER[mode], window
 
     def ask(self, paper: Paper, question: str, mode: str = "doubledipper", k: int | None = None,
@@ -284,7 +292,8 @@ class Assistant:
                             until=lambda text: _answer_line_done(primer + text))
             engine_t = getattr(self.engine, "last_timings", None) or Timings()
             total = time.perf_counter() - start
-            answer = self.make_answer(paper, question, raw, primer, window, mode)
+            cut = (engine_t.completion_tokens or 0) >= self.max_answer_tokens  # stopped by the cap
+            answer = self.make_answer(paper, question, raw, primer, window, mode, cut=cut)
             answer.timings = Timings(prompt_tokens=engine_t.prompt_tokens, cached_tokens=engine_t.cached_tokens,
                                      ttft_s=round(first[0] if first else total, 4), total_s=round(total, 4),
                                      completion_tokens=engine_t.completion_tokens)
@@ -292,11 +301,18 @@ class Assistant:
         return answer
 
     def make_answer(self, paper: Paper, question: str, raw: str, primer: str, window: Window,
-                    mode: str) -> Answer:
+                    mode: str, cut: bool = False) -> Answer:
+        """The shown answer from the model's reply; ``cut``: the reply hit the token cap."""
         parsed = parse_answer(raw, set(window.paragraphs), primer=primer)
-        parsed.answer = strip_restatement(question, condense(question, parsed.answer))
-        citations, answerable = verify(parsed.answer, question, parsed.evidence, window.paragraphs)
-        if answerable and not_an_answer(question, parsed.answer, parsed.evidence):
+        if self.style.condense:
+            parsed.answer = condense(question, parsed.answer)
+        else:
+            parsed.answer = whole_sentences(parsed.answer, self.style.max_sentences, cut=cut)
+        parsed.answer = strip_restatement(question, parsed.answer)
+        citations, answerable = verify(parsed.answer, question, parsed.evidence, window.paragraphs,
+                                       paraphrase=self.style.paraphrase_support)
+        if answerable and (not_an_answer(question, parsed.answer, parsed.evidence)
+                           or off_language(parsed.answer, window.text) or echoes_question(question, parsed.answer)):
             citations, answerable = [], False
         if answerable and any(norm(parsed.answer) == norm(d.answer) for d in getattr(self, "_last_demos", [])):
             # the model parroted a demonstration's answer instead of answering: not an answer

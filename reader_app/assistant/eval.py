@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from reader_app.assistant import qasper
 from reader_app.assistant.doubledipper import Assistant
+from reader_app.assistant.eval_report import per_question, paired_bootstrap, score
+from reader_app.assistant.parsing import parse_answer
 from reader_app.assistant.prompts import MODES, is_boolean_question
 from reader_app.core.errors import BadInput
 
@@ -35,7 +37,8 @@ def prediction(answer) -> dict:
 def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mode="doubledipper", k: int = 3,
              predictions_out: str | None = None,
              on_progress: Callable[[str], None] | None = None, use_grammar: bool = True,
-             max_window_tokens: int | None = None, evidence_candidates: int | None = None):
+             max_window_tokens: int | None = None, evidence_candidates: int | None = None,
+             answer_style: str | None = None):
     """Score one mode (``mode="zero-shot"`` -> one result dict) or several (a list -> a list).
 
     With several modes each paper is answered in every mode before the next paper, so
@@ -56,8 +59,9 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
         raise BadInput(f"--skip {skip} passes over all {len(data)} papers")
     subset = {i: data[i] for i in ids}
     assistant = Assistant(engine, None, k=k, use_grammar=use_grammar, max_window_tokens=max_window_tokens,
-                          evidence_candidates=evidence_candidates)
+                          evidence_candidates=evidence_candidates, answer_style=answer_style)
     predicted: dict[str, dict[str, dict]] = {m: {} for m in modes}
+    own: dict[str, dict[str, str]] = {m: {} for m in modes}  # the model's own Answer: line
     first: dict[str, list] = {m: [] for m in modes}
     follow: dict[str, list] = {m: [] for m in modes}
     seconds = {m: 0.0 for m in modes}
@@ -70,11 +74,16 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
                 for qi, (qid, question) in enumerate(qasper.questions(data[arxiv_id])):
                     ans = assistant.ask(paper, question, mode=m, k=k)
                     pred = predicted[m][qid] = prediction(ans)
+                    own[m][qid] = parse_answer(getattr(ans, "raw", "")).answer
                     (first[m] if qi == 0 else follow[m]).append(ans.timings.ttft_s)
                     if out:
-                        out.write(json.dumps({"question_id": qid, "mode": m, "predicted_answer": pred["answer"],
+                        demos = [d.to_dict() for d in assistant._last_demos] if m == "doubledipper" else []
+                        out.write(json.dumps({"question_id": qid, "mode": m, "paper": arxiv_id,
+                                              "predicted_answer": pred["answer"],
                                               "predicted_evidence": pred["evidence"], "question": question,
-                                              "raw": getattr(ans, "raw", ""), "ttft_s": ans.timings.ttft_s}) + "\n")
+                                              "raw": getattr(ans, "raw", ""), "model_answer": own[m][qid],
+                                              "ttft_s": ans.timings.ttft_s, "total_s": ans.timings.total_s,
+                                              "style": assistant.style.name, "demos": demos}) + "\n")
                         out.flush()
                     if on_progress:
                         on_progress(f"[{pi + 1}/{len(ids)}] {m}: {question[:60]!r} -> {pred['answer'][:70]!r}")
@@ -84,22 +93,26 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
             out.close()
     gold = evaluator.get_answers_and_evidence(subset, False)
     mean = (lambda xs: round(sum(xs) / len(xs), 4) if xs else None)
+    f1s = {m: per_question(evaluator, gold, predicted[m]) for m in modes}
     results = []
     for m in modes:
-        scores = evaluator.evaluate(gold, predicted[m])
-        results.append({
+        result = {
             "dataset": "qasper",
             "papers": len(ids),
             "skipped": skip,
-            "questions": len(predicted[m]),
             "mode": m,
             "model": engine.name,
+            "answer_style": assistant.style.name,
             "evidence_candidates": assistant.evidence_candidates,
-            "answer_f1": round(scores["Answer F1"], 4),
-            "evidence_f1": round(scores["Evidence F1"], 4),
-            "by_type": {t: round(v, 4) for t, v in scores["Answer F1 by type"].items()},
+            **score(evaluator, gold, predicted[m], own[m]),
             "seconds": round(seconds[m], 1),
+            "seconds_per_paper": round(seconds[m] / len(ids), 1),
             "ttft_first_s": mean(first[m]),
             "ttft_followup_s": mean(follow[m]),
-        })
+        }
+        if m == "doubledipper":
+            result["demonstrations"] = dict(assistant.demo_log)
+        if m != "zero-shot" and "zero-shot" in modes:
+            result["vs_zero-shot"] = paired_bootstrap(f1s[m], f1s["zero-shot"])
+        results.append(result)
     return results[0] if isinstance(mode, str) else results

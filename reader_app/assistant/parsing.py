@@ -205,3 +205,33 @@ def condense(question: str, answer: str, max_words: int = 30) -> str:
 def cited_numbers(text: str, valid: set[int] | None = None) -> list[int]:
     ns = evidence_numbers(text)
     return [n for n in ns if valid is None or n in valid]
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+(?=[A-Z0-9\"“(\[])")
+_ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|Sec|Tab|No)\.$", re.I)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text``; "e.g.", "et al." and "Fig." do not end one."""
+    out: list[str] = []
+    for part in _SENTENCE_SPLIT.split(text.strip()):
+        if out and _ABBREV_END.search(out[-1]):
+            out[-1] = f"{out[-1]} {part}"
+        elif part.strip():
+            out.append(part.strip())
+    return out
+
+
+def whole_sentences(answer: str, max_sentences: int = 3, cut: bool = False) -> str:
+    """A capable model's answer, never cut mid-sentence and never a copied paragraph: its first
+    ``max_sentences`` sentences; when the reply hit the token cap (``cut``), an unfinished last
+    sentence is dropped (or, when it is the only one, marked with an ellipsis)."""
+    sents = split_sentences(answer)
+    if not sents:
+        return answer.strip()
+    if cut and not re.search(r"[.!?][\"'”)\]]*$", sents[-1]):
+        if len(sents) > 1:
+            sents = sents[:-1]
+        else:
+            return sents[0].rstrip(" ,;:-–") + "…"
+    return " ".join(sents[:max_sentences])

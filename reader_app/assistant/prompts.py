@@ -148,8 +148,21 @@ def render_demos(demos: list[Demo]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def question_tail(question: str, mode: str) -> str:
+# how a capable model (style.py) is asked to answer: its own words, complete, concise
+ANSWER_SHAPE = ("a short phrase when the question asks for a name, a number or a list; otherwise one to "
+                "three complete sentences in your own words. Do not copy whole paragraphs.")
+
+
+def question_tail(question: str, mode: str, style: str = "small") -> str:
     q = clean(question)
+    if style == "capable":
+        if mode == "zero-shot":
+            return f"Answer the question: {ANSWER_SHAPE}\nQuestion: {q}"
+        how = ("in the same format as the examples: Evidence with the paragraph numbers, then the Answer"
+               if mode == "doubledipper" else
+               ". First write Evidence: and the numbers of the paragraphs that support the answer in brackets, "
+               "like [4]. Then write Answer: and the answer")
+        return f"Answer the question{'' if how.startswith('.') else ' '}{how}: {ANSWER_SHAPE}\nQuestion: {q}"
     if mode == "zero-shot":
         return f"Answer the question briefly.\nQuestion: {q}"
     if mode == "doubledipper":

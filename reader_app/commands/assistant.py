@@ -32,6 +32,14 @@ def _engine_options(p) -> None:
     add_engine_options(p)
 
 
+def _style_option(p) -> None:
+    from reader_app.assistant.style import STYLES
+
+    p.add_argument("--answer-style", choices=STYLES, default=None,
+                   help="small: the 135M model's crutches (one sentence, 64 tokens, word-for-word support); "
+                        "capable: 1-3 sentences in the model's words; auto (the answer_style setting's default): by model size")
+
+
 def register(sub) -> None:
     from reader_app.assistant.prompts import MODES
 
@@ -41,6 +49,7 @@ def register(sub) -> None:
     p.add_argument("--mode", choices=MODES, default="doubledipper")
     p.add_argument("--k", type=int, default=3, help="demonstrations (doubledipper mode; default 3)")
     p.add_argument("--evidence-candidates", type=int, default=None, metavar="N", help="Evidence may cite only the question's N best paragraphs by BM25 (0: any paragraph; default: the evidence_candidates setting, 5)")
+    _style_option(p)
     _engine_options(p)
     p.set_defaults(func=cmd_ask, render=render_ask)
 
@@ -68,6 +77,10 @@ def register(sub) -> None:
     p.add_argument("--evidence-candidates", type=int, default=None, metavar="N", help="Evidence may cite only the question's N best paragraphs by BM25 (0: any paragraph; default: the evidence_candidates setting, 5)")
     p.add_argument("--predictions", metavar="OUT.jsonl", default=None, help="also write the predictions")
     p.add_argument("--progress", action="store_true", help="print each answer on stderr")
+    p.add_argument("--score", nargs="+", metavar="PRED.jsonl", default=None,
+                   help="no model: score --predictions files of earlier runs together (e.g. runs split "
+                        "with --skip), each mode against zero-shot with the paired bootstrap")
+    _style_option(p)
     _engine_options(p)
     p.set_defaults(func=cmd_eval, render=render_eval)
 
@@ -113,7 +126,8 @@ def cmd_ask(args):
         paper = _paper(lib, args.paper)
         engine = _open_engine(args)
         try:
-            assistant = Assistant(engine, lib, evidence_candidates=args.evidence_candidates)
+            assistant = Assistant(engine, lib, evidence_candidates=args.evidence_candidates,
+                                  answer_style=args.answer_style)
             answer = assistant.ask(paper, args.question, mode=args.mode, k=args.k)
             passages = assistant.passages(paper, args.question)
         finally:
@@ -185,8 +199,12 @@ def cmd_eval(args):
     if args.papers is not None and args.papers < 1:
         raise BadInput("--papers must be at least 1")
     _check_candidates(args)
-    load_evaluator(args.file)  # clear errors before the model loads
-    load_dataset(args.file)
+    evaluator = load_evaluator(args.file)  # clear errors before the model loads
+    data = load_dataset(args.file)
+    if args.score:
+        from reader_app.assistant.eval_report import score_files
+
+        return score_files(evaluator, data, args.score)
     engine = _open_engine(args)
     progress = (lambda s: print(s, file=sys.stderr, flush=True)) if args.progress else None
     try:
@@ -195,17 +213,35 @@ def cmd_eval(args):
         mode = list(MODES) if args.mode == "all" else args.mode
         return run_eval(engine, args.file, papers=args.papers, skip=args.skip, mode=mode, k=args.k,
                         predictions_out=args.predictions, on_progress=progress,
-                        evidence_candidates=args.evidence_candidates)
+                        evidence_candidates=args.evidence_candidates, answer_style=args.answer_style)
     finally:
         engine.close()
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
 
 
 def render_eval(r) -> str:
     if isinstance(r, list):
         return "\n\n".join(render_eval(x) for x in r)
     bt = r["by_type"]
-    return (f"QASPER, {r['papers']} papers, {r['questions']} questions, mode {r['mode']}, model {r['model']}\n"
-            f"Answer F1 {r['answer_f1']:.3f}  Evidence F1 {r['evidence_f1']:.3f}\n"
-            f"by type: extractive {bt['extractive']:.3f}, abstractive {bt['abstractive']:.3f}, "
-            f"boolean {bt['boolean']:.3f}, none {bt['none']:.3f}\n"
-            f"{r['seconds']:.0f} s; first-question TTFT {r['ttft_first_s']} s, follow-up TTFT {r['ttft_followup_s']} s")
+    head = f"QASPER, {r['papers']} papers, {r['questions']} questions, mode {r['mode']}"
+    if r.get("model"):
+        head += f", model {r['model']} ({r.get('answer_style')} answers)"
+    lines = [head, f"Answer F1 {r['answer_f1']:.3f}  Evidence F1 {r['evidence_f1']:.3f}"
+             + (f"  (model's own Answer: line {r['model_answer_f1']:.3f})" if r.get("model_answer_f1") is not None else ""),
+             f"by type: extractive {bt['extractive']:.3f}, abstractive {bt['abstractive']:.3f}, "
+             f"boolean {bt['boolean']:.3f}, none {bt['none']:.3f}",
+             f"not answered: {_pct(r['answerable_not_answered'])} of {r['answerable']} answerable; "
+             f"answered: {_pct(r['unanswerable_answered'])} of {r['unanswerable']} unanswerable"]
+    if r.get("seconds") is not None:
+        lines.append(f"{r['seconds']:.0f} s ({r['seconds_per_paper']} s per paper); first-question TTFT "
+                     f"{r['ttft_first_s']} s, follow-up TTFT {r['ttft_followup_s']} s")
+    elif r.get("seconds_per_paper") is not None:
+        lines.append(f"{r['seconds_per_paper']} s per paper")
+    vs = r.get("vs_zero-shot")
+    if vs and vs.get("mean") is not None:
+        lines.append(f"minus zero-shot: {vs['mean']:+.3f} (95% {vs['low']:+.3f} to {vs['high']:+.3f}; "
+                     f"{vs['better']} questions better, {vs['worse']} worse of {vs['questions']})")
+    return "\n".join(lines)

@@ -124,10 +124,16 @@ def _v2_assistant(db: sqlite_utils.Database) -> None:
         )""")
 
 
+def _v3_qa_raw(db: sqlite_utils.Database) -> None:
+    """Issue E: the model's own reply beside each answer (kept when the answer is refused)."""
+    db.execute("ALTER TABLE qa_history ADD COLUMN raw TEXT NOT NULL DEFAULT ''")
+
+
 # ORDERED. Version N is MIGRATIONS[N-1]. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_core,
     _v2_assistant,
+    _v3_qa_raw,
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

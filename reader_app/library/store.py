@@ -66,10 +66,10 @@ class AssistantStoreMixin:
             with write(self.db):
                 cur = self.db.execute(
                     """INSERT INTO qa_history (paper_id, question, answer, answerable, citations, mode,
-                       model, timings, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       model, timings, created, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [pid, _text(answer.question), _text(answer.answer), int(bool(answer.answerable)),
                      dumps([asdict(c) for c in answer.citations]), _text(answer.mode), _text(answer.model),
-                     dumps(asdict(answer.timings)), created])
+                     dumps(asdict(answer.timings)), created, _text(answer.raw)])
                 return cur.lastrowid
 
     def qa_history(self, paper_id: str) -> list[Answer]:
@@ -83,7 +83,8 @@ class AssistantStoreMixin:
                 out.append(Answer(paper_id=pid, question=r["question"], answer=r["answer"],
                                   answerable=bool(r["answerable"]),
                                   citations=[_citation(c) for c in loads(r["citations"], [])],
-                                  mode=r["mode"], model=r["model"], timings=timings, created=r["created"]))
+                                  mode=r["mode"], model=r["model"], timings=timings, created=r["created"],
+                                  raw=r["raw"] or "", id=r["id"]))
             return out
 
     # --- summaries: data = {"title", "summary", "citations", ...}

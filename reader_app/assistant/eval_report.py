@@ -1,0 +1,110 @@
+"""Scores of QASPER predictions: the official metric, abstention, the paired bootstrap.
+
+Used by ``reader-app eval qasper`` after a run, and by ``--score PRED.jsonl ...`` to score
+the prediction files of runs split with ``--skip`` together, without a model.
+
+- ``score``: Answer F1 / Evidence F1 (overall and by answer type) from the official
+  evaluator; F1 of the model's own ``Answer:`` line (before the app shortens or refuses
+  it); abstention: answerable questions marked "not answered", unanswerable ones answered.
+- ``paired_bootstrap``: mean per-question difference of two modes with its 95% interval.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from reader_app.core.errors import BadInput
+
+
+def gold_kind(references: list[dict]) -> str:
+    """"answerable" (no annotator says unanswerable), "unanswerable" (all do) or "mixed"."""
+    none = sum(1 for r in references if r["type"] == "none")
+    return "unanswerable" if none == len(references) else "answerable" if none == 0 else "mixed"
+
+
+def per_question(evaluator, gold: dict, predicted: dict) -> dict[str, float]:
+    """{question_id: Answer F1} with the official metric (max over the references)."""
+    return {q: evaluator.evaluate({q: gold[q]}, {q: predicted[q]})["Answer F1"] for q in predicted if q in gold}
+
+
+def paired_bootstrap(a: dict[str, float], b: dict[str, float], n: int = 10000, seed: int = 0) -> dict:
+    """Mean of a - b over the questions both hold, and its 95% bootstrap interval."""
+    qs = sorted(set(a) & set(b))
+    if not qs:
+        return {"questions": 0, "mean": None, "low": None, "high": None, "better": 0, "worse": 0}
+    d = [a[q] - b[q] for q in qs]
+    rng = random.Random(seed)
+    means = sorted(sum(rng.choices(d, k=len(d))) / len(d) for _ in range(n))
+    return {"questions": len(qs), "mean": round(sum(d) / len(d), 4), "low": round(means[int(0.025 * n)], 4),
+            "high": round(means[int(0.975 * n) - 1], 4), "better": sum(x > 0 for x in d), "worse": sum(x < 0 for x in d)}
+
+
+def abstention(gold: dict, predicted: dict) -> dict:
+    """How often an answerable question is marked not answered, and an unanswerable one answered."""
+    counts = defaultdict(int)
+    for q, pred in predicted.items():
+        if q not in gold:
+            continue
+        kind = gold_kind(gold[q])
+        refused = pred["answer"] == "Unanswerable"
+        counts[kind] += 1
+        counts[kind + (":refused" if refused else ":answered")] += 1
+    rate = (lambda k, n: round(counts[k] / counts[n], 4) if counts[n] else None)
+    return {"answerable": counts["answerable"], "answerable_not_answered": rate("answerable:refused", "answerable"),
+            "unanswerable": counts["unanswerable"], "unanswerable_answered": rate("unanswerable:answered", "unanswerable")}
+
+
+def score(evaluator, gold: dict, predicted: dict, model_answers: dict | None = None) -> dict:
+    """Official scores of ``predicted`` ({qid: {"answer", "evidence"}}) on the ``gold`` questions it answers."""
+    sub = {q: gold[q] for q in predicted if q in gold}
+    s = evaluator.evaluate(sub, predicted)
+    out = {"questions": len(sub), "answer_f1": round(s["Answer F1"], 4), "evidence_f1": round(s["Evidence F1"], 4),
+           "by_type": {t: round(v, 4) for t, v in s["Answer F1 by type"].items()}, **abstention(gold, predicted)}
+    if model_answers:
+        own = {q: {"answer": model_answers.get(q) or "Unanswerable", "evidence": []} for q in sub}
+        out["model_answer_f1"] = round(evaluator.evaluate(sub, own)["Answer F1"], 4)
+    return out
+
+
+def read_predictions(paths: list[str]) -> dict[str, list[dict]]:
+    """{mode: [prediction lines]} from ``--predictions`` files (later files win for a repeated question)."""
+    by_mode: dict[str, dict[str, dict]] = defaultdict(dict)
+    for path in paths:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read predictions {path}: {exc}") from None
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                by_mode[row.get("mode", "?")][row["question_id"]] = row
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise BadInput(f"{path}:{i} is not a prediction line") from None
+    return {m: list(rows.values()) for m, rows in by_mode.items()}
+
+
+def score_files(evaluator, data: dict, paths: list[str], baseline: str = "zero-shot") -> list[dict]:
+    """One result per mode found in the files, each compared with ``baseline`` (paired bootstrap)."""
+    gold = evaluator.get_answers_and_evidence(data, False)
+    rows = read_predictions(paths)
+    if not rows:
+        raise BadInput("no predictions in " + ", ".join(paths))
+    preds = {m: {r["question_id"]: {"answer": r["predicted_answer"], "evidence": r.get("predicted_evidence") or []}
+                 for r in rs} for m, rs in rows.items()}
+    f1s = {m: per_question(evaluator, gold, p) for m, p in preds.items()}
+    results = []
+    for m, rs in rows.items():
+        papers = {r.get("paper") for r in rs}
+        secs = [r["total_s"] for r in rs if isinstance(r.get("total_s"), (int, float))]
+        res = {"mode": m, "papers": len(papers), **score(evaluator, gold, preds[m],
+                                                         {r["question_id"]: r.get("model_answer") for r in rs}),
+               "seconds_per_paper": round(sum(secs) / len(papers), 1) if secs and papers else None}
+        if m != baseline and baseline in f1s:
+            res["vs_" + baseline] = paired_bootstrap(f1s[m], f1s[baseline])
+        results.append(res)
+    return results

@@ -1,0 +1,123 @@
+"""Model-aware answering (issue E): the small model's crutches only for small models; honest
+"not answered" for replies that are no answer, whatever the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from reader_app.assistant import prompts
+from reader_app.assistant.checks import echoes_question, off_language
+from reader_app.assistant.citations import verify
+from reader_app.assistant.doubledipper import NOT_ANSWERED_TEXT, Assistant
+from reader_app.assistant.parsing import split_sentences, whole_sentences
+from reader_app.assistant.style import CAPABLE, SMALL, style_for
+from reader_app.core.errors import BadInput
+from tests.fakes import FakeEngine
+from tests.test_prompts import make_paper
+
+
+class SizedEngine(FakeEngine):
+    """A fake engine that reports a model size, as LlamaEngine and ProcessEngine do."""
+
+    def __init__(self, respond, parameters: int = 1_540_000_000, **kw):
+        super().__init__(respond, **kw)
+        self.parameters = parameters
+
+
+def test_style_follows_model_size_backend_and_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path))
+    assert style_for(FakeEngine()) is SMALL  # no size reported: the embedded model's path
+    assert style_for(SizedEngine("", parameters=135_000_000)) is SMALL
+    assert style_for(SizedEngine("", parameters=1_540_000_000)) is CAPABLE
+    server = FakeEngine()
+    server.backend = "openai"
+    assert style_for(server) is CAPABLE
+    assert style_for(SizedEngine("", parameters=1_540_000_000), "small") is SMALL
+    (tmp_path / "assistant.json").write_text('{"answer_style": "capable"}')
+    assert style_for(FakeEngine()) is CAPABLE
+    with pytest.raises(BadInput):
+        style_for(FakeEngine(), "huge")
+
+
+def _ask(engine, question="What accuracy does the model reach?", mode="zero-shot-evidence"):
+    return Assistant(engine, k=0).ask(make_paper(), question, mode=mode)
+
+
+def test_capable_model_gets_room_and_the_answer_shape_in_its_prompt():
+    small, capable = FakeEngine("5]\nAnswer: 91 percent"), SizedEngine("5]\nAnswer: 91 percent")
+    _ask(small), _ask(capable)
+    assert small.calls[-1][2]["max_tokens"] == SMALL.max_answer_tokens
+    assert capable.calls[-1][2]["max_tokens"] == CAPABLE.max_answer_tokens > SMALL.max_answer_tokens
+    assert prompts.ANSWER_SHAPE in capable.calls[-1][1] and prompts.ANSWER_SHAPE not in small.calls[-1][1]
+
+
+REPLY = ("5]\nAnswer: The model reaches an accuracy of 91 percent on the test set. "
+         "That beats the baseline by four points. Errors come from long sentences. Tables are not handled.\n")
+
+
+def test_capable_answer_keeps_its_opening_sentences():
+    a = _ask(SizedEngine(REPLY))
+    assert a.answerable
+    assert a.answer.startswith("The model reaches an accuracy of 91 percent")
+    assert "four points" in a.answer and "Tables" not in a.answer  # three sentences at most
+    # the small model's crutch keeps one sentence only (the one nearest the question)
+    assert len(split_sentences(_ask(FakeEngine(REPLY)).answer)) == 1
+
+
+def test_capable_answer_cut_by_the_cap_ends_on_a_whole_sentence():
+    words = " ".join(["and a long clause"] * 60)
+    a = _ask(SizedEngine(f"5]\nAnswer: The model reaches 91 percent on the test set. It beats the baseline {words}"))
+    assert a.answerable and a.answer == "The model reaches 91 percent on the test set."
+
+
+def test_paraphrase_supported_by_two_cited_paragraphs_stands_only_for_a_capable_model():
+    paper = make_paper()
+    paras = {i + 1: p for i, p in enumerate(paper.paragraphs)}
+    answer = "1.2 million PubMed abstracts yield 91 percent accuracy on the test set, as reported."
+    question = "How is the model trained and how well does it do?"
+    cites, ok = verify(answer, question, [3, 5], paras, paraphrase=True)
+    assert ok and {c.paragraph for c in cites if c.verified} == {3, 5}
+    assert verify(answer, question, [3, 5], paras)[1] is False  # word-for-word support per paragraph fails
+    # a paraphrase with invented facts is still refused
+    assert verify("It scores 99 percent on ImageNet with a transformer.", question, [3, 5], paras,
+                  paraphrase=True)[1] is False
+
+
+@pytest.mark.parametrize("reply", [
+    "",  # empty
+    "]\n",  # the format and nothing else
+    "5]\nAnswer: 该模型在测试集上达到了百分之九十一的准确率。\n",  # another language
+    "5]\nAnswer: What accuracy does the model reach?\n",  # the question repeated
+    "5]\nAnswer: The accuracy the model reaches.\n",  # the question restated, nothing added
+])
+@pytest.mark.parametrize("engine_cls", [FakeEngine, SizedEngine])
+def test_replies_that_are_no_answer_end_as_not_answered(reply, engine_cls, tmp_path):
+    from reader_app.library import Library
+
+    with Library.open(tmp_path / "lib") as lib:
+        pid, _ = lib.add_paper(make_paper())
+        paper = lib.get_paper(pid)
+        a = Assistant(engine_cls(reply), lib, k=0).ask(paper, "What accuracy does the model reach?",
+                                                      mode="zero-shot-evidence")
+        assert not a.answerable and a.answer == NOT_ANSWERED_TEXT and not any(c.verified for c in a.citations)
+        assert a.raw == "Evidence: [" + reply  # the model's own words are kept ...
+        assert lib.qa_history(pid)[-1].raw == a.raw  # ... in the history too
+
+
+def test_off_language_and_echo_checks():
+    english = make_paper().paragraphs[0].text
+    assert off_language("这是一个答案。", english) and not off_language("It reaches 91 percent (≈ 0.91).", english)
+    assert not off_language("这是一个答案。", "这是一个中文段落。" * 5)  # a Chinese paper may get Chinese answers
+    assert echoes_question("Which dataset do they use?", "Which dataset?")
+    assert echoes_question("Which dataset do they use?", "the dataset")
+    assert not echoes_question("Is BERT or ELMo better on SQuAD?", "BERT")
+    assert not echoes_question("Do they use BERT?", "Yes, they use BERT.")
+    assert not echoes_question("Which dataset do they use?", "SQuAD")
+
+
+def test_whole_sentences():
+    assert whole_sentences("A b c. D e f. G h i. J k l.", 3) == "A b c. D e f. G h i."
+    assert whole_sentences("As shown by Smith et al. in 2019, it works. Next one", 3, cut=True) == \
+        "As shown by Smith et al. in 2019, it works."
+    assert whole_sentences("An answer that never ends and", 3, cut=True) == "An answer that never ends and…"
+    assert whole_sentences("A short phrase", 3, cut=False) == "A short phrase"
