@@ -265,7 +265,8 @@ def find_year(arxiv_id: str | None, first_page_text: str, meta: dict, lines=(), 
     if arxiv_id and re.match(r"\d{4}\.", arxiv_id):
         return 2000 + int(arxiv_id[:2])
     rows = [l.text for l in lines] + first_page_text.splitlines()
-    rows = [(rows[i - 1] if i else "", r) for i, r in enumerate(rows)]
+    # a line's context: the line before it when that runs on into it ("Received June 13," / "1984")
+    rows = [(rows[i - 1] if i and not _YEAR.search(rows[i - 1]) else "", r) for i, r in enumerate(rows)]
     for test in (lambda p, l: _VENUE.search(l) and not _NOT_PUBLISHED.search(p + " " + l),
                  lambda p, l: _COPYRIGHT.search(l),
                  lambda p, l: _DATE.search(l) and not _NOT_PUBLISHED.search(p + " " + l)):
@@ -283,6 +284,6 @@ def find_year(arxiv_id: str | None, first_page_text: str, meta: dict, lines=(), 
         y = int(m.group(1))
         if 1950 <= y <= 2100:
             return y
-    received = [_year_in(r) for _, r in rows if _RECEIVED.search(r)]
-    received = [y for y in received if y]
-    return max(received) if received else None
+    received = [int(y) for p, r in rows if _RECEIVED.search(p + " " + r) and not _CITATION.search(r)
+                for y in _YEAR.findall(r)]
+    return max(received, default=None)
