@@ -56,6 +56,14 @@ def test_a_copyright_line_on_page_2_when_page_1_prints_no_year(tmp_path):
     assert extract_paper(pdf).year == 2004
 
 
+def test_the_running_head_of_page_2_but_not_its_text(tmp_path):
+    meta = {"creationDate": "D:19990512050727"}
+    head = (72, 40, "Journal of the ACM, Vol. 32, No. 2, April 1985.", 8)
+    cited = (72, 560, "as in the Proceedings of the Symposium on Operating Systems Principles, 1979.", 10)
+    assert extract_paper(_paper(tmp_path / "a.pdf", [], [head, cited], meta)).year == 1985
+    assert extract_paper(_paper(tmp_path / "b.pdf", [], [cited], meta)).year == 1999
+
+
 def test_the_file_date_when_the_paper_prints_no_year(tmp_path):
     pdf = _paper(tmp_path / "p.pdf", [], [], {"creationDate": "D:20090324113315-06'00'"})
     assert extract_paper(pdf).year == 2009

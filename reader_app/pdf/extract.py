@@ -99,7 +99,7 @@ def _extract(doc) -> Paper:
         pg.lines = layout.merge_rows(pg.lines)
     _progress(n, n)
     first_text = pages[0].raw_text + "\n" + "\n".join(pages[0].vertical)
-    year_lines = (list(pages[0].lines), [ln.text for ln in pages[1].lines] if n > 1 else [])  # running heads too
+    year_lines = (list(pages[0].lines), list(pages[1].lines) if n > 1 else [])  # running heads too
     layout.remove_running(pages)
     first = layout.reading_order(pages[0])
     body, _ = body_style([ln for pg in pages for ln in pg.lines])

@@ -250,35 +250,48 @@ def _lone_years(lines, page_height: float) -> list[int]:
     return out
 
 
-def find_year(arxiv_id: str | None, first_page_text: str, meta: dict, lines=(), page_height: float = 0.0,
-              next_page=(), scanned: bool = False) -> int | None:
-    """The year printed on the paper, else the file's.
+def _context(rows: list[str]) -> list[tuple[str, str]]:
+    """Each row with the row before it when that runs on into it ("Received June 13," / "1984")."""
+    return [(rows[i - 1] if i and not _YEAR.search(rows[i - 1]) else "", r) for i, r in enumerate(rows)]
 
-    On page 1 (its ``lines``, rows with their positions, and its raw text): a venue line
-    first (the journal issue's year rather than an earlier online copyright), then a
-    copyright line, then a date (not a "received" one), then a year standing alone
-    near the top or the bottom. Then a copyright or dated line of page 2
-    (``next_page``). An arXiv id's year before all of these. Lines that cite other
-    work, page ranges and larger numbers give no year. Then the PDF's creation date,
-    unless page 1 is a scan (``scanned``: its date is the scan's); a received /
-    accepted date last."""
-    if arxiv_id and re.match(r"\d{4}\.", arxiv_id):
-        return 2000 + int(arxiv_id[:2])
-    rows = [l.text for l in lines] + first_page_text.splitlines()
-    # a line's context: the line before it when that runs on into it ("Received June 13," / "1984")
-    rows = [(rows[i - 1] if i and not _YEAR.search(rows[i - 1]) else "", r) for i, r in enumerate(rows)]
+
+def _venue_or_date(rows: list[tuple[str, str]]) -> int | None:
+    """A venue line first (the journal issue's year rather than an earlier online
+    copyright), then a copyright line, then a date that is not a "received" one."""
     for test in (lambda p, l: _VENUE.search(l) and not _NOT_PUBLISHED.search(p + " " + l),
                  lambda p, l: _COPYRIGHT.search(l),
                  lambda p, l: _DATE.search(l) and not _NOT_PUBLISHED.search(p + " " + l)):
         for prev, line in rows:
             if test(prev, line) and _year_in(line):
                 return _year_in(line)
-    lone = _lone_years(lines, page_height)
-    if lone:
-        return lone[0]
-    for line in next_page:
-        if (_COPYRIGHT.search(line) or _LABELLED.search(line)) and _year_in(line):
-            return _year_in(line)
+    return None
+
+
+def find_year(arxiv_id: str | None, first_page_text: str, meta: dict, lines=(), page_height: float = 0.0,
+              next_page=(), scanned: bool = False) -> int | None:
+    """The year printed on the paper, else the file's.
+
+    An arXiv id's year first. Then page 1 (its ``lines``, rows with their positions, and
+    its raw text): a venue, copyright or date line, then a year standing alone near the
+    top or the bottom. Then page 2 (``next_page``, its lines): a copyright or dated line,
+    or a venue or date line in its running head or foot. Lines that cite other work,
+    page ranges and larger numbers give no year. Then the PDF's creation date, unless
+    page 1 is a scan (``scanned``: that date is the scan's); a received / accepted date
+    last."""
+    if arxiv_id and re.match(r"\d{4}\.", arxiv_id):
+        return 2000 + int(arxiv_id[:2])
+    rows = _context([l.text for l in lines] + first_page_text.splitlines())
+    year = _venue_or_date(rows) or next(iter(_lone_years(lines, page_height)), None)
+    if year:
+        return year
+    for l in next_page:
+        if (_COPYRIGHT.search(l.text) or _LABELLED.search(l.text)) and _year_in(l.text):
+            return _year_in(l.text)
+    if page_height > 0:
+        margins = [l for l in next_page if l.y0 < 0.08 * page_height or l.y1 > 0.94 * page_height]
+        year = _venue_or_date(_context([l.text for l in margins]))
+        if year:
+            return year
     m = re.match(r"D:(\d{4})", str(meta.get("creationDate") or ""))
     if m and not scanned:
         y = int(m.group(1))
