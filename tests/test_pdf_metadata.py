@@ -108,3 +108,11 @@ def test_an_arxiv_id_and_a_printed_date_line():
     assert find_year("2304.02623", "arXiv:2304.02623v1 [cs.CL] 5 Apr 2023", SCAN_DATE) == 2023
     assert find_year(None, "SOSP'03, October 19-22, 2003, Bolton Landing", SCAN_DATE) == 2003
     assert find_year(None, "Received June 13, 1984\nVol. 31, No. 2, October 1985", SCAN_DATE) == 1985
+
+
+def test_a_dated_line_on_page_2():
+    meta = {"creationDate": "D:20090324113315-06'00'"}
+    title = [_line("Tor: The Second-Generation Onion Router", 72, 90, 18)]
+    for dated in ("Dated: 12/05/2004", "This version: May 2004", "Draft of October 7, 2004"):
+        assert find_year(None, title[0].text, meta, title, 792.0, [_line(dated, 72, 400)]) == 2004, dated
+    assert find_year(None, title[0].text, meta, title, 792.0, [_line("the 2004 election results", 72, 400)]) == 2009

@@ -199,13 +199,12 @@ _RECEIVED = re.compile(r"received|revised|accepted|submitted", re.IGNORECASE)
 # A date the authors put on the text itself ("Dated: May 3, 2004", "This version: 2012").
 _LABELLED = re.compile(
     r"(?:\bdate\s*:|\bdated\b|\bthis (?:version|draft)\b|\bdraft(?: of)?\b|\blast (?:revised|updated|modified)\b|"
-    r"\bto appear\b)\s*[:(]?\s*"
-    r"(?:[\w.,]+\s+){0,4}(?:19\d\d|20[0-4]\d)\b", re.IGNORECASE)
+    r"\bto appear\b).{0,30}?\b(?:19\d\d|20[0-4]\d)\b", re.IGNORECASE)
 # A year on its own: "1965", "(2012)", "June 1965", "May 29, 1948."
 _LONE = re.compile(r"^\W*" + _MONTH + r"?\s*(?:\d{1,2}[.,]?\s*)?,?\s*"
                    r"(?:19\d\d|20[0-4]\d)\W*$", re.IGNORECASE)
-# A year as a number of its own: not part of a page range ("1999-2005"), an ISSN or a longer number.
-_YEAR = re.compile(r"(?<![\d/])(?<!\d[-\u2010\u2013])(19\d\d|20[0-4]\d)(?![\d/]|\s?[-\u2010\u2013]\s?\d{3})")
+# A year as a number of its own: not part of a page range ("1999-2005"), a code or a longer number.
+_YEAR = re.compile(r"(?<!\d)(?<!\d[-\u2010\u2013])(19\d\d|20[0-4]\d)(?![\d/]|\s?[-\u2010\u2013]\s?\d{3})")
 # A line that cites other work: its years are theirs ("[12] Smith 1999", "(Smith and Jones, 2003)").
 _CITATION = re.compile(
     r"^\s*\[\d{1,3}\]|^\s*\d{1,3}\.\s+[A-Z]\.|\bet al\b|\[\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3})*\]|"
