@@ -156,11 +156,13 @@ def test_section_recall_and_precision_on_papers_pwl_hold():
 @needs_pwl
 @needs_ocr
 def test_title_first_author_and_year_as_printed_on_papers_pwl():
-    """Against tests/gold/pwl-metadata.json; three of the years are printed nowhere on page 1."""
+    """Against tests/gold/pwl-metadata.json. Three of the gold years are printed nowhere in
+    their PDFs (Bitcoin, the virtual-synchrony chapter, consistent hashing), so 27/30 years
+    is the most a reader of the file can get."""
     *_, metas = _pwl_scores()
     n = len(metas)
     title, author, year = (sum(m[i] for m in metas) / n for i in range(3))
-    assert title >= 0.95 and author >= 0.93 and year >= 0.85, (title, author, year)
+    assert title >= 0.95 and author >= 0.93 and year >= 0.9, (title, author, year)
 
 
 @needs_pwl

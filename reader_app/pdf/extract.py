@@ -99,6 +99,7 @@ def _extract(doc) -> Paper:
         pg.lines = layout.merge_rows(pg.lines)
     _progress(n, n)
     first_text = pages[0].raw_text + "\n" + "\n".join(pages[0].vertical)
+    year_lines = (list(pages[0].lines), list(pages[1].lines) if n > 1 else [])  # running heads too
     layout.remove_running(pages)
     first = layout.reading_order(pages[0])
     body, _ = body_style([ln for pg in pages for ln in pg.lines])
@@ -141,7 +142,8 @@ def _extract(doc) -> Paper:
     paper.pages = doc.page_count
     paper.authors = metadata.find_authors(ordered[1], title_ids, meta.get("author", ""))
     paper.doi, paper.arxiv_id = metadata.find_ids(first_text, meta)
-    paper.year = metadata.find_year(paper.arxiv_id, first_text, meta)
+    paper.year = metadata.find_year(paper.arxiv_id, first_text, meta, year_lines[0], pages[0].height,
+                                    year_lines[1], scanned=bool(pages[0].ocr))
     paper.sections = sections
     paper.ocr_pages = [pg.number for pg in pages if pg.ocr and pg.lines]
     if paper.ocr_pages:

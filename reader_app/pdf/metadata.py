@@ -190,30 +190,112 @@ _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|Octob
           r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)")
 _VENUE = re.compile(
     r"proceedings|conference|symposium|workshop|journal|transactions|magazine|published|to appear|draft of|"
-    r"\bvol(?:ume)?\b\.?|\bno\.\s*\d|\bp?v?ldb\b|arxiv|(?-i:\b[A-Z]{3,8}\s?['’]?(?:\d{2}|\d{4})\b)|"
+    r"\bvol(?:ume)?\b\.?|\bno\.\s*\d|\bnumber\s+\d|\bp?v?ldb\b|arxiv|"
+    r"(?-i:\b[A-Z]{3,8}\s?['’]?(?:\d{2}|\d{4})\b)|"
     r"\(\s*(?:19\d\d|20[0-4]\d)\s*\)\s*\d+[:\u2013-]\d+", re.IGNORECASE)
 _DATE = re.compile(_MONTH + r",?\s+(?:\d{1,2}[.,]?\s+)?(?:19\d\d|20[0-4]\d)", re.IGNORECASE)
 _NOT_PUBLISHED = re.compile(r"received|revised|accepted|submitted|manuscript|\bsince\b", re.IGNORECASE)
+_RECEIVED = re.compile(r"received|revised|accepted|submitted", re.IGNORECASE)
+# A date the authors put on the text itself ("Dated: May 3, 2004", "This version: 2012").
+_LABELLED = re.compile(
+    r"(?:\bdate\s*:|\bdated\b|\bthis (?:version|draft)\b|\bdraft(?: of)?\b|\blast (?:revised|updated|modified)\b|"
+    r"\bto appear\b).{0,30}?\b(?:19\d\d|20[0-4]\d)\b", re.IGNORECASE)
+# A year on its own: "1965", "(2012)", "June 1965", "May 29, 1948."
+_LONE = re.compile(r"^\W*" + _MONTH + r"?\s*(?:\d{1,2}[.,]?\s*)?,?\s*"
+                   r"(?:19\d\d|20[0-4]\d)\W*$", re.IGNORECASE)
+# A year as a number of its own: not part of a page range ("1999-2005"), a code or a longer number.
+_YEAR = re.compile(r"(?<!\d)(?<!\d[-\u2010\u2013])(19\d\d|20[0-4]\d)(?![\d/]|\s?[-\u2010\u2013]\s?\d{3})")
+# A line that cites other work: its years are theirs ("[12] Smith 1999", "(Smith and Jones, 2003)").
+_CITATION = re.compile(
+    r"^\s*\[\d{1,3}\]|^\s*\d{1,3}\.\s+[A-Z]\.|\bet al\b|\[\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3})*\]|"
+    r"\([A-Z][\w'’\-]+(?:\s+(?:and|&)\s+[A-Z][\w'’\-]+)?,?\s+(?:19\d\d|20[0-4]\d)[a-z]?[;,)]")
 
 
-def find_year(arxiv_id: str | None, first_page_text: str, meta: dict) -> int | None:
-    """The year printed on page 1: a venue line first (the journal issue's year rather
-    than an earlier online copyright), then a copyright line, then a date (not a
-    "received" one); an arXiv id's year; the
-    PDF's creation date last."""
-    if arxiv_id and re.match(r"\d{4}\.", arxiv_id):
-        return 2000 + int(arxiv_id[:2])
-    rows = first_page_text.splitlines()
-    lines = [(rows[i - 1] if i else "", l) for i, l in enumerate(rows) if YEAR_RE.search(l)]
+def _year_in(line: str) -> int | None:
+    if _CITATION.search(line):
+        return None
+    m = _YEAR.search(line)
+    return int(m.group(1)) if m else None
+
+
+def _continues(line, lines) -> bool:
+    """``line`` ends a wrapped sentence or reference: the line just above it starts at
+    the same margin and does not end a sentence ("... by September 21," / "2020."), or
+    is a reference."""
+    above = [l for l in lines if l is not line and l.y1 <= line.y0 + 1 and line.y0 - l.y1 < 1.5 * max(line.size, 1)
+             and min(l.x1, line.x1) > max(l.x0, line.x0)]
+    if not above:
+        return False
+    prev = max(above, key=lambda l: l.y1)
+    ends = prev.text.rstrip(" \"'’”)")
+    return bool(_CITATION.search(prev.text)) or (abs(prev.x0 - line.x0) <= 2 and not ends.endswith((".", "!", "?")))
+
+
+def _lone_years(lines, page_height: float) -> list[int]:
+    """Years standing alone on a line in the top third or the bottom fifth of the page
+    (a title block's date, a thesis's year, a journal footer), in print size: not a
+    figure's tick label, nor the end of a wrapped sentence or reference."""
+    if not lines or page_height <= 0:
+        return []
+    sizes = sorted(l.size for l in lines)
+    typical = sizes[len(sizes) // 2]
+    out = []
+    for l in lines:
+        if (_LONE.match(l.text.strip()) and l.size >= 0.7 * typical
+                and (l.y0 < 0.35 * page_height or l.y1 > 0.8 * page_height) and not _continues(l, lines)):
+            y = _year_in(l.text)
+            if y:
+                out.append(y)
+    return out
+
+
+def _context(rows: list[str]) -> list[tuple[str, str]]:
+    """Each row with the row before it when that runs on into it ("Received June 13," / "1984")."""
+    return [(rows[i - 1] if i and not _YEAR.search(rows[i - 1]) else "", r) for i, r in enumerate(rows)]
+
+
+def _venue_or_date(rows: list[tuple[str, str]]) -> int | None:
+    """A venue line first (the journal issue's year rather than an earlier online
+    copyright), then a copyright line, then a date that is not a "received" one."""
     for test in (lambda p, l: _VENUE.search(l) and not _NOT_PUBLISHED.search(p + " " + l),
                  lambda p, l: _COPYRIGHT.search(l),
                  lambda p, l: _DATE.search(l) and not _NOT_PUBLISHED.search(p + " " + l)):
-        for prev, line in lines:
-            if test(prev, line):
-                return int(YEAR_RE.search(line).group(1))
+        for prev, line in rows:
+            if test(prev, line) and _year_in(line):
+                return _year_in(line)
+    return None
+
+
+def find_year(arxiv_id: str | None, first_page_text: str, meta: dict, lines=(), page_height: float = 0.0,
+              next_page=(), scanned: bool = False) -> int | None:
+    """The year printed on the paper, else the file's.
+
+    An arXiv id's year first. Then page 1 (its ``lines``, rows with their positions, and
+    its raw text): a venue, copyright or date line, then a year standing alone near the
+    top or the bottom. Then page 2 (``next_page``, its lines): a copyright or dated line,
+    or a venue or date line in its running head or foot. Lines that cite other work,
+    page ranges and larger numbers give no year. Then the PDF's creation date, unless
+    page 1 is a scan (``scanned``: that date is the scan's); a received / accepted date
+    last."""
+    if arxiv_id and re.match(r"\d{4}\.", arxiv_id):
+        return 2000 + int(arxiv_id[:2])
+    rows = _context([l.text for l in lines] + first_page_text.splitlines())
+    year = _venue_or_date(rows) or next(iter(_lone_years(lines, page_height)), None)
+    if year:
+        return year
+    for l in next_page:
+        if (_COPYRIGHT.search(l.text) or _LABELLED.search(l.text)) and _year_in(l.text):
+            return _year_in(l.text)
+    if page_height > 0:
+        margins = [l for l in next_page if l.y0 < 0.08 * page_height or l.y1 > 0.94 * page_height]
+        year = _venue_or_date(_context([l.text for l in margins]))
+        if year:
+            return year
     m = re.match(r"D:(\d{4})", str(meta.get("creationDate") or ""))
-    if m:
+    if m and not scanned:
         y = int(m.group(1))
         if 1950 <= y <= 2100:
             return y
-    return None
+    received = [int(y) for p, r in rows if _RECEIVED.search(p + " " + r) and not _CITATION.search(r)
+                for y in _YEAR.findall(r)]
+    return max(received, default=None)

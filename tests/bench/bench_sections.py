@@ -16,6 +16,8 @@ For each paper of ../shared/papers-pwl (gold: its ``sections-gold.json``) and
 and, for papers-pwl, title / first-author / year accuracy against tests/gold/pwl-metadata.json.
 
 Usage: python tests/bench/bench_sections.py [--set pwl|papers|both] [--only SUBSTR] [-v]
+       python tests/bench/bench_sections.py --metadata-only   (title / first author / year
+       per paper, without the section table and ingest timing)
        python tests/bench/bench_sections.py --scan   (OCR budget: a 12-page scan made by
        rasterising a shared paper, imported with OCR; target < 60 s on 2 cores)
 """
@@ -124,6 +126,33 @@ def run_set(name: str, pdfs: list[Path], gold: dict, meta_gold: dict | None, ver
     return out
 
 
+def run_metadata(name: str, pdfs: list[Path], meta_gold: dict | None) -> dict:
+    """Title, first author and year only (no section table, no ingest timing)."""
+    from reader_app.pdf import extract_paper
+
+    print(f"\n== {name}: {len(pdfs)} papers, metadata ==")
+    metas, out = [], {}
+    for pdf in pdfs:
+        paper = extract_paper(pdf)
+        gold = (meta_gold or {}).get(pdf.name)
+        first = paper.authors[0] if paper.authors else None
+        if gold is None:
+            print(f"{pdf.name[:44]:44} year {paper.year}  arXiv {paper.arxiv_id}  first author {first!r}")
+            continue
+        m = meta_scores(paper, gold)
+        metas.append(m)
+        wrong = [f"{what} {got!r} (gold {want!r})" for ok, what, got, want in zip(
+            m, ("title", "first author", "year"), (paper.title, first, paper.year),
+            (gold["title"], (gold["authors"] or [None])[0], gold["year"])) if not ok]
+        print(f"{pdf.name[:44]:44} {'ok' if all(m) else '; '.join(wrong)}")
+    for i, what in enumerate(("title", "first author", "year")):
+        if metas:
+            got = sum(m[i] for m in metas)
+            print(f"{name}: {what} accuracy {got}/{len(metas)} = {got / len(metas):.2f}")
+            out[what] = got / len(metas)
+    return out
+
+
 def bench_scan(pages: int = 12) -> None:
     """A 12-page scan (200 dpi, no text layer) made from a shared paper, imported with OCR."""
     import pymupdf
@@ -158,6 +187,7 @@ def main() -> int:
     ap.add_argument("--set", choices=("pwl", "papers", "both"), default="both")
     ap.add_argument("--only", default="")
     ap.add_argument("--scan", action="store_true")
+    ap.add_argument("--metadata-only", action="store_true", help="title / first author / year only")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     if args.scan:
@@ -170,13 +200,19 @@ def main() -> int:
         mfile = gold_dir / "pwl-metadata.json"
         meta = json.loads(mfile.read_text()) if mfile.exists() else None
         pdfs = [p for p in sorted(d.glob("*.pdf")) if args.only in p.name]
-        run_set("papers-pwl", pdfs, gold, meta, args.verbose)
+        if args.metadata_only:
+            run_metadata("papers-pwl", pdfs, meta)
+        else:
+            run_set("papers-pwl", pdfs, gold, meta, args.verbose)
     if args.set in ("papers", "both"):
         d = SHARED / "papers"
         gfile = gold_dir / "papers-sections.json"
         gold = json.loads(gfile.read_text()) if gfile.exists() else {}
         pdfs = [p for p in sorted(d.glob("*.pdf")) if args.only in p.name]
-        run_set("papers", pdfs, gold, None, args.verbose)
+        if args.metadata_only:
+            run_metadata("papers", pdfs, None)
+        else:
+            run_set("papers", pdfs, gold, None, args.verbose)
     return 0
 
 

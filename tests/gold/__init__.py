@@ -5,6 +5,11 @@
   references left out).
 - pwl-metadata.json: title, authors and year of ../shared/papers-pwl as printed on the
   first page (the year of first publication printed there: date, copyright or venue line).
+  Three papers print no year of their own anywhere: Bitcoin (2008; its file is dated
+  2009), the virtual-synchrony chapter (2010, the book's year; its text says "written
+  in 2009", its file is dated 2009) and the consistent-hashing paper (1997, STOC; no
+  file date either). Their gold keeps the year of publication, which the file cannot
+  tell, so 27/30 is the most a reader of the PDF can score on years.
 """
 
 from __future__ import annotations
