@@ -55,19 +55,23 @@ REPLY = ("5]\nAnswer: The model reaches an accuracy of 91 percent on the test se
          "That beats the baseline by four points. Errors come from long sentences. Tables are not handled.\n")
 
 
-def test_capable_answer_keeps_its_opening_sentences():
+def test_capable_answer_is_one_whole_sentence_and_generation_stops_after_three():
     a = _ask(SizedEngine(REPLY))
-    assert a.answerable
-    assert a.answer.startswith("The model reaches an accuracy of 91 percent")
-    assert "four points" in a.answer and "Tables" not in a.answer  # three sentences at most
-    # the small model's crutch keeps one sentence only (the one nearest the question)
-    assert len(split_sentences(_ask(FakeEngine(REPLY)).answer)) == 1
+    assert a.answerable and a.answer == "The model reaches an accuracy of 91 percent on the test set."
+    long_reply = REPLY.replace("handled.\n", "handled. " + " ".join(["More words here."] * 40) + "\n")
+    capable, small = SizedEngine(long_reply), FakeEngine(long_reply)
+    _ask(capable), _ask(small)
+    assert capable.last_timings.completion_tokens < 40  # stopped after three complete sentences
+    assert small.last_timings.completion_tokens == SMALL.max_answer_tokens  # ran on to its cap
 
 
 def test_capable_answer_cut_by_the_cap_ends_on_a_whole_sentence():
-    words = " ".join(["and a long clause"] * 60)
-    a = _ask(SizedEngine(f"5]\nAnswer: The model reaches 91 percent on the test set. It beats the baseline {words}"))
+    words = " ".join(["and a long clause about accuracy"] * 60)
+    reply = f"5]\nAnswer: The model reaches 91 percent on the test set. It beats the baseline {words}"
+    a = _ask(SizedEngine(reply))
     assert a.answerable and a.answer == "The model reaches 91 percent on the test set."
+    # the small style keeps the text as cut by its cap (it may pick the unfinished sentence)
+    assert not _ask(FakeEngine(reply)).answer.endswith(".")
 
 
 def test_paraphrase_supported_by_two_cited_paragraphs_stands_only_for_a_capable_model():
@@ -115,9 +119,40 @@ def test_off_language_and_echo_checks():
     assert not echoes_question("Which dataset do they use?", "SQuAD")
 
 
+def test_a_hedge_after_the_answer_is_not_a_refusal():
+    hedged = "5]\nAnswer: The model reaches 91 percent. The paper does not mention the baseline's name.\n"
+    a = _ask(SizedEngine(hedged))
+    assert a.answerable and a.answer == "The model reaches 91 percent."
+    refused = "5]\nAnswer: The paper does not say. It only mentions an accuracy of 91 percent.\n"
+    assert not _ask(SizedEngine(refused)).answerable
+
+
 def test_whole_sentences():
     assert whole_sentences("A b c. D e f. G h i. J k l.", 3) == "A b c. D e f. G h i."
     assert whole_sentences("As shown by Smith et al. in 2019, it works. Next one", 3, cut=True) == \
         "As shown by Smith et al. in 2019, it works."
     assert whole_sentences("An answer that never ends and", 3, cut=True) == "An answer that never ends and…"
     assert whole_sentences("A short phrase", 3, cut=False) == "A short phrase"
+
+
+def test_capable_model_writes_its_demonstrations_in_its_own_words(tmp_path):
+    from reader_app.library import Library
+    from tests.test_prompts import demo_responder
+
+    def responder(prefix, suffix):  # demo_responder, for both wordings of the request
+        return demo_responder(prefix, suffix.replace("Write one short question", "Write one question"))
+
+    capable, small = SizedEngine(responder), FakeEngine(responder)
+    with Library.open(tmp_path / "lib") as lib:
+        pid, _ = lib.add_paper(make_paper())
+        paper = lib.get_paper(pid)
+        a = Assistant(capable, lib, k=2)
+        demos = a.demonstrations(paper, a.windows(paper)[0])
+        assert len(demos) == 2 and a.demo_log["kept"] == 2 and a.demo_log["tried"] >= 2
+        prompt, grammar = capable.calls[0][1], capable.calls[0][2]["grammar"]
+        assert "one short question" in prompt and grammar == prompts.CAPABLE_DEMO_GRAMMAR
+        # the small model keeps its word-list grammar, and its demonstrations are cached apart
+        b = Assistant(small, lib, k=2)
+        b.demonstrations(paper, b.windows(paper)[0])
+        assert small.calls, "the capable model's cached demonstrations are not reused for the small style"
+        assert "one question" in small.calls[0][1] and 'w ::= "' in small.calls[0][2]["grammar"]

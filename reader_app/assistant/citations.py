@@ -110,9 +110,8 @@ def best_supporting(answer: str, candidates: dict[int, Paragraph], question: str
 
 
 def joint_support(answer: str, question: str, texts: list[str]) -> float:
-    """``support`` of a paraphrase: the answer's content words found in the cited paragraphs
-    together, the question's own words counting as found (restating them is not inventing)."""
-    return support(answer, " ".join([*texts, question]), question)
+    """``support`` of a paraphrase: the answer's content words found in the cited paragraphs together."""
+    return support(answer, " ".join(texts), question)
 
 
 def verify(answer: str, question: str, evidence: list[int], candidates: dict[int, Paragraph],

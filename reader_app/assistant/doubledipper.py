@@ -60,7 +60,8 @@ from reader_app.assistant.checks import (INJECTED, demo_problem, echoes_question
                                          off_language, sentences)
 from reader_app.assistant.citations import verify
 from reader_app.assistant.engine_base import Engine
-from reader_app.assistant.parsing import condense, parse_answer, parse_demo, strip_restatement, whole_sentences
+from reader_app.assistant.parsing import (condense, drop_hedges, parse_answer, parse_demo, split_sentences,
+                                          strip_restatement, whole_sentences)
 from reader_app.assistant.prompts import Demo
 from reader_app.assistant.style import style_for
 from reader_app.assistant.windows import Window, build_windows, rank_in_memory, route
@@ -175,11 +176,12 @@ class Assistant:
         if k <= 0:
             return []
         mkey = getattr(self.engine, "key", "")
-        ckey = (paper.id, mkey, window.key, k)
+        ckey = (paper.id, mkey, window.key, k, self.style.name)
         if ckey in self._demos:
             return self._demos[ckey]
         use_lib = self._in_library(paper)
-        stored = self._library_call("get_demonstrations", paper.id, mkey, f"{window.key}:k{k}") if use_lib else None
+        wkey = f"{window.key}:k{k}" + ("" if self.style.name == "small" else f":{self.style.name}")
+        stored = self._library_call("get_demonstrations", paper.id, mkey, wkey) if use_lib else None
         if isinstance(stored, list):  # [] too: no paragraph gave a usable pair, do not try again
             try:
                 demos = [Demo.from_dict(d) for d in stored]
@@ -190,8 +192,7 @@ class Assistant:
         demos = self._generate_demos(paper, window, k, cancel, progress)
         self._demos[ckey] = demos
         if use_lib:
-            self._library_call("put_demonstrations", paper.id, mkey, f"{window.key}:k{k}",
-                               [d.to_dict() for d in demos])
+            self._library_call("put_demonstrations", paper.id, mkey, wkey, [d.to_dict() for d in demos])
         return demos
 
     def demo_candidates(self, paper: Paper, window: Window) -> list[int]:
@@ -224,9 +225,10 @@ class Assistant:
                          "(once per paper and model)")
             para = window.paragraphs[n]
             prefix, suffix = self.engine.chat_prefix_suffix(
-                prompts.SYSTEM_DEMO, "", prompts.demo_tail(n, para.text))
-            grammar = prompts.demo_grammar(para.text) if self.use_grammar else None
-            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=64, stop=DEMO_STOP,
+                prompts.SYSTEM_DEMO, "", prompts.demo_tail(n, para.text, self.style.name))
+            grammar = prompts.demo_grammar(para.text, style=self.style.name) if self.use_grammar else None
+            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=96 if self.style.max_sentences else 64,
+                             stop=DEMO_STOP,
                              cancel=cancel, until=_answer_line_done, grammar=grammar)
             question, answer = parse_demo(text, prompts.DEMO_PRIMER)
             answer = strip_restatement(question, answer)
@@ -289,7 +291,7 @@ class Assistant:
                 grammar = prompts.answer_grammar(mode, question, cands)
             raw = self._run(prefix, suffix, max_tokens=self.max_answer_tokens, stop=ANSWER_STOP,
                             cancel=cancel, on_piece=emit, grammar=grammar,
-                            until=lambda text: _answer_line_done(primer + text))
+                            until=lambda text: self._answer_done(primer + text))
             engine_t = getattr(self.engine, "last_timings", None) or Timings()
             total = time.perf_counter() - start
             cut = (engine_t.completion_tokens or 0) >= self.max_answer_tokens  # stopped by the cap
@@ -300,14 +302,25 @@ class Assistant:
         self._store(paper, answer)
         return answer
 
+    def _answer_done(self, text: str) -> bool:
+        """The reply is complete: its Answer line ended, or it holds the style's sentences."""
+        if _answer_line_done(text):
+            return True
+        n = self.style.max_sentences
+        if n:
+            m = re.search(r"answer\s*:", text, re.I)
+            body = text[m.end():] if m else ""
+            return len(split_sentences(body + " X")) > n  # " X": a finished last sentence counts
+        return False
+
     def make_answer(self, paper: Paper, question: str, raw: str, primer: str, window: Window,
                     mode: str, cut: bool = False) -> Answer:
         """The shown answer from the model's reply; ``cut``: the reply hit the token cap."""
         parsed = parse_answer(raw, set(window.paragraphs), primer=primer)
+        if self.style.max_sentences:  # a capable model: whole sentences, no hedges
+            parsed.answer = whole_sentences(drop_hedges(parsed.answer), self.style.max_sentences, cut=cut)
         if self.style.condense:
             parsed.answer = condense(question, parsed.answer)
-        else:
-            parsed.answer = whole_sentences(parsed.answer, self.style.max_sentences, cut=cut)
         parsed.answer = strip_restatement(question, parsed.answer)
         citations, answerable = verify(parsed.answer, question, parsed.evidence, window.paragraphs,
                                        paraphrase=self.style.paraphrase_support)

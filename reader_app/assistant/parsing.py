@@ -222,6 +222,17 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+def drop_hedges(answer: str) -> str:
+    """'No, they did not. The paper does not mention any platform.' -> 'No, they did not.': a
+    sentence after the first that says the paper is silent on something is a hedge, not a refusal."""
+    from reader_app.assistant.citations import says_not_answered
+
+    sents = split_sentences(answer)
+    if len(sents) < 2 or says_not_answered(sents[0]):
+        return answer
+    return " ".join([sents[0]] + [s for s in sents[1:] if not says_not_answered(s)])
+
+
 def whole_sentences(answer: str, max_sentences: int = 3, cut: bool = False) -> str:
     """A capable model's answer, never cut mid-sentence and never a copied paragraph: its first
     ``max_sentences`` sentences; when the reply hit the token cap (``cut``), an unfinished last
