@@ -133,26 +133,3 @@ def test_whole_sentences():
         "As shown by Smith et al. in 2019, it works."
     assert whole_sentences("An answer that never ends and", 3, cut=True) == "An answer that never ends and…"
     assert whole_sentences("A short phrase", 3, cut=False) == "A short phrase"
-
-
-def test_capable_model_writes_its_demonstrations_in_its_own_words(tmp_path):
-    from reader_app.library import Library
-    from tests.test_prompts import demo_responder
-
-    def responder(prefix, suffix):  # demo_responder, for both wordings of the request
-        return demo_responder(prefix, suffix.replace("Write one short question", "Write one question"))
-
-    capable, small = SizedEngine(responder), FakeEngine(responder)
-    with Library.open(tmp_path / "lib") as lib:
-        pid, _ = lib.add_paper(make_paper())
-        paper = lib.get_paper(pid)
-        a = Assistant(capable, lib, k=2)
-        demos = a.demonstrations(paper, a.windows(paper)[0])
-        assert len(demos) == 2 and a.demo_log["kept"] == 2 and a.demo_log["tried"] >= 2
-        prompt, grammar = capable.calls[0][1], capable.calls[0][2]["grammar"]
-        assert "one short question" in prompt and grammar == prompts.CAPABLE_DEMO_GRAMMAR
-        # the small model keeps its word-list grammar, and its demonstrations are cached apart
-        b = Assistant(small, lib, k=2)
-        b.demonstrations(paper, b.windows(paper)[0])
-        assert small.calls, "the capable model's cached demonstrations are not reused for the small style"
-        assert "one question" in small.calls[0][1] and 'w ::= "' in small.calls[0][2]["grammar"]

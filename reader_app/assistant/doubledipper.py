@@ -225,10 +225,9 @@ class Assistant:
                          "(once per paper and model)")
             para = window.paragraphs[n]
             prefix, suffix = self.engine.chat_prefix_suffix(
-                prompts.SYSTEM_DEMO, "", prompts.demo_tail(n, para.text, self.style.name))
-            grammar = prompts.demo_grammar(para.text, style=self.style.name) if self.use_grammar else None
-            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=96 if self.style.max_sentences else 64,
-                             stop=DEMO_STOP,
+                prompts.SYSTEM_DEMO, "", prompts.demo_tail(n, para.text))
+            grammar = prompts.demo_grammar(para.text) if self.use_grammar else None
+            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=64, stop=DEMO_STOP,
                              cancel=cancel, until=_answer_line_done, grammar=grammar)
             question, answer = parse_demo(text, prompts.DEMO_PRIMER)
             answer = strip_restatement(question, answer)

@@ -183,14 +183,11 @@ SYSTEM_DEMO = (
 )
 
 
-def demo_tail(number: int, text: str, style: str = "small") -> str:
-    capable = style == "capable"
-    how = ("its answer: a short phrase when the question asks for a name, a number or a list, otherwise one "
-           "short sentence; use the paragraph's words" if capable else
-           "its short answer: a few words copied from the paragraph")
+def demo_tail(number: int, text: str) -> str:
     return (
         f"<paragraph>[{number}] {clean(text)}</paragraph>\n"
-        f"Write one {'short ' if capable else ''}question that this paragraph answers, then {how}.\n"
+        "Write one question that this paragraph answers, then its short answer: a few words "
+        "copied from the paragraph.\n"
         "Format:\nQuestion: ...?\nAnswer: ..."
     )
 
@@ -198,17 +195,7 @@ def demo_tail(number: int, text: str, style: str = "small") -> str:
 _VOCAB = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.%\-]*[A-Za-z0-9%])?")
 
 
-# a capable model's demonstration: a wh-question, then a complete answer line in its own words
-# (support in the paragraph is checked afterwards, checks.demo_problem)
-CAPABLE_DEMO_GRAMMAR = (
-    r'root ::= " " qw [^\n?]{5,100} "?\nAnswer: " [^\n ] [^\n]{0,200} "\n"' + "\n"
-    'qw ::= "What" | "Which" | "How" | "Who" | "When" | "Where"\n'
-)
-
-
-def demo_grammar(text: str, max_words: int = 400, style: str = "small") -> str:
-    if style == "capable":
-        return CAPABLE_DEMO_GRAMMAR
+def demo_grammar(text: str, max_words: int = 400) -> str:
     """GBNF for a demonstration reply (after the ``Question:`` primer): a wh-question on one
     line, then an answer of 1-10 words, each taken from the paragraph ``text``."""
     vocab = list(dict.fromkeys(_VOCAB.findall(text)))[:max_words] or ["none"]
