@@ -88,8 +88,8 @@ class Assistant:
         self.engine = engine
         self.library = library
         self.k = k
-        self.style = style_for(engine, answer_style)
-        self.max_answer_tokens = max_answer_tokens or self.style.max_answer_tokens
+        self._answer_style = answer_style  # None: the answer_style setting, read at each question
+        self._max_answer_tokens = max_answer_tokens
         self.use_grammar = use_grammar
         self.temperature = temperature
         self.seed = seed
@@ -103,6 +103,15 @@ class Assistant:
         self._summaries: dict[tuple, dict] = {}
         self._ranked: tuple = (None, [])
         self.demo_log: Counter = Counter()  # demonstrations written: "tried", "kept", and each rejection reason
+
+    @property
+    def style(self):
+        """How answers are shaped for this model (style.py): the given style, else the setting."""
+        return style_for(self.engine, self._answer_style)
+
+    @property
+    def max_answer_tokens(self) -> int:
+        return self._max_answer_tokens or self.style.max_answer_tokens
 
     # -- windows -------------------------------------------------------------------
     def reserve(self, mode: str, k: int) -> int:
@@ -176,11 +185,11 @@ class Assistant:
         if k <= 0:
             return []
         mkey = getattr(self.engine, "key", "")
-        ckey = (paper.id, mkey, window.key, k, self.style.name)
+        ckey = (paper.id, mkey, window.key, k)
         if ckey in self._demos:
             return self._demos[ckey]
         use_lib = self._in_library(paper)
-        wkey = f"{window.key}:k{k}" + ("" if self.style.name == "small" else f":{self.style.name}")
+        wkey = f"{window.key}:k{k}"
         stored = self._library_call("get_demonstrations", paper.id, mkey, wkey) if use_lib else None
         if isinstance(stored, list):  # [] too: no paragraph gave a usable pair, do not try again
             try:

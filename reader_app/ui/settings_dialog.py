@@ -132,6 +132,15 @@ class SettingsDialog(QDialog):
                                  "Small models pick better from a few; a large model may cite any paragraph.")
         form.addRow("Cite from", self.evidence)
 
+        self.answer_style = QComboBox(model_box)
+        for label, value in (("Automatic (by model size)", "auto"),
+                             ("Short, for small models (one sentence, word-for-word support)", "small"),
+                             ("Complete sentences, for 1B+ models (paraphrase allowed)", "capable")):
+            self.answer_style.addItem(label, value)
+        self.answer_style.setToolTip("How answers are shaped. Automatic: complete sentences for models of "
+                                     "1B parameters or more and for servers, short ones for smaller models.")
+        form.addRow("Answers", self.answer_style)
+
         self.base_url = QLineEdit(model_box)
         self.base_url.setPlaceholderText("http://127.0.0.1:8080  (llama-server, vLLM, …)")
         form.addRow("Server URL", self.base_url)
@@ -184,6 +193,7 @@ class SettingsDialog(QDialog):
         except (TypeError, ValueError):  # unset or unreadable
             evidence = assistant_settings.DEFAULTS["evidence_candidates"]
         self.evidence.setValue(evidence)
+        self.answer_style.setCurrentIndex(max(0, self.answer_style.findData(v.get("answer_style") or "auto")))
         self.base_url.setText(v.get("base_url") or "")
         self.api_key.setText(v.get("api_key") or "")
         server_model = v.get("server_model")
@@ -316,6 +326,7 @@ class SettingsDialog(QDialog):
             "n_ctx_cap": int(self.n_ctx.value()),
             "threads": int(self.threads.value()) or None,
             "evidence_candidates": int(self.evidence.value()),
+            "answer_style": self.answer_style.currentData() or "auto",
             "base_url": self.base_url.text().strip() or None,
             "api_key": self.api_key.text().strip() or None,
         }
