@@ -78,6 +78,18 @@ def _answer_line_done(text: str) -> bool:
     return bool(_ANSWER_LINE_DONE.search(text))
 
 
+def _answer_done(text: str, sentences: int = 0) -> bool:
+    """The reply is complete: its Answer line ended, or (``sentences`` > 0) it holds that many
+    complete sentences."""
+    if _answer_line_done(text):
+        return True
+    if sentences:
+        m = re.search(r"answer\s*:", text, re.I)
+        body = text[m.end():] if m else ""
+        return len(split_sentences(body + " X")) > sentences  # " X": a finished last sentence counts
+    return False
+
+
 class Assistant:
     """Questions and summaries over one paper at a time, for the UI and the CLI."""
 
@@ -297,9 +309,10 @@ class Assistant:
             if self.use_grammar:  # zero-shot cites nothing, so it needs no ranking
                 cands = self.candidates(paper, question, window) if mode != "zero-shot" else None
                 grammar = prompts.answer_grammar(mode, question, cands)
+            style = self.style  # read once: the setting may change between questions, not within one
             raw = self._run(prefix, suffix, max_tokens=self.max_answer_tokens, stop=ANSWER_STOP,
                             cancel=cancel, on_piece=emit, grammar=grammar,
-                            until=lambda text: self._answer_done(primer + text))
+                            until=lambda text: _answer_done(primer + text, style.max_sentences))
             engine_t = getattr(self.engine, "last_timings", None) or Timings()
             total = time.perf_counter() - start
             cut = (engine_t.completion_tokens or 0) >= self.max_answer_tokens  # stopped by the cap
@@ -309,17 +322,6 @@ class Assistant:
                                      completion_tokens=engine_t.completion_tokens)
         self._store(paper, answer)
         return answer
-
-    def _answer_done(self, text: str) -> bool:
-        """The reply is complete: its Answer line ended, or it holds the style's sentences."""
-        if _answer_line_done(text):
-            return True
-        n = self.style.max_sentences
-        if n:
-            m = re.search(r"answer\s*:", text, re.I)
-            body = text[m.end():] if m else ""
-            return len(split_sentences(body + " X")) > n  # " X": a finished last sentence counts
-        return False
 
     def make_answer(self, paper: Paper, question: str, raw: str, primer: str, window: Window,
                     mode: str, cut: bool = False) -> Answer:
