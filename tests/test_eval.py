@@ -205,3 +205,25 @@ def test_score_merges_split_runs_without_a_model(dataset, tmp_path):
     bad.write_text("not json\n")
     res = run_cli("eval", "qasper", str(dataset), "--score", str(bad), library=tmp_path / "lib")
     assert res.code == 2 and "is not a prediction line" in res.err and "Traceback" not in res.err
+
+
+def test_reshape_scores_saved_replies_with_the_current_post_processing(dataset, tmp_path):
+    eng = FakeEngine(lambda p, s: "2]\nAnswer: PubMed corpus" if "Evidence: [" in s[-12:] else " 91 percent")
+    pred = tmp_path / "a.jsonl"
+    run_eval(eng, str(dataset), papers=1, mode=["zero-shot", "zero-shot-evidence"], predictions_out=str(pred))
+    rows = [json.loads(x) for x in pred.read_text().splitlines()]
+    for r in rows:  # as if an older version had shown something else
+        r["predicted_answer"], r["predicted_evidence"] = "something else", []
+    stale = tmp_path / "stale.jsonl"
+    stale.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+    def scores(*extra):
+        res = run_cli("eval", "qasper", str(dataset), "--score", str(stale), *extra, "--json", library=tmp_path / "lib")
+        assert res.code == 0, res.err
+        return {r["mode"]: r for r in json.loads(res.out)}
+
+    plain, again = scores(), scores("--reshape")
+    fresh = {r["mode"]: r for r in run_eval(eng, str(dataset), papers=1, mode=["zero-shot", "zero-shot-evidence"])}
+    for m in fresh:
+        assert plain[m]["answer_f1"] < fresh[m]["answer_f1"]
+        assert (again[m]["answer_f1"], again[m]["evidence_f1"]) == (fresh[m]["answer_f1"], fresh[m]["evidence_f1"])

@@ -113,3 +113,10 @@ def test_condense_long_copied_paragraph_to_relevant_sentence():
         "The model reaches an accuracy of 91 percent on the test set."
     assert condense("Which corpus?", "The PubMed corpus.") == "The PubMed corpus."
     assert condense("x?", "Short one. Short two.") == "Short one. Short two."
+
+
+def test_the_word_evidence_inside_an_answer_does_not_cut_it():
+    p = parse_answer(" They use Wikipedia as an external evidence to validate the answers.\n", None, primer="Answer:")
+    assert p.answer == "They use Wikipedia as an external evidence to validate the answers."
+    tail = parse_answer(" the PubMed corpus\nEvidence: [3]", {3}, primer="Answer:")
+    assert (tail.answer, tail.evidence) == ("the PubMed corpus", [3])

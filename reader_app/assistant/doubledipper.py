@@ -63,7 +63,7 @@ from reader_app.assistant.engine_base import Engine
 from reader_app.assistant.parsing import (condense, drop_hedges, parse_answer, parse_demo, split_sentences,
                                           strip_restatement, whole_sentences)
 from reader_app.assistant.prompts import Demo
-from reader_app.assistant.style import style_for
+from reader_app.assistant.style import AnswerStyle, style_for
 from reader_app.assistant.windows import Window, build_windows, rank_in_memory, route
 from reader_app.core.errors import BadInput, Cancelled, NotFound, ReaderError
 from reader_app.core.model import Answer, Paper, Timings
@@ -88,6 +88,34 @@ def _answer_done(text: str, sentences: int = 0) -> bool:
         body = text[m.end():] if m else ""
         return len(split_sentences(body + " X")) > sentences  # " X": a finished last sentence counts
     return False
+
+
+def shape_answer(question: str, raw: str, primer: str, paragraphs: dict, style: AnswerStyle,
+                 demos: list[Demo] = (), cut: bool = False) -> tuple[str, bool, list]:
+    """(shown text, answerable, citations) from a reply: parsed, shaped for the model's
+    ``style``, its citations verified against ``paragraphs`` (number -> Paragraph, those the
+    model saw); replies that are no answer become ``NOT_ANSWERED_TEXT``.  Pure, so saved
+    replies can be scored again (``reader-app eval ... --score --reshape``)."""
+    parsed = parse_answer(raw, set(paragraphs), primer=primer)
+    answer = parsed.answer
+    if style.max_sentences:  # a capable model: whole sentences, no hedges
+        answer = whole_sentences(drop_hedges(answer), style.max_sentences, cut=cut)
+    if style.condense:
+        answer = condense(question, answer)
+    answer = strip_restatement(question, answer)
+    citations, answerable = verify(answer, question, parsed.evidence, paragraphs,
+                                   paraphrase=style.paraphrase_support)
+    if answerable and (not_an_answer(question, answer, parsed.evidence) or off_language(answer, _sample(paragraphs))
+                       or echoes_question(question, answer)
+                       # the model parroted a demonstration's answer instead of answering
+                       or any(norm(answer) == norm(d.answer) for d in demos)):
+        citations, answerable = [], False
+    return (answer if answerable else NOT_ANSWERED_TEXT), answerable, citations
+
+
+def _sample(paragraphs: dict) -> str:
+    """Some of the text the model saw (which script the paper is in)."""
+    return " ".join(p.text for p in list(paragraphs.values())[:20])
 
 
 class Assistant:
@@ -326,21 +354,8 @@ class Assistant:
     def make_answer(self, paper: Paper, question: str, raw: str, primer: str, window: Window,
                     mode: str, cut: bool = False) -> Answer:
         """The shown answer from the model's reply; ``cut``: the reply hit the token cap."""
-        parsed = parse_answer(raw, set(window.paragraphs), primer=primer)
-        if self.style.max_sentences:  # a capable model: whole sentences, no hedges
-            parsed.answer = whole_sentences(drop_hedges(parsed.answer), self.style.max_sentences, cut=cut)
-        if self.style.condense:
-            parsed.answer = condense(question, parsed.answer)
-        parsed.answer = strip_restatement(question, parsed.answer)
-        citations, answerable = verify(parsed.answer, question, parsed.evidence, window.paragraphs,
-                                       paraphrase=self.style.paraphrase_support)
-        if answerable and (not_an_answer(question, parsed.answer, parsed.evidence)
-                           or off_language(parsed.answer, window.text) or echoes_question(question, parsed.answer)):
-            citations, answerable = [], False
-        if answerable and any(norm(parsed.answer) == norm(d.answer) for d in getattr(self, "_last_demos", [])):
-            # the model parroted a demonstration's answer instead of answering: not an answer
-            citations, answerable = [], False
-        text = parsed.answer if answerable else NOT_ANSWERED_TEXT
+        text, answerable, citations = shape_answer(question, raw, primer, window.paragraphs, self.style,
+                                                   getattr(self, "_last_demos", []), cut)
         answer = Answer(paper_id=paper.id, question=question, answer=text, answerable=answerable,
                         citations=citations, mode=mode, model=self.engine.name, timings=Timings(),
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))

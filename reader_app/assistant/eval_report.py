@@ -88,12 +88,52 @@ def read_predictions(paths: list[str]) -> dict[str, list[dict]]:
     return {m: list(rows.values()) for m, rows in by_mode.items()}
 
 
-def score_files(evaluator, data: dict, paths: list[str], baseline: str = "zero-shot") -> list[dict]:
-    """One result per mode found in the files, each compared with ``baseline`` (paired bootstrap)."""
+def reshape(rows: dict[str, list[dict]], data: dict, style: str | None = None) -> None:
+    """Recompute each row's shown answer and evidence from its saved ``raw`` reply with the current
+    post-processing (``doubledipper.shape_answer``), in place: a change to parsing, shaping or
+    support checks is scored on the same replies without running the model again.  The model
+    saw the whole paper when it fitted one window (most QASPER papers at 8k tokens); for a
+    longer paper its window is not saved, so every paragraph counts as seen.  A reply that
+    does not end its line counts as cut by the token cap."""
+    from reader_app.assistant import qasper
+    from reader_app.assistant.doubledipper import shape_answer
+    from reader_app.assistant.eval import prediction
+    from reader_app.assistant.prompts import ANSWER_PRIMER, Demo
+    from reader_app.assistant.style import style_named
+    from reader_app.assistant.windows import included, number_of
+    from reader_app.core.model import Answer, Timings
+
+    papers: dict[str, dict] = {}
+    for mode, rs in rows.items():
+        primer = ANSWER_PRIMER.get(mode, "")
+        for r in rs:
+            pid = r.get("paper")
+            if pid not in data:
+                raise BadInput(f"question {r['question_id']}: paper {pid!r} is not in the data set")
+            if pid not in papers:
+                paper = qasper.paper_from_qasper(pid, data[pid])
+                papers[pid] = {number_of(p): p for p in included(paper)}
+            raw = r.get("raw") or ""
+            reply = raw[len(primer):] if raw.startswith(primer) else raw
+            demos = [Demo.from_dict(d) for d in r.get("demos") or []]
+            text, ok, cites = shape_answer(r["question"], reply, primer, papers[pid],
+                                           style_named(style or r.get("style") or "small"), demos,
+                                           cut=not reply.endswith("\n"))
+            pred = prediction(Answer(pid, r["question"], text, ok, cites, mode, "", Timings()))
+            r["predicted_answer"], r["predicted_evidence"] = pred["answer"], pred["evidence"]
+
+
+def score_files(evaluator, data: dict, paths: list[str], baseline: str = "zero-shot",
+                reshape_style: str | bool | None = None) -> list[dict]:
+    """One result per mode found in the files, each compared with ``baseline`` (paired bootstrap).
+    ``reshape_style``: recompute the shown answers from the saved replies first (``reshape``;
+    True: with each row's own style, or a style name)."""
     gold = evaluator.get_answers_and_evidence(data, False)
     rows = read_predictions(paths)
     if not rows:
         raise BadInput("no predictions in " + ", ".join(paths))
+    if reshape_style:
+        reshape(rows, data, reshape_style if isinstance(reshape_style, str) else None)
     preds = {m: {r["question_id"]: {"answer": r["predicted_answer"], "evidence": r.get("predicted_evidence") or []}
                  for r in rs} for m, rs in rows.items()}
     f1s = {m: per_question(evaluator, gold, p) for m, p in preds.items()}

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 
 _EVIDENCE = re.compile(r"\bevidence\s*(?:paragraphs?)?\s*[:=\-]?", re.I)
+# "Answer: x\nEvidence: [3]" - not the word in "an external evidence to validate"
+_TAIL_EVIDENCE = re.compile(r"\bevidence\s*(?:paragraphs?)?\s*(?::|=|\[|\(\s*\d)", re.I)
 _ANSWER = re.compile(r"\banswer\s*[:=]", re.I)
 _QUESTION = re.compile(r"\bquestion\s*[:=]", re.I)
 _STOP_MARKERS = re.compile(r"\n\s*(?:question|evidence|example|note|explanation|paragraph \[)\s*[:\[]|</?(?:examples|paper|paragraph)>|<\|", re.I)
@@ -98,7 +100,7 @@ def parse_answer(text: str, valid: set[int] | None = None, primer: str = "") -> 
     if am:
         head, answer = full[: am.start()], full[am.end():]
         # evidence given after the answer ("Answer: x\nEvidence: [3]")
-        tail_ev = _EVIDENCE.search(answer)
+        tail_ev = _TAIL_EVIDENCE.search(answer)
         if tail_ev and not evidence_numbers(head):
             evidence = evidence_numbers(answer[tail_ev.end():][:80])
             answer = answer[: tail_ev.start()]

@@ -80,6 +80,9 @@ def register(sub) -> None:
     p.add_argument("--score", nargs="+", metavar="PRED.jsonl", default=None,
                    help="no model: score --predictions files of earlier runs together (e.g. runs split "
                         "with --skip), each mode against zero-shot with the paired bootstrap")
+    p.add_argument("--reshape", action="store_true",
+                   help="with --score: shape the saved raw replies again with the current parsing and "
+                        "support checks (--answer-style picks the style; default: each run's own)")
     _style_option(p)
     _engine_options(p)
     p.set_defaults(func=cmd_eval, render=render_eval)
@@ -204,7 +207,9 @@ def cmd_eval(args):
     if args.score:
         from reader_app.assistant.eval_report import score_files
 
-        return score_files(evaluator, data, args.score)
+        return score_files(evaluator, data, args.score,
+                           reshape_style=(args.answer_style if args.answer_style not in (None, "auto") else True)
+                           if args.reshape else None)
     engine = _open_engine(args)
     progress = (lambda s: print(s, file=sys.stderr, flush=True)) if args.progress else None
     try:
