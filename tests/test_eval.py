@@ -214,8 +214,10 @@ def test_reshape_scores_saved_replies_with_the_current_post_processing(dataset, 
     rows = [json.loads(x) for x in pred.read_text().splitlines()]
     for r in rows:  # as if an older version had shown something else
         r["predicted_answer"], r["predicted_evidence"] = "something else", []
-    stale = tmp_path / "stale.jsonl"
-    stale.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    import gzip
+
+    stale = tmp_path / "stale.jsonl.gz"  # saved runs are kept gzipped
+    stale.write_bytes(gzip.compress(("\n".join(json.dumps(r) for r in rows) + "\n").encode()))
 
     def scores(*extra):
         res = run_cli("eval", "qasper", str(dataset), "--score", str(stale), *extra, "--json", library=tmp_path / "lib")
