@@ -291,3 +291,34 @@ def test_engine_disk_cache_respects_size_cap(model_env):
     files = list((tmp_path / "kv").glob("*.kv"))
     assert len(files) == 1 and files[0] != first
     assert sum(f.stat().st_size for f in files) <= one * 1.5
+
+
+@needs_model
+@pytest.mark.model
+def test_shared_base_is_cached_apart_and_new_demonstrations_do_not_reread_the_paper(model_env):
+    tmp_path = model_env
+    eng = new_engine(tmp_path)
+    try:
+        base, _ = eng.chat_prefix_suffix(SYSTEM, PAPER + "\n\n", "")
+        demos_a = "Examples:\nQuestion: Which model?\nEvidence: [1]\nAnswer: a transformer\n"
+        demos_b = "Examples:\nQuestion: How many layers?\nEvidence: [2]\nAnswer: six layers\n"
+        p_a, s = eng.chat_prefix_suffix(SYSTEM, PAPER + "\n\n" + demos_a, "Which experiment used 5000 sentences?")
+        p_b, _ = eng.chat_prefix_suffix(SYSTEM, PAPER + "\n\n" + demos_b, "Which experiment used 5000 sentences?")
+        n_base, n_b = eng.count_tokens(base), eng.count_tokens(p_b)
+        assert p_a.startswith(base) and p_b.startswith(base)
+        first = eng.complete(p_a, s, max_tokens=6, base=base)
+        assert eng.last_cache == "eval" and eng.last_timings.cached_tokens == 0
+        eng.complete("Something else entirely.", "Hi?", max_tokens=2)  # the context moves on
+        eng.complete(p_b, s, max_tokens=6, base=base)  # new demonstrations: only they are read
+        assert eng.last_timings.cached_tokens >= n_base - 4 and eng.last_timings.cached_tokens < n_b
+    finally:
+        eng.close()
+    again = new_engine(tmp_path)  # a new process: the paper's state comes from the disk
+    try:
+        demos_c = "Examples:\nQuestion: Which optimizer?\nEvidence: [3]\nAnswer: Adam\n"
+        p_c, _ = again.chat_prefix_suffix(SYSTEM, PAPER + "\n\n" + demos_c, "Which experiment used 5000 sentences?")
+        again.complete(p_c, s, max_tokens=6, base=base)
+        assert again.last_cache == "eval" and again.last_timings.cached_tokens >= n_base - 4
+        assert again.complete(p_a, s, max_tokens=6) == first and again.last_cache == "disk"
+    finally:
+        again.close()

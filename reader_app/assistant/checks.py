@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from reader_app.assistant.citations import content_words, is_yes_no, support
+from reader_app.assistant.citations import STOPWORDS, content_words, is_yes_no, support, words
 
 # questions/answers that read as instructions are never used as demonstrations
 INSTRUCTION = re.compile(
@@ -35,9 +35,15 @@ def norm(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
-def demo_problem(question: str, answer: str, paragraph: str) -> str | None:
-    """Why a generated demonstration is unusable, or None when it is fine."""
+def demo_problem(question: str, answer: str, paragraph: str, strict: bool = False) -> str | None:
+    """Why a generated demonstration is unusable, or None when it is fine.  ``strict`` (capable
+    models, whose demonstrations teach the answer's shape): the answer must also end as a
+    phrase ends, not on "of", "the" or "by", and the question must be in the paper's script."""
     q, a = question.strip(), answer.strip()
+    if strict and a and words(a) and words(a)[-1] in STOPWORDS:
+        return "answer is cut off"
+    if strict and q and off_language(q, paragraph, 0.0):
+        return "question is not in the paper's language"
     if not q or not a:
         return "empty question or answer"
     if not 3 <= len(q.split()) <= 40:
@@ -82,9 +88,10 @@ def _non_latin_share(text: str) -> float:
     return sum(1 for c in letters if not unicodedata.name(c, "LATIN").startswith("LATIN")) / len(letters)
 
 
-def off_language(answer: str, source: str) -> bool:
-    """An answer mostly in another script than the paper (a Chinese reply about an English paper)."""
-    return _non_latin_share(answer) > 0.5 and _non_latin_share(source[:4000]) < 0.2
+def off_language(answer: str, source: str, share: float = 0.5) -> bool:
+    """An answer mostly (more than ``share`` of its letters) in another script than the paper
+    (a Chinese reply about an English paper)."""
+    return _non_latin_share(answer) > share and _non_latin_share(source[:4000]) < 0.2
 
 
 def echoes_question(question: str, answer: str) -> bool:

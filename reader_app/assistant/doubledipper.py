@@ -225,11 +225,12 @@ class Assistant:
         if k <= 0:
             return []
         mkey = getattr(self.engine, "key", "")
-        ckey = (paper.id, mkey, window.key, k)
+        style = self.style.name
+        ckey = (paper.id, mkey, window.key, k, style)
         if ckey in self._demos:
             return self._demos[ckey]
         use_lib = self._in_library(paper)
-        wkey = f"{window.key}:k{k}"
+        wkey = f"{window.key}:k{k}" + ("" if style == "small" else f":{style}")
         stored = self._library_call("get_demonstrations", paper.id, mkey, wkey) if use_lib else None
         if isinstance(stored, list):  # [] too: no paragraph gave a usable pair, do not try again
             try:
@@ -265,6 +266,8 @@ class Assistant:
         state = self._partial_demos.setdefault((paper.id, getattr(self.engine, "key", ""), window.key, k),
                                                {"demos": [], "done": 0})
         demos: list[Demo] = state["demos"]
+        style = self.style
+        capable = style.name == "capable"  # its demonstrations: whole phrases, checked strictly
         for n in self.demo_candidates(paper, window)[state["done"]:]:
             tries = state["done"]
             if len(demos) >= k or tries >= 3 * k:
@@ -274,13 +277,13 @@ class Assistant:
                          "(once per paper and model)")
             para = window.paragraphs[n]
             prefix, suffix = self.engine.chat_prefix_suffix(
-                prompts.SYSTEM_DEMO, "", prompts.demo_tail(n, para.text))
-            grammar = prompts.demo_grammar(para.text) if self.use_grammar else None
-            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=64, stop=DEMO_STOP,
+                prompts.SYSTEM_DEMO, "", prompts.demo_tail(n, para.text, style.name))
+            grammar = prompts.demo_grammar(para.text, answer_words=16 if capable else 10) if self.use_grammar else None
+            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=96 if capable else 64, stop=DEMO_STOP,
                              cancel=cancel, until=_answer_line_done, grammar=grammar)
             question, answer = parse_demo(text, prompts.DEMO_PRIMER)
             answer = strip_restatement(question, answer)
-            problem = demo_problem(question, answer, para.text)
+            problem = demo_problem(question, answer, para.text, strict=capable)
             self.demo_log.update(["tried", problem or "kept"])
             if problem is None:
                 demos.append(Demo(question, n, answer))
@@ -338,8 +341,9 @@ class Assistant:
                 cands = self.candidates(paper, question, window) if mode != "zero-shot" else None
                 grammar = prompts.answer_grammar(mode, question, cands)
             style = self.style  # read once: the setting may change between questions, not within one
+            base = self.engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
             raw = self._run(prefix, suffix, max_tokens=self.max_answer_tokens, stop=ANSWER_STOP,
-                            cancel=cancel, on_piece=emit, grammar=grammar,
+                            cancel=cancel, on_piece=emit, grammar=grammar, base=base,
                             until=lambda text: _answer_done(primer + text, style.max_sentences))
             engine_t = getattr(self.engine, "last_timings", None) or Timings()
             total = time.perf_counter() - start
@@ -375,13 +379,16 @@ class Assistant:
     # -- plumbing ----------------------------------------------------------------------
     def _run(self, prefix: str, suffix: str, *, max_tokens: int, stop: list[str],
              cancel: threading.Event | None, on_piece: Callable[[str], None] | None = None,
-             grammar: str | None = None, until: Callable[[str], bool] | None = None) -> str:
-        """Stream one completion; stop early once ``until(text so far)`` holds."""
+             grammar: str | None = None, until: Callable[[str], bool] | None = None,
+             base: str | None = None) -> str:
+        """Stream one completion; stop early once ``until(text so far)`` holds.  ``base``: the
+        part of ``prefix`` other prompts share (the paper), for engines that cache it apart."""
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
         pieces = []
+        kw = {"base": base} if base and getattr(self.engine, "shares_base", False) else {}
         it = self.engine.stream(prefix, suffix, max_tokens=max_tokens, temperature=self.temperature,
-                                seed=self.seed, stop=stop, grammar=grammar, cancel=cancel)
+                                seed=self.seed, stop=stop, grammar=grammar, cancel=cancel, **kw)
         try:
             for piece in it:
                 pieces.append(piece)

@@ -26,6 +26,7 @@ class Engine(ABC):
     key: str = ""  # stable identity for caches (hash of the model file, or server+model id)
     n_ctx: int = 2048  # usable context length in tokens
     last_timings: Timings = Timings()  # set when a stream() generator is exhausted
+    shares_base: bool = False  # stream() takes base=: a leading part of the prefix other prompts share
 
     @abstractmethod
     def count_tokens(self, text: str) -> int:

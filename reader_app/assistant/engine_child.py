@@ -99,7 +99,7 @@ class _Server:
             self.engine = factory(**kwargs)
             info = {k: getattr(self.engine, k, None) for k in
                     ("name", "backend", "n_ctx", "model_path", "trained_ctx", "threads", "parameters",
-                     "chat_template", "bos_token", "eos_token")}
+                     "chat_template", "bos_token", "eos_token", "shares_base")}
             self.conn.send(("ok", 0, info))
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
             self.conn.send(_error(0, exc))

@@ -309,14 +309,15 @@ class ProcessEngine(Engine):
 
     def stream(self, prefix: str, suffix: str = "", *, max_tokens: int = 256, temperature: float = 0.0,
                seed: int = 0, stop: list[str] | None = None, grammar: str | None = None,
-               cancel: threading.Event | None = None) -> Iterator[str]:
+               cancel: threading.Event | None = None, base: str | None = None) -> Iterator[str]:
         start = time.perf_counter()
         with self._lock:
             child = self._live()
             rid = self._next_id()
-            child.send(("stream", rid, prefix, suffix,
-                        dict(max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop,
-                             grammar=grammar)))
+            kw = dict(max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop, grammar=grammar)
+            if base and self.shares_base:
+                kw["base"] = base
+            child.send(("stream", rid, prefix, suffix, kw))
         self.last_timings = Timings(prompt_tokens=0, total_s=0.0)
         done = False
         ttft = None

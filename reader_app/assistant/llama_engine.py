@@ -130,6 +130,7 @@ class _StopFilter:
 
 class LlamaEngine(Engine):
     backend = "llama"
+    shares_base = True  # stream(base=...) caches and reuses a shared leading part of a prefix
 
     def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, threads: int | None = None,
                  n_ctx_cap: int | None = None, disk_cache: DiskKVCache | None | bool = True,
@@ -286,9 +287,49 @@ class LlamaEngine(Engine):
         for key, state in pending:
             self.disk.put(self.key, key, state)
 
-    def _prepare(self, p_toks: list[int], s_toks: list[int], cancel) -> tuple[int, bool]:
+    def _shared_length(self, base: str | None, prefix: str, p_toks: list[int]) -> int:
+        """How many of the prefix's tokens are ``base``'s: tokens at the seam may merge
+        differently ("\n\n" alone, "\n" "\n" before a word), so the common run counts when
+        it covers all but the last few of base's tokens."""
+        if not base or not prefix.startswith(base) or len(base) >= len(prefix):
+            return 0
+        b_toks = self._tokenize_prefix(base)
+        n = 0
+        for a, b in zip(b_toks, p_toks):
+            if a != b:
+                break
+            n += 1
+        return n if n >= len(b_toks) - 4 else 0
+
+    def _cached_state(self, toks: list[int]) -> tuple[str | None, PrefixState | None, str]:
+        """(cache key, restored state or None, where it came from) for a prefix's tokens."""
+        if len(toks) < max(1, self.min_cache_tokens):
+            return None, None, ""
+        key = prefix_key(self.key, toks, f"n_ctx={self.n_ctx}")
+        state, source = self.ram.get(key), "ram"
+        if state is None and self.disk is not None:
+            state, source = self.disk.get(self.key, key, toks), "disk"
+            if state is not None:
+                self.ram.put(key, state)
+        if state is not None and not self._restore(state):
+            if self.disk is not None:
+                self.disk.path_for(self.key, key).unlink(missing_ok=True)
+            state = None
+        return key, state, source
+
+    def _remember(self, key: str | None, toks: list[int]) -> None:
+        if key is not None:
+            snap = self._snapshot(toks)
+            self.ram.put(key, snap)
+            if self.disk is not None:
+                self._pending.append((key, snap))
+
+    def _prepare(self, p_toks: list[int], s_toks: list[int], cancel, base: int = 0) -> tuple[int, bool]:
         """Make the context hold ``p_toks`` and all but the last part of the prompt.
 
+        ``base``: the length of a part of the prefix shared with other prompts (the paper
+        before its demonstrations); its state is cached too, and restored when the whole
+        prefix is not cached, so new demonstrations do not re-read the paper.
         Returns (tokens evaluated here, completed); leaves ``n_tokens`` at the point
         from which the rest of the prompt must be evaluated (at least one token).
         """
@@ -303,37 +344,31 @@ class LlamaEngine(Engine):
         evaluated = 0
         self.last_cache = "kv" if common >= len(p_toks) else ""
         if common < len(p_toks):
-            key = None
-            state = None
-            if len(p_toks) >= max(1, self.min_cache_tokens):
-                key = prefix_key(self.key, p_toks, f"n_ctx={self.n_ctx}")
-                state = self.ram.get(key)
-                source = "ram"
-                if state is None and self.disk is not None:
-                    state = self.disk.get(self.key, key, p_toks)
-                    source = "disk"
-                    if state is not None:
-                        self.ram.put(key, state)
-                if state is not None and not self._restore(state):
-                    if self.disk is not None:
-                        self.disk.path_for(self.key, key).unlink(missing_ok=True)
-                    state = None
+            key, state, source = self._cached_state(p_toks)
             if state is not None:
                 self.last_cache = source
                 common = len(p_toks)
             else:
                 self.last_cache = "eval"
+                if 0 < base < len(p_toks) and common < base:
+                    base_key, base_state, _ = self._cached_state(p_toks[:base])
+                    if base_state is not None:
+                        common = base
+                    else:
+                        self._truncate(common)
+                        common = self._llama.n_tokens
+                        if not self._eval(p_toks[common:base], cancel):
+                            return evaluated, False
+                        evaluated += base - common
+                        common = base
+                        self._remember(base_key, p_toks[:base])
                 self._truncate(common)
                 common = self._llama.n_tokens
                 if not self._eval(p_toks[common:], cancel):
                     return evaluated, False
                 evaluated += len(p_toks) - common
                 common = len(p_toks)
-                if key is not None:
-                    snap = self._snapshot(p_toks)
-                    self.ram.put(key, snap)
-                    if self.disk is not None:
-                        self._pending.append((key, snap))
+                self._remember(key, p_toks)
         self._truncate(min(common, len(full) - 1))
         return evaluated, True
 
@@ -356,7 +391,8 @@ class LlamaEngine(Engine):
 
     def stream(self, prefix: str, suffix: str = "", *, max_tokens: int = 256, temperature: float = 0.0,
                seed: int = 0, stop: list[str] | None = None, grammar: str | None = None,
-               cancel: threading.Event | None = None) -> Iterator[str]:
+               cancel: threading.Event | None = None, base: str | None = None) -> Iterator[str]:
+        """``base``: a leading part of ``prefix`` that other prompts share (see ``_prepare``)."""
         start = time.perf_counter()
         self._flush_pending()
         self._gen += 1
@@ -377,7 +413,8 @@ class LlamaEngine(Engine):
         ttft = None
         gen = None
         try:
-            evaluated, ok = self._prepare(p_toks, s_toks, cancel)
+            shared = self._shared_length(base, prefix, p_toks)
+            evaluated, ok = self._prepare(p_toks, s_toks, cancel, shared)
             rest = full[ll.n_tokens :]
             timings.cached_tokens = len(full) - evaluated - len(rest)
             if not ok or budget <= 0 or (cancel is not None and cancel.is_set()):

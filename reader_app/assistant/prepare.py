@@ -72,7 +72,11 @@ def prepare(assistant, paper: Paper, *, mode: str = "doubledipper", k: int | Non
             report((base + steps - 1) / (n * steps), f"Reading part {w + 1} of {n}")
             prefix, _suffix = engine.chat_prefix_suffix(prompts.system_for(mode), user_prefix,
                                                         prompts.question_tail("?", mode))
-            engine.complete(prefix, "", max_tokens=0, cancel=cancel)  # evaluate and save the state
+            # evaluate and save the state; the paper's part is saved apart too (engines that can),
+            # so zero-shot questions and new demonstrations reuse it
+            shared = engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
+            kw = {"base": shared} if getattr(engine, "shares_base", False) else {}
+            engine.complete(prefix, "", max_tokens=0, cancel=cancel, **kw)
             check()
             timings = getattr(engine, "last_timings", None)
             prefix_tokens += getattr(timings, "prompt_tokens", 0) or 0

@@ -183,11 +183,14 @@ SYSTEM_DEMO = (
 )
 
 
-def demo_tail(number: int, text: str) -> str:
+def demo_tail(number: int, text: str, style: str = "small") -> str:
+    what = ("Write one short question that this paragraph answers, then its short answer: a complete "
+            "phrase of a few words copied from the paragraph" if style == "capable" else
+            "Write one question that this paragraph answers, then its short answer: a few words "
+            "copied from the paragraph")
     return (
         f"<paragraph>[{number}] {clean(text)}</paragraph>\n"
-        "Write one question that this paragraph answers, then its short answer: a few words "
-        "copied from the paragraph.\n"
+        f"{what}.\n"
         "Format:\nQuestion: ...?\nAnswer: ..."
     )
 
@@ -195,13 +198,13 @@ def demo_tail(number: int, text: str) -> str:
 _VOCAB = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.%\-]*[A-Za-z0-9%])?")
 
 
-def demo_grammar(text: str, max_words: int = 400) -> str:
+def demo_grammar(text: str, max_words: int = 400, answer_words: int = 10) -> str:
     """GBNF for a demonstration reply (after the ``Question:`` primer): a wh-question on one
-    line, then an answer of 1-10 words, each taken from the paragraph ``text``."""
+    line, then an answer of 1-``answer_words`` words, each taken from the paragraph ``text``."""
     vocab = list(dict.fromkeys(_VOCAB.findall(text)))[:max_words] or ["none"]
     words = " | ".join('"' + w + '"' for w in vocab)
     return (
-        r'root ::= " " qw [^\n?]{5,100} "?\nAnswer: " w (" " w){0,9} "\n"' + "\n"
+        r'root ::= " " qw [^\n?]{5,100} "?\nAnswer: " w (" " w){0,' + str(answer_words - 1) + r'} "\n"' + "\n"
         'qw ::= "What" | "Which" | "How" | "Who" | "When" | "Where"\n'
         f"w ::= {words}\n"
     )
