@@ -173,3 +173,15 @@ def test_a_paraphrase_is_kept_when_a_citation_can_be_verified():
     assert not part["summary"].startswith(QUOTED)
     assert part["summary"] == "The proposed model reaches strong accuracy in the evaluation [5]."
     assert [(c["paragraph"], c["verified"]) for c in part["citations"]] == [(5, True)]
+
+
+def test_all_skips_acknowledgements_references_and_front_matter_scraps():
+    from tests.test_prompts import TEXTS, TITLES
+
+    texts = [(0, "Massachusetts Institute of Technology, Allen Institute for AI")] + \
+        [(si + 1, t) for si, t in TEXTS] + [(4, "We thank the reviewers for their comments and the funders for money.")]
+    paper = make_paper(texts, ["(untitled)", *TITLES, "Acknowledgments"])
+    out = Assistant(FakeEngine(summarizer)).summarize(paper, "all")
+    assert [s["title"] for s in out] == [*TITLES, "TL;DR"]
+    # asked for by number, a skipped section is still summarized
+    assert [s["title"] for s in Assistant(FakeEngine(summarizer)).summarize(paper, 4)] == ["Acknowledgments"]

@@ -77,6 +77,19 @@ def _sections(paper: Paper) -> list[tuple[int, str, list[Paragraph]]]:
     return [(si, groups[si][0], groups[si][1]) for si in order]
 
 
+_NOT_CONTENT = re.compile(r"^\W*(acknowledge?ments?|references|bibliography|funding|author contributions?)\W*$", re.I)
+
+
+def _worth_summarizing(title: str, paras: list[Paragraph]) -> bool:
+    """"all" skips what no reader wants summarized: acknowledgements and reference lists, and
+    an untitled scrap of front matter (affiliations, a venue line) under 40 words."""
+    if _NOT_CONTENT.match(re.sub(r"^[\dIVX.]+\s+", "", title.strip())):
+        return False
+    if title == "(untitled)" and sum(len(p.text.split()) for p in paras) < 40:
+        return False
+    return True
+
+
 def _chunks(paras: list[Paragraph], count, budget: int) -> list[list[Paragraph]]:
     chunks: list[list[Paragraph]] = [[]]
     used = 0
@@ -221,7 +234,7 @@ def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None, *
     if which is None or which == "tldr":
         targets: list = ["tldr"]
     elif which == "all":
-        targets = [s[0] for s in sections] + ["tldr"]
+        targets = [s[0] for s in sections if _worth_summarizing(s[1], s[2])] + ["tldr"]
     else:
         try:
             idx = int(which)
