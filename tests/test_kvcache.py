@@ -320,5 +320,20 @@ def test_shared_base_is_cached_apart_and_new_demonstrations_do_not_reread_the_pa
         again.complete(p_c, s, max_tokens=6, base=base)
         assert again.last_cache == "eval" and again.last_timings.cached_tokens >= n_base - 4
         assert again.complete(p_a, s, max_tokens=6) == first and again.last_cache == "disk"
+        # a zero-shot question (its prefix is the paper alone) finds the paper's state too
+        again.complete("Something else entirely.", "Hi?", max_tokens=2)
+        again.complete(base, s, max_tokens=4, base=base)
+        assert again.last_timings.cached_tokens >= n_base - 4
     finally:
         again.close()
+    third = new_engine(tmp_path)  # ... and demonstrations written after it find the zero-shot state
+    try:
+        (tmp_path / "kv").mkdir(exist_ok=True)
+        for f in (tmp_path / "kv").glob("*.kv"):
+            f.unlink()
+        third.complete(base, s, max_tokens=2, base=base)  # saves the paper's state as a zero-shot prompt
+        third.complete("Something else entirely.", "Hi?", max_tokens=2)
+        third.complete(p_b, s, max_tokens=4, base=base)
+        assert third.last_timings.cached_tokens >= n_base - 4
+    finally:
+        third.close()

@@ -287,19 +287,19 @@ class LlamaEngine(Engine):
         for key, state in pending:
             self.disk.put(self.key, key, state)
 
-    def _shared_length(self, base: str | None, prefix: str, p_toks: list[int]) -> int:
+    def _shared_length(self, base: str | None, prefix: str, p_toks: list[int]) -> tuple[int, list[int]]:
         """How many of the prefix's tokens are ``base``'s: tokens at the seam may merge
         differently ("\n\n" alone, "\n" "\n" before a word), so the common run counts when
         it covers all but the last few of base's tokens."""
         if not base or not prefix.startswith(base) or len(base) >= len(prefix):
-            return 0
+            return 0, []
         b_toks = self._tokenize_prefix(base)
         n = 0
         for a, b in zip(b_toks, p_toks):
             if a != b:
                 break
             n += 1
-        return n if n >= len(b_toks) - 4 else 0
+        return (n, b_toks) if n >= len(b_toks) - 4 else (0, [])
 
     def _cached_state(self, toks: list[int]) -> tuple[str | None, PrefixState | None, str]:
         """(cache key, restored state or None, where it came from) for a prefix's tokens."""
@@ -324,7 +324,8 @@ class LlamaEngine(Engine):
             if self.disk is not None:
                 self._pending.append((key, snap))
 
-    def _prepare(self, p_toks: list[int], s_toks: list[int], cancel, base: int = 0) -> tuple[int, bool]:
+    def _prepare(self, p_toks: list[int], s_toks: list[int], cancel, base: int = 0,
+                 base_toks: list[int] | None = None) -> tuple[int, bool]:
         """Make the context hold ``p_toks`` and all but the last part of the prompt.
 
         ``base``: the length of a part of the prefix shared with other prompts (the paper
@@ -350,8 +351,19 @@ class LlamaEngine(Engine):
                 common = len(p_toks)
             else:
                 self.last_cache = "eval"
+                if not base and common < len(p_toks) - 4:
+                    # a prompt that ends with a shared part (a zero-shot question on the paper):
+                    # its state may have been saved under the seam's other tokenization
+                    for cut in range(1, 5):
+                        if self._cached_state(p_toks[:-cut])[1] is not None:
+                            common = len(p_toks) - cut
+                            break
                 if 0 < base < len(p_toks) and common < base:
                     base_key, base_state, _ = self._cached_state(p_toks[:base])
+                    if base_state is None and base_toks and base_toks != p_toks[:base]:
+                        # the paper's state saved by a prompt that ended with it (a zero-shot
+                        # question): the same KV up to the seam
+                        base_state = self._cached_state(base_toks)[1]
                     if base_state is not None:
                         common = base
                     else:
@@ -413,8 +425,8 @@ class LlamaEngine(Engine):
         ttft = None
         gen = None
         try:
-            shared = self._shared_length(base, prefix, p_toks)
-            evaluated, ok = self._prepare(p_toks, s_toks, cancel, shared)
+            shared, b_toks = self._shared_length(base, prefix, p_toks)
+            evaluated, ok = self._prepare(p_toks, s_toks, cancel, shared, b_toks)
             rest = full[ll.n_tokens :]
             timings.cached_tokens = len(full) - evaluated - len(rest)
             if not ok or budget <= 0 or (cancel is not None and cancel.is_set()):
