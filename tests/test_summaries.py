@@ -185,3 +185,12 @@ def test_all_skips_acknowledgements_references_and_front_matter_scraps():
     assert [s["title"] for s in out] == [*TITLES, "TL;DR"]
     # asked for by number, a skipped section is still summarized
     assert [s["title"] for s in Assistant(FakeEngine(summarizer)).summarize(paper, 4)] == ["Acknowledgments"]
+
+
+def test_a_decimal_point_does_not_end_the_summary():
+    from reader_app.assistant.summaries import _enough
+
+    three = "This section has one. It has two. It rises by 0."
+    assert not _enough(three + "", "tldr")  # "0." may go on as "0.63"
+    assert _enough("This section has one. It has two. It rises by 0.63 points.", "tldr")
+    assert _enough("This section has one. It has two. It rises by 0.63 points. ", "tldr")

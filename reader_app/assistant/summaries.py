@@ -130,7 +130,9 @@ def _looping(text: str) -> bool:
 def _enough(text: str, what: str) -> bool:
     """Stop generating: enough whole sentences, a repeated sentence, or a loop."""
     parts = _sentences(_CUT.split(text, maxsplit=1)[0])
-    done = parts if re.search(r"[.!?][\]\)\"”']?\s*$", text) else parts[:-1]
+    # "... increasing by 0." is not finished yet: after a digit, a point may be a decimal point
+    finished = re.search(r"[.!?][\]\)\"”']?\s*$", text) and not re.search(r"\d\.$", text)
+    done = parts if finished else parts[:-1]
     if len(done) >= MAX_SENTENCES.get(what, 4) or _CUT.search(text):
         return True
     keys = [_key_of(x) for x in done]
