@@ -51,10 +51,14 @@ class _Server:
         self.inbox: queue.Queue = queue.Queue()
         self.cancels: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
+        self.gone = False  # the parent closed its end
 
     def _event(self, rid: int) -> threading.Event:
         with self.lock:
-            return self.cancels.setdefault(rid, threading.Event())
+            event = self.cancels.setdefault(rid, threading.Event())
+            if self.gone:
+                event.set()
+            return event
 
     def read_loop(self) -> None:
         try:
@@ -66,6 +70,12 @@ class _Server:
                     self.inbox.put(msg)
         except (EOFError, OSError):
             pass
+        # the parent is gone: stop the answer or the reading under way (between tokens or
+        # batches) instead of computing it for nobody, then exit
+        with self.lock:
+            self.gone = True
+            for event in self.cancels.values():
+                event.set()
         self.inbox.put(("close",))
 
     def serve(self) -> None:
