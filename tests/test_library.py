@@ -50,7 +50,7 @@ def sha(path: Path) -> str:
 def test_open_creates_folder_db_and_files(tmp_path):
     with Library.open(tmp_path / "new" / "lib") as lib:
         assert lib.path.is_dir() and lib.files_dir.is_dir() and lib.db_path.is_file()
-        assert lib.schema_version == 2
+        assert lib.schema_version == 3
     con = sqlite3.connect(tmp_path / "new" / "lib" / "library.sqlite3")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
