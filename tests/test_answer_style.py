@@ -133,3 +133,33 @@ def test_whole_sentences():
         "As shown by Smith et al. in 2019, it works."
     assert whole_sentences("An answer that never ends and", 3, cut=True) == "An answer that never ends and…"
     assert whole_sentences("A short phrase", 3, cut=False) == "A short phrase"
+
+
+def test_a_list_drawn_from_several_paragraphs_stands_for_a_capable_model():
+    from reader_app.assistant.citations import covering
+
+    paper = make_paper()
+    paras = {i + 1: p for i, p in enumerate(paper.paragraphs)}
+    answer = "PubMed abstracts, sentences shorter than five words dropped, 91 percent accuracy."
+    question = "What are the data and the result?"
+    cover = covering(answer, paras, question)
+    assert len(cover) >= 2 and set(cover) <= {3, 4, 5}
+    cites, ok = verify(answer, question, [], paras, paraphrase=True)
+    assert ok and [c.paragraph for c in cites] == cover and all(c.verified for c in cites)
+    assert verify(answer, question, [], paras)[1] is False  # the small style needs one paragraph
+    assert covering("Quantum chromodynamics on lattices with 99 percent accuracy.", paras, question) == []
+
+
+def test_a_capable_model_may_give_a_demonstrations_answer_from_its_paragraph():
+    from reader_app.assistant.doubledipper import shape_answer
+    from reader_app.assistant.prompts import Demo
+
+    paper = make_paper()
+    paras = {i + 1: p for i, p in enumerate(paper.paragraphs)}
+    demo = Demo("Which corpus is the model trained on?", 3, "the PubMed corpus")
+    reply = "3]\nAnswer: the PubMed corpus\n"
+    text, ok, _ = shape_answer("What data is used?", reply, "Evidence: [", paras, CAPABLE, [demo])
+    assert ok and text == "the PubMed corpus"
+    assert not shape_answer("What data is used?", reply, "Evidence: [", paras, SMALL, [demo])[1]  # parroting
+    other = "5]\nAnswer: the PubMed corpus\n"  # the same words, cited from elsewhere: parroting
+    assert not shape_answer("What data is used?", other, "Evidence: [", paras, CAPABLE, [demo])[1]

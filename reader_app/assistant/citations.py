@@ -145,4 +145,31 @@ def verify(answer: str, question: str, evidence: list[int], candidates: dict[int
         n = best_supporting(answer, candidates, question)
         if n is not None:
             return cites + [make_citation(n, candidates[n], True)], True
+    if paraphrase:
+        # a list or a summary drawing on several paragraphs (each feature described in its own)
+        cover = covering(answer, candidates, question)
+        if cover:
+            return cites + [make_citation(n, candidates[n], True) for n in cover if n not in evidence], True
     return cites, False
+
+
+def covering(answer: str, candidates: dict[int, Paragraph], question: str = "", most: int = 3,
+             threshold: float = INFER_THRESHOLD) -> list[int]:
+    """Up to ``most`` paragraphs that together hold ``threshold`` of the answer's content words
+    (numbers included), picked greedily; [] when no such few paragraphs exist."""
+    want = set(content_words(answer))
+    if len(want) < 3:
+        return []
+    nums = {w for w in want if _NUM.match(w)}
+    have: set[str] = set()
+    picked: list[int] = []
+    words_of = {n: set(content_words(p.text)) for n, p in candidates.items()}
+    for _ in range(most):
+        n = max(words_of, key=lambda k: (len((words_of[k] & want) - have), -k), default=None)
+        if n is None or not (words_of[n] & want) - have:
+            break
+        picked.append(n)
+        have |= words_of[n] & want
+        if len(have) / len(want) >= threshold and nums <= have:
+            return sorted(picked)
+    return []

@@ -107,8 +107,10 @@ def shape_answer(question: str, raw: str, primer: str, paragraphs: dict, style: 
                                    paraphrase=style.paraphrase_support)
     if answerable and (not_an_answer(question, answer, parsed.evidence) or off_language(answer, _sample(paragraphs))
                        or echoes_question(question, answer)
-                       # the model parroted a demonstration's answer instead of answering
-                       or any(norm(answer) == norm(d.answer) for d in demos)):
+                       # the model parroted a demonstration's answer instead of answering (a
+                       # capable model may give it when it names the demonstration's paragraph)
+                       or any(norm(answer) == norm(d.answer)
+                              and not (style.paraphrase_support and d.evidence in parsed.evidence) for d in demos)):
         citations, answerable = [], False
     return (answer if answerable else NOT_ANSWERED_TEXT), answerable, citations
 
