@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 import threading
 import time
 from collections import Counter
@@ -56,69 +55,18 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from reader_app.assistant import prompts, settings
-from reader_app.assistant.checks import (INJECTED, demo_problem, echoes_question, norm, not_an_answer,
-                                         off_language, sentences)
-from reader_app.assistant.citations import verify
+from reader_app.assistant.answers import NOT_ANSWERED_TEXT, _answer_done, _answer_line_done, shape_answer  # noqa: F401 - re-exported
+from reader_app.assistant.checks import INJECTED, demo_problem, sentences
 from reader_app.assistant.engine_base import Engine
-from reader_app.assistant.parsing import (condense, drop_hedges, parse_answer, parse_demo, split_sentences,
-                                          strip_restatement, whole_sentences)
+from reader_app.assistant.parsing import parse_demo, strip_restatement
 from reader_app.assistant.prompts import Demo
-from reader_app.assistant.style import AnswerStyle, style_for
+from reader_app.assistant.style import style_for
 from reader_app.assistant.windows import Window, build_windows, rank_in_memory, route
 from reader_app.core.errors import BadInput, Cancelled, NotFound, ReaderError
 from reader_app.core.model import Answer, Paper, Timings
 
-NOT_ANSWERED_TEXT = "The paper does not seem to answer this question."
 ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n\n", "</", "<|"]
-_ANSWER_LINE_DONE = re.compile(r"answer\s*:[ \t]*\S[^\n]*\n", re.I)
 DEMO_STOP = ["\nQuestion", "\nEvidence", "</", "<|"]
-
-def _answer_line_done(text: str) -> bool:
-    """True once the reply holds a complete, non-empty ``Answer:`` line."""
-    return bool(_ANSWER_LINE_DONE.search(text))
-
-
-def _answer_done(text: str, sentences: int = 0) -> bool:
-    """The reply is complete: its Answer line ended, or (``sentences`` > 0) it holds that many
-    complete sentences."""
-    if _answer_line_done(text):
-        return True
-    if sentences:
-        m = re.search(r"answer\s*:", text, re.I)
-        body = text[m.end():] if m else ""
-        return len(split_sentences(body + " X")) > sentences  # " X": a finished last sentence counts
-    return False
-
-
-def shape_answer(question: str, raw: str, primer: str, paragraphs: dict, style: AnswerStyle,
-                 demos: list[Demo] = (), cut: bool = False) -> tuple[str, bool, list]:
-    """(shown text, answerable, citations) from a reply: parsed, shaped for the model's
-    ``style``, its citations verified against ``paragraphs`` (number -> Paragraph, those the
-    model saw); replies that are no answer become ``NOT_ANSWERED_TEXT``.  Pure, so saved
-    replies can be scored again (``reader-app eval ... --score --reshape``)."""
-    parsed = parse_answer(raw, set(paragraphs), primer=primer)
-    answer = parsed.answer
-    if style.max_sentences:  # a capable model: whole sentences, no hedges
-        answer = whole_sentences(drop_hedges(answer), style.max_sentences, cut=cut)
-    if style.condense:
-        answer = condense(question, answer)
-    answer = strip_restatement(question, answer)
-    citations, answerable = verify(answer, question, parsed.evidence, paragraphs,
-                                   paraphrase=style.paraphrase_support)
-    if answerable and (not_an_answer(question, answer, parsed.evidence) or off_language(answer, _sample(paragraphs))
-                       or echoes_question(question, answer)
-                       # the model parroted a demonstration's answer instead of answering (a
-                       # capable model may give it when it names the demonstration's paragraph)
-                       or any(norm(answer) == norm(d.answer)
-                              and not (style.paraphrase_support and d.evidence in parsed.evidence) for d in demos)):
-        citations, answerable = [], False
-    return (answer if answerable else NOT_ANSWERED_TEXT), answerable, citations
-
-
-def _sample(paragraphs: dict) -> str:
-    """Some of the text the model saw (which script the paper is in)."""
-    return " ".join(p.text for p in list(paragraphs.values())[:20])
-
 
 class Assistant:
     """Questions and summaries over one paper at a time, for the UI and the CLI."""

@@ -100,7 +100,7 @@ def reshape(rows: dict[str, list[dict]], data: dict, style: str | None = None) -
     longer paper its window is not saved, so every paragraph counts as seen.  A reply that
     does not end its line counts as cut by the token cap."""
     from reader_app.assistant import qasper
-    from reader_app.assistant.doubledipper import shape_answer
+    from reader_app.assistant.answers import shape_answer
     from reader_app.assistant.eval import prediction
     from reader_app.assistant.prompts import ANSWER_PRIMER, Demo
     from reader_app.assistant.style import style_named
