@@ -15,7 +15,10 @@ parent -> child::
 
 child -> parent::
 
-    ("ok", rid, value)  ("tok", rid, text)  ("end", rid, timings, extras)
+    ("ok", rid, value)  ("tok", rid, [text, ...])  ("end", rid, timings, extras)
+
+A fast model's pieces travel a few at a time (one message per ``BATCH_S`` at most, the
+first piece at once): one message per token cost the model ~10% of its speed on 2 cores.
     ("err", rid, error class name, one-line message)
 
 A reader thread takes messages off the socket so that ``cancel`` is seen while the
@@ -30,9 +33,11 @@ import os
 import queue
 import sys
 import threading
+import time
 from dataclasses import asdict
 from multiprocessing.connection import Connection
 
+BATCH_S = 0.025  # pieces generated within this time of the last message wait for the next one
 EXTRAS = ("last_cache", "template_used")  # sent with every "end", when the engine has them
 
 
@@ -124,15 +129,25 @@ class _Server:
 
     def _stream(self, rid: int, prefix: str, suffix: str, kwargs: dict) -> None:
         cancel = self._event(rid)
+        held: list[str] = []
+        sent = 0.0
         try:
             if not cancel.is_set():
                 for piece in self.engine.stream(prefix, suffix, cancel=cancel, **kwargs):
                     if cancel.is_set():
                         break
-                    self.conn.send(("tok", rid, piece))
+                    held.append(piece)
+                    now = time.monotonic()
+                    if now - sent >= BATCH_S:
+                        self.conn.send(("tok", rid, held))
+                        held, sent = [], now
         except BaseException as exc:  # noqa: BLE001
+            if held:
+                self.conn.send(("tok", rid, held))
             self.conn.send(_error(rid, exc))
         else:
+            if held and not cancel.is_set():
+                self.conn.send(("tok", rid, held))
             extras = {k: getattr(self.engine, k) for k in EXTRAS if hasattr(self.engine, k)}
             self.conn.send(("end", rid, asdict(self.engine.last_timings), extras))
         finally:

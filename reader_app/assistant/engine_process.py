@@ -336,8 +336,9 @@ class ProcessEngine(Engine):
                     break
                 if ttft is None:
                     ttft = time.perf_counter() - start
-                n += 1
-                yield msg[2]
+                for piece in msg[2]:  # a few at a time from a fast model; given one by one
+                    n += 1
+                    yield piece
         finally:
             if not done:
                 total = time.perf_counter() - start
