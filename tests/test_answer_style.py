@@ -55,14 +55,32 @@ REPLY = ("5]\nAnswer: The model reaches an accuracy of 91 percent on the test se
          "That beats the baseline by four points. Errors come from long sentences. Tables are not handled.\n")
 
 
-def test_capable_answer_is_one_whole_sentence_and_generation_stops_after_three():
+def test_capable_answer_is_its_first_whole_sentence_and_generation_stops_after_it():
     a = _ask(SizedEngine(REPLY))
     assert a.answerable and a.answer == "The model reaches an accuracy of 91 percent on the test set."
     long_reply = REPLY.replace("handled.\n", "handled. " + " ".join(["More words here."] * 40) + "\n")
     capable, small = SizedEngine(long_reply), FakeEngine(long_reply)
     _ask(capable), _ask(small)
-    assert capable.last_timings.completion_tokens < 40  # stopped after three complete sentences
+    assert capable.last_timings.completion_tokens < 20  # stopped once the second sentence began
     assert small.last_timings.completion_tokens == SMALL.max_answer_tokens  # ran on to its cap
+    # the first sentence, even when a later one shares more of the question's words (the
+    # small style keeps the one nearest the question)
+    later = ("5]\nAnswer: It is trained on 1.2 million PubMed abstracts. The model reaches an accuracy "
+             "that the test set shows. Training takes two days on one GPU.\n")
+    assert _ask(SizedEngine(later)).answer == "It is trained on 1.2 million PubMed abstracts."
+    from reader_app.assistant.parsing import condense
+
+    assert condense("What accuracy does the model reach?", later.split("Answer: ")[1]).startswith("The model reaches")
+
+
+def test_a_decimal_point_does_not_end_the_answer():
+    from reader_app.assistant.answers import _answer_done
+
+    assert not _answer_done("Answer: an accuracy of 91.", 1)  # "5%" may follow
+    assert not _answer_done("Answer: an accuracy of 91.5%.", 1)
+    assert _answer_done("Answer: an accuracy of 91.5%. The", 1)
+    assert _answer_done("Answer: an accuracy of 91.5%.\n", 1)
+    assert not _answer_done("Answer: A. B. C", 3) and _answer_done("Answer: A b. C d. E f. G", 3)
 
 
 def test_capable_answer_cut_by_the_cap_ends_on_a_whole_sentence():

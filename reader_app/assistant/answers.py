@@ -31,9 +31,11 @@ def _answer_done(text: str, sentences: int = 0) -> bool:
     if _answer_line_done(text):
         return True
     if sentences:
+        # complete once the next sentence has begun: a period alone may be a decimal point
+        # ("accuracy of 91." then "5%")
         m = re.search(r"answer\s*:", text, re.I)
         body = text[m.end():] if m else ""
-        return len(split_sentences(body + " X")) > sentences  # " X": a finished last sentence counts
+        return len(split_sentences(body)) > sentences
     return False
 
 

@@ -4,12 +4,13 @@ The embedded SmolLM2-135M copies whole paragraphs, so its reply is cut to the on
 sentence nearest the question (``condense``) under a 64-token cap, and its citations
 must match the answer word for word.  A 1-8B model is asked for the answer's shape (a
 short phrase, or one to three sentences in its own words: ``prompts.ANSWER_SHAPE``), gets
-room to finish (128 tokens, stopped after three complete sentences), loses only an
-unfinished last sentence and hedges after the answer ("The paper does not mention X."),
-and may paraphrase: its cited paragraphs may support the answer together.  Measured on
-QASPER tuning papers with Qwen2.5-Coder-1.5B, keeping the sentence nearest the question
-still scored best (0.417 against 0.342 for the first sentence and 0.303 for the first
-three, doubledipper, same replies), so ``condense`` stays on for both styles.
+room to finish (128 tokens), and its answer is its first whole sentence, hedges after it
+dropped ("The paper does not mention X."); generation stops once the second sentence
+begins.  Its citations may paraphrase: the cited paragraphs may support the answer
+together.  Measured on the replies of Qwen2.5-Coder-1.5B to 82 QASPER questions (papers
+1-25), the first sentence scored best: doubledipper Answer F1 0.354 against 0.298 for the
+sentence nearest the question, zero-shot 0.341 against 0.326; papers 26-40 confirmed it
+(README.md, "QASPER (answer quality)").
 
 ``style_for(engine)`` picks the style: the ``answer_style`` setting ("auto", "small" or
 "capable"); "auto" means capable for a model of at least ``CAPABLE_PARAMETERS``
@@ -33,12 +34,12 @@ class AnswerStyle:
     name: str
     max_answer_tokens: int  # the reply's token cap
     condense: bool  # keep only the reply's sentence nearest the question
-    max_sentences: int  # generation stops after this many complete sentences (0: at the line's end)
+    max_sentences: int  # the answer's whole sentences; generation stops after them (0: at the line's end)
     paraphrase_support: bool  # accept an answer whose words the cited paragraphs support together
 
 
 SMALL = AnswerStyle("small", max_answer_tokens=64, condense=True, max_sentences=0, paraphrase_support=False)
-CAPABLE = AnswerStyle("capable", max_answer_tokens=128, condense=True, max_sentences=3, paraphrase_support=True)
+CAPABLE = AnswerStyle("capable", max_answer_tokens=128, condense=False, max_sentences=1, paraphrase_support=True)
 
 
 def style_named(name: str) -> AnswerStyle:
