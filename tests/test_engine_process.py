@@ -254,5 +254,11 @@ def test_pieces_arrive_in_order_a_few_per_message_from_a_fast_model(monkeypatch,
         else:
             assert len(messages) == len(words)
         assert eng.last_timings.completion_tokens == len(words)
+        cancel, got = threading.Event(), []
+        for piece in eng.stream("p", "s", max_tokens=1000, cancel=cancel):
+            got.append(piece)
+            if len(got) == 3:
+                cancel.set()
+        assert len(got) == 3  # nothing more once cancelled, not even the rest of a batch
     finally:
         eng.close()

@@ -337,6 +337,8 @@ class ProcessEngine(Engine):
                 if ttft is None:
                     ttft = time.perf_counter() - start
                 for piece in msg[2]:  # a few at a time from a fast model; given one by one
+                    if cancel is not None and cancel.is_set():
+                        break  # nothing more once cancelled, not even the rest of this batch
                     n += 1
                     yield piece
         finally:
