@@ -16,10 +16,10 @@ parent -> child::
 child -> parent::
 
     ("ok", rid, value)  ("tok", rid, [text, ...])  ("end", rid, timings, extras)
+    ("err", rid, error class name, one-line message)
 
 A fast model's pieces travel a few at a time (one message per ``BATCH_S`` at most, the
 first piece at once): one message per token cost the model ~10% of its speed on 2 cores.
-    ("err", rid, error class name, one-line message)
 
 A reader thread takes messages off the socket so that ``cancel`` is seen while the
 main thread is busy generating; everything else runs on the main thread, in order.
