@@ -27,13 +27,10 @@ How a question is answered:
 1. The paper is cut into section-aligned windows that fit ``engine.n_ctx`` with room for
    demonstrations, question and answer (windows.py); the question goes to the best
    window by BM25 (``library.rank_paragraphs`` when the paper is in the library).
-2. DoubleDipper: paragraphs with at least two sentences are drawn in an order seeded by
-   the paper id and the window; the model writes a question and a short answer for
-   each from a short prompt holding that paragraph alone (prompts.demo_tail; a grammar
-   keeps the answer to the paragraph's words).  Pairs whose answer lacks lexical
-   support, whose question is not about the paragraph, or that look like instructions
-   are skipped, up to 3k tries.  The demos are cached per paper + model + window
-   (library, and in RAM).
+2. DoubleDipper: the model writes k question/evidence/answer demonstrations from
+   paragraphs of the same window, each from a prompt holding that paragraph alone;
+   unsupported or off-paragraph pairs are skipped (demos.py).  They are cached per
+   paper + model + window (library, and in RAM).
 3. Prefix = system + fenced paper + demonstrations (identical across questions, so the
    engine reuses its KV state); suffix = the question.  The reply is primed with
    ``Evidence: [`` and parsed forgivingly (parsing.py).  The grammar lets Evidence cite
@@ -46,19 +43,15 @@ How a question is answered:
 
 from __future__ import annotations
 
-import hashlib
-import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from reader_app.assistant import prompts, settings
-from reader_app.assistant.answers import NOT_ANSWERED_TEXT, _answer_done, _answer_line_done, shape_answer  # noqa: F401 - re-exported
-from reader_app.assistant.checks import INJECTED, demo_problem, sentences
+from reader_app.assistant import demos, prompts, settings
+from reader_app.assistant.answers import NOT_ANSWERED_TEXT, _answer_done, shape_answer  # noqa: F401 - re-exported
 from reader_app.assistant.engine_base import Engine
-from reader_app.assistant.parsing import parse_demo, strip_restatement
 from reader_app.assistant.prompts import Demo
 from reader_app.assistant.style import style_for
 from reader_app.assistant.windows import Window, build_windows, rank_in_memory, route
@@ -66,7 +59,6 @@ from reader_app.core.errors import BadInput, Cancelled, NotFound, ReaderError
 from reader_app.core.model import Answer, Paper, Timings
 
 ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n\n", "</", "<|"]
-DEMO_STOP = ["\nQuestion", "\nEvidence", "</", "<|"]
 
 class Assistant:
     """Questions and summaries over one paper at a time, for the UI and the CLI."""
@@ -109,9 +101,9 @@ class Assistant:
         count = self.engine.count_tokens
         system = count(prompts.system_for(mode)) + 48
         question = 160 + self.max_answer_tokens
-        demos = (count(prompts.DEMO_INTRO) + 24 + k * 90) if mode == "doubledipper" else 0
+        demo_cost = (count(prompts.DEMO_INTRO) + 24 + k * 90) if mode == "doubledipper" else 0
         demo_gen = 360 + 64 if mode == "doubledipper" else 0  # demo tail repeats one paragraph
-        return system + max(question + demos, demo_gen) + 32
+        return system + max(question + demo_cost, demo_gen) + 32
 
     def windows(self, paper: Paper, mode: str = "doubledipper", k: int | None = None) -> list[Window]:
         k = self.k if k is None else k
@@ -163,83 +155,14 @@ class Assistant:
         ranked = [i + 1 for i, _ in self.ranking(paper, question) if i + 1 in window.paragraphs]
         return sorted(ranked[:n])
 
-    # -- demonstrations ----------------------------------------------------------------
-    def demo_seed(self, paper: Paper, window: Window) -> int:
-        h = hashlib.sha256(f"{paper.id}:{window.key}:{self.seed}".encode()).hexdigest()
-        return int(h[:8], 16)
-
+    # -- demonstrations (demos.py) -----------------------------------------------------
     def demonstrations(self, paper: Paper, window: Window, k: int | None = None,
                        cancel: threading.Event | None = None,
                        progress: Callable[[str], None] | None = None) -> list[Demo]:
-        k = self.k if k is None else k
-        if k <= 0:
-            return []
-        mkey = getattr(self.engine, "key", "")
-        style = self.style.name
-        ckey = (paper.id, mkey, window.key, k, style)
-        if ckey in self._demos:
-            return self._demos[ckey]
-        use_lib = self._in_library(paper)
-        wkey = f"{window.key}:k{k}" + ("" if style == "small" else f":{style}")
-        stored = self._library_call("get_demonstrations", paper.id, mkey, wkey) if use_lib else None
-        if isinstance(stored, list):  # [] too: no paragraph gave a usable pair, do not try again
-            try:
-                demos = [Demo.from_dict(d) for d in stored]
-                self._demos[ckey] = demos
-                return demos
-            except (KeyError, TypeError, ValueError):
-                pass  # an unreadable cache entry is rebuilt
-        demos = self._generate_demos(paper, window, k, cancel, progress)
-        self._demos[ckey] = demos
-        if use_lib:
-            self._library_call("put_demonstrations", paper.id, mkey, wkey, [d.to_dict() for d in demos])
-        return demos
+        return demos.demonstrations(self, paper, window, self.k if k is None else k, cancel, progress)
 
     def demo_candidates(self, paper: Paper, window: Window) -> list[int]:
-        count = self.engine.count_tokens
-        out = []
-        for n, p in window.paragraphs.items():
-            text = " ".join(p.text.split())
-            if p.kind != "body" or sentences(text) < 2 or INJECTED.search(text):
-                continue
-            if not 12 <= count(text) <= 340:
-                continue
-            out.append(n)
-        random.Random(self.demo_seed(paper, window)).shuffle(out)
-        return out
-
-    def _generate_demos(self, paper: Paper, window: Window, k: int,
-                        cancel: threading.Event | None,
-                        progress: Callable[[str], None] | None = None) -> list[Demo]:
-        # resumable: a cancelled generation (preparation giving way to a question) goes on
-        # from the paragraph it stopped at, keeping the demonstrations already written
-        state = self._partial_demos.setdefault((paper.id, getattr(self.engine, "key", ""), window.key, k),
-                                               {"demos": [], "done": 0})
-        demos: list[Demo] = state["demos"]
-        style = self.style
-        capable = style.name == "capable"  # its demonstrations: whole phrases, checked strictly
-        for n in self.demo_candidates(paper, window)[state["done"]:]:
-            tries = state["done"]
-            if len(demos) >= k or tries >= 3 * k:
-                break
-            if progress:
-                progress(f"Writing example question {len(demos) + 1} of {k} from the paper "
-                         "(once per paper and model)")
-            para = window.paragraphs[n]
-            prefix, suffix = self.engine.chat_prefix_suffix(
-                prompts.SYSTEM_DEMO, "", prompts.demo_tail(n, para.text, style.name))
-            grammar = prompts.demo_grammar(para.text, answer_words=16 if capable else 10) if self.use_grammar else None
-            text = self._run(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=96 if capable else 64, stop=DEMO_STOP,
-                             cancel=cancel, until=_answer_line_done, grammar=grammar)
-            question, answer = parse_demo(text, prompts.DEMO_PRIMER)
-            answer = strip_restatement(question, answer)
-            problem = demo_problem(question, answer, para.text, strict=capable)
-            self.demo_log.update(["tried", problem or "kept"])
-            if problem is None:
-                demos.append(Demo(question, n, answer))
-            state["done"] += 1
-        self._partial_demos.pop((paper.id, getattr(self.engine, "key", ""), window.key, k), None)
-        return demos
+        return demos.demo_candidates(self.engine.count_tokens, paper, window, self.seed)
 
     # -- questions ---------------------------------------------------------------------
     def prompt(self, paper: Paper, question: str, mode: str = "doubledipper", k: int | None = None,
