@@ -15,7 +15,7 @@ def summarizer(prefix, suffix):
     if "TL;DR" in suffix:
         return "A reading assistant reaches 91 percent accuracy [5]."
     if "Combine" in suffix:
-        return "Combined notes about the topic [1] [2]."
+        return "Combined notes about transformer attention heads [1] [2]."
     return "The model reaches an accuracy of 91 percent [5]. It beats the baseline."
 
 
@@ -185,6 +185,38 @@ def test_all_skips_acknowledgements_references_and_front_matter_scraps():
     assert [s["title"] for s in out] == [*TITLES, "TL;DR"]
     # asked for by number, a skipped section is still summarized
     assert [s["title"] for s in Assistant(FakeEngine(summarizer)).summarize(paper, 4)] == ["Acknowledgments"]
+
+
+def test_untitled_front_matter_is_skipped_but_an_unlabelled_abstract_is_not():
+    """Names, affiliations and addresses (papermage's first page) are not worth a summary at any
+    length; an old paper's abstract without a heading is."""
+    from tests.test_prompts import TEXTS, TITLES
+
+    names = ("Kyle Lo Zejiang Shen Benjamin Newman Joseph Chee Chang Russell Authur Erin Bransom Stefan Candra "
+             "Yoganand Chandrasekhar Regan Huff Bailey Kuehl Amanpreet Singh Chris Wilhelm Angele Zamarron")
+    where = ("Allen Institute for AI, Massachusetts Institute of Technology, University of California Berkeley, "
+             "University of Washington, Northwestern University {kylel, lucas}@allenai.org")
+    abstract = ("In this paper an attempt is made to explore the logical foundations of computer programming by "
+                "use of techniques which were first applied in the study of geometry and have later been extended "
+                "to other branches of mathematics.")
+    body = [(si + 1, t) for si, t in TEXTS]
+    front = make_paper([(0, names), (0, "Marti A. Hearst Daniel S. Weld Doug Downey Luca Soldaini"), (0, where)] + body,
+                       ["(untitled)", *TITLES])
+    assert [s["title"] for s in Assistant(FakeEngine(summarizer)).summarize(front, "all")] == [*TITLES, "TL;DR"]
+    old = make_paper([(0, abstract), (0, abstract.replace("geometry", "algebra"))] + body, ["(untitled)", *TITLES])
+    assert [s["title"] for s in Assistant(FakeEngine(summarizer)).summarize(old, "all")][0] == "(untitled)"
+
+
+def test_invented_sentences_are_dropped_and_initials_do_not_end_a_sentence():
+    """A number the section does not hold, or a sentence whose words it mostly lacks, is the
+    model's invention; the supported sentences stay, cited."""
+    part, _, _ = _one("The model reaches an accuracy of 91 percent on the test set [5]. The baseline reaches "
+                      "87.5 percent. This allows easy storage and retrieval of complex structured records.")
+    assert part["summary"] == "The model reaches an accuracy of 91 percent on the test set [5]."
+    texts = [(0, "We thank Marti A. Hearst for the test set. The model reaches an accuracy of 91 percent.")]
+    paper = make_paper(texts, ["1 Results"])
+    (part,) = Assistant(FakeEngine("The test set came from Marti A. Hearst [1].")).summarize(paper, 0)
+    assert part["summary"] == "The test set came from Marti A. Hearst [1]."
 
 
 def test_a_decimal_point_does_not_end_the_summary():

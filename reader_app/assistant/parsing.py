@@ -211,13 +211,14 @@ def cited_numbers(text: str, valid: set[int] | None = None) -> list[int]:
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+(?=[A-Z0-9\"“(\[])")
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|Sec|Tab|No)\.$", re.I)
+_INITIAL_END = re.compile(r"(?:^|[\s(])[A-Z]\.$")  # "Marti A." of "Marti A. Hearst"
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text``; "e.g.", "et al." and "Fig." do not end one."""
+    """Sentences of ``text``; "e.g.", "et al.", "Fig." and a name's initial do not end one."""
     out: list[str] = []
     for part in _SENTENCE_SPLIT.split(text.strip()):
-        if out and _ABBREV_END.search(out[-1]):
+        if out and (_ABBREV_END.search(out[-1]) or _INITIAL_END.search(out[-1])):
             out[-1] = f"{out[-1]} {part}"
         elif part.strip():
             out.append(part.strip())

@@ -31,24 +31,25 @@ from dataclasses import asdict
 from reader_app.assistant import prompts
 from reader_app.assistant.citations import (
     INFER_THRESHOLD,
+    NUMBER,
     VERIFY_THRESHOLD,
     best_supporting,
     content_words,
     make_citation,
     support,
 )
-from reader_app.assistant.parsing import cited_numbers
+from reader_app.assistant.parsing import cited_numbers, split_sentences
 from reader_app.assistant.windows import included, number_of
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Paper, Paragraph
 
 SUMMARY_TOKENS = 160
+UNSUPPORTED = 0.3  # a sentence with fewer of its words in the summarized text is dropped
 SUMMARY_STOP = ["\n\n\n", "</", "<|", "\nQuestion"]
 MAX_SENTENCES = {"section": 4, "tldr": 3, "reduce": 3, "map": 3}
 PRIMER = {"section": "This section", "tldr": "This paper", "reduce": "This section", "map": "This part"}
 QUOTED = "From the text: "  # a fallback summary quotes the opening sentences
 _CACHE_VERSION = "2"  # part of the source hash: summaries made by older code are redone
-_SENT_END = re.compile(r"(?<=[.!?])\s+")
 _MARK = re.compile(r"\s*\[\s*\d{1,4}(?:\s*(?:,|and|-|–|;)\s*\d{1,4})*\s*\]")
 _CUT = re.compile(r"</?(?:paper|examples|paragraph)>|<\||\n\s*(?:question|evidence|answer|note)\s*:", re.I)
 # words of sentences about the summary itself ("This section summarizes the findings.")
@@ -82,11 +83,14 @@ _NOT_CONTENT = re.compile(r"^\W*(acknowledge?ments?|references|bibliography|fund
 
 def _worth_summarizing(title: str, paras: list[Paragraph]) -> bool:
     """"all" skips what no reader wants summarized: acknowledgements and reference lists, and
-    an untitled scrap of front matter (affiliations, a venue line) under 40 words."""
+    untitled front matter: a scrap under 40 words, or names, affiliations and e-mail addresses
+    (few function words; running text such as an unlabelled abstract has 20-40%)."""
     if _NOT_CONTENT.match(re.sub(r"^[\dIVX.]+\s+", "", title.strip())):
         return False
-    if title == "(untitled)" and sum(len(p.text.split()) for p in paras) < 40:
-        return False
+    if title == "(untitled)":
+        words = [w.strip(",.;:()").lower() for p in paras for w in p.text.split()]
+        if len(words) < 40 or sum(w in _FUNCTION_WORDS for w in words) < 0.15 * len(words):
+            return False
     return True
 
 
@@ -104,7 +108,7 @@ def _chunks(paras: list[Paragraph], count, budget: int) -> list[list[Paragraph]]
 
 
 def _sentences(text: str) -> list[str]:
-    return [x.strip() for x in _SENT_END.split(" ".join(text.split())) if x.strip()]
+    return split_sentences(" ".join(text.split()))
 
 
 def _key_of(sentence: str) -> frozenset:
@@ -163,17 +167,29 @@ def _clean(text: str, paras: dict[int, Paragraph], title: str = "") -> str:
         parts = parts[:-1]  # cut off mid-sentence by the token budget or a loop
     keep: list[str] = []
     keys: list[frozenset] = []
+    words = set(content_words(" ".join(p.text for p in paras.values())))
     for sent in parts:
         sent = re.sub(r"\b(.{4,80}?)(?:[\s,;]+\1\b)+", r"\1", sent)  # "X, X, X" inside a sentence
         sent = _MARK.sub(lambda m: _valid_marks(m.group(0), paras), sent)
         sent = re.sub(r"\s+([.,;:!?])", r"\1", sent).strip()
         k = _key_of(sent)
         if (not k or any(_near_duplicate(k, e) for e in keys) or _is_echo(sent, paras)
-                or _is_meta(sent, title)):
+                or _is_meta(sent, title) or _unsupported(sent, words)):
             continue
         keys.append(k)
         keep.append(sent)
     return " ".join(keep).strip()
+
+
+def _unsupported(sentence: str, words: set[str]) -> bool:
+    """Invented: a number the text does not hold, or under ``UNSUPPORTED`` of the sentence's
+    own words (not those about the summary: "this section discusses") found in the summarized text."""
+    said = set(content_words(_MARK.sub(" ", sentence))) - _META
+    if not said:
+        return False
+    if any(NUMBER.match(w) and w not in words for w in said):
+        return True
+    return len(said & words) < UNSUPPORTED * len(said)
 
 
 def _valid_marks(mark: str, paras: dict[int, Paragraph]) -> str:
