@@ -219,6 +219,20 @@ def test_invented_sentences_are_dropped_and_initials_do_not_end_a_sentence():
     assert part["summary"] == "The test set came from Marti A. Hearst [1]."
 
 
+def test_a_marker_used_as_a_subject_becomes_the_paper_cited_at_the_end():
+    part, _, _ = _one("[5] states that the model reaches an accuracy of 91 percent. Overall, [42] finds that "
+                      "errors come mostly from long sentences [6].")
+    assert part["summary"] == ("The paper states that the model reaches an accuracy of 91 percent [5]. "
+                               "Overall, the paper finds that errors come mostly from long sentences [6].")
+
+
+def test_all_skips_a_section_of_a_few_words():
+    from tests.test_prompts import TEXTS, TITLES
+
+    paper = make_paper([(si, t) for si, t in TEXTS] + [(3, "See Figure 6.")], [*TITLES, "F Partial annotation"])
+    assert [s["title"] for s in Assistant(FakeEngine(summarizer)).summarize(paper, "all")] == [*TITLES, "TL;DR"]
+
+
 def test_a_decimal_point_does_not_end_the_summary():
     from reader_app.assistant.summaries import _enough
 

@@ -84,8 +84,11 @@ _NOT_CONTENT = re.compile(r"^\W*(acknowledge?ments?|references|bibliography|fund
 def _worth_summarizing(title: str, paras: list[Paragraph]) -> bool:
     """"all" skips what no reader wants summarized: acknowledgements and reference lists, and
     untitled front matter: a scrap under 40 words, or names, affiliations and e-mail addresses
-    (few function words; running text such as an unlabelled abstract has 20-40%)."""
+    (few function words; running text such as an unlabelled abstract has 20-40%); and a section
+    of a few words ("See Figure 6.")."""
     if _NOT_CONTENT.match(re.sub(r"^[\dIVX.]+\s+", "", title.strip())):
+        return False
+    if sum(len(p.text.split()) for p in paras) < 15:
         return False
     if title == "(untitled)":
         words = [w.strip(",.;:()").lower() for p in paras for w in p.text.split()]
@@ -170,7 +173,7 @@ def _clean(text: str, paras: dict[int, Paragraph], title: str = "") -> str:
     words = set(content_words(" ".join(p.text for p in paras.values())))
     for sent in parts:
         sent = re.sub(r"\b(.{4,80}?)(?:[\s,;]+\1\b)+", r"\1", sent)  # "X, X, X" inside a sentence
-        sent = _MARK.sub(lambda m: _valid_marks(m.group(0), paras), sent)
+        sent = _MARK.sub(lambda m: _valid_marks(m.group(0), paras), _marker_subjects(sent))
         sent = re.sub(r"\s+([.,;:!?])", r"\1", sent).strip()
         k = _key_of(sent)
         if (not k or any(_near_duplicate(k, e) for e in keys) or _is_echo(sent, paras)
@@ -190,6 +193,28 @@ def _unsupported(sentence: str, words: set[str]) -> bool:
     if any(NUMBER.match(w) and w not in words for w in said):
         return True
     return len(said & words) < UNSUPPORTED * len(said)
+
+
+_SUBJECT_MARK = re.compile(r"(^|,\s)\[\s*(\d{1,4})\s*\]\s+(?=(?!and\b|or\b)[a-z])")
+
+
+def _marker_subjects(sentence: str) -> str:
+    """"[46] states that X." -> "The paper states that X [46].": a marker is not a subject."""
+    moved: list[str] = []
+
+    def sub(m: re.Match) -> str:
+        moved.append(m.group(2))
+        return m.group(1) + ("the paper " if m.group(1) else "The paper ")
+
+    out = _SUBJECT_MARK.sub(sub, sentence)
+    if not moved:
+        return sentence
+    still = set(cited_numbers(out))
+    moved = [n for n in dict.fromkeys(moved) if int(n) not in still]
+    if not moved:
+        return out
+    end = re.search(r"[.!?]?[\"”']?$", out)
+    return f"{out[:end.start()]} [{', '.join(moved)}]{out[end.start():]}"
 
 
 def _valid_marks(mark: str, paras: dict[int, Paragraph]) -> str:
