@@ -22,7 +22,7 @@ use used using uses based our via et al e g i e eg ie per vs between within with
 """.split())
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
-NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_NUM = re.compile(r"^\d+(?:\.\d+)?$")
 YES_NO = re.compile(r"^\W*(yes|no)\b", re.I)
 NOT_ANSWERED = re.compile(
     r"(does not (say|mention|state|specify|answer|provide|discuss|contain)|doesn't (say|mention)|"
@@ -74,7 +74,7 @@ def support(answer: str, paragraph: str, question: str = "") -> float:
     p = set(content_words(paragraph))
     hit = a & p
     score = len(hit) / len(a)
-    nums = {w for w in a if NUMBER.match(w)}
+    nums = {w for w in a if _NUM.match(w)}
     if nums and not (nums & p):
         score *= 0.5
     return score
@@ -160,7 +160,7 @@ def covering(answer: str, candidates: dict[int, Paragraph], question: str = "", 
     want = set(content_words(answer))
     if len(want) < 3:
         return []
-    nums = {w for w in want if NUMBER.match(w)}
+    nums = {w for w in want if _NUM.match(w)}
     have: set[str] = set()
     picked: list[int] = []
     words_of = {n: set(content_words(p.text)) for n, p in candidates.items()}

@@ -31,7 +31,6 @@ from dataclasses import asdict
 from reader_app.assistant import prompts
 from reader_app.assistant.citations import (
     INFER_THRESHOLD,
-    NUMBER,
     VERIFY_THRESHOLD,
     best_supporting,
     content_words,
@@ -170,7 +169,8 @@ def _clean(text: str, paras: dict[int, Paragraph], title: str = "") -> str:
         parts = parts[:-1]  # cut off mid-sentence by the token budget or a loop
     keep: list[str] = []
     keys: list[frozenset] = []
-    words = set(content_words(" ".join(p.text for p in paras.values())))
+    source = " ".join(p.text for p in paras.values())
+    words = set(content_words(source)) | _numbers(source)
     for sent in parts:
         sent = re.sub(r"\b(.{4,80}?)(?:[\s,;]+\1\b)+", r"\1", sent)  # "X, X, X" inside a sentence
         sent = _MARK.sub(lambda m: _valid_marks(m.group(0), paras), _marker_subjects(sent))
@@ -187,12 +187,21 @@ def _clean(text: str, paras: dict[int, Paragraph], title: str = "") -> str:
 def _unsupported(sentence: str, words: set[str]) -> bool:
     """Invented: a number the text does not hold, or under ``UNSUPPORTED`` of the sentence's
     own words (not those about the summary: "this section discusses") found in the summarized text."""
-    said = set(content_words(_MARK.sub(" ", sentence))) - _META
-    if not said:
-        return False
-    if any(NUMBER.match(w) and w not in words for w in said):
+    said = _MARK.sub(" ", sentence)
+    if not _numbers(said) <= words:
         return True
-    return len(said & words) < UNSUPPORTED * len(said)
+    said = set(content_words(said)) - _META
+    return bool(said) and len(said & words) < UNSUPPORTED * len(said)
+
+
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers in ``text`` however written: "81.1M" and "81.1 million" both hold 81.1, "five" is 5."""
+    found = set(re.findall(r"\d+(?:\.\d+)?", text))
+    return found | {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
 
 
 _SUBJECT_MARK = re.compile(r"(^|,\s)\[\s*(\d{1,4})\s*\]\s+(?=(?!and\b|or\b)[a-z])")
