@@ -213,6 +213,8 @@ def test_invented_sentences_are_dropped_and_initials_do_not_end_a_sentence():
     part, _, _ = _one("The model reaches an accuracy of 91 percent on the test set [5]. The baseline reaches "
                       "87.5 percent. This allows easy storage and retrieval of complex structured records.")
     assert part["summary"] == "The model reaches an accuracy of 91 percent on the test set [5]."
+    part, _, _ = _one("Sentences shorter than 5 words are dropped [4]. The corpus holds 1.2M abstracts [3].", 1)
+    assert part["summary"] == "Sentences shorter than 5 words are dropped [4]. The corpus holds 1.2M abstracts [3]."
     texts = [(0, "We thank Marti A. Hearst for the test set. The model reaches an accuracy of 91 percent.")]
     paper = make_paper(texts, ["1 Results"])
     (part,) = Assistant(FakeEngine("The test set came from Marti A. Hearst [1].")).summarize(paper, 0)
