@@ -259,6 +259,23 @@ def test_evidence_may_cite_only_the_best_ranked_paragraphs(mode):
     assert _evidence_rule(eng.calls[-1][2]["grammar"]) == "num ::= [1-9] [0-9]? [0-9]?"
 
 
+def test_evidence_candidates_by_answer_style_unless_set(monkeypatch):
+    """Unset, Evidence may cite the best 5 paragraphs for a small model and the best 10 for a
+    capable one (README, QASPER: the 1.5B model cites better from 10); the setting wins."""
+    from reader_app.assistant import settings
+
+    paper = make_paper([(i % 3, f"Paragraph {i} says the corpus has {i} sentences. It is long.") for i in range(14)])
+    question = "How many sentences does the corpus have?"
+    for style, n in (("small", 5), ("capable", 10)):
+        eng = FakeEngine(demo_responder)
+        a = Assistant(eng, answer_style=style)
+        assert a.evidence_candidates == n
+        a.ask(paper, question, mode="zero-shot-evidence")
+        assert _evidence_rule(eng.calls[-1][2]["grammar"]).count('"') == 2 * n
+    monkeypatch.setattr(settings, "get", lambda key: 3 if key == "evidence_candidates" else None)
+    assert Assistant(FakeEngine(demo_responder), answer_style="capable").evidence_candidates == 3
+
+
 def test_evidence_candidates_follow_the_setting(monkeypatch):
     from reader_app.assistant import settings
 

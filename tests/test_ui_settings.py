@@ -32,8 +32,8 @@ def test_settings_persist_and_reconfigure_the_worker(qtbot, panel_env):
     assert not dlg.base_url.isEnabled()
     dlg.n_ctx.setValue(4096)
     dlg.threads.setValue(2)
-    assert dlg.evidence.value() == assistant_settings.DEFAULTS["evidence_candidates"]
-    dlg.evidence.setValue(0)
+    assert dlg.evidence.currentText().startswith("Automatic")  # by answer style
+    dlg.evidence.setCurrentIndex(dlg.evidence.findData(0))
     assert dlg.answer_style.currentData() == "auto"
     dlg.answer_style.setCurrentIndex(dlg.answer_style.findData("capable"))
     dlg.library.setText(str(panel_env.tmp_path / "elsewhere"))
@@ -45,14 +45,14 @@ def test_settings_persist_and_reconfigure_the_worker(qtbot, panel_env):
     assert services.ui_settings.value(LIBRARY_KEY) == str(panel_env.tmp_path / "elsewhere")
     assert services.llm_worker().config.n_ctx == 4096 and services.llm_worker().config.threads == 2
     assert stored["evidence_candidates"] == 0 and assistant_settings.int_setting("evidence_candidates") == 0
-    assert dlg.evidence.text() == "Any paragraph"
+    assert dlg.evidence.currentText() == "Any paragraph"
     assert stored["answer_style"] == "capable"
     from reader_app.assistant.style import CAPABLE, style_for
     from tests.fakes import FakeEngine
     assert style_for(FakeEngine()) is CAPABLE  # the setting reaches the assistant
 
     again = make_dialog(qtbot, services)
-    assert again.n_ctx.value() == 4096 and again.threads.value() == 2 and again.evidence.value() == 0
+    assert again.n_ctx.value() == 4096 and again.threads.value() == 2 and again.evidence.currentData() == 0
     assert again.answer_style.currentData() == "capable"
     assert again.library.text() == str(panel_env.tmp_path / "elsewhere")
 

@@ -34,8 +34,9 @@ How a question is answered:
 3. Prefix = system + fenced paper + demonstrations (identical across questions, so the
    engine reuses its KV state); suffix = the question.  The reply is primed with
    ``Evidence: [`` and parsed forgivingly (parsing.py).  The grammar lets Evidence cite
-   only the question's ``evidence_candidates`` best paragraphs by BM25 (setting, default
-   5; 0 = any): small models otherwise cite a demonstration's paragraph or [1].
+   only the question's ``evidence_candidates`` best paragraphs by BM25 (setting; by
+   default the answer style's: 5 small, 10 capable; 0 = any): small models otherwise cite a
+   demonstration's paragraph or [1].
 4. Evidence numbers become citations, verified by lexical support (citations.py); with
    no support anywhere the answer is marked unanswerable.
 5. The answer is stored with ``library.add_qa`` when the paper is in the library.
@@ -141,10 +142,12 @@ class Assistant:
 
     @property
     def evidence_candidates(self) -> int:
-        """How many best-ranked paragraphs Evidence may cite (0 = any); the setting unless given."""
+        """How many best-ranked paragraphs Evidence may cite (0 = any): as given, else the
+        setting, else the answer style's (5 for a small model, 10 for a capable one)."""
         if self._evidence_candidates is not None:
             return max(0, self._evidence_candidates)
-        return settings.int_setting("evidence_candidates") or 0
+        n = settings.int_setting("evidence_candidates")
+        return self.style.evidence_candidates if n is None else n
 
     def candidates(self, paper: Paper, question: str, window: Window) -> list[int]:
         """The paragraph numbers an evidence reply may cite: the window's ``evidence_candidates``

@@ -37,7 +37,8 @@ DEFAULTS: dict = {
     "kv_ram_states": 3,  # prefix states kept in RAM (LRU)
     "kv_ram_cap_bytes": 1 * GIB,  # ... and their total size cap
     "kv_min_prefix_tokens": 128,  # shorter prefixes are not worth caching
-    "evidence_candidates": 5,  # Evidence may cite only the question's N best paragraphs by BM25 (0 = any)
+    "evidence_candidates": None,  # Evidence may cite only the question's N best paragraphs by BM25 (0 = any;
+    # None = by answer style: 5 for small models, 10 for capable ones)
     "prepare_after_import": False,  # also prepare papers right after importing them
     "prepare_on_open": None,  # prepare a paper for questions when opened (None: on, except custom engines)
     "ask_mode": "doubledipper",  # the Ask tab's mode: doubledipper, zero-shot or zero-shot-evidence

@@ -36,10 +36,13 @@ class AnswerStyle:
     condense: bool  # keep only the reply's sentence nearest the question
     max_sentences: int  # the answer's whole sentences; generation stops after them (0: at the line's end)
     paraphrase_support: bool  # accept an answer whose words the cited paragraphs support together
+    evidence_candidates: int  # Evidence may cite the question's N best paragraphs by BM25, unless set
 
 
-SMALL = AnswerStyle("small", max_answer_tokens=64, condense=True, max_sentences=0, paraphrase_support=False)
-CAPABLE = AnswerStyle("capable", max_answer_tokens=128, condense=False, max_sentences=1, paraphrase_support=True)
+SMALL = AnswerStyle("small", max_answer_tokens=64, condense=True, max_sentences=0, paraphrase_support=False,
+                    evidence_candidates=5)
+CAPABLE = AnswerStyle("capable", max_answer_tokens=128, condense=False, max_sentences=1, paraphrase_support=True,
+                      evidence_candidates=10)
 
 
 def style_named(name: str) -> AnswerStyle:

@@ -48,7 +48,7 @@ def register(sub) -> None:
     p.add_argument("question", metavar="QUESTION")
     p.add_argument("--mode", choices=MODES, default="doubledipper")
     p.add_argument("--k", type=int, default=3, help="demonstrations (doubledipper mode; default 3)")
-    p.add_argument("--evidence-candidates", type=int, default=None, metavar="N", help="Evidence may cite only the question's N best paragraphs by BM25 (0: any paragraph; default: the evidence_candidates setting, 5)")
+    p.add_argument("--evidence-candidates", type=int, default=None, metavar="N", help="Evidence may cite only the question's N best paragraphs by BM25 (0: any paragraph; default: the evidence_candidates setting, else 5 for small answers and 10 for capable ones)")
     _style_option(p)
     _engine_options(p)
     p.set_defaults(func=cmd_ask, render=render_ask)
@@ -74,7 +74,7 @@ def register(sub) -> None:
     p.add_argument("--mode", choices=(*MODES, "all"), default="doubledipper",
                    help="a mode, or 'all' (a list of results; the modes share each paper's KV state)")
     p.add_argument("--k", type=int, default=3)
-    p.add_argument("--evidence-candidates", type=int, default=None, metavar="N", help="Evidence may cite only the question's N best paragraphs by BM25 (0: any paragraph; default: the evidence_candidates setting, 5)")
+    p.add_argument("--evidence-candidates", type=int, default=None, metavar="N", help="Evidence may cite only the question's N best paragraphs by BM25 (0: any paragraph; default: the evidence_candidates setting, else 5 for small answers and 10 for capable ones)")
     p.add_argument("--predictions", metavar="OUT.jsonl", default=None, help="also write the predictions")
     p.add_argument("--progress", action="store_true", help="print each answer on stderr")
     p.add_argument("--score", nargs="+", metavar="PRED.jsonl", default=None,

@@ -34,6 +34,8 @@ from reader_app.assistant import settings as assistant_settings
 from reader_app.ui.llm_worker import EngineConfig
 from reader_app.ui.ops import run_op
 
+AUTO_EVIDENCE = -1  # the "Cite from" choice that leaves it to the answer style
+
 LIBRARY_KEY = "library/path"
 BACKENDS = (("llama", "Local model (llama.cpp)"), ("openai", "Server (OpenAI-compatible)"))
 
@@ -123,11 +125,11 @@ class SettingsDialog(QDialog):
         self.threads.setSpecialValueText(f"Automatic ({assistant_settings.physical_cores()} cores)")
         form.addRow("Threads", self.threads)
 
-        self.evidence = QSpinBox(model_box)
-        self.evidence.setRange(0, 50)
-        self.evidence.setSpecialValueText("Any paragraph")
-        self.evidence.setPrefix("Best ")
-        self.evidence.setSuffix(" paragraphs")
+        self.evidence = QComboBox(model_box)
+        for label, value in (("Automatic (best 5; 10 for 1B+ models)", AUTO_EVIDENCE), ("Best 3 paragraphs", 3),
+                             ("Best 5 paragraphs", 5), ("Best 10 paragraphs", 10), ("Best 20 paragraphs", 20),
+                             ("Any paragraph", 0)):
+            self.evidence.addItem(label, value)
         self.evidence.setToolTip("Answers may cite only the question's best-matching paragraphs (by search rank). "
                                  "Small models pick better from a few; a large model may cite any paragraph.")
         form.addRow("Cite from", self.evidence)
@@ -189,10 +191,12 @@ class SettingsDialog(QDialog):
         self.n_ctx.setValue(int(v.get("n_ctx_cap") or assistant_settings.DEFAULTS["n_ctx_cap"]))
         self.threads.setValue(int(v.get("threads") or 0))
         try:
-            evidence = int(v.get("evidence_candidates"))
-        except (TypeError, ValueError):  # unset or unreadable
-            evidence = assistant_settings.DEFAULTS["evidence_candidates"]
-        self.evidence.setValue(evidence)
+            evidence = max(0, int(v.get("evidence_candidates")))
+        except (TypeError, ValueError):  # unset or unreadable: automatic
+            evidence = AUTO_EVIDENCE
+        if self.evidence.findData(evidence) < 0:  # a number set in the file
+            self.evidence.addItem(f"Best {evidence} paragraphs", evidence)
+        self.evidence.setCurrentIndex(self.evidence.findData(evidence))
         self.answer_style.setCurrentIndex(max(0, self.answer_style.findData(v.get("answer_style") or "auto")))
         self.base_url.setText(v.get("base_url") or "")
         self.api_key.setText(v.get("api_key") or "")
@@ -325,7 +329,7 @@ class SettingsDialog(QDialog):
             "model": server_model if backend == "openai" else local,
             "n_ctx_cap": int(self.n_ctx.value()),
             "threads": int(self.threads.value()) or None,
-            "evidence_candidates": int(self.evidence.value()),
+            "evidence_candidates": None if self.evidence.currentData() == AUTO_EVIDENCE else self.evidence.currentData(),
             "answer_style": self.answer_style.currentData() or "auto",
             "base_url": self.base_url.text().strip() or None,
             "api_key": self.api_key.text().strip() or None,
