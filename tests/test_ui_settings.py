@@ -57,6 +57,17 @@ def test_settings_persist_and_reconfigure_the_worker(qtbot, panel_env):
     assert again.library.text() == str(panel_env.tmp_path / "elsewhere")
 
 
+def test_cite_from_keeps_a_number_from_the_file_and_can_go_back_to_automatic(qtbot, panel_env):
+    services = panel_env.services()
+    assistant_settings.save({"evidence_candidates": 7})
+    dlg = make_dialog(qtbot, services)
+    assert dlg.evidence.currentData() == 7 and dlg.evidence.currentText() == "Best 7 paragraphs"
+    dlg.evidence.setCurrentIndex(0)  # Automatic
+    dlg.accept()
+    assert assistant_settings.load()["evidence_candidates"] is None
+    assert assistant_settings.int_setting("evidence_candidates") is None
+
+
 def test_server_backend_needs_a_url(qtbot, panel_env):
     services = panel_env.services()
     dlg = make_dialog(qtbot, services)
