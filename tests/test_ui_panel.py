@@ -246,23 +246,24 @@ def test_regenerate_asks_the_model_again(qtbot, panel_env):
 
     def respond(prefix, suffix):
         calls.append(suffix)
-        first = re.search(r"\[(\d+)\]", prefix).group(1)
-        return f"Version {len(calls)} of the summary about PubMed abstracts [{first}]."
+        first, text = re.search(r"\[(\d+)\] ([^.]+)", prefix).groups()
+        # words of the paper: an invented summary (or a number it does not hold) is dropped
+        return f"{['First', 'Second'][len(calls) - 1]} version: {text.lower()} [{first}]."
 
     panel = make_panel(qtbot, panel_env.services(respond=respond), panel_env.paper_id)
     card = panel.summary_panel.cards["tldr"]
     with qtbot.waitSignal(panel.worker.requestFinished, timeout=20000):
         qtbot.mouseClick(card.button, Qt.LeftButton)
-    assert card.text.text().startswith("Version 1") and card.button.text() == "Regenerate"
+    assert card.text.text().startswith("First version") and card.button.text() == "Regenerate"
     with qtbot.waitSignal(panel.worker.requestFinished, timeout=20000):
         qtbot.mouseClick(card.button, Qt.LeftButton)
-    assert card.text.text().startswith("Version 2")
+    assert card.text.text().startswith("Second version")
     lib = Library.open(panel_env.library_path)
     try:
         stored = [s for s in lib.summaries(panel_env.paper_id) if s["section_key"].startswith("tldr")]
     finally:
         lib.close()
-    assert len(stored) == 1 and stored[0]["summary"].startswith("Version 2")
+    assert len(stored) == 1 and stored[0]["summary"].startswith("Second version")
 
 
 def test_no_paper_disables_the_panel(qtbot, panel_env):
