@@ -34,6 +34,26 @@ def test_demo_validation(q, a, problem):
     assert demo_problem(q, a, PARA3) == problem
 
 
+STRICT_PARA = ("We train the model on the PubMed corpus of 1.2 million abstracts, with the learning rate "
+               "INLINEFORM0 from BIBREF4. It is tested on three languages: French, German and Spanish.")
+
+
+@pytest.mark.parametrize("q, a, problem", [
+    ("Which languages is the model tested on?", "French, German and Spanish", None),
+    ("What are the three languages the model is tested on?", "French, German and Spanish", None),
+    ("Which corpus is the model trained on?", "the PubMed corpus of", "answer is cut off"),
+    ("What learning rate is used to train the model?", "INLINEFORM0", "answer is only markup"),
+    ("What learning rate is used to train the model?", "INLINEFORM0 BIBREF4", "answer is only markup"),
+    ("Which corpus is the model trained on?", "PubMed corpus of abstracts PubMed corpus of abstracts",
+     "answer repeats itself"),
+    ("What are the three languages the model is tested on?", "French", "answer names fewer items than the question counts"),
+])
+def test_demo_validation_for_a_capable_model_is_stricter(q, a, problem):
+    assert demo_problem(q, a, STRICT_PARA, strict=True) == problem
+    if problem != "answer is cut off":  # the small model's checks let these through
+        assert demo_problem(q, a, STRICT_PARA) in (None, "answer has no content")
+
+
 def test_demonstrations_are_seeded_validated_and_cached():
     eng = FakeEngine(demo_responder)
     paper = make_paper()

@@ -35,13 +35,39 @@ def norm(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
+# what a converted paper leaves where its maths, tables, figures and citations were
+_MARKUP = re.compile(r"(inlineform|displayform|bibref|tabref|figref|secref|eqref)\d*")
+_COUNT_WORDS = {w: i for i, w in enumerate("two three four five six seven eight nine ten".split(), start=2)}
+
+
+def _repeats_itself(ws: list[str], n: int = 3) -> bool:
+    grams = [tuple(ws[i:i + n]) for i in range(len(ws) - n + 1)]
+    return len(grams) != len(set(grams))
+
+
+def _too_few_items(question: str, answer_words: list[str]) -> bool:
+    """"What are the four languages ...?" answered with one word."""
+    counts = [_COUNT_WORDS[w] for w in words(question) if w in _COUNT_WORDS]
+    return bool(counts) and len(answer_words) < max(counts)
+
+
 def demo_problem(question: str, answer: str, paragraph: str, strict: bool = False) -> str | None:
     """Why a generated demonstration is unusable, or None when it is fine.  ``strict`` (capable
     models, whose demonstrations teach the answer's shape): the answer must also end as a
-    phrase ends, not on "of", "the" or "by", and the question must be in the paper's script."""
+    phrase ends, not on "of", "the" or "by"; hold a word besides markup ("INLINEFORM0");
+    not repeat itself; name at least as many words as the items the question counts ("the
+    four languages"); and the question must be in the paper's script."""
     q, a = question.strip(), answer.strip()
     if strict and a and words(a) and words(a)[-1] in STOPWORDS:
         return "answer is cut off"
+    if strict and a:
+        said = [w for w in words(a) if w not in STOPWORDS and not _MARKUP.fullmatch(w)]
+        if not said:
+            return "answer is only markup"
+        if _repeats_itself(words(a)):
+            return "answer repeats itself"
+        if _too_few_items(q, said):
+            return "answer names fewer items than the question counts"
     if strict and q and off_language(q, paragraph, 0.0):
         return "question is not in the paper's language"
     if not q or not a:
