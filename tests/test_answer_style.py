@@ -105,6 +105,20 @@ def test_paraphrase_supported_by_two_cited_paragraphs_stands_only_for_a_capable_
                   paraphrase=True)[1] is False
 
 
+def test_a_paraphrase_is_judged_on_what_it_adds_to_the_question():
+    from reader_app.core.model import Paragraph
+
+    paras = {1: Paragraph(0, "The Turbo tagger and the Turbo parser are state of the art tools.", 1, (0, 0, 1, 1), 0, "")}
+    question = "What baseline models do they compare against?"
+    # most of its words restate the question; what it adds is in the cited paragraph
+    cites, ok = verify("The baseline models they compare against are the Turbo tagger and parser.", question, [1],
+                       paras, infer=False, paraphrase=True)
+    assert ok and cites[0].verified
+    # what it adds is not there: refused, however many question words it repeats
+    assert verify("The baseline models they compare against are BERT models.", question, [1], paras,
+                  infer=False, paraphrase=True)[1] is False
+
+
 @pytest.mark.parametrize("reply", [
     "",  # empty
     "]\n",  # the format and nothing else

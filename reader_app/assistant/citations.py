@@ -60,15 +60,17 @@ def says_not_answered(answer: str) -> bool:
     return bool(NOT_ANSWERED.search(answer or ""))
 
 
-def support(answer: str, paragraph: str, question: str = "") -> float:
+def support(answer: str, paragraph: str, question: str = "", ignore: frozenset[str] = frozenset()) -> float:
     """Fraction (0..1) of the answer's content words found in ``paragraph``.
 
     Numbers in the answer must appear in the paragraph, or the score is halved.  For a
-    bare yes/no answer the question's content words are used instead.
+    bare yes/no answer the question's content words are used instead.  Words in ``ignore``
+    are left out, unless nothing else would be left.
     """
     a = set(content_words(answer))
     if is_yes_no(answer) and len(a) <= 2:
         a = set(content_words(question))
+    a = (a - ignore) or a
     if not a:
         return 0.0
     p = set(content_words(paragraph))
@@ -110,8 +112,10 @@ def best_supporting(answer: str, candidates: dict[int, Paragraph], question: str
 
 
 def joint_support(answer: str, question: str, texts: list[str]) -> float:
-    """``support`` of a paraphrase: the answer's content words found in the cited paragraphs together."""
-    return support(answer, " ".join(texts), question)
+    """``support`` of a paraphrase: the answer's content words found in the cited paragraphs
+    together.  Words the answer takes from the question ("The dataset is 5,124 sentences"
+    for "How long is the dataset?") are not counted against it: what it adds must be there."""
+    return support(answer, " ".join(texts), question, frozenset(content_words(question)))
 
 
 def verify(answer: str, question: str, evidence: list[int], candidates: dict[int, Paragraph],
