@@ -215,6 +215,28 @@ def test_history_and_demo_cache_in_real_library(tmp_path):
         lib.close()
 
 
+def test_stored_demonstrations_that_todays_checks_reject_are_written_again(tmp_path):
+    from reader_app.library import Library
+
+    lib = Library.open(tmp_path / "lib")
+    try:
+        pid, _ = lib.add_paper(make_paper())
+        paper = lib.get_paper(pid)
+        a = Assistant(FakeEngine(demo_responder), lib)
+        w = a.windows(paper)[0]
+        good = a.demonstrations(paper, w)
+        bad = [{"question": "Is the model trained on PubMed?", "evidence": good[0].evidence, "answer": "Yes"}]
+        lib.put_demonstrations(pid, a.engine.key, f"{w.key}:k3", [d.to_dict() for d in good[1:]] + bad)
+        eng = FakeEngine(demo_responder)
+        again = Assistant(eng, lib).demonstrations(paper, w)
+        assert eng.calls, "the stored set held a pair the checks reject, so the model wrote them again"
+        assert again == good and lib.get_demonstrations(pid, a.engine.key, f"{w.key}:k3") == [d.to_dict() for d in good]
+        eng3 = FakeEngine(demo_responder)
+        assert Assistant(eng3, lib).demonstrations(paper, w) == good and eng3.calls == []  # good ones are reused
+    finally:
+        lib.close()
+
+
 def test_generation_stops_after_the_answer_line():
     eng = FakeEngine(lambda p, s: "5]\nAnswer: 91 percent\nThen the model rambles on and on and on")
     pieces = []

@@ -7,7 +7,7 @@ holding that paragraph alone (``prompts.demo_tail``; a grammar keeps the answer 
 paragraph's words).  Pairs whose answer lacks lexical support, whose question is not
 about the paragraph, or that look like instructions are skipped (``checks.demo_problem``),
 up to 3k tries.  They are cached per paper + model + window + style, in RAM and (for a
-paper in the library) in the library.  ``Assistant.demonstrations`` calls ``demonstrations``.
+paper in the library) in the library; stored ones that today's checks reject are written again.  ``Assistant.demonstrations`` calls ``demonstrations``.
 """
 
 from __future__ import annotations
@@ -65,15 +65,22 @@ def demonstrations(assistant, paper: Paper, window: Window, k: int,
     if isinstance(stored, list):  # [] too: no paragraph gave a usable pair, do not try again
         try:
             demos = [Demo.from_dict(d) for d in stored]
+        except (KeyError, TypeError, ValueError):
+            demos = None  # an unreadable cache entry is rebuilt
+        if demos is not None and all(_still_good(d, window, style) for d in demos):
             assistant._demos[ckey] = demos
             return demos
-        except (KeyError, TypeError, ValueError):
-            pass  # an unreadable cache entry is rebuilt
+        # written by an older version whose checks let a pair through that today's reject
     demos = write_demos(assistant, paper, window, k, cancel, progress)
     assistant._demos[ckey] = demos
     if use_lib:
         assistant._library_call("put_demonstrations", paper.id, mkey, wkey, [d.to_dict() for d in demos])
     return demos
+
+
+def _still_good(demo: Demo, window: Window, style: str) -> bool:
+    para = window.paragraphs.get(demo.evidence)
+    return para is not None and demo_problem(demo.question, demo.answer, para.text, strict=style == "capable") is None
 
 
 def write_demos(assistant, paper: Paper, window: Window, k: int,
