@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from reader_app.assistant.citations import STOPWORDS, content_words, is_yes_no, support, words
+from reader_app.assistant.citations import NUMBER_WORDS, STOPWORDS, content_words, is_yes_no, support, words
 
 # questions/answers that read as instructions are never used as demonstrations
 INSTRUCTION = re.compile(
@@ -37,7 +37,7 @@ def norm(text: str) -> str:
 
 # what a converted paper leaves where its maths, tables, figures and citations were
 _MARKUP = re.compile(r"(inlineform|displayform|bibref|tabref|figref|secref|eqref)\d*")
-_COUNT_WORDS = {w: i for i, w in enumerate("two three four five six seven eight nine ten".split(), start=2)}
+_COUNT_WORDS = {w: n for w, n in NUMBER_WORDS.items() if 2 <= n <= 10}
 
 
 def _repeats_itself(ws: list[str], n: int = 3) -> bool:

@@ -23,6 +23,9 @@ use used using uses based our via et al e g i e eg ie per vs between within with
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
 _NUM = re.compile(r"^\d+(?:\.\d+)?$")
+# numbers written as words ("the four languages", "three datasets")
+NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
 YES_NO = re.compile(r"^\W*(yes|no)\b", re.I)
 NOT_ANSWERED = re.compile(
     r"(does not (say|mention|state|specify|answer|provide|discuss|contain)|doesn't (say|mention)|"

@@ -7,7 +7,8 @@ holding that paragraph alone (``prompts.demo_tail``; a grammar keeps the answer 
 paragraph's words).  Pairs whose answer lacks lexical support, whose question is not
 about the paragraph, or that look like instructions are skipped (``checks.demo_problem``),
 up to 3k tries.  They are cached per paper + model + window + style, in RAM and (for a
-paper in the library) in the library; stored ones that today's checks reject are written again.  ``Assistant.demonstrations`` calls ``demonstrations``.
+paper in the library) in the library; a stored set holding a pair that today's checks
+reject is written again.  ``Assistant.demonstrations`` calls ``demonstrations``.
 """
 
 from __future__ import annotations

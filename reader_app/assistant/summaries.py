@@ -31,6 +31,7 @@ from dataclasses import asdict
 from reader_app.assistant import prompts
 from reader_app.assistant.citations import (
     INFER_THRESHOLD,
+    NUMBER_WORDS,
     VERIFY_THRESHOLD,
     best_supporting,
     content_words,
@@ -194,14 +195,10 @@ def _unsupported(sentence: str, words: set[str]) -> bool:
     return bool(said) and len(said & words) < UNSUPPORTED * len(said)
 
 
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
-
-
 def _numbers(text: str) -> set[str]:
     """The numbers in ``text`` however written: "81.1M" and "81.1 million" both hold 81.1, "five" is 5."""
     found = set(re.findall(r"\d+(?:\.\d+)?", text))
-    return found | {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
+    return found | {str(NUMBER_WORDS[w]) for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS}
 
 
 _SUBJECT_MARK = re.compile(r"(^|,\s)\[\s*(\d{1,4})\s*\]\s+(?=(?!and\b|or\b)[a-z])")
