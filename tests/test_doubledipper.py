@@ -47,6 +47,11 @@ STRICT_PARA = ("We train the model on the PubMed corpus of 1.2 million abstracts
     ("Which corpus is the model trained on?", "PubMed corpus of abstracts PubMed corpus of abstracts",
      "answer repeats itself"),
     ("What are the three languages the model is tested on?", "French", "answer names fewer items than the question counts"),
+    ("Which corpus is the model trained on?", "the PubMed corpus of 1.2 million abstracts", None),
+    ("Which corpus is the model trained on?", "We train the model on the PubMed corpus",
+     "answer copies the opening of a sentence"),
+    ("How is the model trained?", "on the PubMed corpus of 1.2 million abstracts with the learning rate INLINEFORM0",
+     "answer is a sentence, not a short answer"),
 ])
 def test_demo_validation_for_a_capable_model_is_stricter(q, a, problem):
     assert demo_problem(q, a, STRICT_PARA, strict=True) == problem
@@ -213,6 +218,17 @@ def test_history_and_demo_cache_in_real_library(tmp_path):
         assert eng2.calls == [] and "<examples>" in p1
     finally:
         lib.close()
+
+
+@pytest.mark.parametrize("style, tries", [("small", 3), ("capable", 5)])
+def test_a_capable_model_tries_more_paragraphs_for_its_stricter_demonstrations(style, tries):
+    texts = [(0, f"Method {i} is trained on corpus {i} for a week. It reaches {i} points on the test set.")
+             for i in range(40)]
+    paper = make_paper(texts=texts, titles=["Method"])
+    eng = FakeEngine(lambda prefix, suffix: " Is it trained?\nAnswer: Yes" if "Write one" in suffix else "1]\nAnswer: x")
+    a = Assistant(eng, k=3, answer_style=style)
+    assert a.demonstrations(paper, a.windows(paper)[0]) == []
+    assert sum("Write one" in c[1] for c in eng.calls) == tries * 3
 
 
 def test_stored_demonstrations_that_todays_checks_reject_are_written_again(tmp_path):

@@ -51,13 +51,34 @@ def _too_few_items(question: str, answer_words: list[str]) -> bool:
     return bool(counts) and len(answer_words) < max(counts)
 
 
+# a capable model's demonstration answer is a name, a number or a short phrase: the model
+# answers as its examples do, and examples that copy a sentence teach it to answer with the
+# opening of its evidence paragraph (README.md, "Demonstrations")
+DEMO_ANSWER_WORDS = 12
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+
+
+def _opens_a_sentence(answer: str, paragraph: str, longer_than: int = 6) -> bool:
+    """"We apply the same attention-pooling process to ...": the first words of one of the
+    paragraph's sentences, copied as the answer."""
+    a = norm(answer).split()
+    if len(a) <= longer_than:
+        return False
+    return any(norm(s).split()[:4] == a[:4] for s in _SENTENCE_SPLIT.split(" ".join(paragraph.split())))
+
+
 def demo_problem(question: str, answer: str, paragraph: str, strict: bool = False) -> str | None:
     """Why a generated demonstration is unusable, or None when it is fine.  ``strict`` (capable
-    models, whose demonstrations teach the answer's shape): the answer must also end as a
-    phrase ends, not on "of", "the" or "by"; hold a word besides markup ("INLINEFORM0");
-    not repeat itself; name at least as many words as the items the question counts ("the
-    four languages"); and the question must be in the paper's script."""
+    models, whose demonstrations teach the answer's shape): the answer must also be short
+    (``DEMO_ANSWER_WORDS``) and not the opening words of one of the paragraph's sentences;
+    end as a phrase ends, not on "of", "the" or "by"; hold a word besides markup
+    ("INLINEFORM0"); not repeat itself; name at least as many words as the items the
+    question counts ("the four languages"); and the question must be in the paper's script."""
     q, a = question.strip(), answer.strip()
+    if strict and len(a.split()) > DEMO_ANSWER_WORDS:
+        return "answer is a sentence, not a short answer"
+    if strict and _opens_a_sentence(a, paragraph):
+        return "answer copies the opening of a sentence"
     if strict and a and words(a) and words(a)[-1] in STOPWORDS:
         return "answer is cut off"
     if strict and a:

@@ -6,7 +6,7 @@ the window; the model writes a question and a short answer for each from a short
 holding that paragraph alone (``prompts.demo_tail``; a grammar keeps the answer to the
 paragraph's words).  Pairs whose answer lacks lexical support, whose question is not
 about the paragraph, or that look like instructions are skipped (``checks.demo_problem``),
-up to 3k tries.  They are cached per paper + model + window + style, in RAM and (for a
+up to 3k tries (5k for a capable model, whose checks are stricter).  They are cached per paper + model + window + style, in RAM and (for a
 paper in the library) in the library; a stored set holding a pair that today's checks
 reject is written again.  ``Assistant.demonstrations`` calls ``demonstrations``.
 """
@@ -87,7 +87,8 @@ def _still_good(demo: Demo, window: Window, style: str) -> bool:
 def write_demos(assistant, paper: Paper, window: Window, k: int,
                 cancel: threading.Event | None,
                 progress: Callable[[str], None] | None = None) -> list[Demo]:
-    """Ask the model for demonstrations until ``k`` pass the checks or 3k paragraphs were tried.
+    """Ask the model for demonstrations until ``k`` pass the checks or ``style.demo_tries`` x k
+    paragraphs were tried.
 
     Resumable: a cancelled generation (preparation giving way to a question) goes on from
     the paragraph it stopped at, keeping the demonstrations already written."""
@@ -99,7 +100,7 @@ def write_demos(assistant, paper: Paper, window: Window, k: int,
     capable = style.name == "capable"  # its demonstrations: whole phrases, checked strictly
     for n in demo_candidates(engine.count_tokens, paper, window, assistant.seed)[state["done"]:]:
         tries = state["done"]
-        if len(demos) >= k or tries >= 3 * k:
+        if len(demos) >= k or tries >= style.demo_tries * k:
             break
         if progress:
             progress(f"Writing example question {len(demos) + 1} of {k} from the paper "

@@ -184,8 +184,9 @@ SYSTEM_DEMO = (
 
 
 def demo_tail(number: int, text: str, style: str = "small") -> str:
-    what = ("Write one short question that this paragraph answers, then its short answer: a complete "
-            "phrase of a few words copied from the paragraph" if style == "capable" else
+    what = ("Write one short question that this paragraph answers, then its short answer: a name, a "
+            "number or a phrase of a few words copied from the paragraph, not a whole sentence"
+            if style == "capable" else
             "Write one question that this paragraph answers, then its short answer: a few words "
             "copied from the paragraph")
     return (

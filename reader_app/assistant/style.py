@@ -37,12 +37,13 @@ class AnswerStyle:
     max_sentences: int  # the answer's whole sentences; generation stops after them (0: at the line's end)
     paraphrase_support: bool  # accept an answer whose words the cited paragraphs support together
     evidence_candidates: int  # Evidence may cite the question's N best paragraphs by BM25, unless set
+    demo_tries: int  # paragraphs tried per demonstration wanted (its stricter checks reject more)
 
 
 SMALL = AnswerStyle("small", max_answer_tokens=64, condense=True, max_sentences=0, paraphrase_support=False,
-                    evidence_candidates=5)
+                    evidence_candidates=5, demo_tries=3)
 CAPABLE = AnswerStyle("capable", max_answer_tokens=128, condense=False, max_sentences=1, paraphrase_support=True,
-                      evidence_candidates=10)
+                      evidence_candidates=10, demo_tries=5)
 
 
 def style_named(name: str) -> AnswerStyle:
