@@ -6,8 +6,8 @@ the window; the model writes a question and a short answer for each from a short
 holding that paragraph alone (``prompts.demo_tail``; a grammar keeps the answer to the
 paragraph's words).  Pairs whose answer lacks lexical support, whose question is not
 about the paragraph, or that look like instructions are skipped (``checks.demo_problem``),
-up to 3k tries (5k for a capable model, whose checks are stricter).  They are cached per paper + model + window + style, in RAM and (for a
-paper in the library) in the library; a stored set holding a pair that today's checks
+up to 3k tries (5k for a capable model, whose checks are stricter).  They are cached per
+paper + model + window + style, in RAM and (for a paper in the library) in the library; a stored set holding a pair that today's checks
 reject is written again.  ``Assistant.demonstrations`` calls ``demonstrations``.
 """
 
