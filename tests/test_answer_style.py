@@ -172,7 +172,7 @@ def test_a_list_drawn_from_several_paragraphs_stands_for_a_capable_model():
 
     paper = make_paper()
     paras = {i + 1: p for i, p in enumerate(paper.paragraphs)}
-    answer = "PubMed abstracts, sentences shorter than five words dropped, 91 percent accuracy."
+    answer = "PubMed abstracts from 2019, sentences shorter than five words dropped, 91 percent accuracy."
     question = "What are the data and the result?"
     cover = covering(answer, paras, question)
     assert len(cover) >= 2 and set(cover) <= {3, 4, 5}

@@ -20,6 +20,19 @@ def test_support_scores():
     assert support("accuracy of 95 percent", P[2].text) < support("accuracy of 91 percent", P[2].text)
 
 
+def test_numbers_are_read_whole_and_number_words_as_digits():
+    """"7,563" is one number (an answer "7" is not in it), and "three" says "3"."""
+    labelled = "We then asked three undergraduate annotators to label 7,563 tweets."
+    assert not is_supported("7", labelled)  # was 7 and 563
+    assert not is_supported("563 tweets", labelled)
+    assert support("7,563 tweets", labelled) == 1.0
+    assert support("7563 tweets", labelled) == 1.0
+    assert support("3 undergraduate annotators", labelled) == 1.0  # was halved: no "3"
+    assert support("three annotators", "We had 3 annotators.") == 1.0
+    assert not is_supported("4 undergraduate annotators", labelled)
+    assert support("1,2,3", "steps 1, 2 and 3") == 1.0  # not a thousands separator
+
+
 def test_yes_no_uses_question_words():
     assert is_supported("Yes.", P[2].text, question="Is accuracy reported on the test set?")
     assert not is_supported("Yes.", P[1].text, question="Is accuracy reported on the test set?")

@@ -143,3 +143,8 @@ def test_demo_grammar_keeps_answer_to_the_paragraph_words():
         assert f'"{w}"' in vocab_line
     assert '"Wikipedia"' not in vocab_line and "(" not in vocab_line
     assert g.startswith("root ::=") and '"What"' in g
+    # a number keeps its thousands separator: the answer can say "5,484", not "5 484"
+    vocab = [ln for ln in prompts.demo_grammar("We collected 5,484 users and 12,000.5 posts in 2015, 300 of").splitlines()
+             if ln.startswith("w ::=")][0]
+    assert '"5,484"' in vocab and '"12,000.5"' in vocab and '"484"' not in vocab
+    assert '"2015"' in vocab and '"300"' in vocab

@@ -215,6 +215,11 @@ def test_invented_sentences_are_dropped_and_initials_do_not_end_a_sentence():
     assert part["summary"] == "The model reaches an accuracy of 91 percent on the test set [5]."
     part, _, _ = _one("Sentences shorter than 5 words are dropped [4]. The corpus holds 1.2M abstracts [3].", 1)
     assert part["summary"] == "Sentences shorter than 5 words are dropped [4]. The corpus holds 1.2M abstracts [3]."
+    # "7,563" holds no 7: a summary that says "7 tweets" invented the number
+    counted = make_paper([(0, "The corpus holds 7,563 tweets and 1.2M abstracts from PubMed.")], ["1 Data"])
+    (part,) = Assistant(FakeEngine("The corpus holds 7 tweets [1]. The corpus holds 1.2M abstracts [1].")
+                        ).summarize(counted, 0)
+    assert part["summary"] == "The corpus holds 1.2M abstracts [1]."
     texts = [(0, "We thank Marti A. Hearst for the test set. The model reaches an accuracy of 91 percent.")]
     paper = make_paper(texts, ["1 Results"])
     (part,) = Assistant(FakeEngine("The test set came from Marti A. Hearst [1].")).summarize(paper, 0)

@@ -23,6 +23,8 @@ use used using uses based our via et al e g i e eg ie per vs between within with
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
 _NUM = re.compile(r"^\d+(?:\.\d+)?$")
+# a thousands separator inside a number: "7,563" is the one number 7563, not 7 and 563
+_THOUSANDS = re.compile(r"(?<![\d,])(\d{1,3})((?:,\d{3})+)(?![\d]|,\d)")
 # numbers written as words ("the four languages", "three datasets")
 NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())}
@@ -47,12 +49,23 @@ def stem(w: str) -> str:
     return w
 
 
+def plain_numbers(text: str) -> str:
+    """``text`` with the thousands separators taken out of its numbers ("7,563" -> "7563")."""
+    return _THOUSANDS.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), text)
+
+
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    return _WORD.findall(plain_numbers(text.lower()))
+
+
+# "three annotators" and "3 annotators" say the same ("one" is too often not a number)
+_AS_DIGITS = {w: str(n) for w, n in NUMBER_WORDS.items() if n >= 2}
 
 
 def content_words(text: str) -> list[str]:
-    return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    """The words that carry content, stemmed; number words from two to twelve as digits."""
+    return [stem(_AS_DIGITS.get(w, w)) for w in words(text)
+            if _AS_DIGITS.get(w, w) not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
 def is_yes_no(answer: str) -> bool:

@@ -196,7 +196,8 @@ def demo_tail(number: int, text: str, style: str = "small") -> str:
     )
 
 
-_VOCAB = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.%\-]*[A-Za-z0-9%])?")
+# a word of the paragraph; a number keeps its thousands separators ("5,484", not "5" "484")
+_VOCAB = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?%?(?!\d)|[A-Za-z0-9](?:[A-Za-z0-9.%\-]*[A-Za-z0-9%])?")
 
 
 def demo_grammar(text: str, max_words: int = 400, answer_words: int = 10) -> str:

@@ -36,6 +36,7 @@ from reader_app.assistant.citations import (
     best_supporting,
     content_words,
     make_citation,
+    plain_numbers,
     support,
 )
 from reader_app.assistant.parsing import cited_numbers, split_sentences
@@ -197,7 +198,7 @@ def _unsupported(sentence: str, words: set[str]) -> bool:
 
 def _numbers(text: str) -> set[str]:
     """The numbers in ``text`` however written: "81.1M" and "81.1 million" both hold 81.1, "five" is 5."""
-    found = set(re.findall(r"\d+(?:\.\d+)?", text))
+    found = set(re.findall(r"\d+(?:\.\d+)?", plain_numbers(text)))
     return found | {str(NUMBER_WORDS[w]) for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS}
 
 
