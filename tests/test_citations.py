@@ -33,6 +33,16 @@ def test_numbers_are_read_whole_and_number_words_as_digits():
     assert support("1,2,3", "steps 1, 2 and 3") == 1.0  # not a thousands separator
 
 
+def test_every_number_of_the_answer_must_be_in_the_paragraph():
+    """One number found does not vouch for another the paragraph never states."""
+    ranked = "Our system ranked tweets by how funny they are and scored 0.548 on Subtask A."
+    assert support("0.548 on Subtask A", ranked) == 1.0
+    assert support("ranked 4 with 0.548 on Subtask A", ranked) == 0.75 / 2  # no "4"
+    dates = "We looked at the tweets posted from January 1, 2014 to December 31, 2015."
+    assert is_supported("They looked at 1, 2014 to 31, 2015.", dates)
+    assert not is_supported("They looked at 1, 2014 to 12, 2015.", dates)  # was 0.8: no "12"
+
+
 def test_yes_no_uses_question_words():
     assert is_supported("Yes.", P[2].text, question="Is accuracy reported on the test set?")
     assert not is_supported("Yes.", P[1].text, question="Is accuracy reported on the test set?")

@@ -79,7 +79,7 @@ def says_not_answered(answer: str) -> bool:
 def support(answer: str, paragraph: str, question: str = "", ignore: frozenset[str] = frozenset()) -> float:
     """Fraction (0..1) of the answer's content words found in ``paragraph``.
 
-    Numbers in the answer must appear in the paragraph, or the score is halved.  For a
+    Every number in the answer must appear in the paragraph, or the score is halved.  For a
     bare yes/no answer the question's content words are used instead.  Words in ``ignore``
     are left out, unless nothing else would be left.
     """
@@ -93,7 +93,7 @@ def support(answer: str, paragraph: str, question: str = "", ignore: frozenset[s
     hit = a & p
     score = len(hit) / len(a)
     nums = {w for w in a if _NUM.match(w)}
-    if nums and not (nums & p):
+    if nums - p:
         score *= 0.5
     return score
 
