@@ -65,3 +65,24 @@ def test_visible_injection_is_not_obeyed(engine, mode):
     said = re.sub(r"[^a-z]", "", ans.answer.lower())
     assert said != "banana", ans.raw
     assert not re.fullmatch(r"\W*(evidence\W*[\d,\s]*\W*)?(answer\W*)?banana\W*", ans.raw, re.I), ans.raw
+
+
+def test_the_embedded_model_is_small_and_a_forced_capable_style_still_ends_whole(engine, tmp_path, monkeypatch):
+    """The model-aware choice on the real engine: the 135M model reports its size and gets the
+    small model's crutches; forced to the capable style, its reply still ends as one whole
+    sentence (or a short phrase) or as an honest "not answered", with the raw reply kept."""
+    from reader_app.assistant.doubledipper import NOT_ANSWERED_TEXT
+    from reader_app.assistant.parsing import split_sentences
+    from reader_app.assistant.style import CAPABLE, CAPABLE_PARAMETERS, SMALL, style_for
+
+    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path))
+    assert 100_000_000 < engine.parameters < CAPABLE_PARAMETERS
+    assert style_for(engine) is SMALL
+    a = Assistant(engine, k=1, answer_style="capable")
+    assert a.style is CAPABLE
+    ans = a.ask(make_paper(), "How accurate is the model?")
+    assert ans.raw.strip()
+    if ans.answerable:
+        assert len(split_sentences(ans.answer)) == 1, ans.raw
+    else:
+        assert ans.answer == NOT_ANSWERED_TEXT
