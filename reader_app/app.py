@@ -67,6 +67,9 @@ class Services:
         self._all_libraries: list = []
         self._lock = threading.Lock()
         self._llm = None
+        from reader_app.assistant.ranking import Ranker
+
+        self.ranker = Ranker()  # one ranking per question, shared by the Ask panel and the model's thread
         if ui_settings is None:
             from PySide6.QtCore import QSettings
 
@@ -151,7 +154,7 @@ class Services:
             from reader_app.ui.llm_worker import LlmWorker
 
             self._llm = LlmWorker(self.open_library, config=self.engine_config(),
-                                  engine_factory=self.engine_factory)
+                                  engine_factory=self.engine_factory, ranker=self.ranker)
         return self._llm
 
     def model_name(self) -> str:

@@ -8,7 +8,7 @@ import pytest
 from reader_app.assistant import prompts
 from reader_app.assistant.checks import echoes_question, off_language
 from reader_app.assistant.citations import verify
-from reader_app.assistant.doubledipper import NOT_ANSWERED_TEXT, Assistant
+from reader_app.assistant.service import NOT_ANSWERED_TEXT, Assistant
 from reader_app.assistant.parsing import split_sentences, whole_sentences
 from reader_app.assistant.style import CAPABLE, SMALL, style_for
 from reader_app.core.errors import BadInput
@@ -74,13 +74,13 @@ def test_capable_answer_is_its_first_whole_sentence_and_generation_stops_after_i
 
 
 def test_a_decimal_point_does_not_end_the_answer():
-    from reader_app.assistant.answers import _answer_done
+    from reader_app.assistant.answers import answer_done
 
-    assert not _answer_done("Answer: an accuracy of 91.", 1)  # "5%" may follow
-    assert not _answer_done("Answer: an accuracy of 91.5%.", 1)
-    assert _answer_done("Answer: an accuracy of 91.5%. The", 1)
-    assert _answer_done("Answer: an accuracy of 91.5%.\n", 1)
-    assert not _answer_done("Answer: A. B. C", 3) and _answer_done("Answer: A b. C d. E f. G", 3)
+    assert not answer_done("Answer: an accuracy of 91.", 1)  # "5%" may follow
+    assert not answer_done("Answer: an accuracy of 91.5%.", 1)
+    assert answer_done("Answer: an accuracy of 91.5%. The", 1)
+    assert answer_done("Answer: an accuracy of 91.5%.\n", 1)
+    assert not answer_done("Answer: A. B. C", 3) and answer_done("Answer: A b. C d. E f. G", 3)
 
 
 def test_capable_answer_cut_by_the_cap_ends_on_a_whole_sentence():
@@ -183,7 +183,7 @@ def test_a_list_drawn_from_several_paragraphs_stands_for_a_capable_model():
 
 
 def test_a_capable_model_may_give_a_demonstrations_answer_from_its_paragraph():
-    from reader_app.assistant.doubledipper import shape_answer
+    from reader_app.assistant.service import shape_answer
     from reader_app.assistant.prompts import Demo
 
     paper = make_paper()

@@ -69,3 +69,50 @@ def test_inner_layers_do_not_import_outer_ones():
                 assert target not in outer, f"{rel} imports reader_app.{target}"
                 if layer == "core":
                     assert target == "core", f"{rel} imports reader_app.{target}"
+
+
+# Private parts of other code that have no public equivalent: llama-cpp-python's context and
+# model handles (saving part of a KV state, the model's parameter count) and os._exit (a
+# child process that must not run atexit handlers).
+THIRD_PARTY_PRIVATE = {"ll._ctx", "ll._requires_eval", "ll._model", "os._exit"}
+
+
+def _private_access(path: Path):
+    """``x._name`` where ``x`` is not ``self``/``cls``: reaching into another object's private state."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            owner = node.value
+            if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+                continue
+            text = ast.unparse(node)
+            if text not in THIRD_PARTY_PRIVATE:
+                yield node.lineno, text
+
+
+@pytest.mark.parametrize("path", sorted((PKG / "assistant").rglob("*.py")), ids=lambda p: p.name)
+def test_assistant_modules_use_only_public_parts_of_other_objects(path):
+    """A service owns its state: the assistant's modules call public methods, never ``obj._private``."""
+    found = list(_private_access(path))
+    assert not found, f"{path.name} reaches into private parts: {found}"
+
+
+def test_private_access_check_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(assistant):\n    return assistant._demos\n")
+    assert [line for line, _ in _private_access(bad)] == [2]
+
+
+UI_PARSERS = ("Answer:", "Evidence", "\\nPassage")
+
+
+@pytest.mark.parametrize("path", sorted((PKG / "ui").rglob("*.py")), ids=lambda p: p.name)
+def test_widgets_do_not_parse_the_model_reply(path):
+    """The reply format belongs to assistant/: no UI module imports ``re`` to read it, or
+    looks for its markers."""
+    src = path.read_text(encoding="utf-8")
+    imports = {m for m, _ in _imports(path)}
+    markers = [m for m in UI_PARSERS if f'"{m}' in src or f"'{m}" in src]
+    assert not markers, f"{path.name} looks for the model's reply markers {markers}"
+    if "re" in imports:
+        assert "Answer" not in src and "Evidence" not in src, f"{path.name} imports re near the reply format"

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from reader_app.assistant.citations import is_supported
-from reader_app.assistant.doubledipper import Assistant
+from reader_app.assistant.service import Assistant
 from tests.test_prompts import TEXTS, TITLES, make_paper
 
 pytestmark = pytest.mark.model
@@ -71,7 +71,7 @@ def test_the_embedded_model_is_small_and_a_forced_capable_style_still_ends_whole
     """The model-aware choice on the real engine: the 135M model reports its size and gets the
     small model's crutches; forced to the capable style, its reply still ends as one whole
     sentence (or a short phrase) or as an honest "not answered", with the raw reply kept."""
-    from reader_app.assistant.doubledipper import NOT_ANSWERED_TEXT
+    from reader_app.assistant.service import NOT_ANSWERED_TEXT
     from reader_app.assistant.parsing import split_sentences
     from reader_app.assistant.style import CAPABLE, CAPABLE_PARAMETERS, SMALL, style_for
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from reader_app.assistant.checks import demo_problem
-from reader_app.assistant.doubledipper import NOT_ANSWERED_TEXT, Assistant
+from reader_app.assistant.service import NOT_ANSWERED_TEXT, Assistant
 from reader_app.core.errors import BadInput, Cancelled
 from tests.fakes import FakeEngine
 from tests.test_prompts import TEXTS, TITLES, demo_responder, make_paper
@@ -317,10 +317,12 @@ def test_evidence_may_cite_only_the_best_ranked_paragraphs(mode):
     assert _evidence_rule(eng.calls[-1][2]["grammar"]) == "num ::= [1-9] [0-9]? [0-9]?"
 
 
-def test_evidence_candidates_by_answer_style_unless_set(monkeypatch):
+def test_evidence_candidates_by_answer_style_unless_set(monkeypatch, tmp_path):
     """Unset, Evidence may cite the best 5 paragraphs for a small model and the best 10 for a
     capable one (README, QASPER: the 1.5B model cites better from 10); the setting wins."""
     from reader_app.assistant import settings
+
+    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path))
 
     paper = make_paper([(i % 3, f"Paragraph {i} says the corpus has {i} sentences. It is long.") for i in range(14)])
     question = "How many sentences does the corpus have?"
@@ -330,14 +332,15 @@ def test_evidence_candidates_by_answer_style_unless_set(monkeypatch):
         assert a.evidence_candidates == n
         a.ask(paper, question, mode="zero-shot-evidence")
         assert _evidence_rule(eng.calls[-1][2]["grammar"]).count('"') == 2 * n
-    monkeypatch.setattr(settings, "get", lambda key: 3 if key == "evidence_candidates" else None)
+    settings.set_value("evidence_candidates", 3)  # read from the settings file, once per request
     assert Assistant(FakeEngine(demo_responder), answer_style="capable").evidence_candidates == 3
 
 
-def test_evidence_candidates_follow_the_setting(monkeypatch):
+def test_evidence_candidates_follow_the_setting(monkeypatch, tmp_path):
     from reader_app.assistant import settings
 
-    monkeypatch.setattr(settings, "get", lambda key: 1 if key == "evidence_candidates" else None)
+    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path))
+    settings.set_value("evidence_candidates", 1)
     eng = FakeEngine(demo_responder)
     Assistant(eng).ask(make_paper(), "Do they train on the PubMed corpus?", mode="zero-shot-evidence")
     grammar = eng.calls[-1][2]["grammar"]

@@ -12,7 +12,7 @@ import pytest
 
 from reader_app.core.errors import AmbiguousId, BadInput, NotFound, ReaderError
 from reader_app.core.model import Paper, Paragraph, Section
-from reader_app.library import Library, default_library_dir
+from reader_app.library import Library, default_library_dir, schema
 
 
 def make_paper(pid: str, title: str = "A paper", texts: list[str] | None = None, pages: int = 5,
@@ -50,7 +50,7 @@ def sha(path: Path) -> str:
 def test_open_creates_folder_db_and_files(tmp_path):
     with Library.open(tmp_path / "new" / "lib") as lib:
         assert lib.path.is_dir() and lib.files_dir.is_dir() and lib.db_path.is_file()
-        assert lib.schema_version == 3
+        assert lib.schema_version == len(schema.MIGRATIONS)
     con = sqlite3.connect(tmp_path / "new" / "lib" / "library.sqlite3")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}

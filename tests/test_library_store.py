@@ -38,45 +38,49 @@ def test_v1_library_upgrades_without_losing_data(tmp_path):
         note = v1.add_note(pid, "keep me", page=2, quote="q")
         assert not v1.db["qa_history"].exists()
     with Library.open(tmp_path / "l") as lib:
-        assert lib.schema_version == schema.CURRENT_VERSION == 3
+        assert lib.schema_version == schema.CURRENT_VERSION == len(schema.MIGRATIONS)
         assert [n.text for n in lib.notes(pid)] == ["keep me"] and lib.get_note(note.id).quote == "q"
         assert lib.get_paper(pid).tags == ["t"] and lib.search("attention")
         lib.put_summary(pid, "m", "tldr", {"title": "TL;DR", "summary": "s", "citations": []})
         rows = lib.db.conn.execute("SELECT version, name FROM migrations ORDER BY version").fetchall()
-        assert rows == [(1, "v1_core"), (2, "v2_assistant"), (3, "v3_qa_raw")]
+        assert rows[:4] == [(1, "v1_core"), (2, "v2_assistant"), (3, "v3_qa_raw"), (4, "v4_qa_selection")]
         assert lib.integrity_check() == "ok"
     with Library.open(tmp_path / "l") as lib:  # idempotent
-        assert lib.schema_version == 3 and len(lib.db.conn.execute("SELECT * FROM migrations").fetchall()) == 3
+        n = schema.CURRENT_VERSION
+        assert lib.schema_version == n and len(lib.db.conn.execute("SELECT * FROM migrations").fetchall()) == n
 
 
 def test_failing_migration_rolls_back_completely(tmp_path, monkeypatch):
     Library.open(tmp_path / "l").close()
 
-    def v4_broken(db):
+    before = schema.CURRENT_VERSION
+
+    def v_broken(db):
         db.execute("CREATE TABLE half_done (x)")
         db.execute("INSERT INTO papers (id) VALUES (NULL)")  # NOT NULL violation
 
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + [v4_broken])
-    monkeypatch.setattr(schema, "CURRENT_VERSION", 4)
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + [v_broken])
+    monkeypatch.setattr(schema, "CURRENT_VERSION", before + 1)
     with pytest.raises(sqlite3.IntegrityError):
         Library.open(tmp_path / "l")
     con = sqlite3.connect(tmp_path / "l" / "library.sqlite3")
-    assert con.execute("SELECT MAX(version) FROM migrations").fetchone()[0] == 3
+    assert con.execute("SELECT MAX(version) FROM migrations").fetchone()[0] == before
     assert not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'half_done'").fetchall()
 
 
 def test_appended_migration_runs_once(tmp_path, monkeypatch):
     calls = []
 
-    def v4_extra(db):
+    def v_extra(db):
         calls.append(1)
         db.execute("CREATE TABLE extra (x)")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + [v4_extra])
-    monkeypatch.setattr(schema, "CURRENT_VERSION", 4)
+    n = schema.CURRENT_VERSION + 1
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + [v_extra])
+    monkeypatch.setattr(schema, "CURRENT_VERSION", n)
     Library.open(tmp_path / "l").close()
     with Library.open(tmp_path / "l") as lib:
-        assert lib.schema_version == 4 and lib.db["extra"].exists()
+        assert lib.schema_version == n and lib.db["extra"].exists()
     assert calls == [1]
 
 
@@ -318,3 +322,26 @@ def test_one_library_shared_by_threads(lib):
         t.join()
     assert errors == [] and len(lib.notes(pid)) == 100
     assert lib.integrity_check() == "ok"
+
+
+def test_v4_splits_old_selection_questions_and_keeps_new_ones_apart(tmp_path):
+    """Questions about a selection used to carry the passage in the question text; v4 moves
+    it to its own field, and new answers keep question, selection and draft apart."""
+    from reader_app.core.model import Answer, Selection, Timings
+
+    with Library.open(tmp_path / "l", migrate_to=3) as v3:
+        pid, _ = v3.add_paper(make_paper("a" * 64))
+        v3.db.execute("""INSERT INTO qa_history (paper_id, question, answer, answerable, created)
+                         VALUES (?, ?, 'It means X.', 1, '2026-01-01')""",
+                      [pid, 'What is this?\nPassage (p. 3): "attention is all"'])
+        v3.db.execute("""INSERT INTO qa_history (paper_id, question, answer, answerable, created)
+                         VALUES (?, 'Plain question?', 'Yes.', 1, '2026-01-02')""", [pid])
+    with Library.open(tmp_path / "l") as lib:
+        old, plain = lib.qa_history(pid)
+        assert old.question == "What is this?" and old.selection == Selection("attention is all", 3)
+        assert plain.question == "Plain question?" and plain.selection is None
+        new = Answer(pid, "Why?", "not answered", False, [], "doubledipper", "m", Timings(),
+                     selection=Selection("a passage", 0), draft="a guess")
+        lib.add_qa(new)
+        got = lib.qa_history(pid)[-1]
+        assert (got.question, got.selection, got.draft) == ("Why?", Selection("a passage", 0), "a guess")

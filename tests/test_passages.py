@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-from reader_app.assistant.passages import passages_in_library, passages_in_paper
+from reader_app.assistant.ranking import Ranker
+
+
+def passages_in_library(lib, pid, question):
+    return Ranker().passages_in_library(lib, pid, question)
+
+
+def passages_in_paper(paper, question):
+    return Ranker().passages(paper, question)
 from reader_app.core.model import Paragraph
 from tests.test_prompts import make_paper
 

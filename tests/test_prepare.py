@@ -8,8 +8,7 @@ import threading
 
 import pytest
 
-from reader_app.assistant.doubledipper import Assistant
-from reader_app.assistant.prepare import prepare
+from reader_app.assistant.service import Assistant
 from reader_app.core.errors import BadInput, Cancelled
 from reader_app.core.model import Paper
 from tests.fakes import FakeEngine
@@ -36,7 +35,7 @@ def test_progress_result_and_the_next_question_reuses_everything(library):
     library.add_paper(paper)
     engine = FakeEngine(demo_responder)
     steps = []
-    result = prepare(Assistant(engine, library), paper, k=2, progress=lambda f, label: steps.append((f, label)))
+    result = Assistant(engine, library).prepare(paper, k=2, progress=lambda f, label: steps.append((f, label)))
     assert set(result) == KEYS and result["paper_id"] == paper.id
     assert result["windows"] == 1 and result["demonstrations"] == 2 and result["prefix_tokens"] > 0
     fractions = [f for f, _ in steps]
@@ -66,20 +65,20 @@ def test_cancel_then_resume_does_not_redo_work(library):
             cancel.set()
 
     with pytest.raises(Cancelled):
-        prepare(Assistant(engine, library), paper, k=3, cancel=cancel, progress=progress)
+        Assistant(engine, library).prepare(paper, k=3, cancel=cancel, progress=progress)
     first = _demo_calls(engine)
     assert 2 <= first < 3 + 3  # stopped part-way through the demonstrations
 
-    done = prepare(Assistant(engine, library), paper, k=3)
+    done = Assistant(engine, library).prepare(paper, k=3)
     assert done["demonstrations"] == 3
-    again = prepare(Assistant(engine, library), paper, k=3)  # all stored: nothing is written again
+    again = Assistant(engine, library).prepare(paper, k=3)  # all stored: nothing is written again
     calls = _demo_calls(engine)
     assert again["demonstrations"] == 3 and _demo_calls(engine) == calls
 
 
 def test_a_paper_without_text_is_bad_input():
     with pytest.raises(BadInput, match="no text"):
-        prepare(Assistant(FakeEngine()), Paper(id="x" * 64, title="Empty"))
+        Assistant(FakeEngine()).prepare(Paper(id="x" * 64, title="Empty"))
 
 
 def test_prepare_command(tmp_path, monkeypatch, capsys):
@@ -141,13 +140,13 @@ def test_real_model_prepared_state_serves_the_first_question_of_a_new_process(li
 
     first = engine()
     try:
-        result = prepare(Assistant(first, library), paper, k=1)
+        result = Assistant(first, library).prepare(paper, k=1)
     finally:
         first.close()
     assert result["windows"] == 1 and result["prefix_tokens"] > 100 and not result["cached"]
     second = engine()  # a new process: only the disk cache and the library carry over
     try:
-        again = prepare(Assistant(second, library), paper, k=1)
+        again = Assistant(second, library).prepare(paper, k=1)
         assert again["cached"] and again["demonstrations"] == result["demonstrations"]
         answer = Assistant(second, library).ask(paper, "What accuracy does the model reach?", k=1)
         assert answer.timings.cached_tokens >= result["prefix_tokens"] - 1
@@ -242,7 +241,7 @@ def test_a_paper_with_no_usable_demonstrations_is_not_retried_by_the_question(li
     paper = make_paper()
     library.add_paper(paper)
     engine = FakeEngine("5]\nAnswer: 91 percent")  # never a usable demonstration
-    result = prepare(Assistant(engine, library), paper, k=2)
+    result = Assistant(engine, library).prepare(paper, k=2)
     assert result["demonstrations"] == 0 and _demo_calls(engine) > 0
     engine.calls.clear()
     Assistant(engine, library).ask(paper, "What accuracy does the model reach?", k=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reader_app.assistant import prompts
-from reader_app.assistant.doubledipper import Assistant
+from reader_app.assistant.service import Assistant
 from reader_app.assistant.prompts import Demo
 from reader_app.core.model import Paper, Paragraph, Section
 from tests.fakes import FakeEngine

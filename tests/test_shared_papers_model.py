@@ -16,7 +16,7 @@ import pytest
 
 from conftest import PAPERS, run_cli
 from reader_app.assistant.citations import is_supported
-from reader_app.assistant.doubledipper import Assistant
+from reader_app.assistant.service import Assistant
 
 pytestmark = [pytest.mark.model, pytest.mark.skipif(not PAPERS.exists(), reason="shared papers not present")]
 

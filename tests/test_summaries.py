@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reader_app.assistant.doubledipper import Assistant
+from reader_app.assistant.service import Assistant
 from reader_app.core.errors import BadInput, NotFound
 from tests.fakes import FakeEngine
 from tests.test_prompts import make_paper

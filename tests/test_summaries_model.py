@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from reader_app.assistant.doubledipper import Assistant
+from reader_app.assistant.service import Assistant
 from reader_app.assistant.summaries import QUOTED
 from reader_app.library import Library
 from tests.conftest import run_cli

@@ -117,7 +117,8 @@ def test_stop_cancels_the_answer(qtbot, panel_env):
         qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
     assert ap.stop_button.isEnabled() and not ap.ask_button.isEnabled()
     assert ap.stop_button.isVisible() and not ap.ask_button.isVisible(), "Stop takes Ask's place"
-    with qtbot.waitSignal(panel.worker.requestCancelled, timeout=10000):
+    rid = ap.request_id  # (a preparation the question preempted is cancelled too: not that one)
+    with qtbot.waitSignal(panel.worker.requestCancelled, timeout=10000, check_params_cb=lambda r: r == rid):
         qtbot.mouseClick(ap.stop_button, Qt.LeftButton)
     assert ap.timings_label.text() == "Stopped."
     assert "word199" not in ap.answer_view.toPlainText()
@@ -144,9 +145,14 @@ def test_ask_about_selection_quotes_the_selection(qtbot, panel_env):
     assert ap.selection_button.isEnabled()
     with qtbot.waitSignal(ap.answered, timeout=20000) as blocker:
         qtbot.mouseClick(ap.selection_button, Qt.LeftButton)
-    question = blocker.args[0].question
-    assert "Sentences shorter than five words are dropped." in question and "(p. 2)" in question
-    assert "Sentences shorter than five words" in engine_calls[0].calls[-1][1]  # in the prompt's suffix
+    answer = blocker.args[0]
+    assert answer.question == "What does this passage mean?"  # the passage is a field, not question text
+    assert answer.selection.text == "Sentences shorter than five words are dropped." and answer.selection.page == 2
+    suffix = engine_calls[0].calls[-1][1]
+    assert "Sentences shorter than five words" in suffix and "(p. 2)" in suffix  # quoted in the prompt
+    assert "Passage (p. 2)" in ap.question_label.toolTip()
+    stored = services.library().qa_history(panel_env.paper_id)[-1]
+    assert stored.question == answer.question and stored.selection == answer.selection
 
 
 def test_no_model_says_how_to_fix_and_notes_still_work(qtbot, panel_env):
@@ -318,7 +324,7 @@ def test_section_page_link_requests_the_page(qtbot, panel_env):
 
 def test_mode_picker_reaches_the_assistant_and_is_remembered(qtbot, panel_env, monkeypatch):
     from reader_app.assistant import settings as assistant_settings
-    from reader_app.assistant.doubledipper import Assistant
+    from reader_app.assistant.service import Assistant
     from reader_app.ui.side_panel import SidePanel
     from tests.fakes import FakeEngine
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reader_app.assistant.doubledipper import Assistant
+from reader_app.assistant.service import Assistant
 from reader_app.assistant.windows import BM25, build_windows, rank_in_memory, route
 from reader_app.core.model import Paper, Paragraph, Section
 from tests.fakes import FakeEngine

@@ -1,7 +1,7 @@
 """From a model's reply to the answer shown: parsed, shaped for the model's answer style,
 its citations verified; replies that are no answer become ``NOT_ANSWERED_TEXT``.
 
-Pure functions (no engine), used by ``doubledipper.Assistant`` and to score saved replies
+Pure functions (no engine), used by ``service.Assistant`` and to score saved replies
 again (``eval_report.reshape``).
 """
 
@@ -15,20 +15,36 @@ from reader_app.assistant.parsing import (condense, drop_hedges, parse_answer, s
                                           whole_sentences)
 from reader_app.assistant.prompts import Demo
 from reader_app.assistant.style import AnswerStyle
+from reader_app.core.model import AnswerUpdate
 
 NOT_ANSWERED_TEXT = "The paper does not seem to answer this question."
 _ANSWER_LINE_DONE = re.compile(r"answer\s*:[ \t]*\S[^\n]*\n", re.I)
 
 
-def _answer_line_done(text: str) -> bool:
+def live_view(raw: str) -> AnswerUpdate:
+    """What to show of a reply while it streams (and of a refused one): the answer part once
+    the model wrote ``Answer:``, else what it wrote so far unless that is its
+    ``Evidence: [3`` line; the paragraph numbers named before the answer."""
+    idx = raw.rfind("Answer:")
+    head = raw if idx < 0 else raw[:idx]
+    evidence = tuple(int(n) for n in dict.fromkeys(re.findall(r"\d+", head))) if head.lstrip().startswith("Evidence") \
+        else ()
+    if idx >= 0:
+        return AnswerUpdate(raw[idx + len("Answer:"):].lstrip(), evidence, "answer")
+    if raw.lstrip().startswith("Evidence"):
+        return AnswerUpdate("", evidence, "evidence")
+    return AnswerUpdate(raw, (), "answer")
+
+
+def answer_line_done(text: str) -> bool:
     """True once the reply holds a complete, non-empty ``Answer:`` line."""
     return bool(_ANSWER_LINE_DONE.search(text))
 
 
-def _answer_done(text: str, sentences: int = 0) -> bool:
+def answer_done(text: str, sentences: int = 0) -> bool:
     """The reply is complete: its Answer line ended, or (``sentences`` > 0) it holds that many
     complete sentences."""
-    if _answer_line_done(text):
+    if answer_line_done(text):
         return True
     if sentences:
         # complete once the next sentence has begun: a period alone may be a decimal point

@@ -1,6 +1,6 @@
 """Checks on what the model writes: is a demonstration usable, is an answer an answer?
 
-Standard library plus citations.py; used by doubledipper.py.
+Standard library plus citations.py; used by answers.py and demos.py.
 """
 
 from __future__ import annotations

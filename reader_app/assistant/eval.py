@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from reader_app.assistant import qasper
-from reader_app.assistant.doubledipper import Assistant
+from reader_app.assistant.service import Assistant
 from reader_app.assistant.eval_report import per_question, paired_bootstrap, score
 from reader_app.assistant.parsing import parse_answer
 from reader_app.assistant.prompts import MODES, is_boolean_question
@@ -77,7 +77,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
                     own[m][qid] = parse_answer(getattr(ans, "raw", "")).answer
                     (first[m] if qi == 0 else follow[m]).append(ans.timings.ttft_s)
                     if out:
-                        demos = [d.to_dict() for d in assistant._last_demos] if m == "doubledipper" else []
+                        demos = [d.to_dict() for d in assistant.last_demonstrations] if m == "doubledipper" else []
                         out.write(json.dumps({"question_id": qid, "mode": m, "paper": arxiv_id,
                                               "predicted_answer": pred["answer"],
                                               "predicted_evidence": pred["evidence"], "question": question,

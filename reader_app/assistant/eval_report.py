@@ -94,7 +94,7 @@ def read_predictions(paths: list[str]) -> dict[str, list[dict]]:
 
 def reshape(rows: dict[str, list[dict]], data: dict, style: str | None = None) -> None:
     """Recompute each row's shown answer and evidence from its saved ``raw`` reply with the current
-    post-processing (``doubledipper.shape_answer``), in place: a change to parsing, shaping or
+    post-processing (``answers.shape_answer``), in place: a change to parsing, shaping or
     support checks is scored on the same replies without running the model again.  The model
     saw the whole paper when it fitted one window (most QASPER papers at 8k tokens); for a
     longer paper its window is not saved, so every paragraph counts as seen.  A reply that

@@ -42,13 +42,13 @@ class _Reader:
     def __init__(self, fh, size: int, path: Path):
         self.fh, self.size, self.path = fh, size, path
 
-    def _corrupt(self, what: str):
+    def corrupt(self, what: str):
         return ModelError(f"{self.path.name} is not a usable GGUF model (corrupt header: {what})")
 
     def read(self, n: int) -> bytes:
         data = self.fh.read(n)
         if len(data) != n:
-            raise self._corrupt("unexpected end of file")
+            raise self.corrupt("unexpected end of file")
         return data
 
     def unpack(self, fmt: str):
@@ -57,7 +57,7 @@ class _Reader:
     def string(self, keep: bool = True) -> str | None:
         n = self.unpack("<Q")
         if n > _MAX_STRING or self.fh.tell() + n > self.size:
-            raise self._corrupt("string length out of range")
+            raise self.corrupt("string length out of range")
         if not keep:
             self.fh.seek(n, os.SEEK_CUR)
             return None
@@ -72,13 +72,13 @@ class _Reader:
             etype = self.unpack("<I")
             count = self.unpack("<Q")
             if count > self.size:
-                raise self._corrupt("array length out of range")
+                raise self.corrupt("array length out of range")
             if etype in _SCALARS:
                 width = struct.calcsize(_SCALARS[etype])
                 if count > 64 or not keep:
                     self.fh.seek(width * count, os.SEEK_CUR)
                     if self.fh.tell() > self.size:
-                        raise self._corrupt("array runs past end of file")
+                        raise self.corrupt("array runs past end of file")
                     return f"<array of {count}>"
                 return [self.unpack(_SCALARS[etype]) for _ in range(count)]
             if etype == _STRING:
@@ -89,8 +89,8 @@ class _Reader:
                 for _ in range(count):
                     self.value(_ARRAY, keep=False)
                 return f"<array of {count}>"
-            raise self._corrupt(f"unknown array element type {etype}")
-        raise self._corrupt(f"unknown value type {vtype}")
+            raise self.corrupt(f"unknown array element type {etype}")
+        raise self.corrupt(f"unknown value type {vtype}")
 
 
 @dataclass
@@ -141,12 +141,12 @@ def read_gguf_header(path: str | os.PathLike) -> GGUFHeader:
         r.read(4)
         version = r.unpack("<I")
         if version not in (1, 2, 3):
-            raise r._corrupt(f"unsupported GGUF version {version}")
+            raise r.corrupt(f"unsupported GGUF version {version}")
         count_fmt = "<I" if version == 1 else "<Q"
         n_tensors = r.unpack(count_fmt)
         n_kv = r.unpack(count_fmt)
         if n_tensors > size or n_kv > size:
-            raise r._corrupt("counts out of range")
+            raise r.corrupt("counts out of range")
         metadata: dict = {}
         for _ in range(n_kv):
             key = r.string()
@@ -158,7 +158,7 @@ def read_gguf_header(path: str | os.PathLike) -> GGUFHeader:
             r.string(keep=False)
             n_dims = r.unpack("<I")
             if n_dims > 8:
-                raise r._corrupt("tensor with too many dimensions")
+                raise r.corrupt("tensor with too many dimensions")
             elements = 1
             for _ in range(n_dims):
                 elements *= r.unpack(count_fmt)

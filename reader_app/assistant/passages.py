@@ -2,13 +2,13 @@
 
 They come from the ranking the assistant already computes (BM25 over the library's
 FTS5 index, or in memory for a paper outside the library), so they are ready in
-milliseconds.  Only paragraphs a prompt would include count (body text and captions).
+milliseconds (``ranking.Ranker.passages``).  Only paragraphs a prompt would include count (body text and captions).
 """
 
 from __future__ import annotations
 
-from reader_app.assistant.windows import INCLUDED_KINDS, rank_in_memory
-from reader_app.core.model import Paper, Paragraph, Passage
+from reader_app.assistant.windows import INCLUDED_KINDS
+from reader_app.core.model import Paragraph, Passage
 
 PASSAGES = 5  # how many are shown
 
@@ -30,17 +30,3 @@ def top_passages(paragraphs: list[Paragraph], ranking: list[tuple[int, float]], 
         if len(out) >= n:
             break
     return out
-
-
-def passages_in_library(library, paper_id: str, question: str, n: int = PASSAGES) -> list[Passage]:
-    """Passages for ``question`` from the library (its FTS5 index), for the Ask panel."""
-    ranking = library.rank_paragraphs(paper_id, question)
-    if not ranking:
-        return []
-    return top_passages(library.paragraphs(paper_id), ranking, n)
-
-
-def passages_in_paper(paper: Paper, question: str, n: int = PASSAGES) -> list[Passage]:
-    """Passages for a paper held in memory (not in a library)."""
-    return top_passages(paper.paragraphs, rank_in_memory(paper, question), n, paper.sections)
-

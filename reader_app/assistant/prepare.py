@@ -25,9 +25,10 @@ from reader_app.core.model import Paper
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what runs now)
 
 
-def prepare(assistant, paper: Paper, *, mode: str = "doubledipper", k: int | None = None,
-            cancel: threading.Event | None = None, progress: Progress | None = None) -> dict:
-    """Prepare ``paper`` for questions with ``assistant``'s engine.
+def prepare_paper(assistant, paper: Paper, *, mode: str = "doubledipper", k: int | None = None,
+                  cancel: threading.Event | None = None, progress: Progress | None = None) -> dict:
+    """Prepare ``paper`` for questions with ``assistant``'s engine (``Assistant.prepare``
+    calls this holding its lock; only the assistant's public methods are used).
 
     Returns ``{"paper_id", "windows", "demonstrations", "prefix_tokens", "seconds",
     "cached"}``: ``cached`` is True when every prefix state was already in a cache
@@ -46,42 +47,42 @@ def prepare(assistant, paper: Paper, *, mode: str = "doubledipper", k: int | Non
         if cancel is not None and cancel.is_set():
             raise Cancelled("preparation stopped")
 
-    with assistant._lock:
-        windows = assistant.windows(paper, mode, k)
-        n = len(windows)
-        steps = (k + 1) if mode == "doubledipper" and k > 0 else 1
-        n_demos = 0
-        prefix_tokens = 0
-        all_cached = True
-        for w, window in enumerate(windows):
-            check()
-            base = w * steps
-            user_prefix = window.text
-            if mode == "doubledipper" and k > 0:
-                tries = [0]
+    req = assistant.request(mode, k)
+    windows = assistant.windows(paper, mode, k, req.style)
+    n = len(windows)
+    steps = (k + 1) if mode == "doubledipper" and k > 0 else 1
+    n_demos = 0
+    prefix_tokens = 0
+    all_cached = True
+    for w, window in enumerate(windows):
+        check()
+        base = w * steps
+        user_prefix = window.text
+        if mode == "doubledipper" and k > 0:
+            tries = [0]
 
-                def on_demo(_label: str, base=base, tries=tries) -> None:
-                    tries[0] += 1
-                    report(min(base + tries[0] - 1, base + k) / (n * steps),
-                           f"Writing example questions for part {w + 1} of {n}")
+            def on_demo(_label: str, base=base, tries=tries) -> None:
+                tries[0] += 1
+                report(min(base + tries[0] - 1, base + k) / (n * steps),
+                       f"Writing example questions for part {w + 1} of {n}")
 
-                demos = assistant.demonstrations(paper, window, k, cancel, on_demo)
-                n_demos += len(demos)
-                user_prefix += prompts.render_demos(demos)
-            check()
-            report((base + steps - 1) / (n * steps), f"Reading part {w + 1} of {n}")
-            prefix, _suffix = engine.chat_prefix_suffix(prompts.system_for(mode), user_prefix,
-                                                        prompts.question_tail("?", mode))
-            # evaluate and save the state; the paper's part is saved apart too (engines that can),
-            # so zero-shot questions and new demonstrations reuse it
-            shared = engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
-            kw = {"base": shared} if getattr(engine, "shares_base", False) else {}
-            engine.complete(prefix, "", max_tokens=0, cancel=cancel, **kw)
-            check()
-            timings = getattr(engine, "last_timings", None)
-            prefix_tokens += getattr(timings, "prompt_tokens", 0) or 0
-            if getattr(engine, "last_cache", "") not in ("kv", "ram", "disk"):
-                all_cached = False
-        report(1.0, "Ready")
+            demos = assistant.demonstrations(paper, window, k, cancel, on_demo, req.style)
+            n_demos += len(demos)
+            user_prefix += prompts.render_demos(demos)
+        check()
+        report((base + steps - 1) / (n * steps), f"Reading part {w + 1} of {n}")
+        prefix, _suffix = engine.chat_prefix_suffix(prompts.system_for(mode), user_prefix,
+                                                    prompts.question_tail("?", mode, req.style.name))
+        # evaluate and save the state; the paper's part is saved apart too (engines that can),
+        # so zero-shot questions and new demonstrations reuse it
+        shared = engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
+        kw = {"base": shared} if getattr(engine, "shares_base", False) else {}
+        engine.complete(prefix, "", max_tokens=0, cancel=cancel, **kw)
+        check()
+        timings = getattr(engine, "last_timings", None)
+        prefix_tokens += getattr(timings, "prompt_tokens", 0) or 0
+        if getattr(engine, "last_cache", "") not in ("kv", "ram", "disk"):
+            all_cached = False
+    report(1.0, "Ready")
     return {"paper_id": paper.id, "windows": n, "demonstrations": n_demos, "prefix_tokens": prefix_tokens,
             "seconds": round(time.perf_counter() - start, 3), "cached": all_cached}

@@ -153,6 +153,22 @@ ANSWER_SHAPE = ("a short phrase when the question asks for a name, a number or a
                 "three complete sentences in your own words. Do not copy whole paragraphs.")
 
 
+SELECTION_QUESTION = "What does this passage mean?"  # asked about a selection when no question is typed
+SELECTION_LIMIT = 1500  # characters of a selection quoted into a question
+
+
+def with_selection(question: str, selection=None) -> str:
+    """The question as the model reads it: with the passage the reader selected (a
+    ``core.model.Selection``) quoted after it, cut to ``SELECTION_LIMIT`` characters."""
+    if selection is None or not selection.text.strip():
+        return question
+    passage = " ".join(selection.text.split())
+    if len(passage) > SELECTION_LIMIT:
+        passage = passage[: SELECTION_LIMIT - 1] + "…"
+    where = f" (p. {selection.page})" if selection.page else ""
+    return f'{question.strip() or SELECTION_QUESTION}\nPassage{where}: "{passage}"'
+
+
 def question_tail(question: str, mode: str, style: str = "small") -> str:
     q = clean(question)
     if style == "capable":

@@ -112,7 +112,12 @@ def set_value(key: str, value) -> None:
 
 def int_setting(key: str, minimum: int = 0) -> int | None:
     """An integer setting, or None when unset; a bad stored value falls back to the default."""
-    value = get(key)
+    return int_value(load(), key, minimum)
+
+
+def int_value(values: dict, key: str, minimum: int = 0) -> int | None:
+    """``int_setting`` of settings already read (``load()``): read once, use many times."""
+    value = values.get(key, DEFAULTS.get(key))
     if value is None:
         return None
     try:

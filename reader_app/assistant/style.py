@@ -38,12 +38,34 @@ class AnswerStyle:
     paraphrase_support: bool  # accept an answer whose words the cited paragraphs support together
     evidence_candidates: int  # Evidence may cite the question's N best paragraphs by BM25, unless set
     demo_tries: int  # paragraphs tried per demonstration wanted (its stricter checks reject more)
+    demo_tokens: int  # a demonstration reply's token cap (question line and answer line)
+    demo_answer_words: int  # the demonstration grammar's cap on answer words
 
 
 SMALL = AnswerStyle("small", max_answer_tokens=64, condense=True, max_sentences=0, paraphrase_support=False,
-                    evidence_candidates=5, demo_tries=3)
+                    evidence_candidates=5, demo_tries=3, demo_tokens=64, demo_answer_words=10)
 CAPABLE = AnswerStyle("capable", max_answer_tokens=128, condense=False, max_sentences=1, paraphrase_support=True,
-                      evidence_candidates=10, demo_tries=5)
+                      evidence_candidates=10, demo_tries=5, demo_tokens=96, demo_answer_words=16)
+
+
+@dataclass(frozen=True)
+class TokenBudget:
+    """Tokens a window leaves free for what surrounds the paper (``Assistant.reserve``).
+
+    Estimates with headroom, not measurements: a window that overflows the context is
+    an error, one a few tokens short costs nothing."""
+
+    chat_template: int = 48  # the chat template's tokens around the system prompt
+    question: int = 160  # the question, its instruction and the answer primer
+    demo_intro: int = 24  # around ``prompts.DEMO_INTRO``
+    per_demo: int = 90  # one rendered demonstration (question, evidence, short answer)
+    demo_paragraph: int = 360  # writing a demonstration repeats one paragraph (candidates: <= 340 tokens) ...
+    demo_reply: int = 64  # ... and its reply
+    margin: int = 32  # rounding of the token counts above
+    min_window: int = 256  # a window is never smaller than this, whatever the context
+
+
+BUDGET = TokenBudget()
 
 
 def style_named(name: str) -> AnswerStyle:

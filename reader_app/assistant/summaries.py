@@ -309,10 +309,7 @@ def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None, *
         key, source = _key(t), _source(paras)
         if progress:
             progress(f"Summarizing {title} ({i + 1} of {len(targets)})")
-        cached = None if force else assistant._summaries.get((paper.id, engine.key, key))
-        in_lib = assistant._in_library(paper)
-        if cached is None and in_lib and not force:
-            cached = assistant._library_call("get_summary", paper.id, engine.key, key)
+        cached = None if force else assistant.store.summary(paper, engine.key, key)
         if cached and cached.get("source") == source:  # stale when the text changed
             if on_token:
                 on_token(cached["summary"] + "\n")
@@ -321,9 +318,7 @@ def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None, *
         data = _summarize_part(assistant, paper, title, paras, "tldr" if t == "tldr" else "section",
                                budget, on_token, cancel)
         data["source"] = source
-        assistant._summaries[(paper.id, engine.key, key)] = data
-        if in_lib:
-            assistant._library_call("put_summary", paper.id, engine.key, key, data)
+        assistant.store.save_summary(paper, engine.key, key, data)
         out.append({k: data[k] for k in ("title", "summary", "citations")})
     return out
 
@@ -399,7 +394,7 @@ def _generate(assistant, paper_title, blocks, tail, what, on_token, cancel, numb
         if on_token:
             on_token(text)
 
-    text = assistant._run(prefix, suffix + primer, max_tokens=SUMMARY_TOKENS, stop=SUMMARY_STOP, cancel=cancel,
+    text = assistant.generate(prefix, suffix + primer, max_tokens=SUMMARY_TOKENS, stop=SUMMARY_STOP, cancel=cancel,
                           on_piece=piece, until=lambda t: _enough(primer + t, what))
     if on_token:
         on_token("\n")

@@ -117,7 +117,7 @@ def _paper(lib, spec: str):
 
 
 def cmd_ask(args):
-    from reader_app.assistant.doubledipper import Assistant
+    from reader_app.assistant.service import Assistant
 
     _check_engine_args(args)
     if not args.question.strip():
@@ -154,7 +154,7 @@ def render_ask(r) -> str:
 
 
 def cmd_summarize(args):
-    from reader_app.assistant.doubledipper import Assistant
+    from reader_app.assistant.service import Assistant
 
     _check_engine_args(args)
     which = "all" if args.all else (args.section if args.section is not None else "tldr")

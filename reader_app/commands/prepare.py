@@ -67,8 +67,7 @@ def _fail(spec: str, exc: BaseException) -> None:
 
 
 def cmd_prepare(args):
-    from reader_app.assistant.doubledipper import Assistant
-    from reader_app.assistant.prepare import prepare
+    from reader_app.assistant.service import Assistant
 
     if args.k < 0:
         raise BadInput("--k must be 0 or more")
@@ -92,7 +91,7 @@ def cmd_prepare(args):
                     if load_error is not None:
                         raise load_error
                     bar = (lambda f, label, t=paper.title or paper.id: _bar(f"{t}: {label}", f)) if tty else None
-                    result = prepare(assistant, paper, mode=args.mode, k=args.k, progress=bar)
+                    result = assistant.prepare(paper, mode=args.mode, k=args.k, progress=bar)
                 except ReaderError as exc:
                     failed = True
                     if tty:

@@ -142,6 +142,23 @@ class Passage:
         return d
 
 
+@dataclass(frozen=True)
+class Selection:
+    """A passage the reader selected in the PDF, that a question is about."""
+
+    text: str
+    page: int = 0  # 1-based; 0: unknown
+
+
+@dataclass(frozen=True)
+class AnswerUpdate:
+    """An answer while the model writes it (what the Ask panel shows as it streams)."""
+
+    text: str  # the answer so far ("" while the model names its evidence)
+    evidence: tuple[int, ...] = ()  # paragraph numbers named so far
+    phase: str = "evidence"  # "evidence" (naming paragraphs) or "answer"
+
+
 @dataclass
 class Timings:
     prompt_tokens: int = 0
@@ -164,6 +181,8 @@ class Answer:
     created: str = ""
     raw: str = ""  # the model's own text, before parsing and verification
     id: int | None = None  # the Q&A history row, once stored
+    selection: Selection | None = None  # the passage the question was about
+    draft: str = ""  # a refused answer: what the model replied (shown as tentative)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -9,6 +9,8 @@ FTS5 index, which sqlite-utils sets up (table + sync triggers).
 
 from __future__ import annotations
 
+import re
+
 from typing import Callable
 
 import sqlite_utils
@@ -129,11 +131,27 @@ def _v3_qa_raw(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE qa_history ADD COLUMN raw TEXT NOT NULL DEFAULT ''")
 
 
+def _v4_qa_selection(db: sqlite_utils.Database) -> None:
+    """Issue I: a question about a selected passage keeps the passage apart from the question
+    (it used to be appended to the question as '\nPassage (p. N): "..."'), and a refused
+    answer keeps what the model replied."""
+    db.execute("ALTER TABLE qa_history ADD COLUMN selection TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE qa_history ADD COLUMN selection_page INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE qa_history ADD COLUMN draft TEXT NOT NULL DEFAULT ''")
+    old = re.compile(r'^(.*?)\nPassage(?: \(p\. (\d+)\))?: "(.*)"$', re.S)
+    for row_id, question in db.execute("SELECT id, question FROM qa_history WHERE question LIKE '%' || char(10) || 'Passage%'").fetchall():
+        m = old.match(question)
+        if m:
+            db.execute("UPDATE qa_history SET question = ?, selection = ?, selection_page = ? WHERE id = ?",
+                       [m.group(1), m.group(3), int(m.group(2) or 0), row_id])
+
+
 # ORDERED. Version N is MIGRATIONS[N-1]. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_core,
     _v2_assistant,
     _v3_qa_raw,
+    _v4_qa_selection,
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

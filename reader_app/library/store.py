@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from reader_app.core.errors import BadInput, NotFound
-from reader_app.core.model import Answer, Citation, Timings
+from reader_app.core.model import Answer, Citation, Selection, Timings
 
 from .db import _text, dumps, loads, now, write
 
@@ -64,12 +64,16 @@ class AssistantStoreMixin:
             pid = self.resolve_id(answer.paper_id)
             created = answer.created or now()
             with write(self.db):
+                sel = answer.selection
                 cur = self.db.execute(
                     """INSERT INTO qa_history (paper_id, question, answer, answerable, citations, mode,
-                       model, timings, created, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       model, timings, created, raw, selection, selection_page, draft)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [pid, _text(answer.question), _text(answer.answer), int(bool(answer.answerable)),
                      dumps([asdict(c) for c in answer.citations]), _text(answer.mode), _text(answer.model),
-                     dumps(asdict(answer.timings)), created, _text(answer.raw)])
+                     dumps(asdict(answer.timings)), created, _text(answer.raw),
+                     _text(sel.text) if sel is not None else "", int(sel.page) if sel is not None else 0,
+                     _text(answer.draft)])
                 return cur.lastrowid
 
     def qa_history(self, paper_id: str) -> list[Answer]:
@@ -84,7 +88,9 @@ class AssistantStoreMixin:
                                   answerable=bool(r["answerable"]),
                                   citations=[_citation(c) for c in loads(r["citations"], [])],
                                   mode=r["mode"], model=r["model"], timings=timings, created=r["created"],
-                                  raw=r["raw"] or "", id=r["id"]))
+                                  raw=r["raw"] or "", id=r["id"], draft=r["draft"] or "",
+                                  selection=Selection(r["selection"], r["selection_page"] or 0)
+                                  if r["selection"] else None))
             return out
 
     # --- summaries: data = {"title", "summary", "citations", ...}

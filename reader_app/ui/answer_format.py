@@ -1,12 +1,10 @@
-"""How an answer is shown: the answer text widget, the streamed-text filter, the timings
-line and the question made from a PDF selection.  Used by the Ask tab."""
+"""How an answer is shown: the answer text widget and the timings line.  Used by the Ask tab."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-SELECTION_LIMIT = 1500  # characters of a selection quoted into a question
 UNANSWERED = "The paper does not seem to answer this."
 
 
@@ -30,23 +28,6 @@ def timings_text(answer) -> str:
     if getattr(answer, "model", ""):
         parts.append(answer.model)
     return " · ".join(parts)
-
-
-def live_text(raw: str) -> str:
-    """What to show of the model's raw output while it streams: the answer part once the
-    model wrote ``Answer:``, else what it wrote so far (``Evidence: [3]``)."""
-    idx = raw.rfind("Answer:")
-    if idx >= 0:
-        return raw[idx + len("Answer:"):].lstrip()
-    return "" if raw.lstrip().startswith("Evidence") else raw
-
-
-def selection_question(question: str, text: str, page: int) -> str:
-    passage = " ".join(text.split())
-    if len(passage) > SELECTION_LIMIT:
-        passage = passage[: SELECTION_LIMIT - 1] + "…"
-    where = f" (p. {page})" if page else ""
-    return f'{question.strip() or "What does this passage mean?"}\nPassage{where}: "{passage}"'
 
 
 class AnswerText(QLabel):

@@ -6,8 +6,6 @@ directly); the paper's Q&A history is read from the library through ``ui.ops``.
 
 from __future__ import annotations
 
-import re
-
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -25,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from reader_app.ui.answer_format import UNANSWERED, AnswerText, live_text, selection_question, timings_text
+from reader_app.core.model import Selection
+from reader_app.ui.answer_format import UNANSWERED, AnswerText, timings_text
 from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store_mode
 from reader_app.ui.eliding_button import ElidingButton
 from reader_app.ui.citation_chip import ChipRow
@@ -58,10 +57,10 @@ class AskPanel(QWidget):
         self.request_id: int | None = None
         self.current_answer = None
         self._selection = ("", 0)
-        self._streamed = ""
+        self._streaming = False  # the answer has begun to stream
         self._history: list = []
         self._build()
-        worker.tokenReceived.connect(self._on_token)
+        worker.answerUpdated.connect(self._on_update)
         worker.requestFinished.connect(self._on_finished)
         worker.requestFailed.connect(self._on_failed)
         worker.requestCancelled.connect(self._on_cancelled)
@@ -245,20 +244,22 @@ class AskPanel(QWidget):
         self._selection = (text or "", int(page or 0))
         self._update_buttons()
 
-    def ask(self, question: str | None = None) -> int | None:
-        """Ask ``question`` (default: the question box) about the current paper."""
+    def ask(self, question: str | None = None, selection: Selection | None = None) -> int | None:
+        """Ask ``question`` (default: the question box) about the current paper, or about
+        ``selection`` (a passage of it)."""
         if isinstance(question, bool):  # clicked(bool)
             question = None
         text = (question if question is not None else self.question.toPlainText()).strip()
-        if not text or not self.paper_id or self.busy:
+        if (not text and selection is None) or not self.paper_id or self.busy:
             return None
         self._clear_answer()
-        self.question_label.setText(text.split("\n", 1)[0] if "\nPassage" in text else text)
+        self.question_label.setText(text or "About the selected passage")
         self.question_label.show()
         self.timings_label.setText("Waiting for the model…")
         self.prepare_status.pause()  # the question takes over; preparation resumes after it
-        self.passages.find(self.services, self.paper_id, text)  # first: on screen long before the answer
-        self.request_id = self.worker.ask(self.paper_id, text, mode=self.mode)
+        # first: on screen long before the answer; the worker reuses this ranking
+        self.passages.find(self.services, self.paper_id, text, selection)
+        self.request_id = self.worker.ask(self.paper_id, text, mode=self.mode, selection=selection)
         if question is None:
             self.question.clear()
         self._update_buttons()
@@ -268,8 +269,7 @@ class AskPanel(QWidget):
         text, page = self._selection
         if not text.strip():
             return None
-        q = selection_question(self.question.toPlainText(), text, page)
-        rid = self.ask(q)
+        rid = self.ask(self.question.toPlainText(), Selection(text, page))
         if rid is not None:
             self.question.clear()
         return rid
@@ -288,20 +288,20 @@ class AskPanel(QWidget):
             self._update_buttons()
 
     def _on_progress(self, rid: int, label: str, done: int, total: int) -> None:
-        if rid == self.request_id and not self._streamed:
+        if rid == self.request_id and not self._streaming:
             self.timings_label.setText(f"{label}…" if not total else f"{label} ({done}/{total})…")
 
-    def _on_token(self, rid: int, text: str) -> None:
+    def _on_update(self, rid: int, update) -> None:
+        """The answer so far (an ``AnswerUpdate``): its text, or the paragraphs named so far."""
         if rid != self.request_id:
             return
-        shown = live_text(self._streamed)
-        self._streamed += text
-        now = live_text(self._streamed)
-        self.answer_view.setText(now)
-        if not now:
-            nums = ", ".join(re.findall(r"\d+", self._streamed))
+        was_answering = bool(self.answer_view.text())
+        self._streaming = True
+        self.answer_view.setText(update.text)
+        if not update.text:
+            nums = ", ".join(str(n) for n in update.evidence)
             self.timings_label.setText(f"Finding the evidence… {('¶' + nums) if nums else ''}".rstrip())
-        elif not shown:
+        elif not was_answering:
             self.timings_label.setText("Answering…")
         bar = self.answer_scroll.verticalScrollBar()
         bar.setValue(bar.maximum())
@@ -351,7 +351,7 @@ class AskPanel(QWidget):
         cites = [c for c in a.citations if getattr(c, "page", 0)]
         first = next((c for c in cites if c.verified), cites[0] if cites else None)
         refs = ", ".join(f"p. {c.page} ¶{c.paragraph}" for c in cites)
-        question = a.question.split("\nPassage", 1)[0]
+        question = a.question
         text = f"**Q:** {question}\n\n**A:** {a.answer.strip()}" + (f" ({refs})" if refs else "")
         quote = " ".join(first.text.split()) if first is not None and first.text else None
         self.noteRequested.emit(text, first.page if first is not None else 0, quote or "")
@@ -361,9 +361,9 @@ class AskPanel(QWidget):
     def show_answer(self, answer) -> None:
         """Display a finished Answer (fresh or from the history)."""
         self.current_answer = answer
-        self._streamed = ""
-        self.question_label.setText(answer.question.split("\nPassage", 1)[0])
-        self.question_label.setToolTip(answer.question)
+        self._streaming = False
+        self.question_label.setText(answer.question)
+        self.question_label.setToolTip(_with_passage(answer))
         self.question_label.show()
         answerable = bool(getattr(answer, "answerable", True))
         text = (answer.answer or "").strip()
@@ -372,7 +372,7 @@ class AskPanel(QWidget):
             self.unanswerable_label.setText(UNANSWERED)
         else:
             self.unanswerable_label.setText(text or UNANSWERED)
-            guess = live_text(getattr(answer, "raw", "") or "").strip()
+            guess = (getattr(answer, "draft", "") or "").strip()
             self.answer_view.set_answer(f"The model replied, without support in the paper: {guess}"
                                         if guess else "", tentative=True)
         self.unanswerable_label.setVisible(not answerable)
@@ -387,7 +387,7 @@ class AskPanel(QWidget):
 
     def _clear_answer(self) -> None:
         self.current_answer = None
-        self._streamed = ""
+        self._streaming = False
         self.answer_view.clear()
         self.question_label.clear()
         self.question_label.hide()
@@ -412,7 +412,7 @@ class AskPanel(QWidget):
             self.history.addItem(self._history_item(a))
 
     def _history_item(self, answer) -> QListWidgetItem:
-        q = answer.question.split("\nPassage", 1)[0]
+        q = answer.question
         a = " ".join((answer.answer or "").split())
         if len(a) > 160:
             a = a[:159] + "…"
@@ -422,7 +422,7 @@ class AskPanel(QWidget):
         tag = f"[{MODE_LABELS.get(mode, mode)}] " if mode != DEFAULT_MODE else ""
         item = QListWidgetItem(f"{q}\n    {tag}{a}")
         item.setData(Qt.UserRole, answer)
-        item.setToolTip(f"{answer.question}\n\n{answer.answer}\n\n({MODE_LABELS.get(mode, mode)})")
+        item.setToolTip(f"{_with_passage(answer)}\n\n{answer.answer}\n\n({MODE_LABELS.get(mode, mode)})")
         return item
 
     def _show_history_item(self, item: QListWidgetItem) -> None:
@@ -451,3 +451,11 @@ class AskPanel(QWidget):
             self.show_answer(self.current_answer)
         super().changeEvent(event)
 
+
+def _with_passage(answer) -> str:
+    """The question, and the passage it was about (a tooltip)."""
+    sel = getattr(answer, "selection", None)
+    if sel is None or not sel.text:
+        return answer.question
+    where = f" (p. {sel.page})" if sel.page else ""
+    return f'{answer.question}\nPassage{where}: "{sel.text}"'

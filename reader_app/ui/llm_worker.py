@@ -7,8 +7,9 @@ to signals, which Qt delivers on the GUI thread (queued connections).
 Requests run one after another, in the order they were queued.  Each gets an integer id
 so that a panel can ignore signals about requests it did not make::
 
-    rid = worker.ask(paper_id, "What dataset?")          # -> int
-    worker.tokenReceived.connect(lambda rid, text: ...)  # streamed pieces
+    rid = worker.ask(paper_id, "What dataset?")          # -> int; selection=Selection(text, page)
+    worker.answerUpdated.connect(lambda rid, update: ...)  # AnswerUpdate: the answer so far
+    worker.tokenReceived.connect(lambda rid, text: ...)  # raw streamed pieces (summaries too)
     worker.requestFinished.connect(lambda rid, result: ...)  # Answer / list[dict]
     worker.requestFailed.connect(lambda rid, message: ...)   # one line, never a traceback
     worker.requestCancelled.connect(lambda rid: ...)
@@ -100,6 +101,10 @@ class JobContext:
         if not self.cancel.is_set():
             self._worker.tokenReceived.emit(self.request.id, text)
 
+    def on_update(self, update) -> None:
+        if not self.cancel.is_set():
+            self._worker.answerUpdated.emit(self.request.id, update)
+
     def progress(self, label: str, done: int = 0, total: int = 0) -> None:
         self._worker.progress.emit(self.request.id, label, int(done), int(total))
 
@@ -114,15 +119,16 @@ def _default_engine_factory(**kwargs):
     return open_engine(**kwargs)
 
 
-def _default_assistant_factory(engine, library):
-    from reader_app.assistant.doubledipper import Assistant
+def _default_assistant_factory(engine, library, ranker=None):
+    from reader_app.assistant.service import Assistant
 
-    return Assistant(engine, library=library)
+    return Assistant(engine, library=library, ranker=ranker)
 
 
 class LlmWorker(QThread):
     requestStarted = Signal(int, str)  # id, label
     tokenReceived = Signal(int, str)  # id, text piece
+    answerUpdated = Signal(int, object)  # id, AnswerUpdate (an answer while it streams)
     requestFinished = Signal(int, object)  # id, result (Answer, list[dict], ...)
     requestFailed = Signal(int, str)  # id, one-line message
     requestCancelled = Signal(int)  # id
@@ -134,12 +140,13 @@ class LlmWorker(QThread):
                  config: EngineConfig | None = None,
                  engine_factory: Callable[..., Any] | None = None,
                  assistant_factory: Callable[[Any, Any], Any] | None = None,
-                 parent=None):
+                 ranker=None, parent=None):
         super().__init__(parent)
         self.setObjectName("llm-worker")
         self._library_opener = library_opener
         self._engine_factory = engine_factory or _default_engine_factory
-        self._assistant_factory = assistant_factory or _default_assistant_factory
+        self._assistant_factory = assistant_factory or (
+            lambda engine, library: _default_assistant_factory(engine, library, ranker))
         self._queue: queue.Queue[LlmRequest | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -173,8 +180,11 @@ class LlmWorker(QThread):
         """Load (or reload) the model now, e.g. at start-up or after Settings."""
         return self._submit("load", "Loading model")
 
-    def ask(self, paper_id: str, question: str, *, mode: str = "doubledipper", k: int = 3) -> int:
-        return self._submit("ask", "Answering", paper_id=paper_id, question=question, mode=mode, k=k)
+    def ask(self, paper_id: str, question: str, *, mode: str = "doubledipper", k: int = 3,
+            selection=None) -> int:
+        """``selection``: a ``core.model.Selection`` the question is about."""
+        return self._submit("ask", "Answering", paper_id=paper_id, question=question, mode=mode, k=k,
+                            selection=selection)
 
     def prepare(self, paper_id: str, *, mode: str = "doubledipper", k: int = 3) -> int:
         """Prepare a paper for questions (windows, demonstrations, saved prefix states);
@@ -303,12 +313,11 @@ class LlmWorker(QThread):
             ctx.progress("Reading the paper")
             # progress: "Writing example question i of k from the paper ...", then "Answering"
             return assistant.ask(paper, p["question"], mode=p["mode"], k=p["k"], on_token=ctx.on_token,
-                                 cancel=req.cancel, progress=ctx.progress)
+                                 on_update=ctx.on_update, cancel=req.cancel, progress=ctx.progress,
+                                 selection=p.get("selection"))
         if req.kind == "prepare":
-            from reader_app.assistant.prepare import prepare
-
-            return prepare(assistant, paper, mode=p["mode"], k=p["k"], cancel=req.cancel,
-                           progress=lambda f, label: ctx.progress(label, int(f * 100), 100))
+            return assistant.prepare(paper, mode=p["mode"], k=p["k"], cancel=req.cancel,
+                                     progress=lambda f, label: ctx.progress(label, int(f * 100), 100))
         if req.kind == "summarize":
             ctx.progress(req.label)
             return assistant.summarize(paper, p["section_index"], on_token=ctx.on_token, cancel=req.cancel,

@@ -12,7 +12,6 @@ import html
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from reader_app.assistant.passages import passages_in_library
 from reader_app.ui.citation_chip import chip_label, citation_fields
 from reader_app.ui.ops import run_op
 
@@ -40,8 +39,9 @@ class PassageList(QWidget):
         lay.addWidget(self.title)
         self.hide()
 
-    def find(self, services, paper_id: str, question: str) -> None:
-        """Look up and show the question's best paragraphs (BM25 in the library, milliseconds)."""
+    def find(self, services, paper_id: str, question: str, selection=None) -> None:
+        """Look up and show the question's best paragraphs (BM25 in the library, milliseconds;
+        ``services.ranker`` keeps the ranking for the assistant)."""
         self._lookup = lookup = object()
 
         def show(passages):
@@ -49,7 +49,7 @@ class PassageList(QWidget):
                 self.set_passages(passages)
                 self.shown.emit(passages)
 
-        run_op(self, lambda: passages_in_library(services.library(), paper_id, question),
+        run_op(self, lambda: services.ranker.passages_in_library(services.library(), paper_id, question, selection),
                on_success=show, on_failure=lambda _exc: None)  # no passages: the answer still comes
 
     def set_passages(self, passages) -> None:

@@ -1,0 +1,68 @@
+"""Which paragraphs of a paper match a question: one ranking, computed once per question.
+
+``rank`` is the one ranker: the library's index for a paper in the library, the same
+BM25 in memory otherwise.  ``Ranker`` remembers the last rankings, so that the passages
+the Ask panel shows at once and the question's routing and evidence candidates (the
+assistant, on the model's thread) come from a single ranking.  It is safe to share
+between threads; each caller passes the library handle of its own thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from reader_app.assistant.passages import PASSAGES, top_passages
+from reader_app.assistant.prompts import with_selection
+from reader_app.assistant.windows import rank_in_memory
+from reader_app.core.errors import NotFound
+from reader_app.core.model import Paper, Passage, Selection
+
+
+def rank(paper: Paper, question: str, library=None) -> list[tuple[int, float]]:
+    """[(paragraph index, score)] best first."""
+    if library is not None and paper.id:
+        try:
+            return list(library.rank_paragraphs(paper.id, question))
+        except NotFound:
+            pass
+    return rank_in_memory(paper, question)
+
+
+class Ranker:
+    """Rankings of recent questions, shared by the Ask panel and the assistant."""
+
+    def __init__(self, library=None, size: int = 32):
+        self.library = library
+        self._size = size
+        self._cache: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def rank(self, paper: Paper, question: str, library=None) -> list[tuple[int, float]]:
+        """[(paragraph index, score)] best first; ``library``: this thread's handle."""
+        question = " ".join((question or "").split())
+        key = (paper.id or id(paper), len(paper.paragraphs), question)
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+                return found
+        ranked = rank(paper, question, library if library is not None else self.library) if question else []
+        with self._lock:
+            self._cache[key] = ranked
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return ranked
+
+    def passages(self, paper: Paper, question: str, n: int = PASSAGES, library=None) -> list[Passage]:
+        """The ``n`` best-matching paragraphs, from the question's ranking."""
+        if not " ".join((question or "").split()):
+            return []
+        return top_passages(paper.paragraphs, self.rank(paper, question, library), n, paper.sections)
+
+    def passages_in_library(self, library, paper_id: str, question: str, selection: Selection | None = None,
+                            n: int = PASSAGES) -> list[Passage]:
+        """Passages of a paper in ``library`` for a question (about ``selection``, if given),
+        ranked as the assistant will rank it (the Ask panel, before the answer)."""
+        paper = library.get_paper(paper_id)
+        return self.passages(paper, with_selection(question, selection), n, library)

@@ -1,0 +1,349 @@
+"""The assistant service: questions and summaries over one paper at a time, for the UI,
+the CLI and ``reader-app eval``.
+
+What the UI and the CLI call::
+
+    from reader_app.assistant.service import Assistant
+    assistant = Assistant(engine, library=None)        # library: a reader_app.library Library, optional
+    #   options: k=3, use_grammar=True (GBNF-shaped replies), max_answer_tokens=None (the style's),
+    #            evidence_candidates=None (the setting; 0 = Evidence may cite any paragraph),
+    #            max_window_tokens=None (cap a window below the model's context), temperature=0, seed=0
+    answer = assistant.ask(paper, "What dataset do they use?",
+                           mode="doubledipper",         # or "zero-shot", "zero-shot-evidence"
+                           k=3,                          # number of demonstrations
+                           selection=Selection(text, page),  # optional: a passage the question is about
+                           on_update=callback,           # AnswerUpdate(text, evidence, phase) while it streams
+                           cancel=threading.Event())     # set it to stop between tokens
+    # -> reader_app.core.Answer(answer, answerable, citations=[Citation(...)], mode, model, timings)
+    #    answer.raw holds the model's own text (before parsing / the "does not say" replacement)
+    sections = assistant.summarize(paper, None | section_index | "all" | "tldr", on_token=..., cancel=...)
+    # -> [{"title", "summary", "citations": [paragraph numbers]}]   (see summaries.py)
+    report = assistant.prepare(paper, cancel=..., progress=...)   # see prepare.py
+
+All are blocking and meant for a worker thread (one engine, one thread); one lock keeps
+them one at a time.  ``on_update`` receives structured updates (the reply format stays in
+this package: ``answers.live_view``); ``on_token`` the raw stream, for debugging and the
+CLI.  An empty question raises BadInput; a set ``cancel`` raises Cancelled.
+
+Settings are read once per request (``Request``) and passed down.
+
+How a question is answered:
+
+1. The paper is cut into section-aligned windows that fit ``engine.n_ctx`` with room for
+   demonstrations, question and answer (windows.py, budgets in ``style.BUDGET``); the
+   question goes to the best window by BM25 (ranking.py; ranked once per question, and
+   the same ranking gives the passages shown before the answer).
+2. DoubleDipper: the model writes k question/evidence/answer demonstrations from
+   paragraphs of the same window, each from a prompt holding that paragraph alone;
+   unsupported or off-paragraph pairs are skipped (demos.py).  They are cached per
+   paper + model + window (``PaperStore``: RAM and the library).
+3. Prefix = system + fenced paper + demonstrations (identical across questions, so the
+   engine reuses its KV state); suffix = the question.  The reply is primed with
+   ``Evidence: [`` and parsed forgivingly (parsing.py).  The grammar lets Evidence cite
+   only the question's ``evidence_candidates`` best paragraphs by BM25 (setting; by
+   default the answer style's: 5 small, 10 capable; 0 = any): small models otherwise cite a
+   demonstration's paragraph or [1].
+4. Evidence numbers become citations, verified by lexical support (citations.py); with
+   no support anywhere the answer is marked unanswerable (answers.py).
+5. The answer is kept in the paper's Q&A history when the paper is in the library.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from reader_app.assistant import prompts, settings
+from reader_app.assistant.answers import NOT_ANSWERED_TEXT, answer_done, live_view, shape_answer  # noqa: F401
+from reader_app.assistant.demos import DemoWriter, demo_candidates
+from reader_app.assistant.engine_base import Engine
+from reader_app.assistant.paper_store import LibraryPort, PaperStore
+from reader_app.assistant.prompts import Demo
+from reader_app.assistant.ranking import Ranker
+from reader_app.assistant.style import BUDGET, AnswerStyle, style_for
+from reader_app.assistant.windows import Window, build_windows, route
+from reader_app.core.errors import BadInput, Cancelled
+from reader_app.core.model import Answer, AnswerUpdate, Paper, Passage, Selection, Timings
+
+ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n\n", "</", "<|"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one question is asked with: the settings, read once when it starts."""
+
+    mode: str
+    k: int
+    style: AnswerStyle
+    evidence_candidates: int  # 0 = Evidence may cite any paragraph
+
+
+class Assistant:
+    """Questions, summaries and preparation over one paper at a time, for the UI and the CLI."""
+
+    def __init__(self, engine: Engine, library: LibraryPort | None = None, *, k: int = 3,
+                 max_answer_tokens: int | None = None, use_grammar: bool = True, temperature: float = 0.0,
+                 seed: int = 0, max_window_tokens: int | None = None, evidence_candidates: int | None = None,
+                 answer_style: str | None = None, ranker: Ranker | None = None):
+        self.engine = engine
+        self.store = PaperStore(library)
+        self.ranker = ranker or Ranker(library)
+        self.k = k
+        self.use_grammar = use_grammar
+        self.temperature = temperature
+        self.seed = seed
+        self.max_window_tokens = max_window_tokens
+        self._answer_style = answer_style  # None: the answer_style setting, read at each request
+        self._max_answer_tokens = max_answer_tokens
+        self._evidence_candidates = evidence_candidates
+        self._windows: dict[tuple, list[Window]] = {}
+        self._demos = DemoWriter(self.store)
+        self._last_demos: list[Demo] = []
+        self._lock = threading.Lock()
+
+    # -- settings --------------------------------------------------------------------------
+    def request(self, mode: str = "doubledipper", k: int | None = None) -> Request:
+        """The settings one request runs with, read once (the settings file may change between
+        questions, never within one)."""
+        conf = settings.load()
+        style = style_for(self.engine, self._answer_style or conf.get("answer_style") or "auto")
+        n = self._evidence_candidates
+        if n is None:
+            n = settings.int_value(conf, "evidence_candidates")
+        return Request(mode=mode, k=self.k if k is None else k, style=style,
+                       evidence_candidates=style.evidence_candidates if n is None else max(0, n))
+
+    @property
+    def style(self) -> AnswerStyle:
+        """How answers are shaped for this model (style.py): the given style, else the setting."""
+        return self.request().style
+
+    @property
+    def evidence_candidates(self) -> int:
+        """How many best-ranked paragraphs Evidence may cite (0 = any): as given, else the
+        setting, else the answer style's (5 for a small model, 10 for a capable one)."""
+        return self.request().evidence_candidates
+
+    @property
+    def max_answer_tokens(self) -> int:
+        return self.answer_tokens(self.style)
+
+    def answer_tokens(self, style: AnswerStyle) -> int:
+        return self._max_answer_tokens or style.max_answer_tokens
+
+    @property
+    def model_key(self) -> str:
+        """What names the model in caches (its file and settings)."""
+        return getattr(self.engine, "key", "")
+
+    @property
+    def demo_log(self) -> Counter:
+        """Demonstrations written so far: "tried", "kept", and each rejection reason."""
+        return self._demos.log
+
+    @property
+    def last_demonstrations(self) -> list[Demo]:
+        """The demonstrations the last prompt held (doubledipper), for evaluation reports."""
+        return list(self._last_demos)
+
+    # -- windows ---------------------------------------------------------------------------
+    def reserve(self, mode: str, k: int, style: AnswerStyle | None = None) -> int:
+        """Tokens kept free for system prompt, demonstrations, question and answer."""
+        count = self.engine.count_tokens
+        b = BUDGET
+        system = count(prompts.system_for(mode)) + b.chat_template
+        question = b.question + self.answer_tokens(style or self.style)
+        demos = mode == "doubledipper"
+        demo_cost = (count(prompts.DEMO_INTRO) + b.demo_intro + k * b.per_demo) if demos else 0
+        demo_gen = b.demo_paragraph + b.demo_reply if demos else 0
+        return system + max(question + demo_cost, demo_gen) + b.margin
+
+    def windows(self, paper: Paper, mode: str = "doubledipper", k: int | None = None,
+                style: AnswerStyle | None = None) -> list[Window]:
+        k = self.k if k is None else k
+        budget = max(BUDGET.min_window, self.engine.n_ctx - self.reserve(mode, k, style))
+        if self.max_window_tokens:
+            budget = min(budget, max(BUDGET.min_window, self.max_window_tokens))
+        key = (paper.id, len(paper.paragraphs), self.model_key, budget)
+        if key not in self._windows:
+            ws = build_windows(paper, self.engine.count_tokens, budget)
+            if not ws:
+                raise BadInput("this paper has no text to ask about")
+            self._windows[key] = ws
+        return self._windows[key]
+
+    # -- ranking (ranking.py; one ranking per question) -------------------------------------
+    def ranking(self, paper: Paper, question: str) -> list[tuple[int, float]]:
+        """[(paragraph index, score)] best first."""
+        return self.ranker.rank(paper, question, self.store.library)
+
+    def passages(self, paper: Paper, question: str, n: int = 5) -> list[Passage]:
+        """The ``n`` best-matching paragraphs, from the question's ranking."""
+        return self.ranker.passages(paper, question, n, self.store.library)
+
+    def candidates(self, paper: Paper, question: str, window: Window, n: int | None = None) -> list[int]:
+        """The paragraph numbers an evidence reply may cite: the window's ``n`` (default: the
+        ``evidence_candidates`` setting) best by BM25, in reading order ([] = any paragraph,
+        also when nothing matches)."""
+        n = self.evidence_candidates if n is None else n
+        if n <= 0:
+            return []
+        ranked = [i + 1 for i, _ in self.ranking(paper, question) if i + 1 in window.paragraphs]
+        return sorted(ranked[:n])
+
+    # -- demonstrations (demos.py) ---------------------------------------------------------
+    def demonstrations(self, paper: Paper, window: Window, k: int | None = None,
+                       cancel: threading.Event | None = None,
+                       progress: Callable[[str], None] | None = None,
+                       style: AnswerStyle | None = None) -> list[Demo]:
+        return self._demos.demonstrations(self, paper, window, self.k if k is None else k, style or self.style,
+                                          cancel, progress)
+
+    def demo_candidates(self, paper: Paper, window: Window) -> list[int]:
+        return demo_candidates(self.engine.count_tokens, paper, window, self.seed)
+
+    # -- questions -------------------------------------------------------------------------
+    def prompt(self, paper: Paper, question: str, mode: str = "doubledipper", k: int | None = None,
+               cancel: threading.Event | None = None,
+               progress: Callable[[str], None] | None = None, *,
+               request: Request | None = None) -> tuple[str, str, Window]:
+        """(prefix, suffix, window) for a question (as the model reads it: with its selection,
+        ``prompts.with_selection``); generates demonstrations if needed."""
+        if mode not in prompts.MODES:
+            raise BadInput(f"unknown mode {mode!r}; choose one of {', '.join(prompts.MODES)}")
+        req = request or self.request(mode, k)
+        windows = self.windows(paper, mode, req.k, req.style)
+        window = route(windows, self.ranking(paper, question)) if len(windows) > 1 else windows[0]
+        user_prefix = window.text
+        self._last_demos = []
+        if mode == "doubledipper":
+            self._last_demos = self.demonstrations(paper, window, req.k, cancel, progress, req.style)
+            user_prefix += prompts.render_demos(self._last_demos)
+        prefix, suffix = self.engine.chat_prefix_suffix(
+            prompts.system_for(mode), user_prefix,
+            prompts.question_tail(question, mode, req.style.name))
+        return prefix, suffix + prompts.ANSWER_PRIMER[mode], window
+
+    def ask(self, paper: Paper, question: str, mode: str = "doubledipper", k: int | None = None,
+            on_token: Callable[[str], None] | None = None,
+            cancel: threading.Event | None = None,
+            progress: Callable[[str], None] | None = None, *,
+            selection: Selection | None = None,
+            on_update: Callable[[AnswerUpdate], None] | None = None) -> Answer:
+        """Answer ``question`` (about ``selection``, a passage the reader selected, if given);
+        ``progress`` gets one-line notes on what runs now, ``on_update`` the answer so far."""
+        question = " ".join((question or "").split())
+        if selection is not None and not selection.text.strip():
+            selection = None
+        if not question and selection is not None:
+            question = prompts.SELECTION_QUESTION
+        if not question:
+            raise BadInput("the question is empty")
+        if not paper.paragraphs:
+            raise BadInput("this paper has no text to ask about")
+        if mode not in prompts.MODES:
+            raise BadInput(f"unknown mode {mode!r}; choose one of {', '.join(prompts.MODES)}")
+        asked = prompts.with_selection(question, selection)  # the question as the model reads it
+        with self._lock:
+            req = self.request(mode, k)
+            start = time.perf_counter()
+            prefix, suffix, window = self.prompt(paper, asked, mode, req.k, cancel, progress, request=req)
+            if progress:
+                progress("Answering")
+            primer = prompts.ANSWER_PRIMER[mode]
+            first: list[float] = []
+            so_far: list[str] = []
+
+            def emit(piece: str) -> None:
+                if not first:
+                    first.append(time.perf_counter() - start)
+                    if on_token:
+                        on_token(primer)
+                so_far.append(piece)
+                if on_update:  # before the raw piece: a listener of both sees the update first
+                    on_update(live_view(primer + "".join(so_far)))
+                if on_token:
+                    on_token(piece)
+
+            grammar = None
+            if self.use_grammar:  # zero-shot cites nothing, so it needs no ranking
+                cands = self.candidates(paper, asked, window, req.evidence_candidates) if mode != "zero-shot" else None
+                grammar = prompts.answer_grammar(mode, asked, cands)
+            style = req.style
+            max_tokens = self.answer_tokens(style)
+            base = self.engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
+            raw = self.generate(prefix, suffix, max_tokens=max_tokens, stop=ANSWER_STOP,
+                                cancel=cancel, on_piece=emit, grammar=grammar, base=base,
+                                until=lambda text: answer_done(primer + text, style.max_sentences))
+            engine_t = getattr(self.engine, "last_timings", None) or Timings()
+            total = time.perf_counter() - start
+            cut = (engine_t.completion_tokens or 0) >= max_tokens  # stopped by the cap
+            answer = self.make_answer(paper, asked, raw, primer, window, mode, cut=cut, style=style)
+            answer.question, answer.selection = question, selection
+            answer.timings = Timings(prompt_tokens=engine_t.prompt_tokens, cached_tokens=engine_t.cached_tokens,
+                                     ttft_s=round(first[0] if first else total, 4), total_s=round(total, 4),
+                                     completion_tokens=engine_t.completion_tokens)
+        answer.id = self.store.save_answer(paper, answer)
+        return answer
+
+    def make_answer(self, paper: Paper, question: str, raw: str, primer: str, window: Window,
+                    mode: str, cut: bool = False, style: AnswerStyle | None = None) -> Answer:
+        """The shown answer from the model's reply; ``cut``: the reply hit the token cap."""
+        text, answerable, citations = shape_answer(question, raw, primer, window.paragraphs, style or self.style,
+                                                   self._last_demos, cut)
+        answer = Answer(paper_id=paper.id, question=question, answer=text, answerable=answerable,
+                        citations=citations, mode=mode, model=self.engine.name, timings=Timings(),
+                        created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        answer.raw = primer + raw  # the model's own words, for display and debugging
+        answer.draft = "" if answerable else live_view(answer.raw).text
+        return answer
+
+    # -- summaries and preparation -----------------------------------------------------------
+    def summarize(self, paper: Paper, section_index=None, on_token=None, cancel=None, *,
+                  force: bool = False, progress: Callable[[str], None] | None = None) -> list[dict]:
+        """``force``: ignore cached summaries and write (and cache) fresh ones."""
+        from reader_app.assistant.summaries import summarize
+
+        with self._lock:
+            return summarize(self, paper, section_index, on_token=on_token, cancel=cancel,
+                             force=force, progress=progress)
+
+    def prepare(self, paper: Paper, *, mode: str = "doubledipper", k: int | None = None,
+                cancel: threading.Event | None = None, progress=None) -> dict:
+        """Prepare ``paper`` for questions ahead of time (prepare.py)."""
+        from reader_app.assistant.prepare import prepare_paper
+
+        with self._lock:
+            return prepare_paper(self, paper, mode=mode, k=k, cancel=cancel, progress=progress)
+
+    # -- generation --------------------------------------------------------------------------
+    def generate(self, prefix: str, suffix: str, *, max_tokens: int, stop: list[str],
+                 cancel: threading.Event | None, on_piece: Callable[[str], None] | None = None,
+                 grammar: str | None = None, until: Callable[[str], bool] | None = None,
+                 base: str | None = None) -> str:
+        """Stream one completion; stop early once ``until(text so far)`` holds.  ``base``: the
+        part of ``prefix`` other prompts share (the paper), for engines that cache it apart."""
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        pieces = []
+        kw = {"base": base} if base and getattr(self.engine, "shares_base", False) else {}
+        it = self.engine.stream(prefix, suffix, max_tokens=max_tokens, temperature=self.temperature,
+                                seed=self.seed, stop=stop, grammar=grammar, cancel=cancel, **kw)
+        try:
+            for piece in it:
+                pieces.append(piece)
+                if on_piece:
+                    on_piece(piece)
+                if until is not None and until("".join(pieces)):
+                    break
+        finally:
+            close = getattr(it, "close", None)
+            if close:
+                close()  # the engine records its timings when its generator closes
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        return "".join(pieces)
