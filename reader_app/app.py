@@ -78,8 +78,7 @@ class Services:
                            if folder else QSettings(ORG, APP))
         self.ui_settings = ui_settings
         if self.library_path is None:  # --library and $READER_APP_LIBRARY win over the setting
-            saved = ui_settings.value("library/path")
-            self.library_path = str(saved) if saved else None
+            self.library_path = _saved_library_path(ui_settings)
 
     # ---- library -----------------------------------------------------------------------
     def library(self):
@@ -368,3 +367,21 @@ def _quit_on_sigint(app) -> None:
     timer = QTimer(app)
     timer.timeout.connect(lambda: None)  # lets Python run its signal handlers
     timer.start(250)
+
+
+def _saved_library_path(ui_settings) -> str | None:
+    """The library folder from the settings; one kept by an older version in ``ui.ini`` moves
+    to the settings file (the one settings store)."""
+    from reader_app.assistant import settings
+
+    try:
+        saved = settings.get("library_path")
+        legacy = ui_settings.value("library/path")
+        if not saved and legacy:
+            settings.set_value("library_path", str(legacy))
+            saved = str(legacy)
+        if legacy is not None:
+            ui_settings.remove("library/path")
+    except OSError:  # a settings folder we cannot write: the old value still serves this session
+        saved = saved or ui_settings.value("library/path")
+    return str(saved) if saved else None

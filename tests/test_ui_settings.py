@@ -42,7 +42,8 @@ def test_settings_persist_and_reconfigure_the_worker(qtbot, panel_env):
 
     stored = json.loads(assistant_settings.settings_path().read_text(encoding="utf-8"))
     assert stored["n_ctx_cap"] == 4096 and stored["threads"] == 2 and stored["backend"] == "llama"
-    assert services.ui_settings.value(LIBRARY_KEY) == str(panel_env.tmp_path / "elsewhere")
+    assert stored[LIBRARY_KEY] == str(panel_env.tmp_path / "elsewhere")  # the one settings store
+    assert services.ui_settings.value("library/path") is None
     assert services.llm_worker().config.n_ctx == 4096 and services.llm_worker().config.threads == 2
     assert stored["evidence_candidates"] == 0 and assistant_settings.int_setting("evidence_candidates") == 0
     assert dlg.evidence.currentText() == "Any paragraph"
@@ -109,3 +110,19 @@ def test_model_list_comes_from_the_model_manager(qtbot, panel_env):
     dlg = make_dialog(qtbot, panel_env.services())
     listed = [dlg.model.itemData(i) for i in range(1, dlg.model.count())]
     assert listed == names
+
+
+def test_a_library_path_kept_in_ui_ini_by_an_older_version_moves_to_the_settings_file(tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    from reader_app.app import Services
+
+    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("READER_APP_LIBRARY", raising=False)
+    ui = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    ui.setValue("library/path", str(tmp_path / "old-lib"))
+    services = Services(ui_settings=ui)
+    assert services.library_path == str(tmp_path / "old-lib")
+    assert assistant_settings.get(LIBRARY_KEY) == str(tmp_path / "old-lib")
+    assert ui.value("library/path") is None  # one store from now on
+    assert Services(ui_settings=ui).library_path == str(tmp_path / "old-lib")

@@ -1,5 +1,8 @@
-"""Assistant settings: model choice, context cap, threads, backend, KV cache limits.
+"""The app's settings: model choice, context cap, threads, backend, KV cache limits, answer
+modes, preparation, and the library's location.
 
+This is the one settings store, for the window and the CLI alike (Qt's ``ui.ini`` keeps only
+window state: geometry, splitter sizes and the last position in each paper).
 Stored as JSON in ``platformdirs.user_config_dir("reader-app")/assistant.json``
 (``READER_APP_CONFIG_DIR`` overrides the folder, for tests).  Unknown keys are kept;
 a missing or unreadable file means "all defaults" - a broken settings file never
@@ -43,6 +46,7 @@ DEFAULTS: dict = {
     "prepare_on_open": None,  # prepare a paper for questions when opened (None: on, except custom engines)
     "ask_mode": "doubledipper",  # the Ask tab's mode: doubledipper, zero-shot or zero-shot-evidence
     "answer_style": "auto",  # "small" (the 135M model's crutches), "capable" (1B+), "auto" (by model size)
+    "library_path": None,  # the library's folder; None = the default (--library and $READER_APP_LIBRARY win)
 }
 
 

@@ -2,9 +2,8 @@
 GGUF), context size, threads,
 the library location and an optional OpenAI-compatible server.
 
-Model settings persist in the assistant's JSON store (``reader_app.assistant.settings``,
-shared with the CLI); the library location is a UI preference kept in
-``services.ui_settings`` under ``library/path`` (read at start-up).  On OK the dialog
+All of them persist in the one settings store (``reader_app.assistant.settings``, a JSON
+file shared with the CLI); the library location (``library_path``) is read at start-up.  On OK the dialog
 saves, hands the new :class:`EngineConfig` to the LLM worker (the model reloads lazily on
 the next question) and emits ``settingsChanged(config)``.
 """
@@ -36,7 +35,7 @@ from reader_app.ui.ops import run_op
 
 AUTO_EVIDENCE = -1  # the "Cite from" choice that leaves it to the answer style
 
-LIBRARY_KEY = "library/path"
+LIBRARY_KEY = "library_path"
 BACKENDS = (("llama", "Local model (llama.cpp)"), ("openai", "Server (OpenAI-compatible)"))
 
 
@@ -204,12 +203,8 @@ class SettingsDialog(QDialog):
         if server_model is None and v.get("backend") == "openai":
             server_model = v.get("model")
         self.server_model.setText(server_model or "")
-        lib = self._ui_settings().value(LIBRARY_KEY, "") if self._ui_settings() is not None else ""
-        self.library.setText(str(lib or ""))
+        self.library.setText(str(v.get(LIBRARY_KEY) or ""))
         self._update_enabled()
-
-    def _ui_settings(self):
-        return getattr(self.services, "ui_settings", None)
 
     # ---- models ----------------------------------------------------------------------
     def refresh_models(self, select: str | None = None) -> None:
@@ -333,16 +328,9 @@ class SettingsDialog(QDialog):
             "answer_style": self.answer_style.currentData() or "auto",
             "base_url": self.base_url.text().strip() or None,
             "api_key": self.api_key.text().strip() or None,
+            LIBRARY_KEY: str(Path(self.library.text().strip()).expanduser()) if self.library.text().strip() else None,
         }
         assistant_settings.save(values)
-        ui = self._ui_settings()
-        if ui is not None:
-            lib = self.library.text().strip()
-            if lib:
-                ui.setValue(LIBRARY_KEY, str(Path(lib).expanduser()))
-            else:
-                ui.remove(LIBRARY_KEY)
-            ui.sync()
         config = current_engine_config()
         worker = None
         if self.services is not None and callable(getattr(self.services, "llm_worker", None)):
