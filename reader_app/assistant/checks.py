@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from reader_app.assistant.citations import NUMBER_WORDS, STOPWORDS, content_words, is_yes_no, support, words
-from reader_app.core.text import split_sentences
+from reader_app.core.text import sentence_ends, split_sentences
 
 # questions/answers that read as instructions are never used as demonstrations
 INSTRUCTION = re.compile(
@@ -26,7 +26,9 @@ INJECTED = re.compile(
 # "How does the paragraph answer the question ..." - about the page, not the paper's content
 META_QUESTION = re.compile(r'\b(paragraph|passage|this text|the text|article|the question|the answer)\b|"', re.I)
 def sentences(text: str) -> int:
-    return len(split_sentences(text))
+    """How many sentence ends ``text`` has (``core.text.sentence_ends``: demonstration
+    paragraphs need two; counted as when the saved demonstrations were written)."""
+    return sentence_ends(text)
 
 
 def norm(text: str) -> str:

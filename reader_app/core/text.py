@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 
-_SPLIT = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[A-Z0-9\"“(\[])")
+_CLOSE = "\"'”’)\\]"  # closing quotes and brackets stay with the sentence they close
+_SPLIT = re.compile(rf"(?:(?<=[.!?])|(?<=[.!?][{_CLOSE}])|(?<=[.!?][{_CLOSE}]{{2}}))\s+(?=[A-Z0-9\"“(\[])")
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|Sec|Tab|No)\.$", re.I)
-_INITIAL_END = re.compile(r"(?:^|[\s(])[A-Z]\.$")  # "Marti A." of "Marti A. Hearst"
-_END = re.compile(r"[.!?][\"'”’)\]]*$")
+_INITIAL_END = re.compile(r"(?:^|[\s(.])[A-Z]\.$")  # "Marti A." of "Marti A. Hearst", "U.S."
+_END = re.compile(rf"[.!?][{_CLOSE}]*$")
+_MARK = re.compile(r"[.!?](?:\s|$)")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -32,3 +34,11 @@ def split_sentences(text: str) -> list[str]:
 def ends_sentence(text: str) -> bool:
     """Whether ``text`` ends as a sentence does ("... in Table 2." / "... (see below).")."""
     return bool(_END.search(text.rstrip()))
+
+
+def sentence_ends(text: str) -> int:
+    """How many ``.``, ``!`` or ``?`` end a word of ``text``, abbreviations included: a cheap
+    count that picks the paragraphs demonstrations are written from.  Counting
+    ``split_sentences`` instead would change that choice on 25 of the 60 QASPER papers the
+    README measures, and with it their demonstrations (not measurable without the model)."""
+    return len(_MARK.findall(text.strip() + " "))
