@@ -2,10 +2,11 @@
 
 ``rank`` is the one ranker: SQLite FTS5's BM25 over the paper's own paragraphs
 (``library.ranking``), through the library for a paper stored there and in memory
-otherwise, with the same result either way (tests/test_ranking.py).  ``Ranker`` remembers the last rankings, so that the passages
-the Ask panel shows at once and the question's routing and evidence candidates (the
-assistant, on the model's thread) come from a single ranking.  It is safe to share
-between threads; each caller passes the library handle of its own thread.
+otherwise, with the same result either way (tests/test_ranking.py).  ``Ranker``
+remembers the last rankings, so that the passages the Ask panel shows at once and the
+question's routing and evidence candidates (the assistant, on the model's thread) come
+from a single ranking.  It is safe to share between threads; each caller passes the
+library handle of its own thread.
 """
 
 from __future__ import annotations
