@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reader_app.assistant.service import Assistant
-from reader_app.assistant.windows import BM25, build_windows, rank_in_memory, route
+from reader_app.assistant.windows import build_windows, rank_in_memory, route
 from reader_app.core.model import Paper, Paragraph, Section
 from tests.fakes import FakeEngine
 
@@ -68,9 +68,10 @@ def test_bm25_and_routing():
     paper = long_paper()
     ranking = rank_in_memory(paper, "How are protein folding energies computed?")
     assert paper.paragraphs[ranking[0][0]].section_index == 1
-    bm = BM25(["cats purr", "dogs bark loudly", "cats and dogs"])
-    s = bm.scores("dogs")
-    assert s[0] == 0 and s[1] > 0 and s[2] > 0
+    pets = Paper(id="p", paragraphs=[Paragraph(index=i, text=t, page=1) for i, t in
+                                     enumerate(["cats purr", "dogs bark loudly", "cats and dogs", "a dog barked"])])
+    assert {i for i, _ in rank_in_memory(pets, "Which dogs bark?")} == {1, 2, 3}  # stems: dog/dogs, bark/barked
+    assert rank_in_memory(pets, "Which dogs bark?")[0][0] == 1
     ws = build_windows(paper, count, sum(count(p.text) for p in paper.paragraphs[:5]) + 80)
     target = route(ws, rank_in_memory(paper, "image segmentation masks"))
     assert all(target.paragraphs[n].section_index == 5 for n in target.numbers)

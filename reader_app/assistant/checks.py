@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from reader_app.assistant.citations import NUMBER_WORDS, STOPWORDS, content_words, is_yes_no, support, words
+from reader_app.core.text import sentence_ends, split_sentences
 
 # questions/answers that read as instructions are never used as demonstrations
 INSTRUCTION = re.compile(
@@ -24,11 +25,10 @@ INJECTED = re.compile(
 )
 # "How does the paragraph answer the question ..." - about the page, not the paper's content
 META_QUESTION = re.compile(r'\b(paragraph|passage|this text|the text|article|the question|the answer)\b|"', re.I)
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
-
-
 def sentences(text: str) -> int:
-    return len(_SENTENCE_END.findall(text.strip() + " "))
+    """How many sentence ends ``text`` has (``core.text.sentence_ends``: demonstration
+    paragraphs need two; counted as when the saved demonstrations were written)."""
+    return sentence_ends(text)
 
 
 def norm(text: str) -> str:
@@ -55,7 +55,6 @@ def _too_few_items(question: str, answer_words: list[str]) -> bool:
 # answers as its examples do, and examples that copy a sentence teach it to answer with the
 # opening of its evidence paragraph (README.md, "QASPER (answer quality)")
 DEMO_ANSWER_WORDS = 12
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 
 
 def _opens_a_sentence(answer: str, paragraph: str, longer_than: int = 6) -> bool:
@@ -64,7 +63,7 @@ def _opens_a_sentence(answer: str, paragraph: str, longer_than: int = 6) -> bool
     a = norm(answer).split()
     if len(a) <= longer_than:
         return False
-    return any(norm(s).split()[:4] == a[:4] for s in _SENTENCE_SPLIT.split(" ".join(paragraph.split())))
+    return any(norm(s).split()[:4] == a[:4] for s in split_sentences(" ".join(paragraph.split())))
 
 
 def demo_problem(question: str, answer: str, paragraph: str, strict: bool = False) -> str | None:

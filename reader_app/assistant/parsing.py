@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from reader_app.core.text import ends_sentence, split_sentences  # noqa: F401 (split_sentences: answers.py)
+
 _EVIDENCE = re.compile(r"\bevidence\s*(?:paragraphs?)?\s*[:=\-]?", re.I)
 # "Answer: x\nEvidence: [3]" - not the word in "an external evidence to validate"
 _TAIL_EVIDENCE = re.compile(r"\bevidence\s*(?:paragraphs?)?\s*(?::|=|\[|\(\s*\d)", re.I)
@@ -61,7 +63,7 @@ def dedupe_repeats(text: str) -> str:
     text = " ".join(text.split())
     # "X X X" where X is a run of words repeated
     text = re.sub(r"\b(.{4,80}?)(?:[\s,;.]+\1\b)+", r"\1", text)
-    sents = re.split(r"(?<=[.!?])\s+", text)
+    sents = split_sentences(text)
     seen: set[str] = set()
     keep = []
     for s in sents:
@@ -196,7 +198,7 @@ def condense(question: str, answer: str, max_words: int = 30) -> str:
     """A long, multi-sentence answer (often a copied paragraph) -> its sentence closest to the question."""
     from reader_app.assistant.citations import content_words
 
-    sents = [x for x in re.split(r"(?<=[.!?])\s+", answer.strip()) if x.strip()]
+    sents = split_sentences(answer)
     if len(sents) < 2 or (len(sents) <= 2 and len(answer.split()) <= max_words):
         return answer
     q = set(content_words(question))
@@ -207,22 +209,6 @@ def condense(question: str, answer: str, max_words: int = 30) -> str:
 def cited_numbers(text: str, valid: set[int] | None = None) -> list[int]:
     ns = evidence_numbers(text)
     return [n for n in ns if valid is None or n in valid]
-
-
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+(?=[A-Z0-9\"“(\[])")
-_ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|Sec|Tab|No)\.$", re.I)
-_INITIAL_END = re.compile(r"(?:^|[\s(])[A-Z]\.$")  # "Marti A." of "Marti A. Hearst"
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text``; "e.g.", "et al.", "Fig." and a name's initial do not end one."""
-    out: list[str] = []
-    for part in _SENTENCE_SPLIT.split(text.strip()):
-        if out and (_ABBREV_END.search(out[-1]) or _INITIAL_END.search(out[-1])):
-            out[-1] = f"{out[-1]} {part}"
-        elif part.strip():
-            out.append(part.strip())
-    return out
 
 
 def drop_hedges(answer: str) -> str:
@@ -243,7 +229,7 @@ def whole_sentences(answer: str, max_sentences: int = 3, cut: bool = False) -> s
     sents = split_sentences(answer)
     if not sents:
         return answer.strip()
-    if cut and not re.search(r"[.!?][\"'”)\]]*$", sents[-1]):
+    if cut and not ends_sentence(sents[-1]):
         if len(sents) > 1:
             sents = sents[:-1]
         else:

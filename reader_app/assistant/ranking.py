@@ -1,10 +1,12 @@
 """Which paragraphs of a paper match a question: one ranking, computed once per question.
 
-``rank`` is the one ranker: the library's index for a paper in the library, the same
-BM25 in memory otherwise.  ``Ranker`` remembers the last rankings, so that the passages
-the Ask panel shows at once and the question's routing and evidence candidates (the
-assistant, on the model's thread) come from a single ranking.  It is safe to share
-between threads; each caller passes the library handle of its own thread.
+``rank`` is the one ranker: SQLite FTS5's BM25 over the paper's own paragraphs
+(``library.ranking``), through the library for a paper stored there and in memory
+otherwise, with the same result either way (tests/test_ranking.py).  ``Ranker``
+remembers the last rankings, so that the passages the Ask panel shows at once and the
+question's routing and evidence candidates (the assistant, on the model's thread) come
+from a single ranking.  It is safe to share between threads; each caller passes the
+library handle of its own thread.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from reader_app.core.model import Paper, Passage, Selection
 
 
 def rank(paper: Paper, question: str, library=None) -> list[tuple[int, float]]:
-    """[(paragraph index, score)] best first."""
+    """[(paragraph index (0-based), score)] best first, for the paragraphs matching any
+    content word of ``question``; ``library``: the calling thread's handle, or None."""
     if library is not None and paper.id:
         try:
             return list(library.rank_paragraphs(paper.id, question))

@@ -39,10 +39,11 @@ from reader_app.assistant.citations import (
     plain_numbers,
     support,
 )
-from reader_app.assistant.parsing import cited_numbers, split_sentences
+from reader_app.assistant.parsing import cited_numbers
 from reader_app.assistant.windows import included, number_of
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Paper, Paragraph
+from reader_app.core.text import split_sentences
 
 SUMMARY_TOKENS = 160
 UNSUPPORTED = 0.3  # a sentence with fewer of its words in the summarized text is dropped

@@ -4,23 +4,21 @@ A paper that does not fit the model's context is cut into windows of whole secti
 (a section too long for one window is cut at paragraph boundaries).  Paragraph numbers
 are global (``Paragraph.index + 1``), so a citation means the same paragraph whatever
 window it came from.  A question goes to the window whose paragraphs rank best under
-BM25: the library's FTS5 ranking when the paper is in a library, else the small
-in-memory Okapi BM25 below.
+BM25 (``assistant.ranking.rank``: SQLite FTS5 over the paper's own paragraphs, the same
+whether the paper is in the library or in memory).
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reader_app.assistant import prompts
-from reader_app.assistant.citations import content_words
 from reader_app.core.model import Paper, Paragraph
+from reader_app.library.ranking import RANKED_KINDS, rank_paper, ranked_paragraphs, section_title
 
-INCLUDED_KINDS = ("body", "caption")
+INCLUDED_KINDS = RANKED_KINDS  # body text and captions: what a prompt includes and the ranking ranks
 MAX_PARAGRAPH_TOKENS = 600  # a runaway "paragraph" (a table dump, say) is cut to this
 
 
@@ -42,16 +40,8 @@ def number_of(p: Paragraph) -> int:
 
 
 def included(paper: Paper) -> list[Paragraph]:
-    paras = [p for p in paper.paragraphs if p.kind in INCLUDED_KINDS and p.text.strip()]
-    return paras or [p for p in paper.paragraphs if p.text.strip()]
-
-
-def _section_title(paper: Paper, p: Paragraph) -> str:
-    if p.section:
-        return p.section
-    if p.section_index is not None and 0 <= p.section_index < len(paper.sections):
-        return paper.sections[p.section_index].title
-    return ""
+    """The paragraphs a prompt includes, and the ranking ranks."""
+    return ranked_paragraphs(paper)
 
 
 def _truncate(text: str, count: Callable[[str], int], limit: int) -> str:
@@ -74,7 +64,7 @@ def build_windows(paper: Paper, count_tokens: Callable[[str], int], budget: int)
     # group consecutive paragraphs by section
     groups: list[tuple[str, list[Paragraph]]] = []
     for p in paras:
-        title = _section_title(paper, p)
+        title = section_title(paper, p)
         if groups and groups[-1][0] == title:
             groups[-1][1].append(p)
         else:
@@ -130,39 +120,11 @@ def build_windows(paper: Paper, count_tokens: Callable[[str], int], budget: int)
     return windows
 
 
-class BM25:
-    """Okapi BM25 over a few hundred paragraphs: enough for routing within one paper."""
-
-    def __init__(self, docs: list[str], k1: float = 1.2, b: float = 0.75):
-        self.docs = [Counter(content_words(d)) for d in docs]
-        self.lens = [sum(c.values()) for c in self.docs]
-        self.avg = (sum(self.lens) / len(self.lens)) if self.lens else 0.0
-        df: Counter = Counter()
-        for c in self.docs:
-            df.update(c.keys())
-        n = len(self.docs)
-        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-        self.k1, self.b = k1, b
-
-    def scores(self, query: str) -> list[float]:
-        q = set(content_words(query))
-        out = []
-        for c, length in zip(self.docs, self.lens):
-            s = 0.0
-            for t in q:
-                tf = c.get(t, 0)
-                if tf:
-                    s += self.idf[t] * tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * length / (self.avg or 1)))
-            out.append(s)
-        return out
-
-
 def rank_in_memory(paper: Paper, query: str) -> list[tuple[int, float]]:
-    """[(paragraph index, score)] best first, scoring section title + text."""
-    paras = included(paper)
-    bm = BM25([f"{_section_title(paper, p)} {p.text}" for p in paras])
-    ranked = sorted(zip((p.index for p in paras), bm.scores(query)), key=lambda x: -x[1])
-    return [(i, s) for i, s in ranked if s > 0]
+    """[(paragraph index, score)] best first, scoring section title + text: the library's
+    ranking (``library.ranking.rank_paper``: FTS5 BM25 over this paper's own paragraphs),
+    for a paper held in memory.  Callers use ``assistant.ranking.rank``."""
+    return rank_paper(paper, query)
 
 
 def route(windows: list[Window], ranking: list[tuple[int, float]]) -> Window:

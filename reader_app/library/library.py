@@ -1,6 +1,8 @@
 """The paper library: papers, sections, paragraphs, tags, notes and search.
 
-The only public entry point is :class:`Library`; all SQL stays in this package.
+The only public entry points are :class:`Library` and, for a paper held in memory,
+``ranking.rank_paper`` (the same ranking as ``Library.rank_paragraphs``); all SQL stays
+in this package.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from reader_app.core.model import Paper, Paragraph, Section, ocr_pages_of
 from . import schema
 from .db import _locked, _text, connect, dumps, loads, now, write
 from .notes import NotesMixin
+from .ranking import RankingMixin
 from .search import SearchMixin
 from .store import AssistantStoreMixin, MaintenanceMixin
 
@@ -44,7 +47,7 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class Library(SearchMixin, NotesMixin, AssistantStoreMixin, MaintenanceMixin):
+class Library(SearchMixin, RankingMixin, NotesMixin, AssistantStoreMixin, MaintenanceMixin):
     """A library folder: ``library.sqlite3`` plus ``files/<sha256>.pdf`` copies."""
 
     def __init__(self, path: Path, db) -> None:  # use Library.open()

@@ -130,21 +130,3 @@ class SearchMixin:
         return [SearchHit(paper_id=r["paper_id"], title=r["title"], page=r["page"], section=r["section"],
                           snippet=" ".join(r["snippet"].split()), paragraph=r["idx"], score=-r["rank"])
                 for r in rows]
-
-    @_locked
-    def rank_paragraphs(self, paper_id: str, query: str, limit: int | None = None) -> list[tuple[int, float]]:
-        """Paragraph indexes of one paper matching ANY content word of ``query``, best first.
-
-        Scores are ``-bm25`` (higher is better), so they can be summed per window.
-        """
-        pid = self.resolve_id(paper_id)
-        match = match_any(query or "")
-        if not match:
-            return []
-        rows = self._rows(f"""
-            SELECT g.idx, bm25(paragraphs_fts, 1.0, 0.5) AS rank
-            FROM paragraphs_fts JOIN paragraphs g ON g.id = paragraphs_fts.rowid
-            WHERE paragraphs_fts MATCH ? AND g.paper_id = ? ORDER BY rank, g.idx
-            {'LIMIT ?' if limit else ''}""", [match, pid] + ([int(limit)] if limit else []))
-        return [(r["idx"], -r["rank"]) for r in rows]
-

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from reader_app.core.text import ends_sentence
+
 Rect = tuple[float, float, float, float]
 
 RULE_MAX_H = 2.0  # a rule is thinner than this ...
@@ -39,7 +41,6 @@ WIDE = 0.8  # prose spanning this share of a region's width is the page's own te
 _TABLE_CAP = re.compile(r"^(table|tab)\.?\s*(?:[A-Z]\.?)?\d+", re.IGNORECASE)
 _FIG_CAP = re.compile(r"^(fig(?:ure)?)\.?\s*(?:[A-Z]\.?)?\d+", re.IGNORECASE)
 _OTHER_CAP = re.compile(r"^(algorithm|listing|procedure)\s*\d+", re.IGNORECASE)
-_SENT_END = re.compile(r"[.!?][\"'”’)\]]*$")
 _MARKER = re.compile(r"^(?:[•◦▪‣∙●○■□–—*-]|\(?\d{1,2}[.)]|\(?[a-z][.)])$")
 _NUMERIC = re.compile(r"^[-+±(]?[\d.,%]+[)%*]?$")
 
@@ -294,7 +295,7 @@ def _prose(p) -> bool:
     cached = p.extra.get("prose")
     if cached is None:
         words = p.text.split()
-        if len(words) < PROSE_WORDS or not _SENT_END.search(p.text.rstrip()):
+        if len(words) < PROSE_WORDS or not ends_sentence(p.text):
             cached = False
         else:
             cached = sum(1 for w in words if _NUMERIC.match(w)) < 0.2 * len(words)
@@ -382,7 +383,7 @@ def mark(paras: list, graphics: dict[int, PageGraphics], page_heights: dict[int,
 
 def _label_like(p) -> bool:
     words = p.text.split()
-    return len(words) <= 12 and not _SENT_END.search(p.text.rstrip()) and len(p.lines) <= 8
+    return len(words) <= 12 and not ends_sentence(p.text) and len(p.lines) <= 8
 
 
 def _axis_label(p, regions: list[Region], mid: float) -> bool:
