@@ -132,11 +132,14 @@ def test_stale_incoming_copies_are_swept(tmp_path):
     Library.open(tmp_path / "l").close()
     old = tmp_path / "l" / "files" / ".incoming-1-2.tmp"
     fresh = tmp_path / "l" / "files" / ".incoming-3-4.tmp"
+    named = tmp_path / "l" / "files" / f".{'b' * 64}.pdf.0123abcd.tmp"  # core.files' temporary names
     old.write_bytes(b"half")
     fresh.write_bytes(b"in progress")
-    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    named.write_bytes(b"half")
+    for stale in (old, named):
+        os.utime(stale, (time.time() - 7200, time.time() - 7200))
     Library.open(tmp_path / "l").close()
-    assert not old.exists() and fresh.exists()
+    assert not old.exists() and not named.exists() and fresh.exists()
 
 
 def test_failed_add_leaves_nothing(lib, pdf):
