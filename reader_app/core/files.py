@@ -73,7 +73,7 @@ def move_into_place(src: str | os.PathLike, dest: str | os.PathLike, *, sync: bo
     fsync its content, ``os.replace``, fsync the folder.  For files written over time
     under a name of their own (a resumable download's ``.part``)."""
     if sync:
-        fd = os.open(src, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_BINARY", 0))
+        fd = os.open(src, os.O_RDWR | _NOFOLLOW | getattr(os, "O_BINARY", 0))  # Windows cannot fsync read-only
         try:
             os.fsync(fd)
         finally:
