@@ -128,6 +128,23 @@ def test_add_without_pdf_and_without_id(lib, pdf):
         lib.add_paper(make_paper(""))
 
 
+def test_a_pdf_that_changes_during_the_copy_is_refused_and_leaves_nothing(lib, pdf, monkeypatch):
+    from reader_app.library import library as library_module
+
+    real = library_module._file_sha256
+
+    def hash_then_change(path):  # another program rewrites the file between hashing and copying
+        digest = real(path)
+        Path(path).write_bytes(b"%PDF-1.4\n% rewritten meanwhile\n%%EOF\n")
+        return digest
+
+    monkeypatch.setattr(library_module, "_file_sha256", hash_then_change)
+    with pytest.raises(BadInput, match="changed while it was being imported"):
+        lib.add_paper(make_paper("a" * 64), pdf)
+    assert list(lib.files_dir.iterdir()) == []  # no copy under a name its bytes do not have, no temporary
+    assert lib.list_papers() == []
+
+
 def test_stale_incoming_copies_are_swept(tmp_path):
     Library.open(tmp_path / "l").close()
     old = tmp_path / "l" / "files" / ".incoming-1-2.tmp"
