@@ -37,7 +37,17 @@ def test_disk_round_trip(tmp_path):
     got = cache.get("gguf:abc", key, s.tokens)
     assert got is not None and got.tokens == s.tokens and got.data == s.data
     assert cache.get("gguf:other-model", key, s.tokens) is None
-    assert list(tmp_path.glob(".tmp-*")) == []  # written atomically, no leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # written atomically, no leftovers
+
+
+def test_stale_temporaries_of_dead_writers_are_swept(tmp_path):
+    cache = DiskKVCache(tmp_path, cap_bytes=10_000_000)
+    old, fresh = tmp_path / ".a-b.kv.0123abcd.tmp", tmp_path / ".a-c.kv.4567cdef.tmp"
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"in progress")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    cache.evict()
+    assert not old.exists() and fresh.exists()
 
 
 def test_prefix_key_depends_on_model_tokens_and_extra():

@@ -128,15 +128,35 @@ def test_add_without_pdf_and_without_id(lib, pdf):
         lib.add_paper(make_paper(""))
 
 
+def test_a_pdf_that_changes_during_the_copy_is_refused_and_leaves_nothing(lib, pdf, monkeypatch):
+    from reader_app.library import library as library_module
+
+    real = library_module._file_sha256
+
+    def hash_then_change(path):  # another program rewrites the file between hashing and copying
+        digest = real(path)
+        Path(path).write_bytes(b"%PDF-1.4\n% rewritten meanwhile\n%%EOF\n")
+        return digest
+
+    monkeypatch.setattr(library_module, "_file_sha256", hash_then_change)
+    with pytest.raises(BadInput, match="changed while it was being imported"):
+        lib.add_paper(make_paper("a" * 64), pdf)
+    assert list(lib.files_dir.iterdir()) == []  # no copy under a name its bytes do not have, no temporary
+    assert lib.list_papers() == []
+
+
 def test_stale_incoming_copies_are_swept(tmp_path):
     Library.open(tmp_path / "l").close()
     old = tmp_path / "l" / "files" / ".incoming-1-2.tmp"
     fresh = tmp_path / "l" / "files" / ".incoming-3-4.tmp"
+    named = tmp_path / "l" / "files" / f".{'b' * 64}.pdf.0123abcd.tmp"  # core.files' temporary names
     old.write_bytes(b"half")
     fresh.write_bytes(b"in progress")
-    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    named.write_bytes(b"half")
+    for stale in (old, named):
+        os.utime(stale, (time.time() - 7200, time.time() - 7200))
     Library.open(tmp_path / "l").close()
-    assert not old.exists() and fresh.exists()
+    assert not old.exists() and not named.exists() and fresh.exists()
 
 
 def test_failed_add_leaves_nothing(lib, pdf):

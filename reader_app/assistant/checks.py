@@ -53,7 +53,7 @@ def _too_few_items(question: str, answer_words: list[str]) -> bool:
 
 # a capable model's demonstration answer is a name, a number or a short phrase: the model
 # answers as its examples do, and examples that copy a sentence teach it to answer with the
-# opening of its evidence paragraph (README.md, "QASPER (answer quality)")
+# opening of its evidence paragraph (docs/evaluation.md, "QASPER (answer quality)")
 DEMO_ANSWER_WORDS = 12
 
 

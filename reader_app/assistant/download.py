@@ -31,6 +31,7 @@ from pathlib import Path
 from reader_app.assistant import settings
 from reader_app.assistant.models import model_name, read_gguf_header, safe_model_filename
 from reader_app.core.errors import BadInput, Cancelled, ModelError
+from reader_app.core.files import atomic_write, move_into_place
 
 CHUNK = 1024 * 1024
 Progress = Callable[[int, int | None], None]  # (bytes so far, total or None)
@@ -150,7 +151,9 @@ def download_model(url: str, *, sha256: str | None = None, name: str | None = No
             meta_path.unlink(missing_ok=True)
             raise ModelError(f"{url} did not give a GGUF model file ({done} bytes); "
                              "the download was discarded") from None
-    os.replace(part, dest)
+    # The .part file is the download's own temporary file (kept between runs to resume),
+    # so the final step is a durable rename rather than a fresh atomic write.
+    move_into_place(part, dest)
     meta_path.unlink(missing_ok=True)
     return dest
 
@@ -169,7 +172,7 @@ def _read_meta(path: Path) -> dict:
 
 def _write_meta(path: Path, meta: dict) -> None:
     try:
-        path.write_text(json.dumps(meta), encoding="utf-8")
+        atomic_write(path, json.dumps(meta))
     except OSError:
         pass
 

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import threading
 import zlib
 from array import array
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reader_app.assistant import settings
+from reader_app.core.files import atomic_write, remove_stale_temporaries
 
 _MAGIC = b"RAKV"
 _VERSION = 1
@@ -85,16 +85,11 @@ def file_sha256(path: str | os.PathLike, *, cache_file: Path | None = None) -> s
 
 
 def _atomic_write(path: Path, data: bytes | list[bytes]) -> None:
+    # No fsync (sync=False): these are caches, every state file carries a CRC-32 and a
+    # length that are checked when read, so a file torn by a crash is a miss, never a wrong
+    # state; fsyncing hundreds of MB would delay the answer that wrote it.
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in data if isinstance(data, list) else [data]:
-                fh.write(chunk)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, mode=0o600, sync=False)
 
 
 # ---------------------------------------------------------------- RAM
@@ -207,12 +202,7 @@ class DiskKVCache:
             removed.append(p)
             total -= size
         # stale temporaries of writers that died
-        for tmp in self.folder.glob(".tmp-*") if self.folder.is_dir() else []:
-            try:
-                if tmp.stat().st_mtime < _now() - 3600:
-                    tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
+        remove_stale_temporaries(self.folder, 3600)
         return removed
 
     def clear(self) -> int:
@@ -221,12 +211,6 @@ class DiskKVCache:
             p.unlink(missing_ok=True)
             n += 1
         return n
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 def _size(p: Path) -> int:

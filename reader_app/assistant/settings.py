@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import platformdirs
 
 from reader_app.core.errors import BadInput
+from reader_app.core.files import atomic_write
 
 APP = "reader-app"
 GIB = 1024**3
@@ -102,10 +102,7 @@ def save(values: dict) -> None:
         else:
             stored[k] = v
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".assistant-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(stored, fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(stored, indent=2, sort_keys=True), mode=0o600)
 
 
 def set_value(key: str, value) -> None:

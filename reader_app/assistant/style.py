@@ -10,13 +10,13 @@ begins.  Its citations may paraphrase: the cited paragraphs may support the answ
 together.  Measured on the replies of Qwen2.5-Coder-1.5B to 82 QASPER questions (papers
 1-25), the first sentence scored best: doubledipper Answer F1 0.354 against 0.298 for the
 sentence nearest the question, zero-shot 0.341 against 0.326; papers 26-40 confirmed it
-(README.md, "QASPER (answer quality)").
+(docs/evaluation.md, "QASPER (answer quality)").
 
 ``style_for(engine)`` picks the style: the ``answer_style`` setting ("auto", "small" or
 "capable"); "auto" means capable for a model of at least ``CAPABLE_PARAMETERS``
 parameters, or one behind a server (its size is unknown and rarely tiny), and small
 otherwise (the embedded model, and engines that report no size, such as test fakes).
-QASPER figures behind the choice are in README.md ("QASPER (answer quality)").
+QASPER figures behind the choice are in docs/evaluation.md ("QASPER (answer quality)").
 """
 
 from __future__ import annotations

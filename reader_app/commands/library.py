@@ -8,6 +8,7 @@ from pathlib import Path
 from reader_app.cli import add_common
 from reader_app.commands.common import authors_text, ocr_progress, open_library, report_failures, short, table
 from reader_app.core.errors import BadInput, NotFound, ReaderError
+from reader_app.core.files import atomic_write
 
 
 def register(sub) -> None:
@@ -309,15 +310,9 @@ def _write_text_atomic(path: str, text: str) -> None:
         raise BadInput(f"{path} is a folder; give a file name such as {os.path.join(path, 'references.bib')}")
     if not target.parent.is_dir():
         raise BadInput(f"no such folder: {target.parent}")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)  # a link at the target is replaced, never followed
+        atomic_write(target, text)  # a link at the target is replaced, never followed
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

@@ -25,6 +25,7 @@ from typing import Any, Iterable
 from urllib.parse import quote as urlquote
 
 from reader_app.core.errors import BadInput
+from reader_app.core.files import atomic_write
 
 from .bibtex import bibliography, cite_keys, merge
 from .slug import slugify, unique_names
@@ -213,20 +214,6 @@ def render_index(title: str, entries: list[tuple[str, Any]]) -> str:
 
 # ---------------------------------------------------------------- writing
 
-def _write_atomic(target: Path, text: str) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)  # replaces a link itself, never what it points at
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def export_papers(lib, paper_ids: Iterable[str], out_dir: str | os.PathLike, *, force: bool = False,
                   index_title: str | None = None) -> list[Path]:
     """Write one Markdown file per paper into ``out_dir``, ``references.bib`` with their
@@ -278,7 +265,7 @@ def export_papers(lib, paper_ids: Iterable[str], out_dir: str | os.PathLike, *, 
     try:
         root.mkdir(parents=True, exist_ok=True)
         for t, text in zip(targets, texts):
-            _write_atomic(t, text)
+            atomic_write(t, text, mode=0o644)  # a link at t is replaced, never followed
     except OSError as e:
         raise BadInput(f"cannot write to {root}: {e.strerror or e}") from None
     return targets

@@ -11,13 +11,13 @@ import hashlib
 import os
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any, Iterable
 
 import platformdirs
 
 from reader_app.core.errors import AmbiguousId, BadInput, NotFound
+from reader_app.core.files import atomic_writer, remove_stale_temporaries
 from reader_app.core.model import Paper, Paragraph, Section, ocr_pages_of
 
 from . import schema
@@ -88,13 +88,7 @@ class Library(SearchMixin, RankingMixin, NotesMixin, AssistantStoreMixin, Mainte
 
     def _sweep_stale_incoming(self, max_age_s: float = 3600) -> None:
         """Remove copies left half-done by a killed import (old enough not to be in progress)."""
-        cutoff = time.time() - max_age_s
-        for tmp in self.files_dir.glob(".incoming-*.tmp"):
-            try:
-                if tmp.stat().st_mtime < cutoff:
-                    tmp.unlink()
-            except OSError:
-                pass
+        remove_stale_temporaries(self.files_dir, max_age_s)
 
     def close(self) -> None:
         with self._lock:
@@ -205,32 +199,21 @@ class Library(SearchMixin, RankingMixin, NotesMixin, AssistantStoreMixin, Mainte
     def _store_file(self, src: Path) -> tuple[str, bool]:
         """Copy ``src`` to files/<sha256>.pdf atomically. Returns (relative path, created)."""
         self.files_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.files_dir / f".incoming-{os.getpid()}-{threading.get_ident()}.tmp"
-        h = hashlib.sha256()
         try:
-            with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            digest = _file_sha256(src)  # the name first: a file already stored is not copied again
+            rel = f"{FILES_DIR}/{digest}.pdf"
+            dest = self.path / rel
+            if dest.exists():
+                return rel, False
+            h = hashlib.sha256()
+            with open(src, "rb") as fin, atomic_writer(dest) as fout:
                 for chunk in iter(lambda: fin.read(1 << 20), b""):
                     h.update(chunk)
                     fout.write(chunk)
-                fout.flush()
-                os.fsync(fout.fileno())
-            rel = f"{FILES_DIR}/{h.hexdigest()}.pdf"
-            dest = self.path / rel
-            if dest.exists():
-                tmp.unlink()
-                return rel, False
-            os.replace(tmp, dest)
+                if h.hexdigest() != digest:  # the stored bytes must be the ones named
+                    raise BadInput(f"{src} changed while it was being imported; add it again")
         except OSError as e:
-            tmp.unlink(missing_ok=True)
             raise BadInput(f"cannot copy {src} into the library: {e.strerror or e}") from None
-        try:  # make the rename itself durable
-            fd = os.open(self.files_dir, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
         return rel, True
 
     def _unlink_if_unreferenced(self, rel: str) -> None:

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from reader_app.core.errors import BadInput, NotFound
+from reader_app.core.files import atomic_writer
 from reader_app.core.model import Answer, Citation, Selection, Timings
 
 from .db import _text, dumps, loads, now, write
@@ -172,16 +173,14 @@ class MaintenanceMixin:
                 raise BadInput(f"{out} is a folder; give a file name for the backup")
             if not out.parent.is_dir():
                 raise NotFound(f"folder {out.parent} does not exist")
-            tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
             try:
-                dest = sqlite3.connect(str(tmp))
-                try:
-                    self.db.conn.backup(dest)
-                    dest.execute("PRAGMA journal_mode = DELETE")
-                finally:
-                    dest.close()
-                os.replace(tmp, out)
+                with atomic_writer(out) as fh:  # SQLite writes the temporary file by its name
+                    dest = sqlite3.connect(fh.name)
+                    try:
+                        self.db.conn.backup(dest)
+                        dest.execute("PRAGMA journal_mode = DELETE")
+                    finally:
+                        dest.close()
             except (OSError, sqlite3.Error) as e:
-                tmp.unlink(missing_ok=True)
                 raise BadInput(f"cannot write backup {out}: {e}") from None
             return out
