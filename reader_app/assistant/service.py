@@ -57,7 +57,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from reader_app.assistant import prompts, settings
+from reader_app.assistant import passage_qa, prompts, settings
 from reader_app.assistant.answers import NOT_ANSWERED_TEXT, answer_done, live_view, shape_answer  # noqa: F401
 from reader_app.assistant.demos import DemoWriter, demo_candidates
 from reader_app.assistant.engine_base import Engine
@@ -67,7 +67,7 @@ from reader_app.assistant.ranking import Ranker
 from reader_app.assistant.style import BUDGET, AnswerStyle, style_for
 from reader_app.assistant.windows import Window, build_windows, route
 from reader_app.core.errors import BadInput, Cancelled
-from reader_app.core.model import Answer, AnswerUpdate, Paper, Passage, Selection, Timings
+from reader_app.core.model import Answer, AnswerUpdate, Paper, Passage, Scope, Selection, Timings
 
 ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n\n", "</", "<|"]
 
@@ -252,43 +252,110 @@ class Assistant:
             req = self.request(mode, k)
             start = time.perf_counter()
             prefix, suffix, window = self.prompt(paper, asked, mode, req.k, cancel, progress, request=req)
-            if progress:
-                progress("Answering")
-            primer = prompts.ANSWER_PRIMER[mode]
-            first: list[float] = []
-            so_far: list[str] = []
-
-            def emit(piece: str) -> None:
-                if not first:
-                    first.append(time.perf_counter() - start)
-                    if on_token:
-                        on_token(primer)
-                so_far.append(piece)
-                if on_update:  # before the raw piece: a listener of both sees the update first
-                    on_update(live_view(primer + "".join(so_far)))
-                if on_token:
-                    on_token(piece)
-
             grammar = None
             if self.use_grammar:  # zero-shot cites nothing, so it needs no ranking
                 cands = self.candidates(paper, asked, window, req.evidence_candidates) if mode != "zero-shot" else None
                 grammar = prompts.answer_grammar(mode, asked, cands)
-            style = req.style
-            max_tokens = self.answer_tokens(style)
             base = self.engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
-            raw = self.generate(prefix, suffix, max_tokens=max_tokens, stop=ANSWER_STOP,
-                                cancel=cancel, on_piece=emit, grammar=grammar, base=base,
-                                until=lambda text: answer_done(primer + text, style.max_sentences))
-            engine_t = getattr(self.engine, "last_timings", None) or Timings()
-            total = time.perf_counter() - start
-            cut = (engine_t.completion_tokens or 0) >= max_tokens  # stopped by the cap
-            answer = self.make_answer(paper, asked, raw, primer, window, mode, cut=cut, style=style)
-            answer.question, answer.selection = question, selection
-            answer.timings = Timings(prompt_tokens=engine_t.prompt_tokens, cached_tokens=engine_t.cached_tokens,
-                                     ttft_s=round(first[0] if first else total, 4), total_s=round(total, 4),
-                                     completion_tokens=engine_t.completion_tokens)
+            raw, cut, timings = self._answer_stream(prefix, suffix, prompts.ANSWER_PRIMER[mode], req.style, grammar,
+                                                    start, cancel, on_token, on_update, progress, base)
+            answer = self.make_answer(paper, asked, raw, prompts.ANSWER_PRIMER[mode], window, mode, cut=cut,
+                                      style=req.style)
+            answer.question, answer.selection, answer.timings = question, selection, timings
         answer.id = self.store.save_answer(paper, answer)
         return answer
+
+    def ask_quick(self, paper: Paper, question: str, *, on_token: Callable[[str], None] | None = None,
+                  cancel: threading.Event | None = None, progress: Callable[[str], None] | None = None,
+                  selection: Selection | None = None,
+                  on_update: Callable[[AnswerUpdate], None] | None = None) -> Answer:
+        """A quick answer from ``paper``'s best passages (passage_qa.py), for a paper not prepared
+        yet: seconds instead of minutes; ``mode`` of the answer is "quick"."""
+        if not paper.paragraphs:
+            raise BadInput("this paper has no text to ask about")
+        answer = self._ask_passages(question, selection, lambda asked: passage_qa.paper_prompt(self, paper, asked),
+                                    "quick", cancel, on_token, on_update, progress)
+        answer.paper_id = paper.id
+        answer.id = self.store.save_answer(paper, answer)
+        return answer
+
+    def ask_library(self, question: str, scope: Scope | None = None, *,
+                    on_token: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+                    progress: Callable[[str], None] | None = None, selection: Selection | None = None,
+                    on_update: Callable[[AnswerUpdate], None] | None = None) -> Answer:
+        """Answer ``question`` across the papers of ``scope`` (default: the whole library) from
+        their best passages; each citation names its paper (``Citation.paper_id``).  The answer
+        is kept in the history of the first paper it cites."""
+        scope = scope or Scope()
+        answer = self._ask_passages(question, selection,
+                                    lambda asked: passage_qa.library_prompt(self, asked, scope),
+                                    "library", cancel, on_token, on_update, progress)
+        cited = next((c.paper_id for c in answer.citations if c.verified), "")
+        answer.paper_id = cited
+        if cited:
+            answer.id = self.store.save_answer(Paper(id=cited), answer)
+        return answer
+
+    def _ask_passages(self, question: str, selection: Selection | None, build, mode: str,
+                      cancel, on_token, on_update, progress) -> Answer:
+        question = " ".join((question or "").split())
+        if selection is not None and not selection.text.strip():
+            selection = None
+        if not question and selection is not None:
+            question = prompts.SELECTION_QUESTION
+        if not question:
+            raise BadInput("the question is empty")
+        asked = prompts.with_selection(question, selection)
+        with self._lock:
+            req = self.request("zero-shot-evidence", 0)
+            start = time.perf_counter()
+            if progress:
+                progress("Finding passages")
+            passages = build(asked)
+            primer = prompts.ANSWER_PRIMER["zero-shot-evidence"]
+            prefix, suffix = self.engine.chat_prefix_suffix(
+                prompts.SYSTEM_PASSAGES, passages.text,
+                prompts.question_tail(asked, "zero-shot-evidence", req.style.name))
+            grammar = (prompts.answer_grammar("zero-shot-evidence", asked, sorted(passages.paragraphs))
+                       if self.use_grammar else None)
+            raw, cut, timings = self._answer_stream(prefix, suffix + primer, primer, req.style, grammar, start,
+                                                    cancel, on_token, on_update, progress)
+            text, answerable, citations = shape_answer(asked, raw, primer, passages.paragraphs, req.style, (), cut)
+        answer = Answer(paper_id="", question=question, answer=text, answerable=answerable,
+                        citations=passage_qa.locate(citations, passages), mode=mode, model=self.engine.name,
+                        timings=timings, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        raw=primer + raw, selection=selection)
+        answer.draft = "" if answerable else live_view(answer.raw).text
+        return answer
+
+    def _answer_stream(self, prefix: str, suffix: str, primer: str, style: AnswerStyle, grammar: str | None,
+                       start: float, cancel, on_token, on_update, progress, base: str | None = None):
+        """Stream an answer: (raw reply, cut by the token cap, Timings)."""
+        if progress:
+            progress("Answering")
+        first: list[float] = []
+        so_far: list[str] = []
+
+        def emit(piece: str) -> None:
+            if not first:
+                first.append(time.perf_counter() - start)
+                if on_token:
+                    on_token(primer)
+            so_far.append(piece)
+            if on_update:  # before the raw piece: a listener of both sees the update first
+                on_update(live_view(primer + "".join(so_far)))
+            if on_token:
+                on_token(piece)
+
+        max_tokens = self.answer_tokens(style)
+        raw = self.generate(prefix, suffix, max_tokens=max_tokens, stop=ANSWER_STOP, cancel=cancel, on_piece=emit,
+                            grammar=grammar, base=base, until=lambda text: answer_done(primer + text, style.max_sentences))
+        engine_t = getattr(self.engine, "last_timings", None) or Timings()
+        total = time.perf_counter() - start
+        timings = Timings(prompt_tokens=engine_t.prompt_tokens, cached_tokens=engine_t.cached_tokens,
+                          ttft_s=round(first[0] if first else total, 4), total_s=round(total, 4),
+                          completion_tokens=engine_t.completion_tokens)
+        return raw, (engine_t.completion_tokens or 0) >= max_tokens, timings
 
     def make_answer(self, paper: Paper, question: str, raw: str, primer: str, window: Window,
                     mode: str, cut: bool = False, style: AnswerStyle | None = None) -> Answer:

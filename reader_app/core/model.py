@@ -124,6 +124,23 @@ class Citation:
     text: str
     bbox: BBox
     verified: bool
+    paper_id: str = ""  # set on answers across papers (library questions): which paper
+    paper_title: str = ""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which papers a library question is asked across: ``paper_ids``, or the papers tagged
+    ``tag``, or (neither) the whole library."""
+
+    paper_ids: tuple[str, ...] | None = None
+    tag: str | None = None
+
+    def describe(self) -> str:
+        if self.paper_ids is not None:
+            n = len(self.paper_ids)
+            return f"{n} selected paper{'s' if n != 1 else ''}"
+        return f"papers tagged {self.tag!r}" if self.tag else "the whole library"
 
 
 @dataclass

@@ -77,3 +77,33 @@ class RankingMixin:
         paper = Paper(id=pid, paragraphs=self.paragraphs(pid), sections=self.sections(pid))
         ranked = rank_paper(paper, query, kinds)
         return ranked[:int(limit)] if limit else ranked
+
+    @_locked
+    def rank_library(self, query: str, *, paper_ids: Iterable[str] | None = None, tag: str | None = None,
+                     limit: int = 300, kinds: Iterable[str] = RANKED_KINDS) -> list[tuple[str, int, float]]:
+        """Paragraphs of the whole library (or of ``paper_ids``, or of the papers tagged ``tag``)
+        matching any content word of ``query``: [(paper id, paragraph index, score)], best first,
+        by the library-wide FTS5 index (a word rare across the library weighs more, which is
+        what finding the right papers needs).  Scores are ``-bm25``."""
+        match = match_any(query or "")
+        if not match:
+            return []
+        kinds = tuple(kinds)
+        where = ["paragraphs_fts MATCH ?", f"g.kind IN ({', '.join('?' * len(kinds))})"]
+        params: list = [match, *kinds]
+        if paper_ids is not None:
+            ids = [self.resolve_id(p) for p in paper_ids]
+            if not ids:
+                return []
+            where.append(f"g.paper_id IN ({', '.join('?' * len(ids))})")
+            params += ids
+        if tag is not None:
+            where.append("""g.paper_id IN (SELECT pt.paper_id FROM paper_tags pt JOIN tags t
+                            ON t.id = pt.tag_id WHERE t.name = ?)""")
+            params.append(tag.strip())
+        params.append(max(1, int(limit)))
+        rows = self._rows(f"""
+            SELECT g.paper_id, g.idx, bm25(paragraphs_fts, {WEIGHTS[0]}, {WEIGHTS[1]}) AS rank
+            FROM paragraphs_fts JOIN paragraphs g ON g.id = paragraphs_fts.rowid
+            WHERE {' AND '.join(where)} ORDER BY rank, g.paper_id, g.idx LIMIT ?""", params)
+        return [(r["paper_id"], r["idx"], -r["rank"]) for r in rows]

@@ -36,7 +36,8 @@ def _citation(d: dict) -> Citation:
     bbox = d.get("bbox") or (0.0, 0.0, 0.0, 0.0)
     return Citation(paragraph=int(d.get("paragraph", 0)), page=int(d.get("page", 0)),
                     section=d.get("section", ""), text=d.get("text", ""),
-                    bbox=tuple(float(x) for x in bbox), verified=bool(d.get("verified", False)))
+                    bbox=tuple(float(x) for x in bbox), verified=bool(d.get("verified", False)),
+                    paper_id=d.get("paper_id", "") or "", paper_title=d.get("paper_title", "") or "")
 
 
 class AssistantStoreMixin:
