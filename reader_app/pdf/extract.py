@@ -10,7 +10,7 @@ from pathlib import Path
 
 from reader_app.core.errors import PdfError, ReaderError
 from reader_app.core.model import Paper, Paragraph, Section, ocr_note, page_ranges  # noqa: F401 (page_ranges: re-exported)
-from reader_app.pdf import figures, layout, metadata, ocr
+from reader_app.pdf import figures, layercheck, layout, metadata, ocr
 from reader_app.pdf.lines import PageText, read_page
 from reader_app.pdf.opening import _short, open_pdf, sha256_file
 from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest, num_level
@@ -62,16 +62,18 @@ def _extract(doc) -> Paper:
     graphics: dict[int, figures.PageGraphics] = {}
     n = doc.page_count
     scans: list[int] = []
+    layers: dict[int, list] = {}  # page -> its invisible text layer, kept out until OCR confirms it
     for i in range(n):
         _progress(i, n)
         try:
             pg = read_page(doc[i], i + 1)
             if _scanned(doc[i], pg):
-                if "invisible" in pg.hidden:  # a scan with its own (invisible) OCR text
+                if "invisible" in pg.hidden:  # a scan with its own (invisible) OCR text?
                     pg = read_page(doc[i], i + 1, ocr_layer=True)
                     pg.ocr = "layer"
-                    if not ocr.usable(pg.raw_text):
-                        pg.lines = []  # an OCR layer of gibberish: read the image again
+                    if ocr.usable(pg.raw_text):
+                        layers[i + 1] = pg.lines  # or hidden text: checked against the image below
+                    pg.lines, pg.raw_text = [], ""  # a layer of gibberish: the image is read again
                 if not pg.lines:
                     scans.append(i + 1)
             elif "tiny" in pg.hidden:  # glyphs of a font without text (Type3 headings)?
@@ -93,7 +95,7 @@ def _extract(doc) -> Paper:
         warnings.append(f"could not read text on page{'s' if len(bad_pages) > 1 else ''} "
                         + page_ranges(bad_pages))
     if scans:
-        _ocr(doc, pages, scans, warnings)
+        _ocr(doc, pages, scans, warnings, layers)
     _progress(n, n)
     for pg in pages:
         pg.lines = layout.merge_rows(pg.lines)
@@ -170,11 +172,22 @@ def _scanned(page, pg: PageText) -> bool:
     return sum(len(ln.text) for ln in pg.lines) < 200 and ocr.is_scan(page)
 
 
-def _ocr(doc, pages: list[PageText], scans: list[int], warnings: list[str]) -> None:
-    """Read the text of scanned pages with OCR, or say in one warning why not."""
+def _ocr(doc, pages: list[PageText], scans: list[int], warnings: list[str], layers: dict[int, list]) -> None:
+    """Read the text of scanned pages with OCR, or say in one warning why not.
+
+    ``layers``: the invisible text layers of scanned pages.  Each line of one is kept only
+    when OCR sees its words where it lies (``layercheck``); the lines OCR does not see are
+    left out, and OCR's own lines fill their place; a warning names the pages where such a
+    line holds words (not just a misread formula or label).  Without OCR a layer cannot be
+    checked, so it is left out too.
+    """
+    plain = [num for num in scans if num not in layers]
     if not ocr.ocr_available():
-        warnings.append(f"OCR unavailable: page{'s' if len(scans) > 1 else ''} {page_ranges(scans)} "
-                        f"without a text layer not read ({ocr.INSTALL_HINT})")
+        if plain:
+            warnings.append(f"OCR unavailable: page{'s' if len(plain) > 1 else ''} {page_ranges(plain)} "
+                            f"without a text layer not read ({ocr.INSTALL_HINT})")
+        if layers:
+            warnings.append(_unverified(sorted(layers), f"OCR is unavailable ({ocr.INSTALL_HINT})"))
         return
     todo, later = scans[: ocr.MAX_PAGES], scans[ocr.MAX_PAGES:]
     workers = max(1, os.cpu_count() or 1)
@@ -185,16 +198,46 @@ def _ocr(doc, pages: list[PageText], scans: list[int], warnings: list[str]) -> N
         _progress(done, total, left, f"OCR page {done} of {total}")
 
     progress(0, len(todo))
-    lines, failed = ocr.ocr_pages(doc, todo, progress)
+    words: dict[int, list] = {}
+    lines, failed = ocr.ocr_pages(doc, todo, progress, words if layers else None)
+    mismatched: dict[int, int] = {}
     for num, found in lines.items():
         pg = pages[num - 1]
+        pg.ocr = "tesseract"
+        if num in layers:
+            kept, hidden = layercheck.check(layers[num], words.get(num, []))
+            if hidden:  # OCR's lines take their place; those that could carry a message are named
+                found = layercheck.fill_in(kept, found)
+                wordy = sum(1 for ln in hidden if layercheck.says_something(ln))
+                if wordy:
+                    mismatched[num] = wordy
+            else:
+                found = kept
+            if kept:
+                pg.ocr = "layer"
         pg.lines = found
         pg.raw_text = "\n".join(ln.text for ln in found)
-        pg.ocr = "tesseract"
+    if mismatched:
+        nums = sorted(mismatched)
+        count = sum(mismatched.values())
+        many = len(nums) > 1
+        warnings.append(f"invisible text on page{'s' if many else ''} {page_ranges(nums)} "
+                        f"does not match the page image{'s' if many else ''} "
+                        f"and was left out ({count} line{'s' if count > 1 else ''})")
     if failed:
         warnings.append(f"OCR failed or timed out on page{'s' if len(failed) > 1 else ''} {page_ranges(failed)}")
     if later:
         warnings.append(f"pages {page_ranges(later)} not read: OCR stops after {ocr.MAX_PAGES} pages per import")
+    unchecked = sorted(num for num in layers if num not in lines)
+    if unchecked:
+        warnings.append(_unverified(unchecked, "OCR did not read " + ("them" if len(unchecked) > 1 else "it")))
+
+
+def _unverified(nums: list[int], why: str) -> str:
+    """The warning for scanned pages whose invisible text layer could not be checked."""
+    many = len(nums) > 1
+    return (f"cannot verify the text layer of scanned page{'s' if many else ''} {page_ranges(nums)}: "
+            f"{why}, so {'their' if many else 'its'} invisible text was left out")
 
 
 def _vocabulary(ordered: dict) -> set[str]:

@@ -82,11 +82,14 @@ def is_scan(page) -> bool:
     return image_share(page) >= MIN_IMAGE_SHARE
 
 
-def ocr_pages(doc, numbers: list[int], progress=None) -> tuple[dict[int, list[Line]], list[int]]:
+def ocr_pages(doc, numbers: list[int], progress=None,
+              words: dict | None = None) -> tuple[dict[int, list[Line]], list[int]]:
     """OCR the 1-based ``numbers`` of ``doc``: ({page: lines}, pages that failed or timed out).
 
     Pages are rendered one by one in this thread (MuPDF) and read by up to ``os.cpu_count()``
     tesseract processes at once; ``progress(done, total)`` is called as pages finish.
+    ``words``, when given, receives {page: every word read, as (x0, y0, x1, y1, text) in
+    points}, low confidence ones too: what a scan's own text layer is checked against.
     """
     workers = max(1, min(len(numbers), os.cpu_count() or 1))
     results: dict[int, list[Line]] = {}
@@ -103,24 +106,41 @@ def ocr_pages(doc, numbers: list[int], progress=None) -> tuple[dict[int, list[Li
                 continue
             pending.append((num, 72.0 / DPI, pool.submit(_tesseract, png)))
             while len(pending) > workers:  # keep at most one rendered page waiting per worker
-                done += _collect(pending.pop(0), results, failed)
+                done += _collect(pending.pop(0), results, failed, words)
                 if progress:
                     progress(done, len(numbers))
         for item in pending:
-            done += _collect(item, results, failed)
+            done += _collect(item, results, failed, words)
             if progress:
                 progress(done, len(numbers))
     return results, sorted(failed)
 
 
-def _collect(item, results: dict, failed: list) -> int:
+def _collect(item, results: dict, failed: list, words: dict | None = None) -> int:
     num, scale, fut = item
     tsv = fut.result()
     if tsv is None:
         failed.append(num)
     else:
         results[num] = lines_from_tsv(tsv, num, scale)
+        if words is not None:
+            words[num] = words_from_tsv(tsv, scale)
     return 1
+
+
+def words_from_tsv(tsv: str, scale: float) -> list[tuple[float, float, float, float, str]]:
+    """Every word of Tesseract's TSV as (x0, y0, x1, y1, text) in points, whatever its confidence."""
+    out = []
+    for row in tsv.splitlines()[1:]:
+        f = row.split("\t")
+        if len(f) < 12 or f[0] != "5" or not f[11].strip():
+            continue
+        try:
+            left, top, width, height = (int(v) for v in f[6:10])
+        except ValueError:
+            continue
+        out.append((left * scale, top * scale, (left + width) * scale, (top + height) * scale, f[11].strip()))
+    return out
 
 
 def _tesseract(png: bytes, psm: int = 3, dpi: int = DPI) -> str | None:
