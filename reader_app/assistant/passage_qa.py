@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from reader_app.assistant import prompts
+from reader_app.assistant.citations import content_words
 from reader_app.assistant.windows import INCLUDED_KINDS
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Citation, Paper, Paragraph, Scope
@@ -137,6 +138,8 @@ def library_prompt(assistant, question: str, scope: Scope, budget: int = LIBRARY
     library = assistant.store.library
     if library is None:
         raise BadInput("library questions need a library")
+    if not content_words(question):
+        raise BadInput("the question has only common words: name what you are looking for")
     ids = candidate_papers(library, question, scope)
     if not ids:
         raise NotFound(f"no paper in {scope.describe()} matches this question")

@@ -43,9 +43,20 @@ def _style_option(p) -> None:
 def register(sub) -> None:
     from reader_app.assistant.prompts import MODES
 
-    p = add_common(sub.add_parser("ask", help="ask a question about a paper (answers cite paragraphs)"))
+    p = add_common(sub.add_parser("ask", help="ask a question about a paper, or across the library "
+                                              "(answers cite paragraphs)",
+                                  usage="%(prog)s (ID|FILE.pdf) QUESTION [options] | "
+                                        "%(prog)s (--all | --tag T | --papers ID...) QUESTION [options]"))
     p.add_argument("paper", metavar="ID|FILE.pdf")
-    p.add_argument("question", metavar="QUESTION")
+    p.add_argument("question", metavar="QUESTION", nargs="?")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--all", dest="across", action="store_true",
+                   help="ask across the whole library (then the only argument is the question); "
+                        "citations name their paper")
+    g.add_argument("--tag", default=None, help="ask across the papers with this tag")
+    g.add_argument("--papers", nargs="+", metavar="ID", default=None, help="ask across these papers")
+    p.add_argument("--quick", action="store_true",
+                   help="answer from the paper's best passages (seconds, before the paper is prepared)")
     p.add_argument("--mode", choices=MODES, default="doubledipper")
     p.add_argument("--k", type=int, default=3, help="demonstrations (doubledipper mode; default 3)")
     p.add_argument("--evidence-candidates", type=int, default=None, metavar="N", help="Evidence may cite only the question's N best paragraphs by BM25 (0: any paragraph; default: the evidence_candidates setting, else 5 for small answers and 10 for capable ones)")
@@ -120,6 +131,10 @@ def cmd_ask(args):
     from reader_app.assistant.service import Assistant
 
     _check_engine_args(args)
+    if args.across or args.tag is not None or args.papers is not None:
+        return _ask_library(args)
+    if args.question is None:
+        raise BadInput("give a paper and a question (or --all QUESTION to ask the whole library)")
     if not args.question.strip():
         raise BadInput("the question is empty")
     if args.k < 0:
@@ -131,7 +146,10 @@ def cmd_ask(args):
         try:
             assistant = Assistant(engine, lib, evidence_candidates=args.evidence_candidates,
                                   answer_style=args.answer_style)
-            answer = assistant.ask(paper, args.question, mode=args.mode, k=args.k)
+            if args.quick:
+                answer = assistant.ask_quick(paper, args.question)
+            else:
+                answer = assistant.ask(paper, args.question, mode=args.mode, k=args.k)
             passages = assistant.passages(paper, args.question)
         finally:
             engine.close()
@@ -141,12 +159,42 @@ def cmd_ask(args):
     return out
 
 
+def _ask_library(args):
+    from reader_app.assistant.service import Assistant
+    from reader_app.core.model import Scope
+
+    question = args.paper if args.question is None else f"{args.paper} {args.question}"
+    if not " ".join(question.split()):
+        raise BadInput("the question is empty")
+    with open_library(args) as lib:
+        if args.papers is not None:
+            scope = Scope(paper_ids=tuple(lib.resolve_id(p) for p in args.papers))
+        elif args.tag is not None:
+            if not lib.list_papers(tag=args.tag):
+                raise BadInput(f"no paper has the tag {args.tag!r}")
+            scope = Scope(tag=args.tag)
+        else:
+            if not lib.list_papers():
+                raise BadInput("the library is empty: add papers first (reader-app add FILE.pdf)")
+            scope = Scope()
+        engine = _open_engine(args)
+        try:
+            answer = Assistant(engine, lib, answer_style=args.answer_style).ask_library(question, scope)
+        finally:
+            engine.close()
+    out = answer.to_dict()
+    out["raw"] = getattr(answer, "raw", "")
+    out["scope"] = scope.describe()
+    return out
+
+
 def render_ask(r) -> str:
     lines = [textwrap.fill(r["answer"], 100)]
     for c in r["citations"]:
         mark = "✓" if c["verified"] else "?"
         where = f"p.{c['page']}" if c["page"] else ""
-        lines.append(f"  [{c['paragraph']}] {mark} {where} {short(c['section'], 30)}: {short(c['text'], 70)}")
+        paper = f"{short(c['paper_title'] or c['paper_id'][:12], 40)} " if c.get("paper_id") else ""
+        lines.append(f"  [{c['paragraph']}] {mark} {paper}{where} {short(c['section'], 30)}: {short(c['text'], 70)}")
     t = r["timings"]
     lines.append(f"({r['mode']}, {r['model']}; {t['prompt_tokens']} prompt tokens, {t['cached_tokens']} cached, "
                  f"first token {t['ttft_s']:.2f} s, total {t['total_s']:.2f} s)")
