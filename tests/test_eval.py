@@ -229,3 +229,43 @@ def test_reshape_scores_saved_replies_with_the_current_post_processing(dataset, 
     for m in fresh:
         assert plain[m]["answer_f1"] < fresh[m]["answer_f1"]
         assert (again[m]["answer_f1"], again[m]["evidence_f1"]) == (fresh[m]["answer_f1"], fresh[m]["evidence_f1"])
+
+
+def _citing(text: str, answer: str):
+    import re
+
+    def respond(prefix, suffix):
+        m = re.search(r"\[(\d+)\] [^\n]*" + re.escape(text), prefix)
+        return f"{m.group(1) if m else 1}]\nAnswer: {answer}" if m else "]\nAnswer: The paper does not say."
+    return respond
+
+
+def test_eval_across_a_library_reports_retrieval_and_scores(dataset, tmp_path):
+    """--across: both papers in one library, the questions of the first asked without naming it."""
+    from reader_app.assistant.eval_across import run_across
+
+    data = tiny_qasper()
+    data["0001.00001"]["qas"][1]["question"] = "What accuracy does it reach?"  # Porter: accurate != accuracy
+    dataset.write_text(json.dumps(data))
+
+    def respond(prefix, suffix):
+        if "What corpus" in suffix:
+            return _citing("PubMed corpus", "PubMed corpus")(prefix, suffix)
+        if "What accuracy" in suffix:
+            return _citing("91 percent", "91 percent")(prefix, suffix)
+        return "]\nAnswer: The paper does not say."
+
+    out = tmp_path / "across.jsonl"
+    r = run_across(FakeEngine(respond), str(dataset), across=2, papers=1, predictions_out=str(out))
+    assert (r["library_papers"], r["papers"], r["questions"], r["mode"]) == (2, 1, 3, "library")
+    assert r["retrieval_top1"] == 1.0 and r["gold_paper_cited"] == 1.0  # both answerable questions
+    assert r["answer_f1"] == 1.0 and r["evidence_f1"] == 1.0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["mode"] for x in rows] == ["library"] * 3 and rows[0]["cited_papers"] == ["qasper:0001.00001"]
+    # scored against a single-paper run on the same questions
+    single = tmp_path / "single.jsonl"
+    run_eval(FakeEngine(respond), str(dataset), papers=1, mode="quick", predictions_out=str(single))
+    res = run_cli("eval", "qasper", str(dataset), "--score", str(single), str(out), "--baseline", "quick", "--json")
+    assert res.code == 0, res.err
+    by_mode = {x["mode"]: x for x in json.loads(res.out)}
+    assert by_mode["library"]["vs_quick"]["questions"] == 3 and by_mode["quick"]["answer_f1"] == 1.0

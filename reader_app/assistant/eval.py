@@ -22,6 +22,8 @@ from reader_app.assistant.parsing import parse_answer
 from reader_app.assistant.prompts import MODES, is_boolean_question
 from reader_app.core.errors import BadInput
 
+EVAL_MODES = (*MODES, "quick")  # quick: answers from the best passages (passage_qa.py)
+
 
 def prediction(answer) -> dict:
     """QASPER's answer format: "Unanswerable", a bare "Yes"/"No" for a yes/no question, else the text."""
@@ -46,8 +48,8 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
     """
     modes = [mode] if isinstance(mode, str) else list(mode)
     for m in modes:
-        if m not in MODES:
-            raise BadInput(f"unknown mode {m!r}; choose one of {', '.join(MODES)}")
+        if m not in EVAL_MODES:
+            raise BadInput(f"unknown mode {m!r}; choose one of {', '.join(EVAL_MODES)}")
     if papers is not None and papers < 1:
         raise BadInput("--papers must be at least 1")
     if skip < 0:
@@ -72,7 +74,8 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
             for m in modes:
                 t0 = time.perf_counter()
                 for qi, (qid, question) in enumerate(qasper.questions(data[arxiv_id])):
-                    ans = assistant.ask(paper, question, mode=m, k=k)
+                    ans = (assistant.ask_quick(paper, question) if m == "quick"
+                           else assistant.ask(paper, question, mode=m, k=k))
                     pred = predicted[m][qid] = prediction(ans)
                     own[m][qid] = parse_answer(getattr(ans, "raw", "")).answer
                     (first[m] if qi == 0 else follow[m]).append(ans.timings.ttft_s)

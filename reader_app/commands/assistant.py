@@ -82,8 +82,14 @@ def register(sub) -> None:
     p.add_argument("--papers", type=int, default=None, metavar="N", help="first N papers in file order")
     p.add_argument("--skip", type=int, default=0, metavar="S",
                    help="pass over the first S papers (--skip 20 --papers 20: papers 21-40)")
-    p.add_argument("--mode", choices=(*MODES, "all"), default="doubledipper",
-                   help="a mode, or 'all' (a list of results; the modes share each paper's KV state)")
+    p.add_argument("--mode", choices=(*MODES, "quick", "all"), default="doubledipper",
+                   help="a mode, 'quick' (answers from the best passages), or 'all' (the three prompt modes; "
+                        "a list of results; the modes share each paper's KV state)")
+    p.add_argument("--across", type=int, default=None, metavar="N",
+                   help="put N papers in one library and ask the questions of the first --papers of them "
+                        "without naming their paper (library questions)")
+    p.add_argument("--baseline", default="zero-shot", metavar="MODE",
+                   help="with --score: the mode each other mode is compared with (default zero-shot)")
     p.add_argument("--k", type=int, default=3)
     p.add_argument("--evidence-candidates", type=int, default=None, metavar="N", help="Evidence may cite only the question's N best paragraphs by BM25 (0: any paragraph; default: the evidence_candidates setting, else 5 for small answers and 10 for capable ones)")
     p.add_argument("--predictions", metavar="OUT.jsonl", default=None, help="also write the predictions")
@@ -255,13 +261,20 @@ def cmd_eval(args):
     if args.score:
         from reader_app.assistant.eval_report import score_files
 
-        return score_files(evaluator, data, args.score,
+        return score_files(evaluator, data, args.score, baseline=args.baseline,
                            reshape_style=(args.answer_style if args.answer_style not in (None, "auto") else True)
                            if args.reshape else None)
     engine = _open_engine(args)
     progress = (lambda s: print(s, file=sys.stderr, flush=True)) if args.progress else None
     try:
         from reader_app.assistant.prompts import MODES
+
+        if args.across is not None:
+            from reader_app.assistant.eval_across import run_across
+
+            return run_across(engine, args.file, across=args.across, papers=args.papers, skip=args.skip,
+                              predictions_out=args.predictions, on_progress=progress,
+                              answer_style=args.answer_style)
 
         mode = list(MODES) if args.mode == "all" else args.mode
         return run_eval(engine, args.file, papers=args.papers, skip=args.skip, mode=mode, k=args.k,
@@ -293,8 +306,13 @@ def render_eval(r) -> str:
                      f"{r['ttft_first_s']} s, follow-up TTFT {r['ttft_followup_s']} s")
     elif r.get("seconds_per_paper") is not None:
         lines.append(f"{r['seconds_per_paper']} s per paper")
-    vs = r.get("vs_zero-shot")
-    if vs and vs.get("mean") is not None:
-        lines.append(f"minus zero-shot: {vs['mean']:+.3f} (95% {vs['low']:+.3f} to {vs['high']:+.3f}; "
-                     f"{vs['better']} questions better, {vs['worse']} worse of {vs['questions']})")
+    if r.get("library_papers") is not None:
+        lines.append(f"across a library of {r['library_papers']} papers: gold paper first {_pct(r['retrieval_top1'])}, "
+                     f"in the top 3 {_pct(r['retrieval_top3'])}, cited {_pct(r['gold_paper_cited'])} "
+                     f"(answerable questions); {r['seconds_per_question']} s per question, median first token "
+                     f"{r['ttft_s']} s")
+    for key, vs in r.items():
+        if key.startswith("vs_") and isinstance(vs, dict) and vs.get("mean") is not None:
+            lines.append(f"minus {key[3:]}: {vs['mean']:+.3f} (95% {vs['low']:+.3f} to {vs['high']:+.3f}; "
+                         f"{vs['better']} questions better, {vs['worse']} worse of {vs['questions']})")
     return "\n".join(lines)
