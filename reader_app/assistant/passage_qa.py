@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from reader_app.assistant import prompts
 from reader_app.assistant.citations import content_words
-from reader_app.assistant.windows import INCLUDED_KINDS
+from reader_app.assistant.windows import INCLUDED_KINDS, truncate
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Citation, Paper, Paragraph, Scope
 
@@ -77,20 +77,6 @@ def _units(paper: Paper, ranking: list[tuple[int, float]], per_paper: int) -> li
     return units
 
 
-def _cut(text: str, count: Callable[[str], int], limit: int) -> str:
-    if count(text) <= limit:
-        return text
-    words = text.split()
-    lo, hi = 1, len(words)
-    while lo < hi:  # the most words that fit
-        mid = (lo + hi + 1) // 2
-        if count(" ".join(words[:mid])) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return " ".join(words[:lo]) + " …"
-
-
 def build(papers: list[tuple[Paper, list[tuple[int, float]]]], count: Callable[[str], int], budget: int,
           per_paper: int = UNITS_PER_PAPER) -> PassagePrompt:
     """The passage prompt for ``papers`` ([(paper, its ranking for the question)], best first)."""
@@ -124,7 +110,7 @@ def build(papers: list[tuple[Paper, list[tuple[int, float]]]], count: Callable[[
                 if title:
                     out.append(f"## {prompts.clean(title)}")
             n += 1
-            text = _cut(" ".join(p.text.split()), count, PARAGRAPH_TOKENS)
+            text = truncate(" ".join(p.text.split()), count, PARAGRAPH_TOKENS)
             out.append(prompts.paragraph_line(n, text))
             paragraphs[n] = replace(p, text=p.text, section=title)
             where[n] = (paper, p.index + 1)

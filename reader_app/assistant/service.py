@@ -236,13 +236,7 @@ class Assistant:
             on_update: Callable[[AnswerUpdate], None] | None = None) -> Answer:
         """Answer ``question`` (about ``selection``, a passage the reader selected, if given);
         ``progress`` gets one-line notes on what runs now, ``on_update`` the answer so far."""
-        question = " ".join((question or "").split())
-        if selection is not None and not selection.text.strip():
-            selection = None
-        if not question and selection is not None:
-            question = prompts.SELECTION_QUESTION
-        if not question:
-            raise BadInput("the question is empty")
+        question, selection = _question(question, selection)
         if not paper.paragraphs:
             raise BadInput("this paper has no text to ask about")
         if mode not in prompts.MODES:
@@ -298,13 +292,7 @@ class Assistant:
 
     def _ask_passages(self, question: str, selection: Selection | None, build, mode: str,
                       cancel, on_token, on_update, progress) -> Answer:
-        question = " ".join((question or "").split())
-        if selection is not None and not selection.text.strip():
-            selection = None
-        if not question and selection is not None:
-            question = prompts.SELECTION_QUESTION
-        if not question:
-            raise BadInput("the question is empty")
+        question, selection = _question(question, selection)
         asked = prompts.with_selection(question, selection)
         with self._lock:
             req = self.request("zero-shot-evidence", 0)
@@ -414,3 +402,16 @@ class Assistant:
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
         return "".join(pieces)
+
+
+def _question(question: str, selection: Selection | None) -> tuple[str, Selection | None]:
+    """The question with its whitespace tidied, and the selection unless it is empty; a
+    selection asked about with no question gets ``prompts.SELECTION_QUESTION``."""
+    question = " ".join((question or "").split())
+    if selection is not None and not selection.text.strip():
+        selection = None
+    if not question and selection is not None:
+        question = prompts.SELECTION_QUESTION
+    if not question:
+        raise BadInput("the question is empty")
+    return question, selection

@@ -44,7 +44,8 @@ def included(paper: Paper) -> list[Paragraph]:
     return ranked_paragraphs(paper)
 
 
-def _truncate(text: str, count: Callable[[str], int], limit: int) -> str:
+def truncate(text: str, count: Callable[[str], int], limit: int) -> str:
+    """``text`` cut to the longest word prefix of at most ``limit`` tokens (then " …")."""
     if count(text) <= limit:
         return text
     words = text.split()
@@ -73,7 +74,7 @@ def build_windows(paper: Paper, count_tokens: Callable[[str], int], budget: int)
     texts: dict[int, str] = {}
     cost: dict[int, int] = {}
     for p in paras:
-        t = _truncate(" ".join(p.text.split()), count_tokens, per_para)
+        t = truncate(" ".join(p.text.split()), count_tokens, per_para)
         texts[p.index] = t
         cost[p.index] = count_tokens(prompts.paragraph_line(number_of(p), t)) + 1
     overhead = count_tokens(prompts.render_paper(paper.title, [])) + 2

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from reader_app.core.model import Paper, Paragraph
 
 from .db import _locked, _text
-from .search import match_any
+from .search import TAGGED, match_any
 
 TOKENIZE = "porter unicode61 remove_diacritics 2"  # as the library's paragraphs_fts (schema.py)
 WEIGHTS = (1.0, 0.5)  # text, section title
@@ -98,8 +98,7 @@ class RankingMixin:
             where.append(f"g.paper_id IN ({', '.join('?' * len(ids))})")
             params += ids
         if tag is not None:
-            where.append("""g.paper_id IN (SELECT pt.paper_id FROM paper_tags pt JOIN tags t
-                            ON t.id = pt.tag_id WHERE t.name = ?)""")
+            where.append(TAGGED)
             params.append(tag.strip())
         params.append(max(1, int(limit)))
         rows = self._rows(f"""

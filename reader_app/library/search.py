@@ -101,6 +101,10 @@ def match_any(query: str) -> str:
     return " OR ".join(seen)
 
 
+# ``g.paper_id`` (a paragraphs row) belongs to a paper with the tag given as the parameter
+TAGGED = "g.paper_id IN (SELECT pt.paper_id FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id WHERE t.name = ?)"
+
+
 class SearchMixin:
     """Library search over the FTS5 index (needs resolve_id/_rows from Library)."""
 
@@ -116,8 +120,7 @@ class SearchMixin:
             where.append("g.paper_id = ?")
             params.append(self.resolve_id(paper_id))
         if tag is not None:
-            where.append("""g.paper_id IN (SELECT pt.paper_id FROM paper_tags pt JOIN tags t
-                            ON t.id = pt.tag_id WHERE t.name = ?)""")
+            where.append(TAGGED)
             params.append(tag.strip())
         params.append(max(1, int(limit)))
         rows = self._rows(f"""
