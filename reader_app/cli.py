@@ -22,7 +22,7 @@ import traceback
 from reader_app import __version__
 from reader_app.core.errors import ReaderError
 
-COMMAND_MODULES = ("library", "models", "assistant", "prepare", "gui", "maintenance", "reextract")
+COMMAND_MODULES = ("library", "models", "assistant", "prepare", "gui", "maintenance", "reextract", "highlights")
 
 
 class _Parser(argparse.ArgumentParser):

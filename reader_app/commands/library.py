@@ -57,7 +57,9 @@ def register(sub) -> None:
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--tag", metavar="T", default=None)
     p.add_argument("--all", action="store_true")
-    p.add_argument("--out", metavar="DIR", required=True)
+    p.add_argument("--out", metavar="DIR", default=None, help="folder for the Markdown files")
+    p.add_argument("--annotated-pdf", metavar="OUT.pdf", default=None,
+                   help="write a copy of the paper's PDF with its highlights as annotations")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=cmd_export, render=lambda r: "\n".join(r["files"]) or "nothing to export")
 
@@ -295,11 +297,23 @@ def cmd_export(args):
     from reader_app.export.markdown import export_papers
 
     _require_one_choice(args, "export")
-    out = os.path.abspath(args.out)
+    if not args.out and not args.annotated_pdf:
+        raise BadInput("export needs --out DIR (Markdown) or --annotated-pdf OUT.pdf")
+    result = {"out": None, "files": []}
     with open_library(args) as lib:
         ids, index_title = _chosen_ids(args, lib)
-        files = export_papers(lib, ids, out, force=args.force, index_title=index_title)
-    return {"out": out, "files": [str(f) for f in files]}
+        if args.annotated_pdf:
+            from reader_app.commands.highlights import export_annotated
+
+            if not args.ids:
+                raise BadInput("--annotated-pdf takes exactly one paper ID")
+            done = export_annotated(lib, ids, args.annotated_pdf, force=args.force)
+            result.update(done, files=[done["annotated_pdf"]])
+        if args.out:
+            out = os.path.abspath(args.out)
+            files = export_papers(lib, ids, out, force=args.force, index_title=index_title)
+            result.update(out=out, files=result["files"] + [str(f) for f in files])
+    return result
 
 
 # --- bibtex ------------------------------------------------------------------------------

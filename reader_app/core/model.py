@@ -82,6 +82,7 @@ class Paper:
     file: str = ""  # the library's own copy of the PDF
     original_path: str = ""
     added: str = ""  # ISO 8601 UTC
+    annotations: list["Highlight"] = field(default_factory=list)  # the PDF's own, read on import
 
     @property
     def sha256(self) -> str:
@@ -103,6 +104,67 @@ class Note:
     quote: str | None = None
     created: str = ""
     updated: str = ""
+
+
+# Highlight colours (Zotero's palette): name -> "#rrggbb".  Any "#rrggbb" is accepted too.
+HIGHLIGHT_COLORS = {
+    "yellow": "#ffd400", "red": "#ff6666", "green": "#5fb236", "blue": "#2ea8e5",
+    "purple": "#a28ae5", "orange": "#f19837", "gray": "#aaaaaa",
+}
+# markup kinds (drawn over text at their quads) and note kinds (a comment at a point)
+MARKUP_KINDS = ("highlight", "underline", "strikeout", "squiggly")
+NOTE_KINDS = ("text", "freetext")
+
+
+def color_name(hex_color: str) -> str:
+    """"yellow" for "#ffd400"; the nearest palette name for any other "#rrggbb"."""
+    c = (hex_color or "").lower()
+    for name, value in HIGHLIGHT_COLORS.items():
+        if value == c:
+            return name
+    try:
+        r, g, b = (int(c[i:i + 2], 16) for i in (1, 3, 5))
+    except ValueError:
+        return "yellow"
+
+    def dist(v: str) -> int:
+        return sum((a - int(v[i:i + 2], 16)) ** 2 for a, i in zip((r, g, b), (1, 3, 5)))
+    return min(HIGHLIGHT_COLORS, key=lambda n: dist(HIGHLIGHT_COLORS[n]))
+
+
+@dataclass
+class Highlight:
+    """A mark on a page: a highlight (or underline, ...) over text, or a note at a point."""
+
+    id: int = 0
+    paper_id: str = ""
+    page: int = 1  # 1-based
+    quads: list[BBox] = field(default_factory=list)  # one box per line, PDF points, as displayed
+    color: str = HIGHLIGHT_COLORS["yellow"]  # "#rrggbb"
+    text: str = ""  # the text under the quads
+    note: str = ""  # the reader's comment (Markdown)
+    kind: str = "highlight"  # one of MARKUP_KINDS + NOTE_KINDS
+    author: str = ""
+    source: str = "user"  # "user": made here; "pdf": read from the PDF's own annotations
+    key: str = ""  # imported ones: identifies the PDF annotation (re-import adds no duplicate)
+    created: str = ""
+    updated: str = ""
+
+    @property
+    def color_name(self) -> str:
+        return color_name(self.color)
+
+    def bbox(self) -> BBox:
+        if not self.quads:
+            return (0.0, 0.0, 0.0, 0.0)
+        return (min(q[0] for q in self.quads), min(q[1] for q in self.quads),
+                max(q[2] for q in self.quads), max(q[3] for q in self.quads))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["quads"] = [list(q) for q in self.quads]
+        d["color_name"] = self.color_name
+        return d
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Markdown export: one UTF-8 CommonMark file per paper (+ index.md), Obsidian-friendly.
 
 Layout of a paper's file: YAML front matter (title, authors, year, doi, arxiv, tags,
-source, id), the title, the abstract, the notes in page order (page reference as a
+source, id), the title, the abstract, the highlights in page order (page, colour, the
+quoted text as a blockquote, the highlight's note), the notes in page order (page reference as a
 heading, the quote as a blockquote, then the note's own Markdown), the cached summaries
 (TL;DR first, then sections, with citations like ``[¶12, p. 4]``) and the Q&A history.
 Each export also writes ``references.bib`` (see :mod:`bibtex`) holding the exported
@@ -133,7 +134,29 @@ def _latest_summaries(summaries: list[dict]) -> list[dict]:
     return [best[k] for k in sorted(best, key=_section_order)]
 
 
-def render_paper(paper, notes: list, summaries: list[dict], history: list, citekey: str | None = None) -> str:
+def render_highlights(highlights: list) -> list[str]:
+    """The "## Highlights" section: page order, a heading per mark (page, colour, kind), the
+    quoted text as a blockquote, then its note.  A note made here is the reader's Markdown;
+    one read from the PDF's annotations (and its author) is escaped like other PDF text."""
+    if not highlights:
+        return []
+    out = ["## Highlights"]
+    for h in highlights:
+        what = [f"p. {h.page}", h.color_name] + ([] if h.kind == "highlight" else
+                                                 ["comment" if h.kind in ("text", "freetext") else h.kind])
+        out.append("### " + " · ".join(what))
+        if h.text:
+            out.append(blockquote(h.text))
+        note = clean(h.note).strip()
+        if note:
+            out.append(note if h.source == "user" else md_text(note))
+        if h.source == "pdf":
+            out.append(f"*From the PDF{(' — ' + md_line(h.author)) if h.author.strip() else ''}*")
+    return out
+
+
+def render_paper(paper, notes: list, summaries: list[dict], history: list, citekey: str | None = None,
+                 highlights: list = ()) -> str:
     title = clean(paper.title).strip()
     fm = ["---", f"title: {yaml_str(title or 'Untitled')}"]
     fm += _yaml_list("authors", [clean(a) for a in paper.authors])
@@ -157,6 +180,7 @@ def render_paper(paper, notes: list, summaries: list[dict], history: list, citek
     if clean(paper.abstract).strip():
         out += ["## Abstract", md_text(paper.abstract)]
 
+    out += render_highlights(list(highlights))
     out.append("## Notes")
     if not notes:
         out.append("*No notes.*")
@@ -252,7 +276,8 @@ def export_papers(lib, paper_ids: Iterable[str], out_dir: str | os.PathLike, *, 
 
     # render everything first: a failing lookup must not leave a half-written export
     keys = cite_keys(papers)
-    texts = [render_paper(p, lib.notes(p.id), lib.summaries(p.id), lib.qa_history(p.id), citekey=k)
+    texts = [render_paper(p, lib.notes(p.id), lib.summaries(p.id), lib.qa_history(p.id), citekey=k,
+                          highlights=lib.highlights(p.id))
              for p, k in zip(papers, keys)]
     bib = root / BIB_NAME
     try:

@@ -22,6 +22,7 @@ from reader_app.core.model import Paper, Paragraph, Section, ocr_pages_of
 
 from . import schema
 from .db import _locked, _text, connect, dumps, loads, now, write
+from .highlights import HighlightsMixin
 from .notes import NotesMixin
 from .ranking import RankingMixin
 from .search import SearchMixin
@@ -47,7 +48,7 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class Library(SearchMixin, RankingMixin, NotesMixin, AssistantStoreMixin, MaintenanceMixin):
+class Library(SearchMixin, RankingMixin, NotesMixin, HighlightsMixin, AssistantStoreMixin, MaintenanceMixin):
     """A library folder: ``library.sqlite3`` plus ``files/<sha256>.pdf`` copies."""
 
     def __init__(self, path: Path, db) -> None:  # use Library.open()
@@ -182,6 +183,7 @@ class Library(SearchMixin, RankingMixin, NotesMixin, AssistantStoreMixin, Mainte
                     "warnings": dumps([_text(w) for w in paper.warnings]),
                 })
                 self._insert_structure(paper)
+                self._insert_imported(paper.id, paper.annotations)  # the PDF's own annotations
                 self._add_tags(paper.id, paper.tags)
         except BaseException:
             if created_file:
@@ -238,7 +240,7 @@ class Library(SearchMixin, RankingMixin, NotesMixin, AssistantStoreMixin, Mainte
     def replace_extraction(self, paper_id: str, paper: Paper) -> Paper:
         """Replace what extraction made of a stored paper (metadata, sections, paragraphs)
         with ``paper``, a fresh extraction of the same PDF, in one transaction.  The row
-        itself stays, so its notes (with their pages), tags, Q&A history, summaries and
+        itself stays, so its notes (with their pages), highlights, tags, Q&A history, summaries and
         cached demonstrations stay attached."""
         pid = self.resolve_id(paper_id)
         with write(self.db):
@@ -252,6 +254,7 @@ class Library(SearchMixin, RankingMixin, NotesMixin, AssistantStoreMixin, Mainte
             self.db.execute("DELETE FROM sections WHERE paper_id = ?", [pid])
             paper.id = pid
             self._insert_structure(paper)
+            self._insert_imported(pid, paper.annotations)  # new ones only: keys already kept are skipped
         return self.get_paper(pid, with_paragraphs=False)
 
     @_locked

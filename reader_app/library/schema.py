@@ -146,12 +146,43 @@ def _v4_qa_selection(db: sqlite_utils.Database) -> None:
                        [m.group(1), m.group(3), int(m.group(2) or 0), row_id])
 
 
+def _v5_highlights(db: sqlite_utils.Database) -> None:
+    """Issue L: highlights (and the PDF's own annotations) kept on the page. ``quads``: JSON
+    list of [x0, y0, x1, y1] boxes (one per line, PDF points as displayed); ``y0``/``x0`` of
+    the first box order them on the page; an imported one has ``import_key`` (unique per
+    paper, so re-importing adds nothing) and, once deleted, ``deleted = 1`` (so re-importing
+    does not bring it back)."""
+    db.execute("""
+        CREATE TABLE highlights (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            page INTEGER NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'highlight',
+            quads TEXT NOT NULL DEFAULT '[]',
+            y0 REAL NOT NULL DEFAULT 0,
+            x0 REAL NOT NULL DEFAULT 0,
+            color TEXT NOT NULL DEFAULT '#ffd400',
+            text TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT 'user',
+            import_key TEXT,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX highlights_paper ON highlights(paper_id, page, y0, x0)")
+    db.execute("CREATE UNIQUE INDEX highlights_import ON highlights(paper_id, import_key) "
+               "WHERE import_key IS NOT NULL")
+
+
 # ORDERED. Version N is MIGRATIONS[N-1]. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_core,
     _v2_assistant,
     _v3_qa_raw,
     _v4_qa_selection,
+    _v5_highlights,
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

@@ -38,6 +38,7 @@ def extract_paper(path: str | Path, password: str | None = None) -> Paper:
     doc = open_pdf(p, password)
     try:
         paper = _extract(doc)
+        _read_annotations(doc, paper)
         paper.id = sha256_file(p)
         paper.original_path = str(p)
         if not paper.title:
@@ -49,6 +50,20 @@ def extract_paper(path: str | Path, password: str | None = None) -> Paper:
         raise PdfError(f"cannot extract the PDF's text ({_short(exc)})") from None
     finally:
         doc.close()
+
+
+def _read_annotations(doc, paper: Paper) -> None:
+    """The PDF's own highlights and notes (issue L), kept by the library on import."""
+    from reader_app.pdf.annotations import read_annotations
+
+    try:
+        paper.annotations, skipped = read_annotations(doc)
+    except Exception:  # noqa: BLE001 - annotations are extra: the paper's text still imports
+        paper.annotations, skipped = [], 0
+        paper.warnings.append("the PDF's annotations could not be read")
+    if skipped:
+        paper.warnings.append(f"skipped {skipped} PDF annotation{'s' if skipped != 1 else ''} "
+                              "(unreadable, empty or past the limit)")
 
 
 def _norm(s: str) -> str:

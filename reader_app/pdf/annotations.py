@@ -1,0 +1,258 @@
+"""A PDF's own annotations in and out: read them on import, find text for a highlight,
+write a copy of the PDF carrying our highlights as standard annotations.
+
+Boxes are PDF points as displayed (origin top left of the rotated page), like the words
+of ``render.RenderDoc``, so what the view draws and what is stored agree; PyMuPDF's
+annotation coordinates are those of the unrotated page, converted here both ways.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import pymupdf
+
+from reader_app.core.errors import BadInput, PdfError
+from reader_app.core.model import HIGHLIGHT_COLORS, Highlight
+from reader_app.pdf.opening import _short, open_pdf
+
+MAX_IMPORT = 5000  # annotations read from one PDF; the rest are skipped (and counted)
+MAX_TEXT = 5000  # characters of text kept from under one annotation
+
+_KINDS = {
+    pymupdf.PDF_ANNOT_HIGHLIGHT: "highlight",
+    pymupdf.PDF_ANNOT_UNDERLINE: "underline",
+    pymupdf.PDF_ANNOT_STRIKE_OUT: "strikeout",
+    pymupdf.PDF_ANNOT_SQUIGGLY: "squiggly",
+    pymupdf.PDF_ANNOT_TEXT: "text",
+    pymupdf.PDF_ANNOT_FREE_TEXT: "freetext",
+}
+_WRITERS = {
+    "highlight": "add_highlight_annot", "underline": "add_underline_annot",
+    "strikeout": "add_strikeout_annot", "squiggly": "add_squiggly_annot",
+}
+AUTHOR = "reader-app"
+
+
+def _hex(rgb) -> str:
+    try:
+        r, g, b = (max(0, min(255, round(float(v) * 255))) for v in list(rgb)[:3])
+    except (TypeError, ValueError):
+        return HIGHLIGHT_COLORS["yellow"]
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _rgb(hex_color: str) -> tuple[float, float, float]:
+    c = (hex_color or HIGHLIGHT_COLORS["yellow"]).lstrip("#")
+    try:
+        return tuple(int(c[i:i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
+    except ValueError:
+        return (1.0, 0.83, 0.0)
+
+
+def _pdf_date(value: str) -> str:
+    """PDF date "D:20240131120000Z" (or "D:2024...+01'00'") -> "2024-01-31T12:00:00Z"; "" if odd."""
+    m = re.match(r"D?:?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?", value or "")
+    if not m:
+        return ""
+    y, mo, d, h, mi, s = (g or dflt for g, dflt in zip(m.groups(), ("", "01", "01", "00", "00", "00")))
+    return f"{y}-{mo}-{d}T{h}:{mi}:{s}Z"
+
+
+class _PageWords:
+    """The words of a page sorted by their middle line, for 'which words lie in this box'."""
+
+    def __init__(self, page):
+        words = sorted(page.get_text("words", sort=True), key=lambda w: (w[1] + w[3]) / 2)
+        self.words = words
+        self.mids = [(w[1] + w[3]) / 2 for w in words]
+
+    def text_in(self, rects) -> str:
+        picked = []
+        for r in rects:
+            lo = bisect.bisect_left(self.mids, r.y0)
+            hi = bisect.bisect_right(self.mids, r.y1)
+            for w in self.words[lo:hi]:
+                cx = (w[0] + w[2]) / 2
+                if r.x0 - 1 <= cx <= r.x1 + 1:
+                    picked.append(w)
+        picked.sort(key=lambda w: (w[5], w[6], w[7]))  # block, line, word: reading order
+        return " ".join(w[4] for w in picked)[:MAX_TEXT]
+
+
+def _quad_rects(annot) -> list:
+    """The boxes of a markup annotation (unrotated coordinates): one per QuadPoints quad."""
+    v = annot.vertices or []
+    rects = []
+    for i in range(0, len(v) - 3, 4):
+        xs = [p[0] for p in v[i:i + 4]]
+        ys = [p[1] for p in v[i:i + 4]]
+        rects.append(pymupdf.Rect(min(xs), min(ys), max(xs), max(ys)))
+    return rects or [annot.rect]
+
+
+def read_annotations(doc, limit: int = MAX_IMPORT) -> tuple[list[Highlight], int]:
+    """The highlights, underlines, strike-outs, squigglies and text/free-text notes of
+    ``doc`` (an open pymupdf Document), with the text under the markup ones.  Returns
+    (annotations, skipped): those past ``limit`` or unreadable are skipped and counted."""
+    out: list[Highlight] = []
+    skipped = 0
+    for pno in range(doc.page_count):
+        try:
+            page = doc[pno]
+            if not page.first_annot:
+                continue
+            annots = list(page.annots(types=list(_KINDS)))
+        except Exception:  # a broken /Annots array
+            skipped += 1
+            continue
+        words = None
+        rot = page.rotation_matrix if page.rotation else None
+        for annot in annots:
+            if len(out) >= limit:
+                skipped += 1
+                continue
+            try:
+                kind = _KINDS[annot.type[0]]
+                info = annot.info or {}
+                rects = _quad_rects(annot) if kind not in ("text", "freetext") else [annot.rect]
+                rects = [r for r in rects if r.is_valid and not r.is_empty and not r.is_infinite] or \
+                    ([annot.rect] if kind in ("text", "freetext") else [])
+                if not rects:
+                    skipped += 1
+                    continue
+                text = ""
+                if kind not in ("text", "freetext"):
+                    if words is None:
+                        words = _PageWords(page)
+                    text = words.text_in(rects)
+                note = (info.get("content") or "").strip()
+                if kind in ("text", "freetext") and not note:
+                    continue  # an empty sticky note says nothing
+                colors = annot.colors or {}
+                color = _hex(colors.get("stroke") or colors.get("fill") or (1, 0.83, 0))
+                shown = [r * rot if rot is not None else r for r in rects]
+                quads = [(round(r.x0, 2), round(r.y0, 2), round(r.x1, 2), round(r.y1, 2)) for r in shown]
+                key_src = f"{kind}|{pno + 1}|{quads}|{note}|{info.get('title', '')}"
+                out.append(Highlight(
+                    page=pno + 1, quads=quads, color=color, text=text, note=note, kind=kind,
+                    author=(info.get("title") or "").strip(), source="pdf",
+                    key=hashlib.sha1(key_src.encode("utf-8", "replace")).hexdigest(),
+                    created=_pdf_date(info.get("creationDate", "")),
+                    updated=_pdf_date(info.get("modDate", ""))))
+            except Exception:  # one malformed annotation: skip it, keep the rest
+                skipped += 1
+    return out, skipped
+
+
+def read_annotations_file(path: str | Path, password: str | None = None,
+                          limit: int = MAX_IMPORT) -> tuple[list[Highlight], int]:
+    doc = open_pdf(Path(path), password)
+    try:
+        return read_annotations(doc, limit)
+    finally:
+        doc.close()
+
+
+# ---- text -> boxes ------------------------------------------------------------------
+
+def _norm(s: str) -> str:
+    return " ".join(s.split())
+
+
+def find_text(path: str | Path, page: int, text: str, password: str | None = None) -> tuple[list, str]:
+    """The boxes (one per line, as displayed) and the words of the first occurrence of
+    ``text`` on ``page`` (1-based).  Whitespace and line breaks do not matter; case only
+    when no exact match exists.  BadInput when the page or the text is not there."""
+    want = _norm(text or "")
+    if not want:
+        raise BadInput("empty text: give the words to highlight")
+    doc = open_pdf(Path(path), password)
+    try:
+        if not isinstance(page, int) or not 1 <= page <= doc.page_count:
+            raise BadInput(f"page {page} is out of range (the paper has {doc.page_count} pages)")
+        p = doc[page - 1]
+        words = p.get_text("words", sort=True)
+        rot = p.rotation_matrix if p.rotation else None
+    finally:
+        doc.close()
+    joined, starts = "", []
+    for w in words:
+        if joined:
+            joined += " "
+        starts.append(len(joined))
+        joined += w[4]
+    at = -1
+    for pattern, flags in ((r"(?<!\w)%s(?!\w)", 0), (r"(?<!\w)%s(?!\w)", re.I), ("%s", 0), ("%s", re.I)):
+        m = re.search(pattern % re.escape(want), joined, flags)  # whole words first, then inside words
+        if m:
+            at = m.start()
+            break
+    if at < 0:
+        short = want if len(want) <= 60 else want[:57] + "..."
+        raise BadInput(f"text not found on page {page}: {short!r}")
+    first = bisect.bisect_right(starts, at) - 1
+    last = bisect.bisect_right(starts, at + len(want) - 1) - 1
+    chosen = words[first:last + 1]
+    lines: dict[tuple[int, int], list] = {}
+    for w in chosen:
+        lines.setdefault((w[5], w[6]), []).append(w)
+    boxes = []
+    for ws in lines.values():
+        r = pymupdf.Rect(min(w[0] for w in ws), min(w[1] for w in ws), max(w[2] for w in ws), max(w[3] for w in ws))
+        if rot is not None:
+            r = r * rot
+        boxes.append((round(r.x0, 2), round(r.y0, 2), round(r.x1, 2), round(r.y1, 2)))
+    return boxes, " ".join(w[4] for w in chosen)
+
+
+# ---- our highlights -> an annotated copy ----------------------------------------------
+
+def write_annotated(src: str | Path, out: str | Path, highlights: list[Highlight],
+                    password: str | None = None) -> int:
+    """Write a copy of ``src`` to ``out`` with ``highlights`` as standard PDF annotations
+    (Highlight / Underline / StrikeOut / Squiggly with their colour and note, Text notes).
+    ``src`` is never modified; ``out`` is written to a temporary name and renamed into
+    place.  Returns how many annotations were added."""
+    src_p, out_p = Path(src).resolve(), Path(out).expanduser()
+    if out_p.exists() and out_p.resolve() == src_p:
+        raise BadInput("the annotated copy cannot replace the original PDF; choose another file name")
+    if out_p.is_dir():
+        raise BadInput(f"{out_p} is a folder; give a file name such as {out_p / 'annotated.pdf'}")
+    if not out_p.parent.is_dir():
+        raise BadInput(f"no such folder: {out_p.parent}")
+    doc = open_pdf(src_p, password)
+    added = 0
+    tmp = out_p.with_name(f".{out_p.name}.{os.getpid()}.tmp")
+    try:
+        for h in highlights:
+            if not 1 <= h.page <= doc.page_count:
+                continue
+            page = doc[h.page - 1]
+            derot = page.derotation_matrix if page.rotation else None
+            rects = [pymupdf.Rect(q) * derot if derot is not None else pymupdf.Rect(q) for q in h.quads]
+            if not rects:
+                continue
+            if h.kind in _WRITERS:
+                annot = getattr(page, _WRITERS[h.kind])(quads=[r.quad for r in rects])
+            else:
+                annot = page.add_text_annot(rects[0].tl, h.note or h.text or " ")
+            annot.set_colors(stroke=_rgb(h.color))
+            annot.set_info(content=h.note or "", title=h.author or AUTHOR)
+            annot.update()
+            added += 1
+        try:
+            doc.save(str(tmp), garbage=1, deflate=True)
+            os.replace(tmp, out_p)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise BadInput(f"cannot write {out_p}: {getattr(exc, 'strerror', None) or _short(exc)}") from None
+    except PdfError:
+        raise
+    finally:
+        doc.close()
+        tmp.unlink(missing_ok=True)
+    return added
