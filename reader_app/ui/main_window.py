@@ -48,7 +48,7 @@ from reader_app.ui.ops import run_op
 from reader_app.ui.pdf_view import PdfView
 from reader_app.ui.status import OpStatus
 from reader_app.ui.window_state import WindowStateMixin
-from reader_app.ui import window_actions
+from reader_app.ui import highlights, window_actions
 
 log = logging.getLogger("reader_app.ui")
 ZOOM_STEPS = (50, 75, 100, 125, 150, 200, 300, 400)
@@ -175,6 +175,7 @@ class MainWindow(WindowStateMixin, QMainWindow):
                 worker.requestFinished.connect(lambda rid, _r: self.op_status.clear_external(rid))
                 worker.requestFailed.connect(lambda rid, _m: self.op_status.clear_external(rid))
                 worker.requestCancelled.connect(lambda rid: self.op_status.clear_external(rid))
+        highlights.install(self)  # Ctrl+Shift+H, the PDF view's context menu, kept highlights drawn
         self._model_state("none", "")
         self.library_pane.refresh()
 

@@ -1,4 +1,7 @@
-"""The Notes tab: the paper's notes grouped by page, a note editor, and its tags.
+"""The Notes tab: the paper's highlights and notes grouped by page, a note editor, and its tags.
+
+A highlight shows its colour, its quoted text (click: ``highlightActivated(page, bbox)``,
+the window scrolls there) and its note, with Colour / Note / Delete links.
 
 Every read and write goes through ``ui.ops`` on a worker thread with that thread's own
 ``Library`` (``services.library()``); the panel re-reads the notes after each change
@@ -12,11 +15,13 @@ import re
 
 from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QFont, QKeySequence, QShortcut, QTextDocument
+from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -25,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reader_app.core.model import Highlight
+from reader_app.ui.highlights import MENU_COLORS, color_icon
 from reader_app.ui.ops import run_op
 
 QUOTE_LIMIT = 2000
@@ -43,6 +50,7 @@ def parse_tags(text: str) -> list[str]:
 class NotesPanel(QWidget):
     notesChanged = Signal()
     pageActivated = Signal(int)  # a note's page was double-clicked
+    highlightActivated = Signal(int, object)  # a highlight was clicked: page, bbox
 
     def __init__(self, services, parent=None):
         super().__init__(parent)
@@ -50,6 +58,7 @@ class NotesPanel(QWidget):
         self.paper_id: str | None = None
         self.current_page = 1
         self.notes: list = []
+        self.highlights: list = []
         self.tags: list[str] = []
         self._selection = ("", 0)
         self._quote: tuple[str, int] | None = None  # (text, page) for the note being written
@@ -77,7 +86,8 @@ class NotesPanel(QWidget):
         self.view.setOpenLinks(False)
         self.view.setOpenExternalLinks(False)
         self.view.anchorClicked.connect(self._anchor)
-        self.view.setPlaceholderText("No notes yet. Write one below; select text in the PDF to quote it.")
+        self.view.setPlaceholderText("No notes yet. Write one below; select text in the PDF to quote it, "
+                                     "or highlight it (Ctrl+Shift+H or right-click).")
         lay.addWidget(self.view, 1)
 
         editor = QFrame(self)
@@ -137,7 +147,7 @@ class NotesPanel(QWidget):
         if paper_id == self.paper_id:
             return
         self.paper_id = paper_id
-        self.notes, self.tags = [], []
+        self.notes, self.tags, self.highlights = [], [], []
         self._editing, self._quote = None, None
         self.editor.clear()
         self.tags_edit.clear()
@@ -162,7 +172,7 @@ class NotesPanel(QWidget):
             lib = self.services.library()
             notes = list(lib.notes(pid))
             tags = list(lib.get_paper(pid, with_paragraphs=False).tags)
-            return notes, tags
+            return notes, tags, list(lib.highlights(pid))
 
         run_op(self, load, on_success=lambda res, pid=pid: self._loaded(pid, *res),
                on_failure=self._failed)
@@ -193,7 +203,11 @@ class NotesPanel(QWidget):
                 self._update_editor()
             self._failed(exc)
 
-        if editing is not None:
+        if isinstance(editing, Highlight):
+            hid = editing.id
+            run_op(self, lambda: self.services.library().update_highlight(hid, note=text),
+                   on_success=lambda _r: self._changed("Note saved."), on_failure=failed)
+        elif editing is not None:
             nid = editing.id
             run_op(self, lambda: self.services.library().update_note(nid, text=text),
                    on_success=lambda _r: self._changed("Note saved."), on_failure=failed)
@@ -226,6 +240,46 @@ class NotesPanel(QWidget):
         self._update_editor()
         self.editor.setFocus()
 
+    # ---- highlights --------------------------------------------------------------------
+    def highlight(self, highlight_id: int):
+        return next((h for h in self.highlights if h.id == highlight_id), None)
+
+    def edit_highlight_note(self, highlight_id: int) -> None:
+        h = self.highlight(highlight_id)
+        if h is None:
+            return
+        self._editing = h
+        self._quote = (h.text, h.page) if h.text else None
+        self.editor.setPlainText(h.note)
+        self._update_editor()
+        self.editor.setFocus()
+
+    def recolor_highlight(self, highlight_id: int, color: str) -> None:
+        run_op(self, lambda: self.services.library().update_highlight(highlight_id, color=color),
+               on_success=lambda _r: self._changed("Highlight recoloured."), on_failure=self._failed)
+
+    def delete_highlight(self, highlight_id: int, confirm: bool = True) -> None:
+        h = self.highlight(highlight_id)
+        if h is None:
+            return
+        if confirm and h.note.strip():  # its note would go with it
+            answer = QMessageBox.question(self, "Delete highlight", "Delete this highlight and its note?\n\n"
+                                          + " ".join(h.note.split())[:80], QMessageBox.Yes | QMessageBox.No,
+                                          QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                return
+        if self._editing is not None and self._editing is h:
+            self.cancel_edit()
+        run_op(self, lambda: self.services.library().delete_highlight(highlight_id),
+               on_success=lambda _r: self._changed("Highlight deleted."), on_failure=self._failed)
+
+    def _color_menu(self, highlight_id: int) -> None:
+        menu = QMenu(self)
+        for name in MENU_COLORS:
+            menu.addAction(color_icon(name), name.capitalize(),
+                           lambda n=name: self.recolor_highlight(highlight_id, n))
+        menu.popup(QCursor.pos())
+
     def cancel_edit(self) -> None:
         self._editing, self._quote = None, None
         self.editor.clear()
@@ -251,7 +305,17 @@ class NotesPanel(QWidget):
             number = int(value)
         except ValueError:
             return
-        if kind == "edit":
+        if kind == "hl":
+            h = self.highlight(number)
+            if h is not None:
+                self.highlightActivated.emit(h.page, h.bbox())
+        elif kind == "hlnote":
+            self.edit_highlight_note(number)
+        elif kind == "hlcolor":
+            self._color_menu(number)
+        elif kind == "hldelete":
+            self.delete_highlight(number)
+        elif kind == "edit":
             self.edit_note(number)
         elif kind == "delete":
             self.delete_note(number)
@@ -287,10 +351,11 @@ class NotesPanel(QWidget):
         self.reload()
         self.notesChanged.emit()
 
-    def _loaded(self, pid, notes, tags) -> None:
+    def _loaded(self, pid, notes, tags, highlights=()) -> None:
         if pid != self.paper_id:
             return
         self.notes = notes
+        self.highlights = list(highlights)
         self.tags = [str(t) for t in tags]
         if not self.tags_edit.hasFocus():
             self.tags_edit.setText(", ".join(self.tags))
@@ -307,13 +372,15 @@ class NotesPanel(QWidget):
             self._status_timer.start(seconds * 1000)
 
     def _render(self) -> None:
-        self.view.setHtml(notes_html(self.notes, self.palette()) if self.notes else "")
+        self.view.setHtml(notes_html(self.notes, self.palette(), self.highlights)
+                          if self.notes or self.highlights else "")
         self._update_buttons()
 
     def _update_editor(self) -> None:
         if self._editing is not None:
             where = f" (p. {self._editing.page})" if self._editing.page else ""
-            self.editor_title.setText(f"Editing note{where}")
+            what = "note on highlight" if isinstance(self._editing, Highlight) else "note"
+            self.editor_title.setText(f"Editing {what}{where}")
             self.save_button.setText("Save")
         else:
             page = self._quote[1] if self._quote else self.current_page
@@ -335,7 +402,7 @@ class NotesPanel(QWidget):
         self.cancel_button.setVisible(self._editing is not None or bool(self._quote))
 
     def changeEvent(self, event):  # noqa: N802 - re-colour on palette change (dark mode)
-        if event.type() == QEvent.PaletteChange and self.notes:
+        if event.type() == QEvent.PaletteChange and (self.notes or self.highlights):
             self._render()
         super().changeEvent(event)
 
@@ -348,18 +415,46 @@ def _markdown_html(text: str) -> str:
     return m.group(1) if m else html.escape(text)
 
 
-def notes_html(notes, palette) -> str:
-    """The notes as one HTML page: a heading per page, each note's quote, Markdown text,
-    date and Edit / Delete links (``edit:ID``, ``delete:ID``; ``page:N`` on headings)."""
+def highlight_html(h, muted: str, ink: str = "#000000") -> str:
+    """One highlight: a bar of its colour beside its quoted text (``hl:ID`` jumps there), its
+    note, and Colour / Note / Delete links (``hlcolor:ID``, ``hlnote:ID``, ``hldelete:ID``)."""
+    out = []
+    label = " ".join((h.text or "").split()) or ("Comment" if h.kind in ("text", "freetext") else h.kind)
+    kind = "" if h.kind == "highlight" else f" ({h.kind})"
+    out.append(f'<table width="100%" cellspacing="0" cellpadding="0" style="margin-top: 6px;"><tr>'
+               f'<td width="5" bgcolor="{html.escape(h.color)}"></td><td style="padding-left: 6px;">'
+               f'<a href="hl:{h.id}" style="color: {ink}; text-decoration: none;">'
+               f'“{html.escape(label[:600])}”</a>{html.escape(kind)}</td></tr></table>')
+    if h.note.strip():
+        out.append(_markdown_html(h.note) if h.source == "user" else f"<p>{html.escape(h.note)}</p>")
+    who = f"from the PDF{' · ' + h.author if h.author else ''} · " if h.source == "pdf" else ""
+    when = (h.updated or h.created or "")[:16].replace("T", " ")
+    out.append(f'<p style="margin-top: 0px; margin-bottom: 8px; color: {muted}; font-size: small;">'
+               f'{html.escape(who)}{html.escape(when)} · <a href="hlcolor:{h.id}">{h.color_name.capitalize()}</a>'
+               f' · <a href="hlnote:{h.id}">{"Edit note" if h.note else "Note"}</a>'
+               f' · <a href="hldelete:{h.id}">Delete</a></p>')
+    return "".join(out)
+
+
+def notes_html(notes, palette, highlights=()) -> str:
+    """Highlights and notes as one HTML page: a heading per page (``page:N``), the page's
+    highlights top to bottom (see ``highlight_html``), then its notes: quote, Markdown
+    text, date and Edit / Delete links (``edit:ID``, ``delete:ID``)."""
     muted = palette.color(palette.ColorRole.PlaceholderText).name()
     rule = palette.color(palette.ColorRole.Mid).name()
+    ink = palette.color(palette.ColorRole.Text).name()
     by_page: dict[int, list] = {}
+    marks: dict[int, list] = {}
     for n in notes:
         by_page.setdefault(int(n.page or 0), []).append(n)
+    for h in highlights:
+        marks.setdefault(int(h.page or 0), []).append(h)
+        by_page.setdefault(int(h.page or 0), [])
     out = []
     for page in sorted(by_page, key=lambda p: (p == 0, p)):
         head = f'<a href="page:{page}">Page {page}</a>' if page else "No page"
         out.append(f'<h4 style="margin-top: 10px; margin-bottom: 2px;">{head}</h4>')
+        out += [highlight_html(h, muted, ink) for h in marks.get(page, [])]
         for n in sorted(by_page[page], key=lambda n: (n.created or "", n.id)):
             if n.quote:
                 out.append(f'<table width="100%" cellspacing="0" cellpadding="0" style="margin-top: 4px;"><tr>'

@@ -95,6 +95,29 @@ class TextInteraction:
         end = i1 + 1 if page == p1 else len(words)
         return words[start:end]
 
+    def selected_lines(self) -> list[tuple[int, str, list[tuple[float, float, float, float]]]]:
+        """The selection per page: (page, its text, one box per line), for highlighting."""
+        if not self._selection or self.doc is None:
+            return []
+        out = []
+        for page in range(self._selection[0], self._selection[2] + 1):
+            words = self._selected_words(page)
+            if not words:
+                continue
+            lines: dict[tuple[int, int], list] = {}
+            for w in words:
+                lines.setdefault((w.block, w.line), []).append(w)
+            boxes = [(min(w.x0 for w in ws), min(w.y0 for w in ws), max(w.x1 for w in ws), max(w.y1 for w in ws))
+                     for ws in lines.values()]
+            out.append((page, " ".join(w.text for w in words), boxes))
+        return out
+
+    def clear_selection(self) -> None:
+        if self._selection is not None:
+            self._selection = None
+            self.viewport().update()
+            self.selectionChanged.emit("", 0)
+
     def selected_text(self) -> str:
         if not self._selection or self.doc is None:
             return ""

@@ -22,7 +22,9 @@ Public API (used by the main window and the side panel wiring):
 - ``set_fit("width" | "page" | None)``, ``set_zoom(z)``, ``zoom_in()``, ``zoom_out()``.
 - ``find(query)``, ``find_next()``, ``find_prev()``, ``clear_find()``;
   ``findResults(int current, int total)`` (current is 1-based, 0 = none).
-- ``selected_text()``, ``copy()``; ``selectionChanged(str text, int page)``.
+- ``selected_text()``, ``selected_lines()`` (page, text, line boxes), ``clear_selection()``,
+  ``copy()``; ``selectionChanged(str text, int page)``.
+- ``set_highlights(list[Highlight])`` draws kept highlights; ``highlight_under(pos)``.
 - ``pageChanged(int)``, ``zoomChanged(float)``.
 """
 
@@ -35,6 +37,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractScrollArea
 
+from reader_app.ui.highlight_paint import paint_highlights, highlight_at
 from reader_app.ui.ops import run_op
 from reader_app.ui.pdf_text import TextInteraction
 from reader_app.ui.render_cache import RenderCache
@@ -77,6 +80,7 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
         self._page = 0
         self._pending_target: tuple | None = None
         self.highlight: tuple[int, tuple] | None = None  # (page, bbox) of show_paragraph
+        self.saved_highlights: list = []  # the paper's kept highlights (core.model.Highlight)
         self._selection: tuple[int, int, int, int] | None = None  # page, word .. page, word
         self._drag_anchor: tuple[int, int] | None = None
         self.find_hits: list[tuple[int, tuple]] = []
@@ -167,6 +171,7 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
         self._pending_find = None
         self.highlight = None
         self._selection = None
+        self.saved_highlights = []
         self.find_hits, self.find_index = [], -1
         self.viewport().update()
 
@@ -438,6 +443,8 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
 
     def _paint_overlays(self, painter: QPainter, page: int, rect: QRectF) -> None:
         z = self._zoom
+        if self.saved_highlights:
+            paint_highlights(painter, self.saved_highlights, page, rect, z)
 
         def box(b) -> QRectF:
             return QRectF(rect.x() + b[0] * z, rect.y() + b[1] * z, (b[2] - b[0]) * z, (b[3] - b[1]) * z)
@@ -456,6 +463,16 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
             painter.fillRect(r, QColor(255, 214, 0, 60))
             painter.setPen(QColor(230, 150, 0, 230))
             painter.drawRoundedRect(r, 3, 3)
+
+    def set_highlights(self, highlights) -> None:
+        """Draw these kept highlights (``core.model.Highlight``) on their pages."""
+        self.saved_highlights = list(highlights or [])
+        self.viewport().update()
+
+    def highlight_under(self, pos: QPointF):
+        """The kept highlight under a viewport position, or None."""
+        hit = self._hit(pos)
+        return highlight_at(self.saved_highlights, *hit) if hit else None
 
     def _scrolled(self, _value) -> None:
         self._emit_page()

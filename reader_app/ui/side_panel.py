@@ -80,6 +80,7 @@ class SidePanel(QWidget):
         self.ask_panel.noteRequested.connect(self.notes_panel.add_note)
         self.summary_panel.pageRequested.connect(self.pageRequested)
         self.notes_panel.pageActivated.connect(self.pageRequested)
+        self.notes_panel.highlightActivated.connect(self.citationActivated)  # scroll to the highlight
 
     def minimumSizeHint(self):  # noqa: N802 - Qt API; chips and buttons need ~280 px
         hint = super().minimumSizeHint()
