@@ -23,14 +23,6 @@ from reader_app.pdf.opening import _short, open_pdf
 MAX_IMPORT = 5000  # annotations read from one PDF; the rest are skipped (and counted)
 MAX_TEXT = 5000  # characters of text kept from under one annotation
 
-_KINDS = {
-    pymupdf.PDF_ANNOT_HIGHLIGHT: "highlight",
-    pymupdf.PDF_ANNOT_UNDERLINE: "underline",
-    pymupdf.PDF_ANNOT_STRIKE_OUT: "strikeout",
-    pymupdf.PDF_ANNOT_SQUIGGLY: "squiggly",
-    pymupdf.PDF_ANNOT_TEXT: "text",
-    pymupdf.PDF_ANNOT_FREE_TEXT: "freetext",
-}
 _WRITERS = {
     "highlight": "add_highlight_annot", "underline": "add_underline_annot",
     "strikeout": "add_strikeout_annot", "squiggly": "add_squiggly_annot",
@@ -67,7 +59,7 @@ class _PageWords:
     """The words of a page sorted by their middle line, for 'which words lie in this box'."""
 
     def __init__(self, page):
-        words = sorted(page.get_text("words", sort=True), key=lambda w: (w[1] + w[3]) / 2)
+        words = sorted(page.get_text("words"), key=lambda w: (w[1] + w[3]) / 2)
         self.words = words
         self.mids = [(w[1] + w[3]) / 2 for w in words]
 
@@ -84,15 +76,67 @@ class _PageWords:
         return " ".join(w[4] for w in picked)[:MAX_TEXT]
 
 
-def _quad_rects(annot) -> list:
-    """The boxes of a markup annotation (unrotated coordinates): one per QuadPoints quad."""
-    v = annot.vertices or []
-    rects = []
-    for i in range(0, len(v) - 3, 4):
-        xs = [p[0] for p in v[i:i + 4]]
-        ys = [p[1] for p in v[i:i + 4]]
-        rects.append(pymupdf.Rect(min(xs), min(ys), max(xs), max(ys)))
-    return rects or [annot.rect]
+_SUBTYPES = {"/Highlight": "highlight", "/Underline": "underline", "/StrikeOut": "strikeout",
+             "/Squiggly": "squiggly", "/Text": "text", "/FreeText": "freetext"}
+
+
+_ARRAY = {k: re.compile(r"/%s\s*\[([^\]]*)\]" % k) for k in ("QuadPoints", "Rect", "C")}
+_DATE = {k: re.compile(r"/%s\s*\((D:[0-9]{4,14})" % k) for k in ("CreationDate", "M")}
+_PLAIN = {k: re.compile(r"/%s\s*\(([ -'*-\[\]-~]*)\)" % k) for k in ("Contents", "T")}
+_SUBTYPE = re.compile(r"/Subtype\s*(/[A-Za-z]+)")
+
+
+def _numbers(obj: str, key: str) -> list[float]:
+    m = _ARRAY[key].search(obj)
+    return [float(v) for v in m.group(1).split()] if m else []
+
+
+def _string(doc, xref: int, obj: str, key: str) -> str:
+    """A text string (PyMuPDF decodes escapes, hex and UTF-16), read only when present."""
+    if f"/{key}" not in obj:
+        return ""
+    m = _PLAIN[key].search(obj)
+    if m:  # a plain ASCII literal: no escapes, no encoding to undo
+        return m.group(1)
+    kind, value = doc.xref_get_key(xref, key)
+    return value if kind == "string" else ""
+
+
+def _read_one(doc, page, to_page, rot, xref: int, obj: str, kind: str, words_of) -> Highlight | None:
+    """One annotation from its dictionary (read as one string: PyMuPDF's Annot objects and
+    per-key look-ups cost ~0.2 ms each, which matters for a PDF with thousands of them)."""
+    if kind in ("text", "freetext"):
+        nums = _numbers(obj, "Rect")[:4]
+        if len(nums) < 4:
+            raise ValueError("no /Rect")
+        rects = [pymupdf.Rect(nums) * to_page]
+    else:
+        nums = _numbers(obj, "QuadPoints")
+        rects = []
+        for i in range(0, len(nums) - 7, 8):
+            xs, ys = nums[i:i + 8:2], nums[i + 1:i + 8:2]
+            rects.append(pymupdf.Rect(min(xs), min(ys), max(xs), max(ys)) * to_page)
+        if not rects:  # no QuadPoints: the annotation's rectangle
+            r = _numbers(obj, "Rect")[:4]
+            rects = [pymupdf.Rect(r) * to_page] if len(r) == 4 else []
+    rects = [r for r in rects if r.is_valid and not r.is_empty and not r.is_infinite]
+    if not rects:
+        raise ValueError("no area")
+    note = _string(doc, xref, obj, "Contents").strip()
+    if kind in ("text", "freetext") and not note:
+        return None  # an empty sticky note says nothing
+    text = words_of().text_in(rects) if kind not in ("text", "freetext") else ""
+    color = _numbers(obj, "C")
+    shown = [r * rot if rot is not None else r for r in rects]
+    quads = [(round(r.x0, 2), round(r.y0, 2), round(r.x1, 2), round(r.y1, 2)) for r in shown]
+    author = _string(doc, xref, obj, "T").strip()
+    key_src = f"{kind}|{page.number + 1}|{quads}|{note}|{author}"
+    dates = {k: (m.group(1) if (m := rx.search(obj)) else "") for k, rx in _DATE.items()}
+    return Highlight(
+        page=page.number + 1, quads=quads, color=_hex(color) if len(color) >= 3 else HIGHLIGHT_COLORS["yellow"],
+        text=text, note=note, kind=kind, author=author[:200], source="pdf",
+        key=hashlib.sha1(key_src.encode("utf-8", "replace")).hexdigest(),
+        created=_pdf_date(dates["CreationDate"]), updated=_pdf_date(dates["M"]))
 
 
 def read_annotations(doc, limit: int = MAX_IMPORT) -> tuple[list[Highlight], int]:
@@ -104,46 +148,32 @@ def read_annotations(doc, limit: int = MAX_IMPORT) -> tuple[list[Highlight], int
     for pno in range(doc.page_count):
         try:
             page = doc[pno]
-            if not page.first_annot:
-                continue
-            annots = list(page.annots(types=list(_KINDS)))
+            xrefs = page.annot_xrefs()
         except Exception:  # a broken /Annots array
             skipped += 1
             continue
-        words = None
-        rot = page.rotation_matrix if page.rotation else None
-        for annot in annots:
-            if len(out) >= limit:
-                skipped += 1
-                continue
+        words: list = []
+        to_page = page.transformation_matrix  # PDF space -> unrotated page space
+        rot = page.rotation_matrix if page.rotation else None  # -> as displayed
+
+        def words_of(page=page, words=words):
+            if not words:
+                words.append(_PageWords(page))
+            return words[0]
+
+        for xref, _type, _name in xrefs:
             try:
-                kind = _KINDS[annot.type[0]]
-                info = annot.info or {}
-                rects = _quad_rects(annot) if kind not in ("text", "freetext") else [annot.rect]
-                rects = [r for r in rects if r.is_valid and not r.is_empty and not r.is_infinite] or \
-                    ([annot.rect] if kind in ("text", "freetext") else [])
-                if not rects:
+                obj = doc.xref_object(xref, compressed=True)
+                m = _SUBTYPE.search(obj)
+                kind = _SUBTYPES.get(m.group(1)) if m else None
+                if kind is None:
+                    continue  # links, widgets, popups, ...
+                if len(out) >= limit:
                     skipped += 1
                     continue
-                text = ""
-                if kind not in ("text", "freetext"):
-                    if words is None:
-                        words = _PageWords(page)
-                    text = words.text_in(rects)
-                note = (info.get("content") or "").strip()
-                if kind in ("text", "freetext") and not note:
-                    continue  # an empty sticky note says nothing
-                colors = annot.colors or {}
-                color = _hex(colors.get("stroke") or colors.get("fill") or (1, 0.83, 0))
-                shown = [r * rot if rot is not None else r for r in rects]
-                quads = [(round(r.x0, 2), round(r.y0, 2), round(r.x1, 2), round(r.y1, 2)) for r in shown]
-                key_src = f"{kind}|{pno + 1}|{quads}|{note}|{info.get('title', '')}"
-                out.append(Highlight(
-                    page=pno + 1, quads=quads, color=color, text=text, note=note, kind=kind,
-                    author=(info.get("title") or "").strip(), source="pdf",
-                    key=hashlib.sha1(key_src.encode("utf-8", "replace")).hexdigest(),
-                    created=_pdf_date(info.get("creationDate", "")),
-                    updated=_pdf_date(info.get("modDate", ""))))
+                h = _read_one(doc, page, to_page, rot, xref, obj, kind, words_of)
+                if h is not None:
+                    out.append(h)
             except Exception:  # one malformed annotation: skip it, keep the rest
                 skipped += 1
     return out, skipped
