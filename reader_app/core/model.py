@@ -147,6 +147,7 @@ class Highlight:
     author: str = ""
     source: str = "user"  # "user": made here; "pdf": read from the PDF's own annotations
     key: str = ""  # imported ones: identifies the PDF annotation (re-import adds no duplicate)
+    pdf_color: str = ""  # imported ones: the colour in the PDF (the rendered page shows it already)
     created: str = ""
     updated: str = ""
 

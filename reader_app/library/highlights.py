@@ -54,7 +54,7 @@ class HighlightsMixin:
         return Highlight(id=r["id"], paper_id=r["paper_id"], page=r["page"],
                          quads=[tuple(q) for q in loads(r["quads"], [])], color=r["color"], text=r["text"],
                          note=r["note"], kind=r["kind"], author=r["author"], source=r["source"],
-                         key=r["import_key"] or "", created=r["created"], updated=r["updated"])
+                         key=r["import_key"] or "", pdf_color=r["pdf_color"], created=r["created"], updated=r["updated"])
 
     @_locked
     def add_highlight(self, paper_id: str, page: int, quads: Iterable, *, text: str = "",
@@ -141,12 +141,12 @@ class HighlightsMixin:
                 continue
             rows.append((pid, int(h.page), h.kind, dumps(boxes), boxes[0][1], boxes[0][0], color,
                          _text(h.text)[:MAX_TEXT], _text(h.note).strip(), _text(h.author)[:200],
-                         _text(h.key), h.created or ts, h.updated or h.created or ts))
+                         _text(h.key), color, h.created or ts, h.updated or h.created or ts))
         if not rows:  # (also: a library held at an older schema in an upgrade test)
             return 0
         before = self.db.conn.total_changes
         self.db.conn.executemany(
             """INSERT OR IGNORE INTO highlights (paper_id, page, kind, quads, y0, x0, color, text, note,
-               author, source, import_key, created, updated)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pdf', ?, ?, ?)""", rows)
+               author, source, import_key, pdf_color, created, updated)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pdf', ?, ?, ?, ?)""", rows)
         return self.db.conn.total_changes - before

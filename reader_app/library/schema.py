@@ -150,7 +150,8 @@ def _v5_highlights(db: sqlite_utils.Database) -> None:
     """Issue L: highlights (and the PDF's own annotations) kept on the page. ``quads``: JSON
     list of [x0, y0, x1, y1] boxes (one per line, PDF points as displayed); ``y0``/``x0`` of
     the first box order them on the page; an imported one has ``import_key`` (unique per
-    paper, so re-importing adds nothing) and, once deleted, ``deleted = 1`` (so re-importing
+    paper, so re-importing adds nothing), ``pdf_color`` (its colour in the PDF, which the page
+    already shows) and, once deleted, ``deleted = 1`` (so re-importing
     does not bring it back)."""
     db.execute("""
         CREATE TABLE highlights (
@@ -167,6 +168,7 @@ def _v5_highlights(db: sqlite_utils.Database) -> None:
             author TEXT NOT NULL DEFAULT '',
             source TEXT NOT NULL DEFAULT 'user',
             import_key TEXT,
+            pdf_color TEXT NOT NULL DEFAULT '',
             deleted INTEGER NOT NULL DEFAULT 0,
             created TEXT NOT NULL,
             updated TEXT NOT NULL

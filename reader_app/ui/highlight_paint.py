@@ -2,7 +2,8 @@
 
 A highlight is multiplied onto the page (text under it stays black, as in a paper
 reader); underline, strike-out and squiggly are lines; a text note is a small coloured
-sticky-note sign at its point.
+sticky-note sign at its point.  One read from the PDF, still in its PDF colour, is not drawn
+again: the rendered page shows the PDF's own annotation already.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def _box(rect: QRectF, z: float, b) -> QRectF:
 
 def paint_highlights(painter: QPainter, highlights, page: int, rect: QRectF, z: float) -> None:
     for h in highlights:
-        if h.page != page:
+        if h.page != page or (h.source == "pdf" and (h.color == h.pdf_color or h.kind in ("text", "freetext"))):
             continue
         color = QColor(h.color)
         if not color.isValid():

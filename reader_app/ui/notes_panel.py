@@ -419,12 +419,14 @@ def highlight_html(h, muted: str, ink: str = "#000000") -> str:
     """One highlight: a bar of its colour beside its quoted text (``hl:ID`` jumps there), its
     note, and Colour / Note / Delete links (``hlcolor:ID``, ``hlnote:ID``, ``hldelete:ID``)."""
     out = []
-    label = " ".join((h.text or "").split()) or ("Comment" if h.kind in ("text", "freetext") else h.kind)
-    kind = "" if h.kind == "highlight" else f" ({h.kind})"
+    if h.kind in ("text", "freetext"):
+        shown = "<b>Comment</b>"
+    else:
+        kind = "" if h.kind == "highlight" else f" ({h.kind})"
+        shown = f'“{html.escape(" ".join((h.text or "").split())[:600])}”{html.escape(kind)}'
     out.append(f'<table width="100%" cellspacing="0" cellpadding="0" style="margin-top: 6px;"><tr>'
                f'<td width="5" bgcolor="{html.escape(h.color)}"></td><td style="padding-left: 6px;">'
-               f'<a href="hl:{h.id}" style="color: {ink}; text-decoration: none;">'
-               f'“{html.escape(label[:600])}”</a>{html.escape(kind)}</td></tr></table>')
+               f'<a href="hl:{h.id}" style="color: {ink}; text-decoration: none;">{shown}</a></td></tr></table>')
     if h.note.strip():
         out.append(_markdown_html(h.note) if h.source == "user" else f"<p>{html.escape(h.note)}</p>")
     who = f"from the PDF{' · ' + h.author if h.author else ''} · " if h.source == "pdf" else ""
