@@ -48,7 +48,8 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class Library(SearchMixin, RankingMixin, NotesMixin, HighlightsMixin, AssistantStoreMixin, MaintenanceMixin):
+class Library(SearchMixin, RankingMixin, NotesMixin, HighlightsMixin, AssistantStoreMixin,
+              MaintenanceMixin):
     """A library folder: ``library.sqlite3`` plus ``files/<sha256>.pdf`` copies."""
 
     def __init__(self, path: Path, db) -> None:  # use Library.open()
