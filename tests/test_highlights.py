@@ -69,6 +69,17 @@ def test_import_reads_the_pdfs_annotations_and_reextract_adds_no_duplicate(tmp_p
         assert "squiggly" not in again and len(again) == len(marks) - 1
         assert again["highlight"].color_name == "purple" and again["highlight"].note == "mine now"
 
+        # an annotated copy carries those changes: the deleted one gone, the recoloured one purple
+        from reader_app.commands.highlights import export_annotated
+
+        out = tmp_path / "copy.pdf"
+        export_annotated(lib, [pid], str(out))
+        copied = {h.kind: h for h in read_annotations_file(out)[0]}
+        assert "squiggly" not in copied and set(copied) == set(again)
+        assert copied["highlight"].color_name == "purple" and copied["highlight"].note == "mine now"
+        assert copied["underline"].color == kinds["underline"].color
+        assert {h.kind for h in read_annotations_file(annotated)[0]} == set(kinds)  # the original is as it was
+
 
 def test_highlight_crud_and_bad_input(tmp_path, papers_dir):
     src = papers_dir / PAPER

@@ -78,7 +78,8 @@ def cmd_unhighlight(args):
 
 def export_annotated(lib, paper_ids: list[str], out: str, force: bool = False) -> dict:
     """``export ID --annotated-pdf OUT.pdf``: a copy of the paper's PDF with its highlights
-    as standard annotations (those read from the PDF are in the copy already)."""
+    as standard annotations (those read from the PDF are in the copy already: recoloured,
+    re-noted or deleted here, they are changed or dropped in the copy)."""
     from reader_app.pdf.annotations import write_annotated
 
     if len(paper_ids) != 1:
@@ -91,6 +92,8 @@ def export_annotated(lib, paper_ids: list[str], out: str, force: bool = False) -
         raise BadInput(f"{target} already exists; use --force to overwrite")
     if paper.original_path and os.path.exists(target) and os.path.samefile(target, paper.original_path):
         raise BadInput("the annotated copy cannot replace the original PDF; choose another file name")
-    mine = [h for h in lib.highlights(paper.id) if h.source == "user"]
-    added = write_annotated(paper.file, target, mine)
+    marks = lib.highlights(paper.id)
+    imported = {h.key: h for h in marks if h.source == "pdf"}
+    imported.update((k, None) for k in lib.deleted_import_keys(paper.id))
+    added = write_annotated(paper.file, target, [h for h in marks if h.source == "user"], imported=imported)
     return {"id": paper.id, "annotated_pdf": target, "annotations": added}

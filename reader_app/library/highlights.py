@@ -121,6 +121,14 @@ class HighlightsMixin:
                ORDER BY page, y0, x0, id""", [pid])]
 
     @_locked
+    def deleted_import_keys(self, paper_id: str) -> list[str]:
+        """Keys of the PDF's own annotations the reader deleted (an annotated copy drops them)."""
+        pid = self.resolve_id(paper_id)
+        return [r["import_key"] for r in self._rows(
+            "SELECT import_key FROM highlights WHERE paper_id = ? AND deleted = 1 AND import_key IS NOT NULL",
+            [pid])]
+
+    @_locked
     def import_highlights(self, paper_id: str, found: Iterable[Highlight]) -> int:
         """Keep the annotations read from a paper's PDF; returns how many were new."""
         pid = self.resolve_id(paper_id)

@@ -242,12 +242,48 @@ def find_text(path: str | Path, page: int, text: str, password: str | None = Non
 
 # ---- our highlights -> an annotated copy ----------------------------------------------
 
+def _sync_imported(doc, imported: dict) -> None:
+    """In the copy: drop the PDF's own annotations deleted in the library (``imported[key]``
+    is None) and give recoloured / re-noted ones their library colour and note."""
+    for page in doc:
+        to_page = page.transformation_matrix
+        rot = page.rotation_matrix if page.rotation else None
+        for xref, _type, _name in page.annot_xrefs():
+            try:
+                obj = doc.xref_object(xref, compressed=True)
+                m = _SUBTYPE.search(obj)
+                kind = _SUBTYPES.get(m.group(1)) if m else None
+                found = kind and _read_one(doc, page, to_page, rot, xref, obj, kind, lambda: _NO_WORDS)
+                if not found or found.key not in imported:
+                    continue
+                mine = imported[found.key]
+                if mine is None:
+                    page.delete_annot(page.load_annot(xref))
+                elif mine.color != found.color or mine.note != found.note:
+                    annot = page.load_annot(xref)
+                    annot.set_colors(stroke=_rgb(mine.color))
+                    annot.set_info(content=mine.note)
+                    annot.update()
+            except Exception:  # noqa: BLE001 - an odd annotation stays as the PDF had it
+                continue
+
+
+class _NoWords:
+    @staticmethod
+    def text_in(_rects) -> str:
+        return ""
+
+
+_NO_WORDS = _NoWords()
+
+
 def write_annotated(src: str | Path, out: str | Path, highlights: list[Highlight],
-                    password: str | None = None) -> int:
+                    password: str | None = None, imported: dict | None = None) -> int:
     """Write a copy of ``src`` to ``out`` with ``highlights`` as standard PDF annotations
     (Highlight / Underline / StrikeOut / Squiggly with their colour and note, Text notes).
-    ``src`` is never modified; ``out`` is written to a temporary name and renamed into
-    place.  Returns how many annotations were added."""
+    ``imported`` (key -> Highlight, or None when deleted) brings the library's changes to
+    the PDF's own annotations into the copy.  ``src`` is never modified; ``out`` is written
+    to a temporary name and renamed into place.  Returns how many annotations were added."""
     src_p, out_p = Path(src).resolve(), Path(out).expanduser()
     if out_p.exists() and out_p.resolve() == src_p:
         raise BadInput("the annotated copy cannot replace the original PDF; choose another file name")
@@ -259,6 +295,8 @@ def write_annotated(src: str | Path, out: str | Path, highlights: list[Highlight
     added = 0
     tmp = out_p.with_name(f".{out_p.name}.{os.getpid()}.tmp")
     try:
+        if imported:
+            _sync_imported(doc, imported)
         for h in highlights:
             if not 1 <= h.page <= doc.page_count:
                 continue
