@@ -37,7 +37,7 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
-from reader_app.core.errors import Cancelled, ModelCrashed, ModelError, ReaderError
+from reader_app.core.errors import Cancelled, ModelCrashed, ModelError, NotFound, ReaderError
 
 log = logging.getLogger("reader_app.ui")
 _still_running: list = []  # workers that outlived shutdown(); never garbage-collected
@@ -344,7 +344,10 @@ class LlmWorker(QThread):
         lib = self._ensure_library()
         if lib is None:
             raise ReaderError("no library is open")
-        return lib.get_paper(paper_id)
+        try:
+            return lib.get_paper(paper_id)
+        except NotFound:  # removed while the request waited
+            raise NotFound("this paper is no longer in the library") from None
 
     def _ensure_library(self):
         if self._library is None and self._library_opener is not None:
