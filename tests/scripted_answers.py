@@ -12,7 +12,16 @@ def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower()))
 
 
-def cite_each_paper(papers: int = 2, words: int = 14):
+def _quote(text: str, question: set[str], words: int) -> str:
+    """The paragraph's sentence (of 8 words or more) sharing most words with the question,
+    cut to ``words`` words, without its full stop."""
+    sentences = [x for x in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if len(x.split()) >= 8] or [text]
+    best = max(sentences, key=lambda x: len(_words(x) & question))
+    cut = best.split()[:words]
+    return " ".join(cut).rstrip(".,;:") + ("…" if len(best.split()) > words else "")
+
+
+def cite_each_paper(papers: int = 2, words: int = 22):
     """A fake model that answers a library question from one paragraph of each of the first
     ``papers`` papers in its prompt (the one sharing most words with the question), quoting
     the start of each so that both citations are verified."""
@@ -26,7 +35,8 @@ def cite_each_paper(papers: int = 2, words: int = 14):
                 continue
             n, text = max(lines, key=lambda nl: (len(_words(nl[1]) & question), -int(nl[0])))
             numbers.append(n)
-            quotes.append(" ".join(text.replace(".", ",").split()[:words]).rstrip(",;:"))
+            quote = _quote(text, question, words)
+            quotes.append(quote if not quotes else quote[:1].lower() + quote[1:])
         if not numbers:
             return "1]\nAnswer: The papers do not say."
         return f"{', '.join(numbers)}]\nAnswer: {'; and '.join(quotes)}."

@@ -193,3 +193,56 @@ def test_a_paper_removed_while_its_question_waits_is_one_line(qtbot, panel_env):
     message = blocker.args[1]
     assert ap.notice.text() == message == "this paper is no longer in the library"
     assert not ap.busy
+
+
+def _second_pdf(tmp_path):
+    """A 2-page PDF about reading assistants, its second page holding the cited paragraph."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "Reading Assistants Revisited\n\n1 Introduction\n\n"
+                               "Readers skim papers quickly and often lose track of citations.", fontsize=11)
+    doc[0].insert_text((72, 200), "This page is about something else entirely.", fontsize=11)
+    doc.new_page().insert_text((72, 300), "2 Writing support\n\nAI writing support helps researchers "
+                               "summarize related work and track citations while writing papers.\n"
+                               "Language models generate text that writers revise, and reading tools\n"
+                               "show the context of each citation to researchers while they read.", fontsize=11)
+    path = tmp_path / "revisited.pdf"
+    doc.save(path)
+    return path
+
+
+def test_in_the_window_a_chip_of_another_paper_opens_it_at_the_paragraph(qtbot, ui_env):
+    from reader_app.pdf import extract_paper_isolated
+    from tests.scripted_answers import cite_each_paper
+
+    pdf = _second_pdf(ui_env.tmp_path)
+    lib = Library.open(ui_env.library_path)
+    try:
+        other_id, _ = lib.add_paper(extract_paper_isolated(str(pdf)), str(pdf))
+    finally:
+        lib.close()
+    settings.set_value("answer_style", "capable")
+    win = ui_env.window(respond=cite_each_paper(words=10))
+    qtbot.waitUntil(lambda: len(win.library_pane.row_ids()) == 2, timeout=30000)
+    with qtbot.waitSignal(win.paperShown, timeout=30000):
+        win.open_paper(ui_env.paper_id)
+    ap = win.side_panel.ask_panel
+    win.library_pane.table.selectAll()
+    assert sorted(win.side_panel.ask_panel.scope_picker.selection_source()) == sorted([ui_env.paper_id, other_id])
+    ap.scope_picker.set_kind("selected")
+    (answer,) = _ask_and_wait(qtbot, ap, "How does AI writing support help researchers track citations?")
+    assert {c.paper_id for c in answer.citations if c.verified} == {ui_env.paper_id, other_id}, (answer.answer, answer.citations)
+    cited = next(c for c in answer.citations if c.paper_id == other_id)
+    assert cited.page == 2
+    chip = next(c for c in ap.chips.chips if c.paper_id == other_id)
+    with qtbot.waitSignal(win.paperShown, timeout=30000, check_params_cb=lambda pid: pid == other_id):
+        qtbot.mouseClick(chip, Qt.LeftButton)
+    qtbot.waitUntil(lambda: win.pdf_view.highlight is not None, timeout=10000)
+    page, bbox = win.pdf_view.highlight
+    assert win.paper.id == other_id and page == 2
+    assert tuple(bbox) == pytest.approx(cited.bbox)
+    assert ap.current_answer is answer  # the answer stays: its other chip leads back
+    back = next(c for c in ap.chips.chips if c.paper_id == ui_env.paper_id)
+    with qtbot.waitSignal(win.paperShown, timeout=30000, check_params_cb=lambda pid: pid == ui_env.paper_id):
+        qtbot.mouseClick(back, Qt.LeftButton)
