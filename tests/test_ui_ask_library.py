@@ -212,7 +212,7 @@ def _second_pdf(tmp_path):
     return path
 
 
-def test_in_the_window_a_chip_of_another_paper_opens_it_at_the_paragraph(qtbot, ui_env):
+def test_in_the_window_a_chip_of_another_paper_opens_it_at_the_paragraph(qtbot, ui_env, monkeypatch):
     from reader_app.pdf import extract_paper_isolated
     from tests.scripted_answers import cite_each_paper
 
@@ -222,6 +222,7 @@ def test_in_the_window_a_chip_of_another_paper_opens_it_at_the_paragraph(qtbot, 
         other_id, _ = lib.add_paper(extract_paper_isolated(str(pdf)), str(pdf))
     finally:
         lib.close()
+    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(ui_env.tmp_path / "config"))  # settings stay in this test
     settings.set_value("answer_style", "capable")
     win = ui_env.window(respond=cite_each_paper(words=10))
     qtbot.waitUntil(lambda: len(win.library_pane.row_ids()) == 2, timeout=30000)
