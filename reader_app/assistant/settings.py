@@ -45,6 +45,7 @@ DEFAULTS: dict = {
     "prepare_after_import": False,  # also prepare papers right after importing them
     "prepare_on_open": None,  # prepare a paper for questions when opened (None: on, except custom engines)
     "ask_mode": "doubledipper",  # the Ask tab's mode: doubledipper, zero-shot or zero-shot-evidence
+    "quick_answer": True,  # while a paper prepares, answer at once from its best passages (doubledipper)
     "answer_style": "auto",  # "small" (the 135M model's crutches), "capable" (1B+), "auto" (by model size)
     "library_path": None,  # the library's folder; None = the default (--library and $READER_APP_LIBRARY win)
 }

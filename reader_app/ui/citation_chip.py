@@ -2,7 +2,10 @@
 
 A verified citation is a solid chip in the palette's highlight colour; an unverified one
 is dashed and grey, with the tooltip "not verified".  Clicking a chip emits
-``activated(page, bbox)``.  Colours come from the widget's palette, so dark mode works.
+``activated(page, bbox)``; a chip whose citation names its paper (answers from passages:
+``Citation.paper_id``) emits ``paperActivated(paper_id, page, bbox, paragraph)`` instead, and
+on answers across papers (``name_papers``) its label names the paper too:
+``Title… p. 4 ¶12``.  Colours come from the widget's palette, so dark mode works.
 """
 
 from __future__ import annotations
@@ -19,17 +22,36 @@ def citation_fields(c) -> tuple[int, int, tuple, bool, str, str]:
             bool(get("verified", False)), str(get("section", "") or ""), str(get("text", "") or ""))
 
 
-def chip_label(page: int, paragraph: int) -> str:
-    return f"p. {page} ¶{paragraph}" if page else f"¶{paragraph}"
+def chip_label(page: int, paragraph: int, title: str = "") -> str:
+    where = f"p. {page} ¶{paragraph}" if page else f"¶{paragraph}"
+    return f"{short_title(title)} {where}" if title else where
+
+
+def short_title(title: str, most: int = 24) -> str:
+    """``title`` cut to ``most`` characters at a word boundary, with an ellipsis."""
+    title = " ".join((title or "").split())
+    if len(title) <= most:
+        return title
+    cut = title[:most - 1]
+    if " " in cut[most // 2:]:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,:;-") + "…"
 
 
 class CitationChip(QToolButton):
     activated = Signal(int, object)  # 1-based page, bbox (x0, y0, x1, y1) in PDF points
+    paperActivated = Signal(str, int, object, int)  # paper id, page, bbox, paragraph number (1-based)
 
-    def __init__(self, citation, parent=None):
+    def __init__(self, citation, parent=None, name_paper: bool = False):
         super().__init__(parent)
         self.paragraph, self.page, self.bbox, self.verified, section, text = citation_fields(citation)
-        self.setText(chip_label(self.page, self.paragraph))
+        get = citation.get if isinstance(citation, dict) else (lambda k, d=None: getattr(citation, k, d))
+        self.paper_id = str(get("paper_id", "") or "")
+        self.paper_title = str(get("paper_title", "") or "")
+        title = (self.paper_title or "Untitled") if name_paper and self.paper_id else ""
+        self.setText(chip_label(self.page, self.paragraph, title))
+        if title:
+            section = f"{self.paper_title or 'Untitled'}\n{section}".strip()
         self.setCursor(Qt.PointingHandCursor)
         self.setAutoRaise(False)
         self.setProperty("verified", self.verified)
@@ -53,7 +75,11 @@ class CitationChip(QToolButton):
                 " QToolButton:hover { border-color: palette(text); color: palette(text); }")
 
     def _emit(self) -> None:
-        if self.page > 0:
+        if self.page <= 0:
+            return
+        if self.paper_id:
+            self.paperActivated.emit(self.paper_id, self.page, self.bbox, self.paragraph)
+        else:
             self.activated.emit(self.page, self.bbox)
 
 
@@ -125,6 +151,7 @@ class ChipRow(QWidget):
     """A wrapping row of citation chips; re-emits their clicks."""
 
     activated = Signal(int, object)
+    paperActivated = Signal(str, int, object, int)  # chips of citations that name their paper
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -134,19 +161,21 @@ class ChipRow(QWidget):
         self.setSizePolicy(sp)
         self.chips: list[CitationChip] = []
 
-    def set_citations(self, citations) -> None:
+    def set_citations(self, citations, name_papers: bool = False) -> None:
+        """``name_papers``: label each chip with its paper's title (answers across papers)."""
         for chip in self.chips:
             self._layout.removeWidget(chip)
             chip.deleteLater()
         self.chips = []
         seen = set()
         for c in citations or []:
-            chip = CitationChip(c, self)
-            if (chip.page, chip.paragraph) in seen:
+            chip = CitationChip(c, self, name_paper=name_papers)
+            if (chip.paper_id, chip.page, chip.paragraph) in seen:
                 chip.deleteLater()
                 continue
-            seen.add((chip.page, chip.paragraph))
+            seen.add((chip.paper_id, chip.page, chip.paragraph))
             chip.activated.connect(self.activated)
+            chip.paperActivated.connect(self.paperActivated)
             self._layout.addWidget(chip)
             self.chips.append(chip)
         self.setVisible(bool(self.chips))

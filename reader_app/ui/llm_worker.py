@@ -37,7 +37,7 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
-from reader_app.core.errors import Cancelled, ModelCrashed, ModelError, ReaderError
+from reader_app.core.errors import Cancelled, ModelCrashed, ModelError, NotFound, ReaderError
 
 log = logging.getLogger("reader_app.ui")
 _still_running: list = []  # workers that outlived shutdown(); never garbage-collected
@@ -71,7 +71,7 @@ class EngineConfig:
 @dataclass
 class LlmRequest:
     id: int
-    kind: str  # "ask", "summarize", "load", "call"
+    kind: str  # "ask", "ask_library", "prepare", "summarize", "load", "call"
     label: str
     params: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -181,9 +181,17 @@ class LlmWorker(QThread):
         return self._submit("load", "Loading model")
 
     def ask(self, paper_id: str, question: str, *, mode: str = "doubledipper", k: int = 3,
-            selection=None) -> int:
-        """``selection``: a ``core.model.Selection`` the question is about."""
-        return self._submit("ask", "Answering", paper_id=paper_id, question=question, mode=mode, k=k,
+            selection=None, quick: bool = False) -> int:
+        """``selection``: a ``core.model.Selection`` the question is about; ``quick``: a quick
+        answer from the paper's best passages (``Assistant.ask_quick``), for a paper still
+        being prepared (``mode`` and ``k`` are then unused)."""
+        return self._submit("ask", "Quick answer" if quick else "Answering", paper_id=paper_id, question=question,
+                            mode=mode, k=k, selection=selection, quick=bool(quick))
+
+    def ask_library(self, question: str, scope=None, *, selection=None) -> int:
+        """A question across the papers of ``scope`` (a ``core.model.Scope``; None: the whole
+        library), answered by ``Assistant.ask_library``; its citations name their papers."""
+        return self._submit("ask_library", "Answering across papers", question=question, scope=scope,
                             selection=selection)
 
     def prepare(self, paper_id: str, *, mode: str = "doubledipper", k: int = 3) -> int:
@@ -307,8 +315,16 @@ class LlmWorker(QThread):
         if req.kind == "call":
             return p["fn"](ctx)
         assistant = ctx.assistant
+        if req.kind == "ask_library":
+            ctx.check()
+            return assistant.ask_library(p["question"], p.get("scope"), on_token=ctx.on_token,
+                                         on_update=ctx.on_update, cancel=req.cancel, progress=ctx.progress,
+                                         selection=p.get("selection"))
         paper = self._paper(p["paper_id"])
         ctx.check()
+        if req.kind == "ask" and p.get("quick"):
+            return assistant.ask_quick(paper, p["question"], on_token=ctx.on_token, on_update=ctx.on_update,
+                                       cancel=req.cancel, progress=ctx.progress, selection=p.get("selection"))
         if req.kind == "ask":
             ctx.progress("Reading the paper")
             # progress: "Writing example question i of k from the paper ...", then "Answering"
@@ -328,7 +344,10 @@ class LlmWorker(QThread):
         lib = self._ensure_library()
         if lib is None:
             raise ReaderError("no library is open")
-        return lib.get_paper(paper_id)
+        try:
+            return lib.get_paper(paper_id)
+        except NotFound:  # removed while the request waited
+            raise NotFound("this paper is no longer in the library") from None
 
     def _ensure_library(self):
         if self._library is None and self._library_opener is not None:

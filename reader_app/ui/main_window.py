@@ -166,6 +166,10 @@ class MainWindow(WindowStateMixin, QMainWindow):
             self.pdf_view.pageChanged.connect(self.side_panel.set_current_page)
             self.pdf_view.selectionChanged.connect(self.side_panel.set_selection)
             self.side_panel.notesChanged.connect(self.library_pane.refresh)  # tags show in the table
+            if hasattr(self.side_panel, "paperCitationActivated"):  # answers across papers
+                self.side_panel.paperCitationActivated.connect(lambda pid, p, i: self.open_paper(pid, p, i))
+                self.side_panel.set_library_selection(self.library_pane.selected_ids)
+                self.library_pane.loaded.connect(self.side_panel.refresh_scopes)
             if hasattr(self.side_panel, "pageRequested"):
                 self.side_panel.pageRequested.connect(lambda p: self.pdf_view.go_to(p))
             worker = getattr(self.side_panel, "worker", None)

@@ -9,10 +9,15 @@ question answers at once.  It runs on the model's worker at low priority:
   preparation, the request reuses whatever was prepared, and when the worker is idle
   again preparation goes on where it stopped (``pause()`` does the same at once);
 - ``stop()`` when the paper is switched; Cancel in the status bar stops it too.
+
+``ready(paper_id, mode)`` fires when a preparation completes (the Ask panel then asks the
+full answer to a question it answered quickly meanwhile); ``under_way`` says whether a
+preparation is running or paused.
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 PREPARING = "Preparing for questions…"
@@ -20,6 +25,8 @@ READY = "Ready"
 
 
 class PrepareStatus(QWidget):
+    ready = Signal(str, str)  # paper id, mode: its preparation just completed
+
     def __init__(self, worker, parent=None):
         super().__init__(parent)
         self.setObjectName("prepareStatus")
@@ -57,6 +64,11 @@ class PrepareStatus(QWidget):
         if value is None:
             return getattr(services, "engine_factory", None) is None
         return bool(value)
+
+    @property
+    def under_way(self) -> bool:
+        """A preparation is running, or paused while another request runs."""
+        return self.state in ("preparing", "paused")
 
     # ---- control ------------------------------------------------------------------------
     def start(self, paper_id: str, mode: str = "doubledipper") -> int | None:
@@ -100,6 +112,7 @@ class PrepareStatus(QWidget):
             self.result = result
             self.prepared.add((self.paper_id, self.mode))
             self._show_ready()
+            self.ready.emit(self.paper_id or "", self.mode)
 
     def _on_failed(self, rid: int, _message: str) -> None:
         if rid == self.rid:  # no model, no text, ...: the Ask panel says so when asked

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -142,6 +143,11 @@ class SettingsDialog(QDialog):
                                      "1B parameters or more and for servers, short ones for smaller models.")
         form.addRow("Answers", self.answer_style)
 
+        self.quick_answer = QCheckBox("Quick answer while a paper is being prepared", model_box)
+        self.quick_answer.setToolTip("DoubleDipper questions on a paper not prepared yet are answered at once from "
+                                     "its best passages; the full answer follows when preparation completes.")
+        form.addRow("", self.quick_answer)
+
         self.base_url = QLineEdit(model_box)
         self.base_url.setPlaceholderText("http://127.0.0.1:8080  (llama-server, vLLM, …)")
         form.addRow("Server URL", self.base_url)
@@ -197,6 +203,8 @@ class SettingsDialog(QDialog):
             self.evidence.addItem(f"Best {evidence} paragraphs", evidence)
         self.evidence.setCurrentIndex(self.evidence.findData(evidence))
         self.answer_style.setCurrentIndex(max(0, self.answer_style.findData(v.get("answer_style") or "auto")))
+        quick = v.get("quick_answer")
+        self.quick_answer.setChecked(assistant_settings.DEFAULTS["quick_answer"] if quick is None else bool(quick))
         self.base_url.setText(v.get("base_url") or "")
         self.api_key.setText(v.get("api_key") or "")
         server_model = v.get("server_model")
@@ -326,6 +334,7 @@ class SettingsDialog(QDialog):
             "threads": int(self.threads.value()) or None,
             "evidence_candidates": None if self.evidence.currentData() == AUTO_EVIDENCE else self.evidence.currentData(),
             "answer_style": self.answer_style.currentData() or "auto",
+            "quick_answer": self.quick_answer.isChecked(),
             "base_url": self.base_url.text().strip() or None,
             "api_key": self.api_key.text().strip() or None,
             LIBRARY_KEY: str(Path(self.library.text().strip()).expanduser()) if self.library.text().strip() else None,

@@ -9,11 +9,17 @@ Contract (the main window relies on it)::
                                               # ``paper``: its loaded Paper, not read again
     panel.set_current_page(page: int)         # 1-based page at the top of the view
     panel.set_selection(text: str, page: int) # text selected in the PDF ("" when cleared)
+    panel.set_library_selection(ids_fn)       # () -> [paper ids] selected in the library list
+                                              # (the Ask tab's "Selected papers" scope)
+    panel.refresh_scopes()                    # the library's tags changed
 
     # signals
     panel.citationActivated(int, object)  # 1-based page, bbox (x0, y0, x1, y1) in PDF
                                           # points, origin top-left; wire it to the PDF
                                           # view's show_paragraph(page, bbox)
+    panel.paperCitationActivated(str, int, int)  # a chip of ANOTHER paper (answers across
+                                          # papers): paper id, 1-based page, paragraph index;
+                                          # wire it to the window's open_paper
     panel.notesChanged()                  # a note or tag was added, edited or deleted
     panel.pageRequested(int)              # a page link (note or section heading) was clicked
 
@@ -55,6 +61,7 @@ def llm_worker_for(services) -> LlmWorker:
 
 class SidePanel(QWidget):
     citationActivated = Signal(int, object)
+    paperCitationActivated = Signal(str, int, int)
     notesChanged = Signal()
     pageRequested = Signal(int)
 
@@ -75,6 +82,7 @@ class SidePanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.tabs)
         self.ask_panel.citationActivated.connect(self.citationActivated)
+        self.ask_panel.paperCitationActivated.connect(self.paperCitationActivated)
         self.summary_panel.citationActivated.connect(self.citationActivated)
         self.notes_panel.notesChanged.connect(self.notesChanged)
         self.ask_panel.noteRequested.connect(self.notes_panel.add_note)
@@ -99,6 +107,12 @@ class SidePanel(QWidget):
     def set_selection(self, text: str, page: int) -> None:
         self.ask_panel.set_selection(text, page)
         self.notes_panel.set_selection(text, page)
+
+    def set_library_selection(self, ids_fn) -> None:
+        self.ask_panel.scope_picker.selection_source = ids_fn
+
+    def refresh_scopes(self) -> None:
+        self.ask_panel.scope_picker.refresh_tags()
 
     def show_tab(self, name: str) -> None:
         """``"ask"``, ``"summary"`` or ``"notes"``."""
