@@ -163,7 +163,13 @@ def _children() -> set[int]:
     for task in os.listdir(f"/proc/{os.getpid()}/task"):
         with open(f"/proc/{os.getpid()}/task/{task}/children") as fh:
             out |= {int(x) for x in fh.read().split()}
-    return {p for p in out if _alive(p)}
+    return {p for p in out if _alive(p) and not _resource_tracker(p)}
+
+
+def _resource_tracker(pid: int) -> bool:
+    """multiprocessing's resource tracker: started with the first child, it lives on."""
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        return b"resource_tracker" in fh.read()
 
 
 def test_crash_message_wording():
@@ -200,13 +206,14 @@ def test_a_child_whose_parent_is_killed_stops_reading_at_once(tmp_path):
     script.write_text(
         "import threading, time\n"
         "from reader_app.assistant.engine_process import ProcessEngine\n"
-        f"eng = ProcessEngine(model_path={str(MODEL)!r}, n_ctx=4096, threads=1, n_batch=64, disk_cache=False)\n"
-        "print(eng.pid, flush=True)\n"
-        "text = ' '.join(f'Sentence {i} of a long paper about reading.' for i in range(300))\n"
-        "threading.Thread(target=lambda: eng.complete(text, 'Summarize.', max_tokens=4), daemon=True).start()\n"
-        "time.sleep(1.0)\n"
-        "print('reading', flush=True)\n"
-        "time.sleep(60)\n")
+        "if __name__ == '__main__':  # the child imports this script (spawn)\n"
+        f"    eng = ProcessEngine(model_path={str(MODEL)!r}, n_ctx=4096, threads=1, n_batch=64, disk_cache=False)\n"
+        "    print(eng.pid, flush=True)\n"
+        "    text = ' '.join(f'Sentence {i} of a long paper about reading.' for i in range(300))\n"
+        "    threading.Thread(target=lambda: eng.complete(text, 'Summarize.', max_tokens=4), daemon=True).start()\n"
+        "    time.sleep(1.0)\n"
+        "    print('reading', flush=True)\n"
+        "    time.sleep(60)\n")
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
     child = None
@@ -235,16 +242,17 @@ def test_pieces_arrive_in_order_a_few_per_message_from_a_fast_model(monkeypatch,
     words = [f"w{i}" for i in range(400 if not delay else 8)]
     eng = ProcessEngine("fakes:FakeEngine", respond=" ".join(words), delay=delay)
     messages = []
-    recv = eng._live().recv
+    child = eng._live()
+    read = child.next
 
-    def counting(timeout):
-        msg = recv(timeout)
-        if msg is not None and msg[0] == "tok":
-            messages.append(len(msg[2]))
+    def counting(rid, timeout=None):
+        msg = read(rid, timeout)
+        if msg is not None and msg[0] == "event":
+            messages.append(len(msg[1]))
         return msg
 
     try:
-        eng._child.recv = counting
+        child.next = counting
         pieces = list(eng.stream("p", "s", max_tokens=1000))
         assert "".join(pieces).split(" ") == words and len(pieces) == len(words)
         assert messages[0] == 1  # the first piece is not held back
