@@ -284,6 +284,8 @@ class Child:
         self._reading = False
         self._rid = 0
         self._failure: Exception | None = None
+        self._owner = os.getpid()
+        self._up = False  # set up (rid 0 answered)
         fd, self._log = tempfile.mkstemp(prefix=f"{name}-", suffix=".log")
         os.close(fd)
         ctx = multiprocessing.get_context("spawn")  # never fork: threads, Qt, llama.cpp
@@ -308,17 +310,27 @@ class Child:
 
     @property
     def dead(self) -> bool:
-        """Stopped, crashed or failed to set up: every call raises."""
-        return self._failure is not None
+        """Stopped, crashed or failed to set up (or another process's, copied by a fork):
+        every call raises."""
+        return self._failure is not None or os.getpid() != self._owner
+
+    @property
+    def alive(self) -> bool:
+        """Not dead, and its process runs."""
+        return not self.dead and self.proc.is_alive()
 
     def ready(self, timeout: float | None = None) -> bool:
         """Wait for the setup; False after ``timeout``; its error, or the death, raised."""
+        if self._up and not self.dead:
+            return True
         return self.next(0, timeout) is not None
 
     # -- calls
 
     def request(self, op: str, /, *args, **kwargs) -> int:
         """Start call ``op``; its messages are read with ``next``."""
+        if os.getpid() != self._owner:
+            raise HelperProcessError(f"the {self.name} process belongs to the process this one was forked from")
         with self._cond:
             if self._failure is not None:
                 raise self._failure
@@ -388,6 +400,8 @@ class Child:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the connection (the child closes its handler and exits); kill it if it does not."""
+        if os.getpid() != self._owner:
+            return
         with self._cond:
             if self._failure is None:
                 self._failure = HelperProcessError(f"the {self.name} process was stopped")
@@ -402,6 +416,8 @@ class Child:
 
     def kill(self) -> None:
         """End the child at once."""
+        if os.getpid() != self._owner:
+            return
         with self._cond:
             if self._failure is None:
                 self._failure = HelperProcessError(f"the {self.name} process was stopped")
@@ -439,6 +455,8 @@ class Child:
         box = self._boxes.get(rid)
         if box is not None:  # else: a late message of a call given up on: dropped
             box.append((kind, body))
+        if rid == 0 and kind == "ok":
+            self._up = True
         if rid == 0 and kind == "err":  # the setup failed: the child exits
             self._failure = error_from_wire(body, self._internal)
             self._boxes.pop(0, None)

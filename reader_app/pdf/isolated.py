@@ -22,7 +22,8 @@ from reader_app.core.model import Paper
 
 EXTRACT = "reader_app.pdf.extract:extract_paper"
 PER_PAGE = 0.5  # seconds of budget per page on top of ``timeout`` (normal pages take ~10 ms)
-KEEP_IDLE = 1  # children kept for the next import
+KEEP_IDLE = 1
+STARTUP = 60.0  # seconds a new child may take to start, before the import's own limit  # children kept for the next import
 _REPORT_EVERY = 0.2  # seconds between progress messages
 
 
@@ -30,7 +31,13 @@ class ExtractService:
     """The child's handler: ``("extract", function, path, password)`` -> a Paper, with
     progress events ``(done, total, budget, label)`` on the way."""
 
+    def __init__(self):
+        resolve(EXTRACT)  # import MuPDF now, before any import's clock starts
+
     def __call__(self, job) -> Paper:
+        if job.op == "load":  # import the function (outside the import's time limit)
+            resolve(job.args[0])
+            return None
         function, path, password = job.args
         last = [0.0]
 
@@ -64,7 +71,7 @@ def _take() -> Child:
     with _idle_lock:
         while _idle:
             child = _idle.pop()
-            if not child.dead and child.proc.is_alive():
+            if child.alive:
                 return child
             child.stop(1)
     return Child(ExtractService, name="reader-extract", on_death=_crashed, internal=_internal)
@@ -134,6 +141,10 @@ def extract_paper_isolated(path: str | Path, password: str | None = None, timeou
     except HelperProcessError:  # no child possible (inside a daemonic process): run in-process
         return resolve(ref(extract))(str(path), password)
     try:
+        if not child.ready(STARTUP):
+            child.kill()
+            raise PdfError(f"the import process did not start within {STARTUP:g} s")
+        child.call("load", ref(extract))
         rid = child.request("extract", ref(extract), str(path), password)
         paper = _wait(child, rid, timeout, per_page, on_progress)
     except PdfError:

@@ -302,7 +302,7 @@ def start_helper() -> Child:
     """Start (or reuse) the render helper process; call early, it takes a moment to import."""
     global _helper
     with _helper_lock:
-        if _helper is None or _helper.dead or not _helper.proc.is_alive():
+        if _helper is None or not _helper.alive:
             if _helper is not None:
                 _helper.stop(1)
             _helper = Child(RenderService, name="reader-render", on_death=_stopped, internal=PdfError)
