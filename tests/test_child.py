@@ -238,3 +238,20 @@ def test_the_module_spawns_and_is_stdlib_only():
     src = (PKG / "core" / "child.py").read_text(encoding="utf-8")
     assert 'get_context("spawn")' in src
     assert 'get_context("fork")' not in src and "os.fork" not in src and "pass_fds" not in src
+
+
+def test_a_script_without_a_main_guard_can_start_children(tmp_path):
+    """Spawn would run the script again in the child (and that would start a child of its
+    own); the child does not import the parent's main script."""
+    import subprocess
+
+    script = tmp_path / "unguarded.py"
+    script.write_text("from reader_app.core.child import Child\n"
+                      "c = Child('test_child:Service', 'hi', name='test-child')\n"
+                      "print(c.call('hello', 'script')[0], flush=True)\n"
+                      "c.stop()\n")
+    tests_dir = str(Path(__file__).resolve().parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join((str(PKG.parent), tests_dir)))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == "hi, script\n", proc.stderr[-2000:]
+    assert proc.stderr == ""

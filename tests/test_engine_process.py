@@ -197,7 +197,8 @@ def test_open_engine_runs_llama_in_a_child_unless_told_not_to(monkeypatch, tmp_p
 
 def test_a_child_whose_parent_is_killed_stops_reading_at_once(tmp_path):
     """The parent dies while the child reads a long prompt (no token sent yet, so no broken
-    pipe to notice): the child stops within a batch instead of reading on for nobody."""
+    pipe to notice): the child stops within a batch instead of reading on for nobody.
+    (The parent is a script without a ``__main__`` guard: the child does not run it again.)"""
     import subprocess
     import sys
     import time
@@ -206,14 +207,13 @@ def test_a_child_whose_parent_is_killed_stops_reading_at_once(tmp_path):
     script.write_text(
         "import threading, time\n"
         "from reader_app.assistant.engine_process import ProcessEngine\n"
-        "if __name__ == '__main__':  # the child imports this script (spawn)\n"
-        f"    eng = ProcessEngine(model_path={str(MODEL)!r}, n_ctx=4096, threads=1, n_batch=64, disk_cache=False)\n"
-        "    print(eng.pid, flush=True)\n"
-        "    text = ' '.join(f'Sentence {i} of a long paper about reading.' for i in range(300))\n"
-        "    threading.Thread(target=lambda: eng.complete(text, 'Summarize.', max_tokens=4), daemon=True).start()\n"
-        "    time.sleep(1.0)\n"
-        "    print('reading', flush=True)\n"
-        "    time.sleep(60)\n")
+        f"eng = ProcessEngine(model_path={str(MODEL)!r}, n_ctx=4096, threads=1, n_batch=64, disk_cache=False)\n"
+        "print(eng.pid, flush=True)\n"
+        "text = ' '.join(f'Sentence {i} of a long paper about reading.' for i in range(300))\n"
+        "threading.Thread(target=lambda: eng.complete(text, 'Summarize.', max_tokens=4), daemon=True).start()\n"
+        "time.sleep(1.0)\n"
+        "print('reading', flush=True)\n"
+        "time.sleep(60)\n")
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
     child = None

@@ -32,8 +32,8 @@ every waiting and later call raises what ``on_death(exitcode, stderr_tail)`` ret
 go to a temporary file, so C libraries print nothing on the parent's terminal, and its
 last lines are at hand to explain a crash (a failed assert before an abort).
 
-As always with spawn, a script that starts children must guard its top level with
-``if __name__ == "__main__":`` (the child imports the script as a module).
+Unlike plain spawn, the child does not import the parent's main script (see ``_start``):
+a script that starts children needs no ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -95,7 +96,7 @@ def exit_words(code: int | None) -> str:
         if words is None:
             try:
                 words = (signal.strsignal(sig) or f"signal {sig}").lower()
-            except ValueError:
+            except (ValueError, AttributeError):
                 words = f"signal {sig}"
         return words
     if code is None:
@@ -261,6 +262,28 @@ def _child_main(conn, ref: str, args: tuple, log_path: str | None) -> None:
 
 # ---- the parent's side ----------------------------------------------------------------------
 
+_start_lock = threading.Lock()
+
+
+def _start(proc) -> None:
+    """Start ``proc`` without the child importing this program's main script.
+
+    Spawn normally runs the parent's ``__main__`` again in the child (as ``__mp_main__``),
+    which is why scripts need ``if __name__ == "__main__":``.  A service is named by its
+    module and its arguments are plain data, so the child needs nothing of it: the main
+    module is hidden while the child's start-up data is taken, and scripts that start
+    children need no guard.
+    """
+    with _start_lock:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")  # no __spec__, no __file__
+        try:
+            proc.start()
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
+
+
 def _default_death(code: int | None, tail: list[str]) -> Exception:
     return HelperProcessError(f"a helper process stopped unexpectedly ({exit_words(code)})")
 
@@ -293,7 +316,7 @@ class Child:
         self.proc = ctx.Process(target=_child_main, args=(theirs, ref(service), args, self._log),
                                 name=name, daemon=True)
         try:
-            self.proc.start()
+            _start(self.proc)
         except (AssertionError, OSError, RuntimeError) as exc:  # a daemonic process may have none
             self._conn.close()
             self._remove_log()
