@@ -90,7 +90,7 @@ class ProcessEngine(Engine):
             child = Child(SERVICE, self.target, self.kwargs, name="reader-model", on_death=_crashed,
                           internal=_internal)
         except HelperProcessError as exc:
-            raise ModelError(f"cannot start the model process: {exc}") from None
+            raise ModelError(str(exc)) from None
         self._child = child
         self.restarts += 1
         try:

@@ -157,7 +157,8 @@ def resolve(ref: str) -> Callable:
 
 
 def ref(service: str | Callable) -> str:
-    """A module-level class or function as ``"module:name"`` (what ``resolve`` reads)."""
+    """A module-level class or function as ``"module:name"`` (what ``resolve`` reads); the
+    child imports that module by name, so it cannot be the main script's."""
     if isinstance(service, str):
         return service
     return f"{service.__module__}:{service.__qualname__}"
@@ -317,11 +318,11 @@ class Child:
                                 name=name, daemon=True)
         try:
             _start(self.proc)
-        except (AssertionError, OSError, RuntimeError) as exc:  # a daemonic process may have none
+        except Exception as exc:  # noqa: BLE001 - a daemonic process may have none; out of resources
             self._conn.close()
             self._remove_log()
-            raise HelperProcessError(f"cannot start a helper process ({one_line(str(exc)) or type(exc).__name__})") \
-                from None
+            raise HelperProcessError(f"cannot start the {name} process "
+                                     f"({one_line(str(exc)) or type(exc).__name__})") from None
         finally:
             theirs.close()
 
