@@ -108,47 +108,42 @@ def test_page_sizes_beyond_the_first_pages_are_corrected(qtbot, own_render_helpe
 
 # ---- the import time limit scales with the page count ----------------------------------------
 
-def _steady_extract(path, password=None):
+def _steady_extract(path, password=None, progress=None):
     """Takes 3 s, reporting progress page by page, like a long but healthy import."""
     for i in range(30):
-        isolated._extract_mod._progress(i, 30)
+        progress(i, 30)
         time.sleep(0.1)
     return _real_extract(path, password)
 
 
-def _stalling_extract(path, password=None):
+def _stalling_extract(path, password=None, progress=None):
     """Reads a few pages, then hangs on one."""
     for i in range(5):
-        isolated._extract_mod._progress(i, 200)
+        progress(i, 200)
         time.sleep(0.05)
     time.sleep(60)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_long_import_that_makes_progress_is_not_stopped(monkeypatch, small_pdf):
-    monkeypatch.setattr(isolated._extract_mod, "extract_paper", _steady_extract)
-    paper = isolated.extract_paper_isolated(small_pdf, timeout=1.0)  # 3 s in all, never 1 s idle
+def test_long_import_that_makes_progress_is_not_stopped(small_pdf):
+    paper = isolated.extract_paper_isolated(small_pdf, timeout=1.0, extract=_steady_extract)  # 3 s in all, never 1 s idle
     assert "A small but valid PDF document" in paper.paragraphs[0].text
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_import_stuck_on_one_page_is_stopped(monkeypatch, small_pdf):
+def test_import_stuck_on_one_page_is_stopped(small_pdf):
     import multiprocessing
 
-    monkeypatch.setattr(isolated._extract_mod, "extract_paper", _stalling_extract)
+    isolated.stop_idle()
     t = time.monotonic()
     with pytest.raises(PdfError, match=r"no progress for 1 s \(at page \d of 200\)"):
-        isolated.extract_paper_isolated(small_pdf, timeout=1.0)
+        isolated.extract_paper_isolated(small_pdf, timeout=1.0, extract=_stalling_extract)
     assert time.monotonic() - t < 10
     assert not [p for p in multiprocessing.active_children() if p.name != "reader-render"]  # killed, reaped
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_import_past_its_page_budget_is_stopped(monkeypatch, small_pdf):
-    monkeypatch.setattr(isolated._extract_mod, "extract_paper", _steady_extract)
+def test_import_past_its_page_budget_is_stopped(small_pdf):
     # progress every 0.1 s, but 30 pages may take only 1 + 30 x 0.01 s
     with pytest.raises(PdfError, match=r"took longer than 1.3 s"):
-        isolated.extract_paper_isolated(small_pdf, timeout=1.0, per_page=0.01)
+        isolated.extract_paper_isolated(small_pdf, timeout=1.0, per_page=0.01, extract=_steady_extract)
 
 
 # ---- §6: a large file is never held in memory as a whole -----------------------------------

@@ -119,9 +119,9 @@ def _wait_for_child(pid: int, timeout: float) -> int | None:
             except OSError:
                 kids = []
             for kid in kids:
-                try:
+                try:  # the model's child (multiprocessing's resource tracker is another)
                     with open(f"/proc/{kid}/cmdline", "rb") as fh:
-                        if b"engine_child" in fh.read():
+                        if b"spawn_main" in fh.read():
                             return kid
                 except OSError:
                     pass

@@ -44,3 +44,7 @@ class Cancelled(ReaderError):
 
 class ModelCrashed(ModelError):
     """The model's process died (a signal, an abort, out of memory); the next request restarts it."""
+
+
+class HelperProcessError(ReaderError):
+    """A helper process (page renderer, PDF import) that could not start or stopped."""

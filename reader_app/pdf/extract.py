@@ -19,25 +19,22 @@ log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
-# ``progress_hook(done, total)``, when set, is called as pages are read (and again, with
-# done == total, during the later whole-document passes): ``isolated`` uses it to scale
-# the import time limit with the page count.
-progress_hook = None
+def _no_progress(done: int, total: int, budget: float = 0.0, label: str = "") -> None:
+    pass
 
 
-def _progress(done: int, total: int, budget: float = 0.0, label: str = "") -> None:
-    """``budget``: extra seconds the rest of the import may need (OCR); ``label``: what
-    is being done, for the window and the CLI."""
-    if progress_hook is not None:
-        progress_hook(done, total, budget, label)
+def extract_paper(path: str | Path, password: str | None = None, progress=None) -> Paper:
+    """Read ``path`` into a Paper. Raises PdfError / PasswordError only.
 
-
-def extract_paper(path: str | Path, password: str | None = None) -> Paper:
-    """Read ``path`` into a Paper. Raises PdfError / PasswordError only."""
+    ``progress(done, total, budget=0.0, label="")``, when given, is called as pages are
+    read (and again, with done == total, during the later whole-document passes);
+    ``budget``: extra seconds the rest may need (OCR), ``label``: what is being done, for
+    the window and the CLI.  ``isolated`` uses it to scale the import time limit.
+    """
     p = Path(path).expanduser().resolve()
     doc = open_pdf(p, password)
     try:
-        paper = _extract(doc)
+        paper = _extract(doc, progress or _no_progress)
         _read_annotations(doc, paper)
         paper.id = sha256_file(p)
         paper.original_path = str(p)
@@ -70,7 +67,7 @@ def _norm(s: str) -> str:
     return re.sub(r"[^a-z0-9]", "", s.lower())
 
 
-def _extract(doc) -> Paper:
+def _extract(doc, _progress) -> Paper:
     warnings: list[str] = []
     pages: list[PageText] = []
     bad_pages = []
@@ -110,7 +107,7 @@ def _extract(doc) -> Paper:
         warnings.append(f"could not read text on page{'s' if len(bad_pages) > 1 else ''} "
                         + page_ranges(bad_pages))
     if scans:
-        _ocr(doc, pages, scans, warnings, layers)
+        _ocr(doc, pages, scans, warnings, layers, _progress)
     _progress(n, n)
     for pg in pages:
         pg.lines = layout.merge_rows(pg.lines)
@@ -187,7 +184,8 @@ def _scanned(page, pg: PageText) -> bool:
     return sum(len(ln.text) for ln in pg.lines) < 200 and ocr.is_scan(page)
 
 
-def _ocr(doc, pages: list[PageText], scans: list[int], warnings: list[str], layers: dict[int, list]) -> None:
+def _ocr(doc, pages: list[PageText], scans: list[int], warnings: list[str], layers: dict[int, list],
+         _progress) -> None:
     """Read the text of scanned pages with OCR, or say in one warning why not.
 
     ``layers``: the invisible text layers of scanned pages.  Each line of one is kept only

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import pymupdf
 
-from reader_app.core.errors import PasswordError, PdfError
+from reader_app.core.child import Child
+from reader_app.core.errors import HelperProcessError, PasswordError, PdfError
 
 pymupdf.TOOLS.mupdf_display_errors(False)  # the GUI reports errors itself
 pymupdf.TOOLS.mupdf_display_warnings(False)
@@ -247,107 +248,64 @@ def open_document(path: str, password: str | None = None) -> RenderDoc:
 
 # ---- out-of-process rendering ---------------------------------------------------------------
 # PyMuPDF keeps the GIL while it decodes a large image (50-200 ms for one figure), which no
-# banding can split.  The GUI therefore renders in a helper process: ``open_document_isolated``
-# returns a ``ProcessRenderDoc`` with the same API whose calls wait on a pipe (no GIL held).
+# banding can split.  The GUI therefore renders in a helper process (``RenderService`` in a
+# ``reader_app.core.child.Child``): ``open_document_isolated`` returns a ``ProcessRenderDoc``
+# with the same API whose calls wait on a pipe (no GIL held).
 # If the helper cannot start, or dies (a PDF that crashes MuPDF), the next document is
 # opened again in a fresh helper; the caller sees a one-line PdfError, never a crash.
 
 
-def _serve(conn) -> None:  # the helper process's main loop
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the app; it stops us
-    docs: dict[int, RenderDoc] = {}
-    next_id = 1
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        op, args = msg[0], msg[1:]
-        try:
-            if op == "open":
-                doc = open_document(*args)
-                docs[next_id] = doc
-                result = (next_id, doc.page_count, doc.page_sizes())
-                next_id += 1
-            elif op == "render":
-                doc_id, page, scale, clip = args
-                result = docs[doc_id].render(page, scale, clip)
-            elif op == "sizes":
-                result = docs[args[0]].page_sizes(exact=True)
-            elif op == "words":
-                result = docs[args[0]].words(args[1])
-            elif op == "search_page":
-                doc_id, page, query = args
-                result = docs[doc_id].search_page(page, query)
-            elif op == "close":
-                doc = docs.pop(args[0], None)
-                result = doc.close() if doc is not None else None
-            else:
-                raise PdfError(f"unknown request {op!r}")
-            reply = (True, result)
-        except PdfError as exc:
-            reply = (False, exc)
-        except Exception as exc:  # noqa: BLE001 - any MuPDF trouble becomes a one-line PdfError
-            reply = (False, PdfError(" ".join(str(exc).split())[:200] or type(exc).__name__))
-        try:
-            conn.send(reply)
-        except (OSError, ValueError):
-            return
-
-
-class _Helper:
-    """The client side of one helper process (thread-safe: one request at a time)."""
+class RenderService:
+    """The helper process's handler: the open documents, by id."""
 
     def __init__(self):
-        import multiprocessing
+        self.docs: dict[int, RenderDoc] = {}
+        self.next_id = 1
 
-        ctx = multiprocessing.get_context("spawn")  # never fork a process running Qt threads
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child,), name="reader-render", daemon=True)
-        self.proc.start()
-        child.close()
-        self.lock = threading.Lock()
-        self.dead = False
+    def __call__(self, job):
+        op, args = job.op, job.args
+        if op == "open":
+            doc = open_document(*args)
+            self.docs[self.next_id] = doc
+            self.next_id += 1
+            return self.next_id - 1, doc.page_count, doc.page_sizes()
+        if op == "close":
+            doc = self.docs.pop(args[0], None)
+            return doc.close() if doc is not None else None
+        doc = self.docs.get(args[0])
+        if doc is None:
+            raise PdfError("the document was closed")
+        if op == "render":
+            return doc.render(*args[1:])
+        if op == "sizes":
+            return doc.page_sizes(exact=True)
+        if op == "words":
+            return doc.words(args[1])
+        if op == "search_page":
+            return doc.search_page(*args[1:])
+        raise PdfError(f"unknown request {op!r}")
 
-    def call(self, *msg):
-        with self.lock:
-            if self.dead:
-                raise PdfError("the page renderer stopped; reopen the paper")
-            try:
-                self.conn.send(msg)
-                ok, value = self.conn.recv()
-            except (EOFError, OSError, ValueError):
-                self.dead = True
-                raise PdfError("the page renderer stopped (the PDF may be damaged); reopen the paper") from None
-        if ok:
-            return value
-        raise value
-
-    def stop(self) -> None:
-        self.dead = True
-        try:
-            self.conn.close()
-            self.proc.join(1)
-            if self.proc.is_alive():
-                self.proc.kill()
-        except Exception:  # noqa: BLE001
-            pass
+    def close(self) -> None:
+        for doc in self.docs.values():
+            doc.close()
 
 
-_helper: _Helper | None = None
+def _stopped(code, _tail) -> PdfError:
+    return PdfError("the page renderer stopped (the PDF may be damaged); reopen the paper")
+
+
+_helper: Child | None = None
 _helper_lock = threading.Lock()
 
 
-def start_helper() -> _Helper:
+def start_helper() -> Child:
     """Start (or reuse) the render helper process; call early, it takes a moment to import."""
     global _helper
     with _helper_lock:
-        if _helper is None or _helper.dead or not _helper.proc.is_alive():
+        if _helper is None or not _helper.alive:
             if _helper is not None:
-                _helper.stop()
-            _helper = _Helper()
+                _helper.stop(1)
+            _helper = Child(RenderService, name="reader-render", on_death=_stopped, internal=PdfError)
         return _helper
 
 
@@ -355,14 +313,14 @@ def stop_helper() -> None:
     global _helper
     with _helper_lock:
         if _helper is not None:
-            _helper.stop()
+            _helper.stop(1)
             _helper = None
 
 
 class ProcessRenderDoc:
     """``RenderDoc``'s API, served by the helper process."""
 
-    def __init__(self, helper: _Helper, doc_id: int, path: str, page_count: int, sizes):
+    def __init__(self, helper: Child, doc_id: int, path: str, page_count: int, sizes):
         self._helper, self._id, self.path = helper, doc_id, path
         self.page_count = page_count
         self._sizes = list(sizes)
@@ -370,20 +328,26 @@ class ProcessRenderDoc:
         self._words: OrderedDict[int, list[Word]] = OrderedDict()
         self._closed = False
 
+    def _call(self, op: str, *args):
+        try:
+            return self._helper.call(op, *args)
+        except HelperProcessError:  # stopped (the app is closing)
+            raise PdfError("the page renderer stopped; reopen the paper") from None
+
     def page_sizes(self, exact: bool = False) -> list[tuple[float, float]]:
         if exact and not self._exact and not self._closed:
-            self._sizes, self._exact = list(self._helper.call("sizes", self._id)), True
+            self._sizes, self._exact = list(self._call("sizes", self._id)), True
         return list(self._sizes)
 
     def render(self, page: int, scale: float, clip=None, cancel: threading.Event | None = None) -> Image | None:
         if self._closed or (cancel is not None and cancel.is_set()):
             return None
-        return self._helper.call("render", self._id, page, scale, tuple(clip) if clip else None)
+        return self._call("render", self._id, page, scale, tuple(clip) if clip else None)
 
     def words(self, page: int) -> list[Word]:
         cached = self._words.get(page)
         if cached is None and not self._closed:
-            cached = self._words[page] = self._helper.call("words", self._id, page)
+            cached = self._words[page] = self._call("words", self._id, page)
             while len(self._words) > 64:  # bounded, like the helper's own cache
                 self._words.popitem(last=False)
         return cached or []
@@ -394,7 +358,7 @@ class ProcessRenderDoc:
         for number in range(1, self.page_count + 1 if query else 1):
             if self._closed or (cancel is not None and cancel.is_set()):
                 break
-            hits += [(number, box) for box in self._helper.call("search_page", self._id, number, query)]
+            hits += [(number, box) for box in self._call("search_page", self._id, number, query)]
             if len(hits) >= max_hits:
                 break
         return hits
@@ -403,7 +367,7 @@ class ProcessRenderDoc:
         if not self._closed:
             self._closed = True
             try:
-                self._helper.call("close", self._id)
+                self._call("close", self._id)
             except PdfError:
                 pass
 
