@@ -177,3 +177,32 @@ def test_cli_ask_across_the_library(library, monkeypatch, capsys):
                      "--library", path]) in (0, None)
     out = json.loads(capsys.readouterr().out)
     assert out["scope"] == "2 selected papers" and out["citations"][0]["paper_id"] == "b" * 64
+
+
+@pytest.mark.model
+def test_the_embedded_model_answers_across_the_library_and_quickly(library):
+    """End to end with the real embedded model: a library question and a quick answer keep
+    the contract (citations name papers of the library and paragraphs that exist; a quick
+    answer reads passages, not the paper)."""
+    from reader_app.assistant import open_engine
+    from reader_app.core.errors import ModelError
+
+    try:
+        engine = open_engine()
+    except ModelError as exc:  # pragma: no cover - the embedded model ships with the package
+        pytest.skip(f"embedded model unavailable: {exc}")
+    try:
+        a = Assistant(engine, library)
+        answer = a.ask_library("How many hours of Yoruba speech were recorded?")
+        assert answer.mode == "library" and answer.raw.startswith("Evidence: [")
+        for c in answer.citations:
+            paper = library.get_paper(c.paper_id)
+            assert paper.paragraphs[c.paragraph - 1].text == c.text
+        assert answer.answerable == bool(answer.paper_id)
+        paper = library.get_paper("a" * 64)
+        quick = a.ask_quick(paper, "How many protein structures is the network trained on?")
+        assert quick.mode == "quick" and quick.paper_id == paper.id
+        assert all(c.paper_id == paper.id for c in quick.citations)
+        assert 0 < quick.timings.prompt_tokens < 900  # passages only (the whole paper is shorter here, too)
+    finally:
+        engine.close()

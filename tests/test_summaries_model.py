@@ -147,7 +147,8 @@ def test_section_summary_streams_cites_and_is_cached_per_model(engine, library):
     assert set(cli_part) == {"title", "summary", "citations"}
     assert cli_part == part
     for c in cli_part["citations"]:
-        assert set(c) == {"paragraph", "page", "section", "text", "bbox", "verified"} and len(c["bbox"]) == 4
+        assert set(c) == {"paragraph", "page", "section", "text", "bbox", "verified", "paper_id", "paper_title"}
+        assert len(c["bbox"]) == 4 and c["paper_id"] == ""  # one paper's summary names no paper
 
 
 def test_tldr_on_a_short_budget(engine, library):
