@@ -107,7 +107,7 @@ def test_a_setup_that_fails_is_its_error_and_leaves_no_process():
         c.ready(60)
     with pytest.raises(ModelError):
         c.call("hello", "x")
-    c.proc.join(10)
+    c.proc.join(30)
     assert not c.proc.is_alive()
     c.stop()
 

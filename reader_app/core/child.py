@@ -422,13 +422,19 @@ class Child:
 
     # -- the end
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close the connection (the child closes its handler and exits); kill it if it does not."""
+    def _mark_stopped(self) -> bool:
+        """From now on calls fail with "stopped"; False in a forked copy, which owns nothing."""
         if os.getpid() != self._owner:
-            return
+            return False
         with self._cond:
             if self._failure is None:
                 self._failure = HelperProcessError(f"the {self.name} process was stopped")
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the connection (the child closes its handler and exits); kill it if it does not."""
+        if not self._mark_stopped():
+            return
         try:
             self._conn.close()
         except OSError:
@@ -440,11 +446,8 @@ class Child:
 
     def kill(self) -> None:
         """End the child at once."""
-        if os.getpid() != self._owner:
+        if not self._mark_stopped():
             return
-        with self._cond:
-            if self._failure is None:
-                self._failure = HelperProcessError(f"the {self.name} process was stopped")
         try:
             self.proc.kill()
             self.proc.join(10)
