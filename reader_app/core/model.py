@@ -238,6 +238,15 @@ class AnswerUpdate:
     evidence: tuple[int, ...] = ()  # paragraph numbers named so far
     phase: str = "evidence"  # "evidence" (naming paragraphs) or "answer"
 
+    def to_fields(self) -> tuple[str, str, str]:
+        """Plain strings, for a Qt signal between threads (PySide6 crashes under load when
+        Python objects cross threads token by token)."""
+        return self.text, ",".join(str(n) for n in self.evidence), self.phase
+
+    @classmethod
+    def from_fields(cls, text: str, evidence: str, phase: str) -> "AnswerUpdate":
+        return cls(text, tuple(int(n) for n in evidence.split(",") if n), phase)
+
 
 @dataclass
 class Timings:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from reader_app.core.errors import BadInput
-from reader_app.core.model import Selection
+from reader_app.core.model import AnswerUpdate, Selection
 from reader_app.ui.answer_format import UNANSWERED, AnswerText, timings_text
 from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store_mode
 from reader_app.ui.ask_scope import ScopePicker
@@ -407,10 +407,11 @@ class AskPanel(QWidget):
         if rid == self.request_id and not self._streaming:
             self.timings_label.setText(f"{label}…" if not total else f"{label} ({done}/{total})…")
 
-    def _on_update(self, rid: int, update) -> None:
+    def _on_update(self, rid: int, text: str, evidence: str, phase: str) -> None:
         """The answer so far (an ``AnswerUpdate``): its text, or the paragraphs named so far."""
         if rid != self.request_id:
             return
+        update = AnswerUpdate.from_fields(text, evidence, phase)
         was_answering = bool(self.answer_view.text())
         self._streaming = True
         self.answer_view.setText(update.text)

@@ -8,7 +8,7 @@ Requests run one after another, in the order they were queued.  Each gets an int
 so that a panel can ignore signals about requests it did not make::
 
     rid = worker.ask(paper_id, "What dataset?")          # -> int; selection=Selection(text, page)
-    worker.answerUpdated.connect(lambda rid, update: ...)  # AnswerUpdate: the answer so far
+    worker.answerUpdated.connect(lambda rid, text, evidence, phase: ...)  # AnswerUpdate.to_fields()
     worker.tokenReceived.connect(lambda rid, text: ...)  # raw streamed pieces (summaries too)
     worker.requestFinished.connect(lambda rid, result: ...)  # Answer / list[dict]
     worker.requestFailed.connect(lambda rid, message: ...)   # one line, never a traceback
@@ -103,7 +103,7 @@ class JobContext:
 
     def on_update(self, update) -> None:
         if not self.cancel.is_set():
-            self._worker.answerUpdated.emit(self.request.id, update)
+            self._worker.answerUpdated.emit(self.request.id, *update.to_fields())
 
     def progress(self, label: str, done: int = 0, total: int = 0) -> None:
         self._worker.progress.emit(self.request.id, label, int(done), int(total))
@@ -128,7 +128,9 @@ def _default_assistant_factory(engine, library, ranker=None):
 class LlmWorker(QThread):
     requestStarted = Signal(int, str)  # id, label
     tokenReceived = Signal(int, str)  # id, text piece
-    answerUpdated = Signal(int, object)  # id, AnswerUpdate (an answer while it streams)
+    # id, AnswerUpdate.to_fields() (an answer while it streams): strings, never a Python object
+    # per token between threads (PySide6 6.12 segfaulted under load with Signal(int, object))
+    answerUpdated = Signal(int, str, str, str)
     requestFinished = Signal(int, object)  # id, result (Answer, list[dict], ...)
     requestFailed = Signal(int, str)  # id, one-line message
     requestCancelled = Signal(int)  # id
