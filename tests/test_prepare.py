@@ -172,9 +172,14 @@ def test_panel_prepares_on_open_a_question_takes_over_and_it_resumes(qtbot, pane
     ap = panel.ask_panel
     status = ap.prepare_status
     seen = []
-    panel.worker.progress.connect(lambda rid, *_: seen.append(status.label.text()))
+
+    def note(_rid, *_args):
+        seen.append(status.label.text())
+
+    panel.worker.progress.connect(note)  # disconnected below: the worker outlives the panel
     qtbot.waitUntil(lambda: any(t.startswith("Preparing for questions…") and t.endswith("%") for t in seen),
                     timeout=10000)
+    panel.worker.progress.disconnect(note)
     assert status.state == "preparing" and status.bar.isVisibleTo(ap)
 
     # a question takes over: preparation pauses, the answer comes, preparation resumes

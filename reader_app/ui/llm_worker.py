@@ -87,15 +87,15 @@ class JobContext:
 
     @property
     def engine(self):
-        return self._worker._ensure_engine(self.request)
+        return self._worker.ensure_engine(self.request)
 
     @property
     def assistant(self):
-        return self._worker._ensure_assistant(self.request)
+        return self._worker.ensure_assistant(self.request)
 
     @property
     def library(self):
-        return self._worker._ensure_library()
+        return self._worker.ensure_library()
 
     def on_token(self, text: str) -> None:
         if not self.cancel.is_set():
@@ -312,7 +312,7 @@ class LlmWorker(QThread):
         req = ctx.request
         p = req.params
         if req.kind == "load":
-            self._ensure_engine(req, force=True)
+            self.ensure_engine(req, force=True)
             return self._engine.name
         if req.kind == "call":
             return p["fn"](ctx)
@@ -343,7 +343,7 @@ class LlmWorker(QThread):
         raise ReaderError(f"unknown request {req.kind!r}")
 
     def _paper(self, paper_id: str):
-        lib = self._ensure_library()
+        lib = self.ensure_library()
         if lib is None:
             raise ReaderError("no library is open")
         try:
@@ -351,12 +351,12 @@ class LlmWorker(QThread):
         except NotFound:  # removed while the request waited
             raise NotFound("this paper is no longer in the library") from None
 
-    def _ensure_library(self):
+    def ensure_library(self):
         if self._library is None and self._library_opener is not None:
             self._library = self._library_opener()
         return self._library
 
-    def _ensure_engine(self, req: LlmRequest, force: bool = False):
+    def ensure_engine(self, req: LlmRequest, force: bool = False):
         cfg = self.config
         if self._engine is not None and not force and cfg == self._loaded_config:
             return self._engine
@@ -382,10 +382,10 @@ class LlmWorker(QThread):
         self._set_state("ready", getattr(self._engine, "name", "") or label)
         return self._engine
 
-    def _ensure_assistant(self, req: LlmRequest):
-        engine = self._ensure_engine(req)
+    def ensure_assistant(self, req: LlmRequest):
+        engine = self.ensure_engine(req)
         if self._assistant is None or self._assistant_engine is not engine:
-            self._assistant = self._assistant_factory(engine, self._ensure_library())
+            self._assistant = self._assistant_factory(engine, self.ensure_library())
             self._assistant_engine = engine
         return self._assistant
 

@@ -165,7 +165,7 @@ class Op(QObject):
     def cancel(self) -> None:
         self.cancel_event.set()
 
-    def _run(self) -> None:
+    def run(self) -> None:
         try:
             result = self._fn(self) if _accepts_arg(self._fn) else self._fn()
         except BaseException as exc:  # noqa: BLE001 - everything goes to the GUI thread
@@ -235,7 +235,7 @@ class _Runnable(QRunnable):
         self.setAutoDelete(True)
 
     def run(self):  # worker thread
-        self.op._run()
+        self.op.run()
 
 
 _live: set[Op] = set()  # keeps ops alive until they deliver
