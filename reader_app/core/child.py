@@ -42,6 +42,7 @@ import collections
 import importlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import signal
@@ -490,10 +491,17 @@ class Child:
             threading.Thread(target=self._reap, daemon=True).start()
 
     def _reap(self) -> None:
-        self.proc.join(10)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(5)
+        """After a failed setup: kill the child if it does not exit by itself.
+
+        Waits on the sentinel and never joins: two threads joining one process race in
+        ``waitpid`` and the loser sees a dead child as alive.  The caller's ``join``/``stop``
+        (or multiprocessing's next start) collects it.
+        """
+        if not multiprocessing.connection.wait([self.proc.sentinel], 10):
+            try:
+                self.proc.kill()
+            except (OSError, ValueError, AttributeError):
+                pass
         self._remove_log()
 
     def _died(self):
