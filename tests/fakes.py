@@ -20,7 +20,8 @@ class FakeEngine(Engine):
     """
 
     def __init__(self, respond: Callable[[str, str], str] | str = "Evidence: [1]\nAnswer: yes",
-                 *, n_ctx: int = 8192, delay: float = 0.0, name: str = "fake-model"):
+                 *, n_ctx: int = 8192, delay: float = 0.0, name: str = "fake-model",
+                 logprob: Callable[[str], float] | float | None = None):
         self.respond = respond if callable(respond) else (lambda _p, _s, r=respond: r)
         self.n_ctx = n_ctx
         self.delay = delay
@@ -29,6 +30,9 @@ class FakeEngine(Engine):
         self.calls: list[tuple[str, str, dict]] = []
         self._seen_prefixes: set[str] = set()
         self.last_timings = Timings()
+        # each streamed piece's log-probability (``Engine.last_logprobs``); None: none given
+        self.logprob = logprob if callable(logprob) or logprob is None else (lambda _t, lp=logprob: lp)
+        self.last_logprobs: list[tuple[str, float]] = []
 
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)
@@ -46,6 +50,7 @@ class FakeEngine(Engine):
         pieces = text.split(" ")
         n = 0
         ttft = 0.0
+        self.last_logprobs = []
         for i, piece in enumerate(pieces[:max_tokens]):
             if cancel is not None and cancel.is_set():
                 break
@@ -54,7 +59,10 @@ class FakeEngine(Engine):
             if i == 0:
                 ttft = time.perf_counter() - start
             n += 1
-            yield piece if i == 0 else " " + piece
+            out = piece if i == 0 else " " + piece
+            if self.logprob is not None:
+                self.last_logprobs.append((out, float(self.logprob(out))))
+            yield out
         self.last_timings = Timings(
             prompt_tokens=self.count_tokens(prefix + suffix), cached_tokens=cached,
             ttft_s=ttft, total_s=time.perf_counter() - start, completion_tokens=n)

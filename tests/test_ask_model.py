@@ -47,9 +47,13 @@ def test_doubledipper_answer_structure_determinism_and_reuse(engine):
             assert is_supported(first.answer, c.text, first.question)
     if first.answerable:
         assert any(c.verified for c in first.citations)
+    # a confidence from the model's own probabilities, in range (issue K; no target at 135M)
+    assert first.confidence is not None and 0.0 <= first.confidence <= 1.0
+    assert a.last_signals is not None and a.last_signals.tokens >= 1
     # the same question again, fresh assistant: same answer (temperature 0, fixed seed)
     again = Assistant(engine, k=2).ask(paper, "Which corpus is the model trained on?")
     assert (again.answer, again.answerable) == (first.answer, first.answerable)
+    assert again.confidence == pytest.approx(first.confidence, abs=1e-3)
     # a follow-up only processes its own tokens
     follow = a.ask(paper, "How accurate is the model?")
     t = follow.timings

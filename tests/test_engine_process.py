@@ -49,6 +49,13 @@ def test_same_answers_and_counts_as_in_process(engine):
         assert engine.tokenize(p) == local.tokenize(p)
         assert engine.complete(p, s, max_tokens=12) == local.complete(p, s, max_tokens=12)
         assert engine.last_timings.completion_tokens == local.last_timings.completion_tokens
+        # each token's probability comes back from the model's process (issue K)
+        got, want = engine.last_logprobs, local.last_logprobs
+        assert len(got) == len(want) == local.last_timings.completion_tokens
+        assert [t for t, _ in got] == [t for t, _ in want]
+        assert [lp for _, lp in got] == pytest.approx([lp for _, lp in want], abs=1e-3)
+        assert all(lp <= 0.0 for _, lp in got) and "".join(t for t, _ in got).startswith(
+            local.complete(p, s, max_tokens=12)[:1])
         assert engine.name == local.name and engine.n_ctx == local.n_ctx == 1024
         assert engine.key == local.key and engine.backend == "llama"
     finally:

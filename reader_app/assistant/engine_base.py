@@ -26,6 +26,9 @@ class Engine(ABC):
     key: str = ""  # stable identity for caches (hash of the model file, or server+model id)
     n_ctx: int = 2048  # usable context length in tokens
     last_timings: Timings = Timings()  # set when a stream() generator is exhausted
+    # (text, natural-log probability) of each token the last stream() generated, where the
+    # backend gives them (the model's raw distribution); empty where it does not
+    last_logprobs: list[tuple[str, float]] = []
     shares_base: bool = False  # stream() takes base=: a leading part of the prefix other prompts share
 
     @abstractmethod

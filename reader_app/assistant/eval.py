@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from reader_app.assistant import qasper
 from reader_app.assistant.service import Assistant
-from reader_app.assistant.eval_report import per_question, paired_bootstrap, score
+from reader_app.assistant.eval_report import confidence_report, per_question, paired_bootstrap, score
 from reader_app.assistant.parsing import parse_answer
 from reader_app.assistant.prompts import MODES, is_boolean_question
 from reader_app.core.errors import BadInput
@@ -67,6 +67,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
     first: dict[str, list] = {m: [] for m in modes}
     follow: dict[str, list] = {m: [] for m in modes}
     seconds = {m: 0.0 for m in modes}
+    rows: dict[str, list[dict]] = {m: [] for m in modes}  # confidence and signals per answer
     out = open(predictions_out, "w", encoding="utf-8") if predictions_out else None
     try:
         for pi, arxiv_id in enumerate(ids):
@@ -77,6 +78,9 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
                     ans = (assistant.ask_quick(paper, question) if m == "quick"
                            else assistant.ask(paper, question, mode=m, k=k))
                     pred = predicted[m][qid] = prediction(ans)
+                    sig = assistant.last_signals
+                    rows[m].append({"question_id": qid, "confidence": ans.confidence,
+                                    "signals": sig.to_dict() if sig else None})
                     own[m][qid] = parse_answer(getattr(ans, "raw", "")).answer
                     (first[m] if qi == 0 else follow[m]).append(ans.timings.ttft_s)
                     if out:
@@ -86,7 +90,11 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
                                               "predicted_evidence": pred["evidence"], "question": question,
                                               "raw": getattr(ans, "raw", ""), "model_answer": own[m][qid],
                                               "ttft_s": ans.timings.ttft_s, "total_s": ans.timings.total_s,
-                                              "style": assistant.style.name, "demos": demos}) + "\n")
+                                              "style": assistant.style.name, "demos": demos,
+                                              **rows[m][-1],
+                                              "logprobs": [[t, round(lp, 4)] for t, lp in
+                                                           getattr(engine, "last_logprobs", None) or []]})
+                              + "\n")
                         out.flush()
                     if on_progress:
                         on_progress(f"[{pi + 1}/{len(ids)}] {m}: {question[:60]!r} -> {pred['answer'][:70]!r}")
@@ -113,6 +121,8 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
             "ttft_first_s": mean(first[m]),
             "ttft_followup_s": mean(follow[m]),
         }
+        if any(r["confidence"] is not None for r in rows[m]):
+            result["confidence"] = confidence_report(f1s[m], rows[m])
         if m == "doubledipper":
             result["demonstrations"] = dict(assistant.demo_log)
         if m != "zero-shot" and "zero-shot" in modes:

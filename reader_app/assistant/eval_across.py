@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from reader_app.assistant import passage_qa, qasper
 from reader_app.assistant.eval import prediction
-from reader_app.assistant.eval_report import gold_kind, score
+from reader_app.assistant.eval_report import confidence_report, gold_kind, per_question, score
 from reader_app.assistant.parsing import parse_answer
 from reader_app.assistant.service import Assistant
 from reader_app.core.errors import BadInput, ReaderError
@@ -66,6 +66,8 @@ def run_across(engine, path: str, *, across: int, papers: int | None = None, ski
         "seconds_per_question": round(statistics.mean(secs), 2) if secs else None,
         "ttft_s": round(statistics.median([r["ttft_s"] for r in rows]), 2) if rows else None,
         "import_s": round(import_s, 2),
+        **({"confidence": confidence_report(per_question(evaluator, gold, predicted), rows)}
+           if any(r["confidence"] is not None for r in rows) else {}),
     }
 
 
@@ -82,15 +84,18 @@ def _ask_all(assistant, lib, data, asked_ids, predictions_out, on_progress) -> l
                     ans = assistant.ask_library(question)
                     pred, raw, t = prediction(ans), ans.raw, ans.timings
                     cited = sorted({c.paper_id for c in ans.citations if c.verified})
+                    conf, sig = ans.confidence, assistant.last_signals
                 except ReaderError as exc:  # no paper matches: an unanswered question
                     pred, raw, t, cited = {"answer": "Unanswerable", "evidence": []}, "", None, []
+                    conf, sig = None, None
                     if on_progress:
                         on_progress(f"  {exc}")
                 row = {"question_id": qid, "mode": "library", "paper": arxiv_id, "question": question,
                        "predicted_answer": pred["answer"], "predicted_evidence": pred["evidence"], "raw": raw,
                        "model_answer": parse_answer(raw).answer, "ttft_s": t.ttft_s if t else 0.0,
                        "total_s": t.total_s if t else 0.0, "gold_rank": rank, "gold_cited": gold_pid in cited,
-                       "cited_papers": cited, "style": assistant.style.name, "demos": []}
+                       "cited_papers": cited, "style": assistant.style.name, "demos": [],
+                       "confidence": conf, "signals": sig.to_dict() if sig else None}
                 rows.append(row)
                 if out:
                     out.write(json.dumps(row) + "\n")

@@ -7,6 +7,9 @@ the prediction files of runs split with ``--skip`` together, without a model.
   evaluator; F1 of the model's own ``Answer:`` line (before the app shortens or refuses
   it); abstention: answerable questions marked "not answered", unanswerable ones answered.
 - ``paired_bootstrap``: mean per-question difference of two modes with its 95% interval.
+- ``confidence_report``: how well the answers' confidence tells a right answer (Answer F1
+  >= 0.5) from a wrong one: AUROC with its 95% interval, the most confident half's F1 against
+  the least confident half's, F1 by badge level, and the AUROC of each raw signal.
 """
 
 from __future__ import annotations
@@ -41,6 +44,57 @@ def paired_bootstrap(a: dict[str, float], b: dict[str, float], n: int = 10000, s
     means = sorted(sum(rng.choices(d, k=len(d))) / len(d) for _ in range(n))
     return {"questions": len(qs), "mean": round(sum(d) / len(d), 4), "low": round(means[int(0.025 * n)], 4),
             "high": round(means[int(0.975 * n) - 1], 4), "better": sum(x > 0 for x in d), "worse": sum(x < 0 for x in d)}
+
+
+def confidence_report(f1: dict[str, float], rows: list[dict], n: int = 2000, seed: int = 0) -> dict:
+    """How well confidence separates right from wrong answers over the ``rows`` (prediction
+    lines with "question_id", "confidence" and "signals") that have a confidence and an F1."""
+    from reader_app.assistant import confidence as conf
+
+    rs = [r for r in rows if r["question_id"] in f1 and isinstance(r.get("confidence"), (int, float))]
+    if len(rs) < 4:
+        return {"questions": len(rs)}
+    scores = [float(r["confidence"]) for r in rs]
+    f = [f1[r["question_id"]] for r in rs]
+    right = [x >= 0.5 for x in f]
+    rng = random.Random(seed)
+    aucs, gaps = [], []
+    for _ in range(n):
+        idx = rng.choices(range(len(rs)), k=len(rs))
+        a = conf.auroc([scores[i] for i in idx], [right[i] for i in idx])
+        if a is not None:
+            aucs.append(a)
+        gaps.append(_half_gap([scores[i] for i in idx], [f[i] for i in idx])[2])
+    aucs.sort()
+    gaps.sort()
+    top, bottom, gap = _half_gap(scores, f)
+    levels: dict[str, list[float]] = defaultdict(list)
+    for sc, x in zip(scores, f):
+        levels[conf.level(sc)].append(x)
+    signals = {}
+    for name in ("answer_mean", "answer_min", "answer_first", "evidence_mean"):
+        vals = [(r["signals"][name], ok) for r, ok in zip(rs, right) if r.get("signals")]
+        a = conf.auroc([v for v, _ in vals], [ok for _, ok in vals]) if vals else None
+        signals[name] = round(a, 4) if a is not None else None
+    pick = (lambda xs, q: round(xs[min(len(xs) - 1, int(q * len(xs)))], 4) if xs else None)
+    auc = conf.auroc(scores, right)
+    return {"questions": len(rs), "right": sum(right),
+            "auroc": round(auc, 4) if auc is not None else None, "auroc_low": pick(aucs, 0.025),
+            "auroc_high": pick(aucs, 0.975),
+            "top_half_f1": round(top, 4), "bottom_half_f1": round(bottom, 4), "half_gap": round(gap, 4),
+            "half_gap_low": pick(gaps, 0.025), "half_gap_high": pick(gaps, 0.975),
+            "levels": {k: {"answers": len(v), "answer_f1": round(sum(v) / len(v), 4)} for k, v in sorted(levels.items())},
+            "signal_auroc": signals}
+
+
+def _half_gap(scores: list[float], f1: list[float]) -> tuple[float, float, float]:
+    """Mean F1 of the more confident half, of the less confident half, and their difference."""
+    order = sorted(range(len(scores)), key=lambda i: (scores[i], i), reverse=True)
+    half = len(order) // 2
+    top = [f1[i] for i in order[:half]] or [0.0]
+    bottom = [f1[i] for i in order[half:]] or [0.0]
+    t, b = sum(top) / len(top), sum(bottom) / len(bottom)
+    return t, b, t - b
 
 
 def abstention(gold: dict, predicted: dict) -> dict:
@@ -138,6 +192,7 @@ def score_files(evaluator, data: dict, paths: list[str], baseline: str = "zero-s
         raise BadInput("no predictions in " + ", ".join(paths))
     if reshape_style:
         reshape(rows, data, reshape_style if isinstance(reshape_style, str) else None)
+    rescore_confidence(rows)
     preds = {m: {r["question_id"]: {"answer": r["predicted_answer"], "evidence": r.get("predicted_evidence") or []}
                  for r in rs} for m, rs in rows.items()}
     f1s = {m: per_question(evaluator, gold, p) for m, p in preds.items()}
@@ -150,5 +205,18 @@ def score_files(evaluator, data: dict, paths: list[str], baseline: str = "zero-s
                "seconds_per_paper": round(sum(secs) / len(papers), 1) if secs and papers else None}
         if m != baseline and baseline in f1s:
             res["vs_" + baseline] = paired_bootstrap(f1s[m], f1s[baseline])
+        if any(r.get("signals") for r in rs):
+            res["confidence"] = confidence_report(f1s[m], rs)
         results.append(res)
     return results
+
+
+def rescore_confidence(rows: dict[str, list[dict]]) -> None:
+    """Each saved row's confidence again from its saved signals, with today's formula."""
+    from reader_app.assistant import confidence as conf
+
+    for rs in rows.values():
+        for r in rs:
+            sig = conf.Signals.from_dict(r.get("signals"))
+            if sig is not None:
+                r["confidence"] = conf.confidence(sig, r.get("predicted_answer") != "Unanswerable")

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import llama_cpp
+import numpy as np
 
 from reader_app.assistant import settings
 from reader_app.assistant.build_check import check_build
@@ -185,6 +186,8 @@ class LlamaEngine(PrefixStates, Engine):
         self._specials = None  # regex of the vocabulary's control-token texts, built on first use
         self.last_timings = Timings()
         self.last_cache = ""  # where the prefix came from on the last call: kv, ram, disk, eval
+        self.last_logprobs: list[tuple[str, float]] = []
+        self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
 
     # -- identity
 
@@ -288,11 +291,15 @@ class LlamaEngine(PrefixStates, Engine):
                               min_p=0.05, repeat_penalty=1.0, grammar=gram)
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             stops = _StopFilter(stop)
+            logprobs: list[tuple[str, float]] = []
+            self.last_logprobs = logprobs
             for token in gen:
                 if llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     break
                 n_out += 1
-                text = stops.feed(decoder.decode(self._piece(token)))
+                decoded = decoder.decode(self._piece(token))
+                logprobs.append((decoded, self._logprob(ll, token)))
+                text = stops.feed(decoded)
                 if text:
                     if ttft is None:
                         ttft = time.perf_counter() - start
@@ -318,6 +325,17 @@ class LlamaEngine(PrefixStates, Engine):
             timings.ttft_s = ttft if ttft is not None else total
             self.last_timings = timings
             self._flush_pending()
+
+    def _logprob(self, ll, token: int) -> float:
+        """The model's log-probability of ``token``, which it has just sampled: from the last
+        position's logits (the raw distribution, before temperature, grammar or filters).
+        No ``logits_all``: one row of n_vocab floats, read where llama.cpp left it."""
+        ptr = llama_cpp.llama_get_logits_ith(ll._ctx.ctx, -1)
+        if not ptr:
+            return float("nan")
+        row = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        top = float(row.max())
+        return float(row[token]) - top - float(np.log(np.exp(row - top).sum()))
 
     def close(self) -> None:
         self._flush_pending()

@@ -16,7 +16,8 @@ from reader_app.core.text import ends_sentence, split_sentences  # noqa: F401 (s
 _EVIDENCE = re.compile(r"\bevidence\s*(?:paragraphs?)?\s*[:=\-]?", re.I)
 # "Answer: x\nEvidence: [3]" - not the word in "an external evidence to validate"
 _TAIL_EVIDENCE = re.compile(r"\bevidence\s*(?:paragraphs?)?\s*(?::|=|\[|\(\s*\d)", re.I)
-_ANSWER = re.compile(r"\banswer\s*[:=]", re.I)
+ANSWER_LABEL = re.compile(r"\banswer\s*[:=]", re.I)  # where the answer starts (also confidence.py)
+_ANSWER = ANSWER_LABEL
 _QUESTION = re.compile(r"\bquestion\s*[:=]", re.I)
 _STOP_MARKERS = re.compile(r"\n\s*(?:question|evidence|example|note|explanation|paragraph \[)\s*[:\[]|</?(?:examples|paper|paragraph)>|<\|", re.I)
 _BRACKETED = re.compile(r"\[\s*(\d{1,4}(?:\s*(?:,|and|-|–|;)\s*\d{1,4})*)\s*\]")

@@ -14,7 +14,8 @@ What the UI and the CLI call::
                            selection=Selection(text, page),  # optional: a passage the question is about
                            on_update=callback,           # AnswerUpdate(text, evidence, phase) while it streams
                            cancel=threading.Event())     # set it to stop between tokens
-    # -> reader_app.core.Answer(answer, answerable, citations=[Citation(...)], mode, model, timings)
+    # -> reader_app.core.Answer(answer, answerable, citations=[Citation(...)], mode, model, timings,
+    #                          confidence)   # in [0, 1] from the model's token probabilities (confidence.py)
     #    answer.raw holds the model's own text (before parsing / the "does not say" replacement)
     sections = assistant.summarize(paper, None | section_index | "all" | "tldr", on_token=..., cancel=...)
     # -> [{"title", "summary", "citations": [paragraph numbers]}]   (see summaries.py)
@@ -57,7 +58,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from reader_app.assistant import passage_qa, prompts, settings
+from reader_app.assistant import confidence, passage_qa, prompts, settings
 from reader_app.assistant.answers import NOT_ANSWERED_TEXT, answer_done, live_view, shape_answer  # noqa: F401
 from reader_app.assistant.demos import DemoWriter, demo_candidates
 from reader_app.assistant.engine_base import Engine
@@ -103,6 +104,7 @@ class Assistant:
         self._windows: dict[tuple, list[Window]] = {}
         self._demos = DemoWriter(self.store)
         self._last_demos: list[Demo] = []
+        self.last_signals: confidence.Signals | None = None  # of the last answer's reply
         self._lock = threading.Lock()
 
     # -- settings --------------------------------------------------------------------------
@@ -256,6 +258,7 @@ class Assistant:
             answer = self.make_answer(paper, asked, raw, prompts.ANSWER_PRIMER[mode], window, mode, cut=cut,
                                       style=req.style)
             answer.question, answer.selection, answer.timings = question, selection, timings
+            answer.confidence = confidence.confidence(self.last_signals, answer.answerable)
         answer.id = self.store.save_answer(paper, answer)
         return answer
 
@@ -314,6 +317,7 @@ class Assistant:
                         timings=timings, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         raw=primer + raw, selection=selection)
         answer.draft = "" if answerable else live_view(answer.raw).text
+        answer.confidence = confidence.confidence(self.last_signals, answerable)
         return answer
 
     def _answer_stream(self, prefix: str, suffix: str, primer: str, style: AnswerStyle, grammar: str | None,
@@ -339,6 +343,7 @@ class Assistant:
         raw = self.generate(prefix, suffix, max_tokens=max_tokens, stop=ANSWER_STOP, cancel=cancel, on_piece=emit,
                             grammar=grammar, base=base, until=lambda text: answer_done(primer + text, style.max_sentences))
         engine_t = getattr(self.engine, "last_timings", None) or Timings()
+        self.last_signals = confidence.signals(raw, getattr(self.engine, "last_logprobs", None), primer)
         total = time.perf_counter() - start
         timings = Timings(prompt_tokens=engine_t.prompt_tokens, cached_tokens=engine_t.cached_tokens,
                           ttft_s=round(first[0] if first else total, 4), total_s=round(total, 4),

@@ -194,8 +194,20 @@ def _ask_library(args):
     return out
 
 
+def _confidence_line(value) -> str:
+    """"confidence: high (0.86)"; a low one says to check the cited paragraph; "" for none."""
+    from reader_app.assistant.confidence import level
+
+    lvl = level(value)
+    if not lvl:
+        return ""
+    return f"confidence: {lvl} ({value:.2f})" + (": check the cited paragraph" if lvl == "low" else "")
+
+
 def render_ask(r) -> str:
     lines = [textwrap.fill(r["answer"], 100)]
+    if conf := _confidence_line(r.get("confidence")):
+        lines.append(conf)
     for c in r["citations"]:
         mark = "✓" if c["verified"] else "?"
         where = f"p.{c['page']}" if c["page"] else ""
@@ -244,7 +256,9 @@ def render_history(r) -> str:
     out = []
     for a in r["questions"]:
         cites = " ".join(f"[{c['paragraph']}]" for c in a["citations"])
-        out.append(f"{a['created']}  ({a['mode']}, {a['model']})\nQ: {a['question']}\nA: {a['answer']} {cites}".rstrip())
+        conf = _confidence_line(a.get("confidence"))
+        out.append(f"{a['created']}  ({a['mode']}, {a['model']})\nQ: {a['question']}\nA: {a['answer']} {cites}".rstrip()
+                   + (f"\n   {conf}" if conf else ""))
     return "\n\n".join(out)
 
 
@@ -311,6 +325,12 @@ def render_eval(r) -> str:
                      f"in the top 3 {_pct(r['retrieval_top3'])}, cited {_pct(r['gold_paper_cited'])} "
                      f"(answerable questions); {r['seconds_per_question']} s per question, median first token "
                      f"{r['ttft_s']} s")
+    c = r.get("confidence") or {}
+    if c.get("auroc") is not None:
+        lines.append(f"confidence: AUROC {c['auroc']:.3f} (95% {c['auroc_low']:.3f} to {c['auroc_high']:.3f}; "
+                     f"{c['right']} of {c['questions']} answers right, F1 >= 0.5); Answer F1 of the more confident "
+                     f"half {c['top_half_f1']:.3f}, the less confident {c['bottom_half_f1']:.3f} "
+                     f"({c['half_gap']:+.3f}, 95% {c['half_gap_low']:+.3f} to {c['half_gap_high']:+.3f})")
     for key, vs in r.items():
         if key.startswith("vs_") and isinstance(vs, dict) and vs.get("mean") is not None:
             lines.append(f"minus {key[3:]}: {vs['mean']:+.3f} (95% {vs['low']:+.3f} to {vs['high']:+.3f}; "

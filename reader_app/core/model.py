@@ -272,6 +272,7 @@ class Answer:
     id: int | None = None  # the Q&A history row, once stored
     selection: Selection | None = None  # the passage the question was about
     draft: str = ""  # a refused answer: what the model replied (shown as tentative)
+    confidence: float | None = None  # how likely right, in [0, 1]; None where the model gave no probabilities
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -178,6 +178,12 @@ def _v5_highlights(db: sqlite_utils.Database) -> None:
                "WHERE import_key IS NOT NULL")
 
 
+def _v6_qa_confidence(db: sqlite_utils.Database) -> None:
+    """Issue K: how sure the model was of each answer, in [0, 1]; NULL for answers kept before
+    (or from a model that gives no probabilities)."""
+    db.execute("ALTER TABLE qa_history ADD COLUMN confidence REAL")
+
+
 # ORDERED. Version N is MIGRATIONS[N-1]. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_core,
@@ -185,6 +191,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v3_qa_raw,
     _v4_qa_selection,
     _v5_highlights,
+    _v6_qa_confidence,
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

@@ -69,13 +69,13 @@ class AssistantStoreMixin:
                 sel = answer.selection
                 cur = self.db.execute(
                     """INSERT INTO qa_history (paper_id, question, answer, answerable, citations, mode,
-                       model, timings, created, raw, selection, selection_page, draft)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       model, timings, created, raw, selection, selection_page, draft, confidence)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [pid, _text(answer.question), _text(answer.answer), int(bool(answer.answerable)),
                      dumps([asdict(c) for c in answer.citations]), _text(answer.mode), _text(answer.model),
                      dumps(asdict(answer.timings)), created, _text(answer.raw),
                      _text(sel.text) if sel is not None else "", int(sel.page) if sel is not None else 0,
-                     _text(answer.draft)])
+                     _text(answer.draft), _confidence(answer.confidence)])
                 return cur.lastrowid
 
     def qa_history(self, paper_id: str) -> list[Answer]:
@@ -91,6 +91,7 @@ class AssistantStoreMixin:
                                   citations=[_citation(c) for c in loads(r["citations"], [])],
                                   mode=r["mode"], model=r["model"], timings=timings, created=r["created"],
                                   raw=r["raw"] or "", id=r["id"], draft=r["draft"] or "",
+                                  confidence=r["confidence"],
                                   selection=Selection(r["selection"], r["selection_page"] or 0)
                                   if r["selection"] else None))
             return out
@@ -185,3 +186,10 @@ class MaintenanceMixin:
             except (OSError, sqlite3.Error) as e:
                 raise BadInput(f"cannot write backup {out}: {e}") from None
             return out
+
+
+def _confidence(value) -> float | None:
+    """A confidence to keep: a number in [0, 1], else NULL."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return min(1.0, max(0.0, float(value)))

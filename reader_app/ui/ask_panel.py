@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reader_app.assistant.confidence import level
 from reader_app.core.errors import BadInput
 from reader_app.core.model import AnswerUpdate, Selection
 from reader_app.ui.answer_format import UNANSWERED, AnswerText, timings_text
@@ -35,6 +36,7 @@ from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store
 from reader_app.ui.ask_scope import ScopePicker
 from reader_app.ui.eliding_button import ElidingButton
 from reader_app.ui.citation_chip import ChipRow
+from reader_app.ui.confidence_badge import ConfidenceBadge
 from reader_app.ui.ops import run_op
 from reader_app.ui.passage_list import PassageList
 from reader_app.ui.prepare_status import PrepareStatus
@@ -191,6 +193,8 @@ class AskPanel(QWidget):
         self.passages = PassageList(card)  # shown before the answer: the question's best paragraphs
         self.passages.activated.connect(self.citationActivated)
         self.passages.shown.connect(self.passagesShown)
+        self.confidence_badge = ConfidenceBadge(card)
+        cl.addWidget(self.confidence_badge, 0, Qt.AlignLeft)
         self.answer_view = AnswerText(card)
         cl.addWidget(self.answer_view)
         self.chips = ChipRow(card)
@@ -511,6 +515,7 @@ class AskPanel(QWidget):
             self.answer_view.set_answer(f"The model replied, without support in the paper: {guess}"
                                         if guess else "", tentative=True)
         self.unanswerable_label.setVisible(not answerable)
+        self.confidence_badge.set_confidence(getattr(answer, "confidence", None), answerable)
         across = _is_library(answer)
         self.chips.set_citations(answer.citations, name_papers=across)
         scope = next((text for a, text in self._scopes if a is answer), "Across papers")
@@ -534,6 +539,7 @@ class AskPanel(QWidget):
         self.question_label.clear()
         self.question_label.hide()
         self.unanswerable_label.hide()
+        self.confidence_badge.set_confidence(None)
         self.chips.set_citations([])
         self.scope_note.hide()
         self.quick_bar.hide()
@@ -565,7 +571,8 @@ class AskPanel(QWidget):
         mode = getattr(answer, "mode", "") or DEFAULT_MODE
         label, about = KIND_TAGS.get(mode, (MODE_LABELS.get(mode, mode), MODE_LABELS.get(mode, mode)))
         tag = f"[{label}] " if mode != DEFAULT_MODE else ""
-        item = QListWidgetItem(f"{q}\n    {tag}{a}")
+        sure = level(getattr(answer, "confidence", None))
+        item = QListWidgetItem(f"{q}\n    {tag}{a}" + (f"  ({sure} confidence)" if sure and sure != "high" else ""))
         item.setData(Qt.UserRole, answer)
         item.setToolTip(f"{_with_passage(answer)}\n\n{answer.answer}\n\n({about})")
         return item

@@ -1,0 +1,134 @@
+"""How sure the model was of its answer: a confidence in [0, 1] from its own token probabilities.
+
+While an answer streams, the engine keeps each generated token's log-probability under the
+model's raw distribution (``Engine.last_logprobs``; llama.cpp's last-position logits, no
+``logits_all``).  ``signals`` reads them back over the parts of the reply:
+
+- ``answer_mean``: geometric-mean probability of the tokens of the ``Answer:`` line;
+- ``answer_min``: the least likely token of that line;
+- ``answer_first``: the probability of its first token (a "Yes"/"No", the first word);
+- ``evidence_mean``: geometric-mean probability of the paragraph numbers named before it.
+
+``confidence`` turns them into one number, with a refusal ("the paper does not seem to
+answer") scored by how sure the model was of the answer it gave and was refused.  Which
+signal and which cut-offs: chosen by AUROC on QASPER (``reader-app eval qasper``;
+docs/evaluation.md, "Confidence").  Pure functions: saved replies are scored again with
+``eval --score``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+
+from reader_app.assistant.parsing import ANSWER_LABEL
+
+# the badge: "high" at or above HIGH, "low" below LOW (chosen on QASPER, docs/evaluation.md)
+HIGH = 0.75
+LOW = 0.45
+LEVEL_WORDS = {
+    "high": "The model was sure of this answer; the cited paragraph should say it.",
+    "medium": "The model was fairly sure; worth a look at the cited paragraph.",
+    "low": "The model was unsure: check the cited paragraph before relying on this answer.",
+}
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Probabilities read from one reply (each in [0, 1]); ``tokens``: answer tokens seen."""
+
+    answer_mean: float
+    answer_min: float
+    answer_first: float
+    evidence_mean: float
+    tokens: int
+
+    def to_dict(self) -> dict:
+        return {k: round(v, 5) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Signals | None:
+        if not d:
+            return None
+        return cls(**{k: d[k] for k in ("answer_mean", "answer_min", "answer_first", "evidence_mean", "tokens")})
+
+
+def signals(raw: str, logprobs: list[tuple[str, float]] | None, primer: str = "") -> Signals | None:
+    """The signals of a reply ``raw`` (what the model generated, after ``primer``) from its
+    tokens ``logprobs`` [(text, log-probability)]; None without probabilities or an answer."""
+    if not logprobs:
+        return None
+    spans = []  # (start, end, logprob) in generated-text offsets
+    pos = 0
+    for text, lp in logprobs:
+        if lp is None or (isinstance(lp, float) and math.isnan(lp)):
+            lp = 0.0 if not text.strip() else -math.inf
+        spans.append((pos, pos + len(text), float(lp)))
+        pos += len(text)
+    full = primer + raw
+    m = ANSWER_LABEL.search(full)  # the first, as parsing.parse_answer reads it
+    if m is None:
+        start, end = len(primer), len(full)  # no Answer: line: the whole reply is the answer
+        ev_start = ev_end = len(primer)
+    else:
+        start = m.end()
+        line_end = full.find("\n", start + 1 if full[start:start + 1] == "\n" else start)
+        end = line_end if line_end >= 0 else len(full)
+        ev_start, ev_end = 0, m.start()
+    shift = len(primer)  # generated offsets -> offsets in primer + raw
+    answer = [lp for a, b, lp in spans if a + shift < end and b + shift > start and full[max(a + shift, start):
+                                                                                      min(b + shift, end)].strip()]
+    if not answer:
+        return None
+    evidence = [lp for a, b, lp in spans if a + shift < ev_end and b + shift > ev_start
+                and re.search(r"\d", full[max(a + shift, ev_start):min(b + shift, ev_end)])]
+    return Signals(answer_mean=_gmean(answer), answer_min=_p(min(answer)), answer_first=_p(answer[0]),
+                   evidence_mean=_gmean(evidence) if evidence else 1.0, tokens=len(answer))
+
+
+def confidence(sig: Signals | None, answerable: bool) -> float | None:
+    """How likely the shown answer is right, in [0, 1]; None without signals.
+
+    An answer: the geometric-mean probability of its tokens.  A refusal: the model's own
+    doubt about the answer it gave and was refused (a sure answer refused by the checks is
+    probably a wrong refusal, so the refusal gets little confidence)."""
+    if sig is None:
+        return None
+    value = sig.answer_mean if answerable else (1.0 - sig.answer_mean) * 0.5
+    return round(min(1.0, max(0.0, value)), 4)
+
+
+def level(value: float | None) -> str:
+    """"high", "medium", "low", or "" when there is no confidence."""
+    if value is None:
+        return ""
+    return "high" if value >= HIGH else "low" if value < LOW else "medium"
+
+
+def auroc(scores: list[float], correct: list[bool]) -> float | None:
+    """Area under the ROC curve of ``scores`` for telling correct from wrong (ties count
+    half); None when one class is empty."""
+    pos = [s for s, c in zip(scores, correct) if c]
+    neg = [s for s, c in zip(scores, correct) if not c]
+    if not pos or not neg:
+        return None
+    order = sorted(scores)
+    rank: dict[float, float] = {}
+    i = 0
+    while i < len(order):  # average ranks of ties, 1-based
+        j = i
+        while j + 1 < len(order) and order[j + 1] == order[i]:
+            j += 1
+        rank[order[i]] = (i + j) / 2 + 1
+        i = j + 1
+    u = sum(rank[s] for s in pos) - len(pos) * (len(pos) + 1) / 2
+    return u / (len(pos) * len(neg))
+
+
+def _p(lp: float) -> float:
+    return math.exp(lp) if lp > -math.inf else 0.0
+
+
+def _gmean(lps: list[float]) -> float:
+    return _p(sum(lps) / len(lps)) if all(lp > -math.inf for lp in lps) else 0.0

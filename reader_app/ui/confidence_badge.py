@@ -1,0 +1,46 @@
+"""The confidence badge by an answer: high / medium / low, with what it means in its tooltip.
+
+The value and its level come from the assistant (``assistant/confidence.py``: the model's own
+token probabilities, levels chosen on QASPER); the badge only shows them.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
+
+from reader_app.assistant.confidence import LEVEL_WORDS, level
+
+# pill colours that read on light and dark palettes: (background, text)
+_COLOURS = {"high": ("#2e7d32", "#ffffff"), "medium": ("#b7791f", "#ffffff"), "low": ("#c62828", "#ffffff")}
+_TEXT = {"high": "High confidence", "medium": "Medium confidence", "low": "Low confidence: check the cited paragraph"}
+
+
+class ConfidenceBadge(QLabel):
+    """Hidden for an answer without a confidence (a model that gives no probabilities)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("confidenceBadge")
+        self.setTextFormat(Qt.PlainText)
+        self.level = ""
+        self.hide()
+
+    def set_confidence(self, value: float | None, answerable: bool = True) -> None:
+        self.level = level(value)
+        if not self.level:
+            self.clear()
+            self.setToolTip("")
+            self.hide()
+            return
+        bg, fg = _COLOURS[self.level]
+        self.setStyleSheet(f"QLabel#confidenceBadge {{ background: {bg}; color: {fg}; border-radius: 8px;"
+                           " padding: 1px 8px; font-size: 11px; }")
+        self.setText(_TEXT[self.level] if answerable else _TEXT[self.level].split(":")[0] + " in this reply")
+        what = LEVEL_WORDS[self.level] if answerable else (
+            "How sure the model was that the paper does not answer this (its own reply was refused "
+            "for lack of support).")
+        self.setToolTip(f"{what}\n\nConfidence {value:.2f} of 1, read from the model's own token "
+                        "probabilities. Answers marked high were right about twice as often as those "
+                        "marked low on a benchmark of research-paper questions; none is a guarantee.")
+        self.show()

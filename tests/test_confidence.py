@@ -1,0 +1,191 @@
+"""Issue K: a confidence for every answer, from the model's own token probabilities.
+
+The computation (signals over the reply's parts, the confidence, AUROC and the eval report)
+with hand-made probabilities; the assistant, the history, the CLI and the window with a
+fake engine that gives probabilities; the real embedded model in test_ask_model.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from reader_app.assistant import confidence as conf
+from reader_app.assistant.eval_report import confidence_report, rescore_confidence
+from reader_app.library import Library, schema
+from tests.fakes import FakeEngine
+from tests.test_prompts import make_paper
+
+LN = math.log
+
+
+def _tokens(*pairs):
+    return [(t, LN(p)) for t, p in pairs]
+
+
+def test_signals_read_the_answer_line_and_the_evidence_numbers_apart():
+    reply = "3, 5]\nAnswer: the PubMed corpus\n"
+    toks = _tokens(("3", 0.5), (",", 1.0), (" 5", 0.2), ("]", 1.0), ("\n", 1.0), ("Answer", 1.0), (":", 1.0),
+                   (" the", 0.9), (" PubMed", 0.4), (" corpus", 0.8), ("\n", 0.01))
+    sig = conf.signals(reply, toks, "Evidence: [")
+    assert sig.tokens == 3  # " the", " PubMed", " corpus": not the label, not the line's end
+    assert sig.answer_mean == pytest.approx((0.9 * 0.4 * 0.8) ** (1 / 3))
+    assert sig.answer_min == pytest.approx(0.4) and sig.answer_first == pytest.approx(0.9)
+    assert sig.evidence_mean == pytest.approx((0.5 * 0.2) ** 0.5)  # the numbers only
+    # a reply with no Answer: label: all of it is the answer
+    bare = conf.signals("Yes it is", _tokens(("Yes", 0.6), (" it", 1.0), (" is", 1.0)), "")
+    assert bare.tokens == 3 and bare.answer_first == pytest.approx(0.6) and bare.evidence_mean == 1.0
+
+
+def test_no_probabilities_or_no_answer_give_no_signals():
+    assert conf.signals("3]\nAnswer: yes\n", [], "Evidence: [") is None
+    assert conf.signals("3]\nAnswer: yes\n", None, "Evidence: [") is None
+    assert conf.signals("3]\nAnswer:", _tokens(("3", 0.5), ("]", 1.0), ("\n", 1), ("Answer", 1), (":", 1)),
+                        "Evidence: [") is None
+    assert conf.confidence(None, True) is None and conf.level(None) == ""
+
+
+def test_a_token_without_a_probability_counts_as_impossible_not_as_a_crash():
+    sig = conf.signals("Answer: yes no", [("Answer", 0.0), (":", 0.0), (" yes", float("nan")), (" no", LN(0.5))])
+    assert sig.answer_min == 0.0 and sig.answer_mean == 0.0
+    assert 0.0 <= conf.confidence(sig, True) <= 1.0
+
+
+def test_confidence_is_in_range_follows_the_probabilities_and_doubts_a_refusal_of_a_sure_answer():
+    def sig(p):
+        return conf.Signals(answer_mean=p, answer_min=p, answer_first=p, evidence_mean=p, tokens=3)
+
+    values = [conf.confidence(sig(p), True) for p in (0.0, 0.2, 0.5, 0.9, 1.0)]
+    assert all(0.0 <= v <= 1.0 for v in values) and values == sorted(values) and values[0] < values[-1]
+    # refused: the surer the model was of the answer it gave, the less likely the refusal is right
+    assert conf.confidence(sig(0.95), False) < conf.confidence(sig(0.3), False) <= 1.0
+    assert conf.confidence(sig(0.95), False) < conf.confidence(sig(0.95), True)
+    assert [conf.level(v) for v in (0.0, conf.LOW, conf.HIGH, 1.0)] == ["low", "medium", "high", "high"]
+
+
+def test_auroc_counts_pairs_and_ties_half():
+    assert conf.auroc([0.9, 0.8, 0.2, 0.1], [True, True, False, False]) == 1.0
+    assert conf.auroc([0.1, 0.2, 0.8, 0.9], [True, True, False, False]) == 0.0
+    assert conf.auroc([0.5, 0.5, 0.5], [True, False, True]) == 0.5
+    assert conf.auroc([0.9, 0.4, 0.6, 0.1], [True, True, False, False]) == 0.75  # 3 of 4 pairs in order
+    assert conf.auroc([0.3, 0.4], [True, True]) is None
+
+
+def test_the_report_separates_right_from_wrong_and_splits_halves():
+    rows, f1 = [], {}
+    for i in range(40):  # confidence rises with F1, with noise on a quarter of them
+        right = i % 2 == 0
+        c = (0.8 if right else 0.3) + (0.3 if i % 8 == 1 else 0.0) - (0.3 if i % 8 == 0 else 0.0)
+        rows.append({"question_id": f"q{i}", "confidence": c,
+                     "signals": {"answer_mean": c, "answer_min": 0.5, "answer_first": 1 - c, "evidence_mean": 0.5}})
+        f1[f"q{i}"] = 1.0 if right else 0.0
+    rep = confidence_report(f1, rows, n=300)
+    assert rep["questions"] == 40 and rep["right"] == 20
+    assert 0.6 < rep["auroc"] < 1.0 and rep["auroc_low"] <= rep["auroc"] <= rep["auroc_high"]
+    assert rep["top_half_f1"] > rep["bottom_half_f1"] and rep["half_gap"] == pytest.approx(
+        rep["top_half_f1"] - rep["bottom_half_f1"], abs=1e-3)
+    assert rep["signal_auroc"]["answer_mean"] == rep["auroc"] and rep["signal_auroc"]["answer_first"] < 0.5
+    assert rep["signal_auroc"]["answer_min"] == 0.5  # a constant signal tells nothing
+    assert sum(v["answers"] for v in rep["levels"].values()) == 40
+    assert confidence_report(f1, rows[:3])["questions"] == 3  # too few: no figures, no crash
+
+
+def test_saved_rows_get_todays_confidence_from_their_signals():
+    s = {"answer_mean": 0.9, "answer_min": 0.5, "answer_first": 0.7, "evidence_mean": 0.8, "tokens": 4}
+    rows = {"quick": [{"question_id": "a", "predicted_answer": "BERT", "signals": s, "confidence": 0.1},
+                      {"question_id": "b", "predicted_answer": "Unanswerable", "signals": s, "confidence": 0.1},
+                      {"question_id": "c", "predicted_answer": "x", "signals": None, "confidence": None}]}
+    rescore_confidence(rows)
+    a, b, c = rows["quick"]
+    assert a["confidence"] == conf.confidence(conf.Signals.from_dict(s), True) != 0.1
+    assert b["confidence"] == conf.confidence(conf.Signals.from_dict(s), False)
+    assert c["confidence"] is None
+
+
+# ---- through the assistant, the library, the CLI ----------------------------------------------
+
+def _sure(text: str) -> float:
+    """A fake model sure of everything but the word 'maybe'."""
+    return LN(0.2) if "maybe" in text else LN(0.97)
+
+
+def test_every_answer_carries_its_confidence_into_the_history(tmp_path):
+    from reader_app.assistant.service import Assistant
+
+    with Library.open(tmp_path / "lib") as lib:
+        pid, _ = lib.add_paper(make_paper())
+        paper = lib.get_paper(pid)
+        engine = FakeEngine(lambda p, s: "3]\nAnswer: the PubMed corpus\n" if "corpus" in s
+                            else "3]\nAnswer: maybe maybe the abstracts\n", logprob=_sure)
+        a = Assistant(engine, lib)
+        sure = a.ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
+        unsure = a.ask(paper, "What data did they train on?", mode="zero-shot-evidence")
+        assert a.last_signals is not None and a.last_signals.tokens == 4
+        assert sure.answerable and conf.level(sure.confidence) == "high"
+        assert 0.0 <= unsure.confidence < sure.confidence
+        quick = a.ask_quick(paper, "Which corpus is the model trained on?")
+        assert quick.confidence == sure.confidence
+        hist = lib.qa_history(pid)
+        assert [h.confidence for h in hist] == [sure.confidence, unsure.confidence, quick.confidence]
+        # a model that gives no probabilities: no confidence, kept as such
+        plain = Assistant(FakeEngine("3]\nAnswer: the PubMed corpus\n"), lib).ask(
+            paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
+        assert plain.confidence is None and lib.qa_history(pid)[-1].confidence is None
+
+
+def test_a_v5_library_upgrades_and_its_old_answers_have_no_confidence(tmp_path):
+    with Library.open(tmp_path / "l", migrate_to=5) as v5:
+        pid, _ = v5.add_paper(make_paper())
+        v5.db.execute("""INSERT INTO qa_history (paper_id, question, answer, answerable, created)
+                         VALUES (?, 'Old?', 'Yes.', 1, '2026-01-01')""", [pid])
+    with Library.open(tmp_path / "l") as lib:
+        assert lib.schema_version == schema.CURRENT_VERSION >= 6
+        (old,) = lib.qa_history(pid)
+        assert old.answer == "Yes." and old.confidence is None
+
+
+def test_ask_json_and_text_show_the_confidence(tmp_path, monkeypatch, capsys):
+    from reader_app import cli
+    from reader_app.assistant import engines
+
+    with Library.open(tmp_path / "lib") as lib:
+        pid, _ = lib.add_paper(make_paper())
+    replies = iter(["3]\nAnswer: the PubMed corpus\n", "3]\nAnswer: maybe maybe maybe\n"])
+    monkeypatch.setattr(engines, "open_engine", lambda *a, **kw: FakeEngine(next(replies), logprob=_sure))
+    q = "Which corpus is the model trained on?"
+    assert cli.main(["ask", pid[:10], q, "--mode", "zero-shot-evidence", "--json",
+                     "--library", str(tmp_path / "lib")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0.9 <= out["confidence"] <= 1.0
+    assert cli.main(["ask", pid[:10], "What is it maybe?", "--mode", "zero-shot-evidence",
+                     "--library", str(tmp_path / "lib")]) == 0
+    text = capsys.readouterr().out
+    assert "confidence: low (" in text and "check the cited paragraph" in text
+    assert cli.main(["history", pid[:10], "--json", "--library", str(tmp_path / "lib")]) == 0
+    hist = json.loads(capsys.readouterr().out)["questions"]
+    assert hist[0]["confidence"] == out["confidence"] and hist[1]["confidence"] < 0.45
+
+
+pytestqt = pytest.importorskip("pytestqt")
+
+
+@pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
+def test_the_badge_shows_the_level_says_what_it_means_and_goes_with_the_answer(qtbot):
+    from reader_app.core.model import Answer, Timings
+    from reader_app.ui.confidence_badge import ConfidenceBadge
+
+    badge = ConfidenceBadge()
+    qtbot.addWidget(badge)
+    badge.show()
+    badge.set_confidence(0.95)
+    assert badge.level == "high" and badge.isVisible() and badge.text() == "High confidence"
+    badge.set_confidence(0.1)
+    assert badge.level == "low" and "check the cited paragraph" in badge.text()
+    assert "unsure" in badge.toolTip() and "0.10" in badge.toolTip()
+    badge.set_confidence(0.6, answerable=False)
+    assert badge.level == "medium" and "does not answer" in badge.toolTip()
+    badge.set_confidence(None)
+    assert not badge.isVisible() and badge.level == ""
+    assert Answer("p", "q", "a", True, [], "doubledipper", "m", Timings()).confidence is None
