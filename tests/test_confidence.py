@@ -189,3 +189,31 @@ def test_the_badge_shows_the_level_says_what_it_means_and_goes_with_the_answer(q
     badge.set_confidence(None)
     assert not badge.isVisible() and badge.level == ""
     assert Answer("p", "q", "a", True, [], "doubledipper", "m", Timings()).confidence is None
+
+
+def test_the_self_check_asks_about_the_answer_line_on_the_same_context(tmp_path):
+    from reader_app.assistant.service import Assistant
+
+    def respond(prefix, suffix):
+        if suffix.endswith(conf.PROBE):
+            return "No" if "maybe" in suffix else "Yes"
+        return "3]\nAnswer: maybe the abstracts\nQuestion: more?" if "data" in suffix else "3]\nAnswer: the PubMed corpus\n"
+
+    engine = FakeEngine(respond, logprob=lambda t: LN(0.8))
+    a = Assistant(engine, probe=True)
+    paper = make_paper()
+    sure = a.ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
+    answer_call, check = engine.calls[-2], engine.calls[-1]
+    assert check[0] == answer_call[0]  # the same prefix: the paper's KV state is reused
+    assert check[1] == answer_call[1] + "3]\nAnswer: the PubMed corpus" + conf.PROBE
+    assert check[2]["max_tokens"] == 1 and check[2]["grammar"] == conf.PROBE_GRAMMAR
+    assert a.last_signals.probe == pytest.approx(0.8)
+    a.ask(paper, "What data did they train on?", mode="zero-shot-evidence")
+    assert engine.calls[-1][1].endswith("Answer: maybe the abstracts" + conf.PROBE)  # not the rambling after it
+    assert a.last_signals.probe == pytest.approx(0.2)  # "No" at 0.8: P(Yes) is what it left over
+    assert conf.Signals.from_dict(a.last_signals.to_dict()) == a.last_signals
+    # off: no second call
+    n = len(engine.calls)
+    Assistant(engine, probe=False).ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
+    assert len(engine.calls) == n + 1 and sure.confidence is not None
+    assert conf.probe_yes("maybe", -0.1) is None and conf.probe_yes(" Yes", 0.0) == 1.0

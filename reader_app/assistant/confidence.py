@@ -34,24 +34,60 @@ LEVEL_WORDS = {
 }
 
 
+# The self-check ("P(True)", Kadavath et al. 2022): the reply goes on with this question and
+# the model's probability of " Yes" is read from one more token on the same context (the
+# paper's KV state is reused; only the question, the reply and this line are evaluated).
+PROBE = "\nChecked against the cited paragraphs, is this answer correct? Yes or No:"
+PROBE_GRAMMAR = 'root ::= " Yes" | " No"'
+
+
 @dataclass(frozen=True)
 class Signals:
-    """Probabilities read from one reply (each in [0, 1]); ``tokens``: answer tokens seen."""
+    """Probabilities read from one reply (each in [0, 1]); ``tokens``: answer tokens seen;
+    ``probe``: the self-check's P(Yes), when it ran."""
 
     answer_mean: float
     answer_min: float
     answer_first: float
     evidence_mean: float
     tokens: int
+    probe: float | None = None
 
     def to_dict(self) -> dict:
-        return {k: round(v, 5) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        return {k: round(v, 5) if isinstance(v, float) else v for k, v in asdict(self).items()
+                if not (k == "probe" and v is None)}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Signals | None:
         if not d:
             return None
-        return cls(**{k: d[k] for k in ("answer_mean", "answer_min", "answer_first", "evidence_mean", "tokens")})
+        return cls(**{k: d[k] for k in ("answer_mean", "answer_min", "answer_first", "evidence_mean", "tokens")},
+                   probe=d.get("probe"))
+
+    def with_probe(self, probe: float | None) -> Signals:
+        return Signals(self.answer_mean, self.answer_min, self.answer_first, self.evidence_mean, self.tokens, probe)
+
+
+def through_answer_line(raw: str, primed: str = "") -> str:
+    """``raw`` (generated after ``primed``, the prompt's end) up to the end of its answer line."""
+    shift = len(primed)
+    full = primed + raw
+    m = ANSWER_LABEL.search(full, max(0, shift - 20))
+    start = m.end() if m else shift
+    body = full[start:]
+    lead = len(body) - len(body.lstrip(" \t"))
+    end = full.find("\n", start + lead)
+    return raw[: end - shift].rstrip() if end >= shift else raw.rstrip()
+
+
+def probe_yes(text: str, logprob: float) -> float | None:
+    """P(Yes) of the self-check from the one token it gave: its own probability when it said
+    Yes, else what its No left over."""
+    word = text.strip().lower()
+    if word not in ("yes", "no") or logprob != logprob:
+        return None
+    p = math.exp(min(0.0, logprob))
+    return round(p if word == "yes" else 1.0 - p, 5)
 
 
 def signals(raw: str, logprobs: list[tuple[str, float]] | None, primer: str = "") -> Signals | None:

@@ -40,7 +40,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
              predictions_out: str | None = None,
              on_progress: Callable[[str], None] | None = None, use_grammar: bool = True,
              max_window_tokens: int | None = None, evidence_candidates: int | None = None,
-             answer_style: str | None = None):
+             answer_style: str | None = None, probe: bool | None = None):
     """Score one mode (``mode="zero-shot"`` -> one result dict) or several (a list -> a list).
 
     With several modes each paper is answered in every mode before the next paper, so
@@ -61,7 +61,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
         raise BadInput(f"--skip {skip} passes over all {len(data)} papers")
     subset = {i: data[i] for i in ids}
     assistant = Assistant(engine, None, k=k, use_grammar=use_grammar, max_window_tokens=max_window_tokens,
-                          evidence_candidates=evidence_candidates, answer_style=answer_style)
+                          evidence_candidates=evidence_candidates, answer_style=answer_style, probe=probe)
     predicted: dict[str, dict[str, dict]] = {m: {} for m in modes}
     own: dict[str, dict[str, str]] = {m: {} for m in modes}  # the model's own Answer: line
     first: dict[str, list] = {m: [] for m in modes}

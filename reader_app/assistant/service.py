@@ -81,6 +81,7 @@ class Request:
     k: int
     style: AnswerStyle
     evidence_candidates: int  # 0 = Evidence may cite any paragraph
+    probe: bool = False  # ask the model to check its answer, for the confidence (confidence.PROBE)
 
 
 class Assistant:
@@ -89,7 +90,7 @@ class Assistant:
     def __init__(self, engine: Engine, library: LibraryPort | None = None, *, k: int = 3,
                  max_answer_tokens: int | None = None, use_grammar: bool = True, temperature: float = 0.0,
                  seed: int = 0, max_window_tokens: int | None = None, evidence_candidates: int | None = None,
-                 answer_style: str | None = None, ranker: Ranker | None = None):
+                 answer_style: str | None = None, ranker: Ranker | None = None, probe: bool | None = None):
         self.engine = engine
         self.store = PaperStore(library)
         self.ranker = ranker or Ranker(library)
@@ -101,6 +102,7 @@ class Assistant:
         self._answer_style = answer_style  # None: the answer_style setting, read at each request
         self._max_answer_tokens = max_answer_tokens
         self._evidence_candidates = evidence_candidates
+        self._probe = probe  # None: the confidence_probe setting, read at each request
         self._windows: dict[tuple, list[Window]] = {}
         self._demos = DemoWriter(self.store)
         self._last_demos: list[Demo] = []
@@ -116,8 +118,9 @@ class Assistant:
         n = self._evidence_candidates
         if n is None:
             n = settings.int_value(conf, "evidence_candidates")
+        probe = self._probe if self._probe is not None else bool(conf.get("confidence_probe"))
         return Request(mode=mode, k=self.k if k is None else k, style=style,
-                       evidence_candidates=style.evidence_candidates if n is None else max(0, n))
+                       evidence_candidates=style.evidence_candidates if n is None else max(0, n), probe=probe)
 
     @property
     def style(self) -> AnswerStyle:
@@ -253,7 +256,7 @@ class Assistant:
                 cands = self.candidates(paper, asked, window, req.evidence_candidates) if mode != "zero-shot" else None
                 grammar = prompts.answer_grammar(mode, asked, cands)
             base = self.engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
-            raw, cut, timings = self._answer_stream(prefix, suffix, prompts.ANSWER_PRIMER[mode], req.style, grammar,
+            raw, cut, timings = self._answer_stream(prefix, suffix, prompts.ANSWER_PRIMER[mode], req, grammar,
                                                     start, cancel, on_token, on_update, progress, base)
             answer = self.make_answer(paper, asked, raw, prompts.ANSWER_PRIMER[mode], window, mode, cut=cut,
                                       style=req.style)
@@ -309,7 +312,7 @@ class Assistant:
                 prompts.question_tail(asked, "zero-shot-evidence", req.style.name))
             grammar = (prompts.answer_grammar("zero-shot-evidence", asked, sorted(passages.paragraphs))
                        if self.use_grammar else None)
-            raw, cut, timings = self._answer_stream(prefix, suffix + primer, primer, req.style, grammar, start,
+            raw, cut, timings = self._answer_stream(prefix, suffix + primer, primer, req, grammar, start,
                                                     cancel, on_token, on_update, progress)
             text, answerable, citations = shape_answer(asked, raw, primer, passages.paragraphs, req.style, (), cut)
         answer = Answer(paper_id="", question=question, answer=text, answerable=answerable,
@@ -320,9 +323,11 @@ class Assistant:
         answer.confidence = confidence.confidence(self.last_signals, answerable)
         return answer
 
-    def _answer_stream(self, prefix: str, suffix: str, primer: str, style: AnswerStyle, grammar: str | None,
+    def _answer_stream(self, prefix: str, suffix: str, primer: str, req: Request, grammar: str | None,
                        start: float, cancel, on_token, on_update, progress, base: str | None = None):
-        """Stream an answer: (raw reply, cut by the token cap, Timings)."""
+        """Stream an answer: (raw reply, cut by the token cap, Timings); ``last_signals`` from
+        its token probabilities (and the self-check when ``req.probe``)."""
+        style = req.style
         if progress:
             progress("Answering")
         first: list[float] = []
@@ -344,11 +349,22 @@ class Assistant:
                             grammar=grammar, base=base, until=lambda text: answer_done(primer + text, style.max_sentences))
         engine_t = getattr(self.engine, "last_timings", None) or Timings()
         self.last_signals = confidence.signals(raw, getattr(self.engine, "last_logprobs", None), primer)
+        if req.probe and self.last_signals is not None:
+            self.last_signals = self.last_signals.with_probe(self._self_check(prefix, suffix, raw, base, cancel))
         total = time.perf_counter() - start
         timings = Timings(prompt_tokens=engine_t.prompt_tokens, cached_tokens=engine_t.cached_tokens,
                           ttft_s=round(first[0] if first else total, 4), total_s=round(total, 4),
                           completion_tokens=engine_t.completion_tokens)
         return raw, (engine_t.completion_tokens or 0) >= max_tokens, timings
+
+    def _self_check(self, prefix: str, suffix: str, raw: str, base: str | None, cancel) -> float | None:
+        """The model's P(Yes) that its reply is right (``confidence.PROBE``), one token on the
+        same context; None where the engine gives no probabilities."""
+        reply = confidence.through_answer_line(raw, suffix)
+        word = self.generate(prefix, suffix + reply + confidence.PROBE, max_tokens=1, stop=[], cancel=cancel,
+                             grammar=confidence.PROBE_GRAMMAR if self.use_grammar else None, base=base)
+        lps = getattr(self.engine, "last_logprobs", None)
+        return confidence.probe_yes(word, lps[0][1]) if lps else None
 
     def make_answer(self, paper: Paper, question: str, raw: str, primer: str, window: Window,
                     mode: str, cut: bool = False, style: AnswerStyle | None = None) -> Answer:

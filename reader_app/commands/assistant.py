@@ -16,6 +16,8 @@ and ``--threads N``.
 
 from __future__ import annotations
 
+import argparse
+
 import sys
 import textwrap
 from pathlib import Path
@@ -100,6 +102,9 @@ def register(sub) -> None:
     p.add_argument("--reshape", action="store_true",
                    help="with --score: shape the saved raw replies again with the current parsing and "
                         "support checks (--answer-style picks the style; default: each run's own)")
+    p.add_argument("--probe", action=argparse.BooleanOptionalAction, default=None,
+                   help="the model also checks each answer (one more token) for its confidence "
+                        "(default: the confidence_probe setting)")
     _style_option(p)
     _engine_options(p)
     p.set_defaults(func=cmd_eval, render=render_eval)
@@ -293,7 +298,8 @@ def cmd_eval(args):
         mode = list(MODES) if args.mode == "all" else args.mode
         return run_eval(engine, args.file, papers=args.papers, skip=args.skip, mode=mode, k=args.k,
                         predictions_out=args.predictions, on_progress=progress,
-                        evidence_candidates=args.evidence_candidates, answer_style=args.answer_style)
+                        evidence_candidates=args.evidence_candidates, answer_style=args.answer_style,
+                        probe=args.probe)
     finally:
         engine.close()
 
