@@ -21,7 +21,8 @@ class FakeEngine(Engine):
 
     def __init__(self, respond: Callable[[str, str], str] | str = "Evidence: [1]\nAnswer: yes",
                  *, n_ctx: int = 8192, delay: float = 0.0, name: str = "fake-model",
-                 logprob: Callable[[str], float] | float | None = None):
+                 logprob: Callable[[str], float] | float | None = None,
+                 top: Callable[[str], list[tuple[str, float]]] | None = None):
         self.respond = respond if callable(respond) else (lambda _p, _s, r=respond: r)
         self.n_ctx = n_ctx
         self.delay = delay
@@ -33,6 +34,9 @@ class FakeEngine(Engine):
         # each streamed piece's log-probability (``Engine.last_logprobs``); None: none given
         self.logprob = logprob if callable(logprob) or logprob is None else (lambda _t, lp=logprob: lp)
         self.last_logprobs: list[tuple[str, float]] = []
+        # the likeliest first tokens (``Engine.last_first_top``): ``top(first piece)``, else the piece itself
+        self.top = top
+        self.last_first_top: list[tuple[str, float]] = []
 
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)
@@ -50,7 +54,7 @@ class FakeEngine(Engine):
         pieces = text.split(" ")
         n = 0
         ttft = 0.0
-        self.last_logprobs = []
+        self.last_logprobs, self.last_first_top = [], []
         for i, piece in enumerate(pieces[:max_tokens]):
             if cancel is not None and cancel.is_set():
                 break
@@ -62,6 +66,8 @@ class FakeEngine(Engine):
             out = piece if i == 0 else " " + piece
             if self.logprob is not None:
                 self.last_logprobs.append((out, float(self.logprob(out))))
+                if i == 0:
+                    self.last_first_top = self.top(out) if self.top else [self.last_logprobs[0]]
             yield out
         self.last_timings = Timings(
             prompt_tokens=self.count_tokens(prefix + suffix), cached_tokens=cached,

@@ -199,7 +199,8 @@ def test_the_self_check_asks_about_the_answer_line_on_the_same_context(tmp_path)
             return "No" if "maybe" in suffix else "Yes"
         return "3]\nAnswer: maybe the abstracts\nQuestion: more?" if "data" in suffix else "3]\nAnswer: the PubMed corpus\n"
 
-    engine = FakeEngine(respond, logprob=lambda t: LN(0.8))
+    engine = FakeEngine(respond, logprob=lambda t: LN(0.8),
+                        top=lambda t: [(t, LN(0.6)), (" No" if "Yes" in t else " Yes", LN(0.15)), ("\n", LN(0.1))])
     a = Assistant(engine, probe=True)
     paper = make_paper()
     sure = a.ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
@@ -207,13 +208,14 @@ def test_the_self_check_asks_about_the_answer_line_on_the_same_context(tmp_path)
     assert check[0] == answer_call[0]  # the same prefix: the paper's KV state is reused
     assert check[1] == answer_call[1] + "3]\nAnswer: the PubMed corpus" + conf.PROBE
     assert check[2]["max_tokens"] == 1 and check[2]["grammar"] == conf.PROBE_GRAMMAR
-    assert a.last_signals.probe == pytest.approx(0.8)
+    assert a.last_signals.probe == pytest.approx(0.8)  # Yes 0.6 against No 0.15
     a.ask(paper, "What data did they train on?", mode="zero-shot-evidence")
     assert engine.calls[-1][1].endswith("Answer: maybe the abstracts" + conf.PROBE)  # not the rambling after it
-    assert a.last_signals.probe == pytest.approx(0.2)  # "No" at 0.8: P(Yes) is what it left over
+    assert a.last_signals.probe == pytest.approx(0.2)  # No 0.6 against Yes 0.15
     assert conf.Signals.from_dict(a.last_signals.to_dict()) == a.last_signals
     # off: no second call
     n = len(engine.calls)
     Assistant(engine, probe=False).ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
     assert len(engine.calls) == n + 1 and sure.confidence is not None
-    assert conf.probe_yes("maybe", -0.1) is None and conf.probe_yes(" Yes", 0.0) == 1.0
+    assert conf.probe_yes([("maybe", -0.1)]) is None and conf.probe_yes([]) is None
+    assert conf.probe_yes([(" Yes", LN(0.3)), ("yes", LN(0.1)), (" No", LN(0.1)), ("\n", LN(0.5))]) == 0.8

@@ -54,6 +54,9 @@ def test_same_answers_and_counts_as_in_process(engine):
         assert len(got) == len(want) == local.last_timings.completion_tokens
         assert [t for t, _ in got] == [t for t, _ in want]
         assert [lp for _, lp in got] == pytest.approx([lp for _, lp in want], abs=1e-3)
+        top, want_top = engine.last_first_top, local.last_first_top
+        assert len(top) == len(want_top) == 10 and [t for t, _ in top] == [t for t, _ in want_top]
+        assert top[0][0] == got[0][0] and top[0][1] == pytest.approx(got[0][1], abs=1e-3)  # greedy: the best
         assert all(lp <= 0.0 for _, lp in got) and "".join(t for t, _ in got).startswith(
             local.complete(p, s, max_tokens=12)[:1])
         assert engine.name == local.name and engine.n_ctx == local.n_ctx == 1024

@@ -80,14 +80,16 @@ def through_answer_line(raw: str, primed: str = "") -> str:
     return raw[: end - shift].rstrip() if end >= shift else raw.rstrip()
 
 
-def probe_yes(text: str, logprob: float) -> float | None:
-    """P(Yes) of the self-check from the one token it gave: its own probability when it said
-    Yes, else what its No left over."""
-    word = text.strip().lower()
-    if word not in ("yes", "no") or logprob != logprob:
-        return None
-    p = math.exp(min(0.0, logprob))
-    return round(p if word == "yes" else 1.0 - p, 5)
+def probe_yes(top: list[tuple[str, float]]) -> float | None:
+    """P(Yes) of the self-check, Yes against No, from the likeliest tokens at its one position
+    (``Engine.last_first_top``; " Yes", "Yes", " yes" all count); None when neither is there."""
+    yes = no = 0.0
+    for text, lp in top or []:
+        word = text.strip().lower()
+        if lp == lp and word in ("yes", "no"):
+            p = math.exp(min(0.0, lp))
+            yes, no = (yes + p, no) if word == "yes" else (yes, no + p)
+    return round(yes / (yes + no), 5) if yes + no > 0 else None
 
 
 def signals(raw: str, logprobs: list[tuple[str, float]] | None, primer: str = "") -> Signals | None:

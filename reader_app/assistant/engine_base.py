@@ -29,6 +29,8 @@ class Engine(ABC):
     # (text, natural-log probability) of each token the last stream() generated, where the
     # backend gives them (the model's raw distribution); empty where it does not
     last_logprobs: list[tuple[str, float]] = []
+    # the likeliest tokens at the first generated position, (text, log-probability), best first
+    last_first_top: list[tuple[str, float]] = []
     shares_base: bool = False  # stream() takes base=: a leading part of the prefix other prompts share
 
     @abstractmethod

@@ -23,7 +23,7 @@ from reader_app.core.child import resolve
 from reader_app.core.errors import BadInput
 
 BATCH_S = 0.025  # pieces generated within this time of the last message wait for the next one
-EXTRAS = ("last_cache", "template_used", "last_logprobs")  # sent with every stream's result, when the engine has them
+EXTRAS = ("last_cache", "template_used", "last_logprobs", "last_first_top")  # sent with every stream's result, when the engine has them
 INFO = ("name", "backend", "n_ctx", "model_path", "trained_ctx", "threads", "parameters",
         "chat_template", "bos_token", "eos_token", "shares_base")
 

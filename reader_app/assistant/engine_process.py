@@ -80,6 +80,7 @@ class ProcessEngine(Engine):
         self.last_cache = ""
         self.template_used = ""
         self.last_logprobs: list[tuple[str, float]] = []
+        self.last_first_top: list[tuple[str, float]] = []
         self.restarts = -1  # how many times a child was started after the first
         self._key: str | None = None
         self._start()
@@ -158,7 +159,7 @@ class ProcessEngine(Engine):
             kw["base"] = base
         rid = child.request("stream", prefix, suffix, kw)
         self.last_timings = Timings(prompt_tokens=0, total_s=0.0)
-        self.last_logprobs = []
+        self.last_logprobs, self.last_first_top = [], []
         done = False
         ttft = None
         n = 0

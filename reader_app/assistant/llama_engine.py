@@ -187,6 +187,7 @@ class LlamaEngine(PrefixStates, Engine):
         self.last_timings = Timings()
         self.last_cache = ""  # where the prefix came from on the last call: kv, ram, disk, eval
         self.last_logprobs: list[tuple[str, float]] = []
+        self.last_first_top: list[tuple[str, float]] = []  # the likeliest first tokens of the last call
         self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
 
     # -- identity
@@ -293,12 +294,15 @@ class LlamaEngine(PrefixStates, Engine):
             stops = _StopFilter(stop)
             logprobs: list[tuple[str, float]] = []
             self.last_logprobs = logprobs
+            self.last_first_top = []
             for token in gen:
                 if llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     break
                 n_out += 1
                 decoded = decoder.decode(self._piece(token))
                 logprobs.append((decoded, self._logprob(ll, token)))
+                if n_out == 1:
+                    self.last_first_top = self._top(ll)
                 text = stops.feed(decoded)
                 if text:
                     if ttft is None:
@@ -325,6 +329,18 @@ class LlamaEngine(PrefixStates, Engine):
             timings.ttft_s = ttft if ttft is not None else total
             self.last_timings = timings
             self._flush_pending()
+
+    def _top(self, ll, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` likeliest tokens at the last position, (text, log-probability), best first."""
+        ptr = llama_cpp.llama_get_logits_ith(ll._ctx.ctx, -1)
+        if not ptr:
+            return []
+        row = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        top = float(row.max())
+        norm = top + float(np.log(np.exp(row - top).sum()))
+        best = np.argpartition(row, -k)[-k:]
+        best = best[np.argsort(row[best])[::-1]]
+        return [(self._piece(int(t)).decode("utf-8", "replace"), float(row[t]) - norm) for t in best]
 
     def _logprob(self, ll, token: int) -> float:
         """The model's log-probability of ``token``, which it has just sampled: from the last

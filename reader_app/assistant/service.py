@@ -361,10 +361,9 @@ class Assistant:
         """The model's P(Yes) that its reply is right (``confidence.PROBE``), one token on the
         same context; None where the engine gives no probabilities."""
         reply = confidence.through_answer_line(raw, suffix)
-        word = self.generate(prefix, suffix + reply + confidence.PROBE, max_tokens=1, stop=[], cancel=cancel,
-                             grammar=confidence.PROBE_GRAMMAR if self.use_grammar else None, base=base)
-        lps = getattr(self.engine, "last_logprobs", None)
-        return confidence.probe_yes(word, lps[0][1]) if lps else None
+        self.generate(prefix, suffix + reply + confidence.PROBE, max_tokens=1, stop=[], cancel=cancel,
+                      grammar=confidence.PROBE_GRAMMAR if self.use_grammar else None, base=base)
+        return confidence.probe_yes(getattr(self.engine, "last_first_top", None))
 
     def make_answer(self, paper: Paper, question: str, raw: str, primer: str, window: Window,
                     mode: str, cut: bool = False, style: AnswerStyle | None = None) -> Answer:
