@@ -46,7 +46,8 @@ class FakeEngine(Engine):
 
     def stream(self, prefix, suffix="", *, max_tokens=256, temperature=0.0, seed=0, stop=None,
                grammar=None, cancel: threading.Event | None = None) -> Iterator[str]:
-        self.calls.append((prefix, suffix, dict(max_tokens=max_tokens, stop=stop, grammar=grammar)))
+        self.calls.append((prefix, suffix, dict(max_tokens=max_tokens, stop=stop, grammar=grammar,
+                                                temperature=temperature, seed=seed)))
         start = time.perf_counter()
         cached = self.count_tokens(prefix) if prefix in self._seen_prefixes else 0
         self._seen_prefixes.add(prefix)

@@ -219,3 +219,26 @@ def test_the_self_check_asks_about_the_answer_line_on_the_same_context(tmp_path)
     assert len(engine.calls) == n + 1 and sure.confidence is not None
     assert conf.probe_yes([("maybe", -0.1)]) is None and conf.probe_yes([]) is None
     assert conf.probe_yes([(" Yes", LN(0.3)), ("yes", LN(0.1)), (" No", LN(0.1)), ("\n", LN(0.5))]) == 0.8
+
+
+def test_sampled_answers_that_disagree_lower_the_agreement():
+    from reader_app.assistant.service import SAMPLE_TEMPERATURE, Assistant
+
+    replies = {0: "3]\nAnswer: the PubMed corpus\n", 1: "3]\nAnswer: the PubMed corpus\n",
+               2: "4]\nAnswer: a Twitter corpus of tweets\n"}
+
+    def respond(prefix, suffix):
+        return replies[engine.calls[-1][2]["seed"]]
+
+    engine = FakeEngine(respond, logprob=LN(0.9))
+    a = Assistant(engine, samples=2)
+    a.ask(make_paper(), "Which corpus is the model trained on?", mode="zero-shot-evidence")
+    answer, s1, s2 = engine.calls[-3:]
+    assert (answer[2]["temperature"], s1[2]["temperature"], s2[2]["temperature"]) == (0.0, SAMPLE_TEMPERATURE,
+                                                                                       SAMPLE_TEMPERATURE)
+    assert s1[:2] == s2[:2] == answer[:2] and s1[2]["grammar"] == answer[2]["grammar"]  # same prompt, same shape
+    # one sample agrees (F1 1), the other shares only "corpus" with "PubMed corpus"
+    assert a.last_signals.agreement == pytest.approx((1.0 + 2 * (1 / 4) * (1 / 2) / (1 / 4 + 1 / 2)) / 2, abs=1e-4)
+    assert conf.agreement("the PubMed corpus", []) is None
+    assert conf.agreement("Yes", ["yes.", "No"]) == 0.5
+    assert a.last_check_s >= 0.0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 from reader_app.assistant.parsing import ANSWER_LABEL
@@ -52,20 +53,41 @@ class Signals:
     evidence_mean: float
     tokens: int
     probe: float | None = None
+    agreement: float | None = None  # mean word F1 of sampled answers with the answer shown
 
     def to_dict(self) -> dict:
         return {k: round(v, 5) if isinstance(v, float) else v for k, v in asdict(self).items()
-                if not (k == "probe" and v is None)}
+                if not (k in ("probe", "agreement") and v is None)}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Signals | None:
         if not d:
             return None
         return cls(**{k: d[k] for k in ("answer_mean", "answer_min", "answer_first", "evidence_mean", "tokens")},
-                   probe=d.get("probe"))
+                   probe=d.get("probe"), agreement=d.get("agreement"))
 
-    def with_probe(self, probe: float | None) -> Signals:
-        return Signals(self.answer_mean, self.answer_min, self.answer_first, self.evidence_mean, self.tokens, probe)
+
+def agreement(answer: str, samples: list[str]) -> float | None:
+    """How much sampled answers agree with ``answer``: their mean word F1 with it (SQuAD-style:
+    lower case, no punctuation or articles), the cheap form of semantic entropy."""
+    if not samples:
+        return None
+    return round(sum(_word_f1(answer, s) for s in samples) / len(samples), 5)
+
+
+def _word_f1(a: str, b: str) -> float:
+    wa, wb = _words(a), _words(b)
+    if not wa or not wb:
+        return float(wa == wb)
+    common = sum((Counter(wa) & Counter(wb)).values())
+    if not common:
+        return 0.0
+    p, r = common / len(wb), common / len(wa)
+    return 2 * p * r / (p + r)
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in ("a", "an", "the")]
 
 
 def through_answer_line(raw: str, primed: str = "") -> str:

@@ -40,7 +40,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
              predictions_out: str | None = None,
              on_progress: Callable[[str], None] | None = None, use_grammar: bool = True,
              max_window_tokens: int | None = None, evidence_candidates: int | None = None,
-             answer_style: str | None = None, probe: bool | None = None):
+             answer_style: str | None = None, probe: bool | None = None, samples: int | None = None):
     """Score one mode (``mode="zero-shot"`` -> one result dict) or several (a list -> a list).
 
     With several modes each paper is answered in every mode before the next paper, so
@@ -61,7 +61,8 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
         raise BadInput(f"--skip {skip} passes over all {len(data)} papers")
     subset = {i: data[i] for i in ids}
     assistant = Assistant(engine, None, k=k, use_grammar=use_grammar, max_window_tokens=max_window_tokens,
-                          evidence_candidates=evidence_candidates, answer_style=answer_style, probe=probe)
+                          evidence_candidates=evidence_candidates, answer_style=answer_style, probe=probe,
+                          samples=samples)
     predicted: dict[str, dict[str, dict]] = {m: {} for m in modes}
     own: dict[str, dict[str, str]] = {m: {} for m in modes}  # the model's own Answer: line
     first: dict[str, list] = {m: [] for m in modes}
@@ -80,7 +81,8 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
                     pred = predicted[m][qid] = prediction(ans)
                     sig = assistant.last_signals
                     rows[m].append({"question_id": qid, "confidence": ans.confidence,
-                                    "signals": sig.to_dict() if sig else None})
+                                    "signals": sig.to_dict() if sig else None,
+                                    "check_s": round(assistant.last_check_s, 4)})
                     own[m][qid] = parse_answer(getattr(ans, "raw", "")).answer
                     (first[m] if qi == 0 else follow[m]).append(ans.timings.ttft_s)
                     if out:

@@ -55,13 +55,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from reader_app.assistant import confidence, passage_qa, prompts, settings
 from reader_app.assistant.answers import NOT_ANSWERED_TEXT, answer_done, live_view, shape_answer  # noqa: F401
 from reader_app.assistant.demos import DemoWriter, demo_candidates
 from reader_app.assistant.engine_base import Engine
+from reader_app.assistant.parsing import parse_answer
 from reader_app.assistant.paper_store import LibraryPort, PaperStore
 from reader_app.assistant.prompts import Demo
 from reader_app.assistant.ranking import Ranker
@@ -71,6 +72,7 @@ from reader_app.core.errors import BadInput, Cancelled
 from reader_app.core.model import Answer, AnswerUpdate, Paper, Passage, Scope, Selection, Timings
 
 ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n\n", "</", "<|"]
+SAMPLE_TEMPERATURE = 0.7  # answers sampled for the confidence's agreement (confidence_samples setting)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Request:
     style: AnswerStyle
     evidence_candidates: int  # 0 = Evidence may cite any paragraph
     probe: bool = False  # ask the model to check its answer, for the confidence (confidence.PROBE)
+    samples: int = 0  # answers sampled to compare with the shown one, for the confidence
 
 
 class Assistant:
@@ -90,7 +93,8 @@ class Assistant:
     def __init__(self, engine: Engine, library: LibraryPort | None = None, *, k: int = 3,
                  max_answer_tokens: int | None = None, use_grammar: bool = True, temperature: float = 0.0,
                  seed: int = 0, max_window_tokens: int | None = None, evidence_candidates: int | None = None,
-                 answer_style: str | None = None, ranker: Ranker | None = None, probe: bool | None = None):
+                 answer_style: str | None = None, ranker: Ranker | None = None, probe: bool | None = None,
+                 samples: int | None = None):
         self.engine = engine
         self.store = PaperStore(library)
         self.ranker = ranker or Ranker(library)
@@ -103,10 +107,12 @@ class Assistant:
         self._max_answer_tokens = max_answer_tokens
         self._evidence_candidates = evidence_candidates
         self._probe = probe  # None: the confidence_probe setting, read at each request
+        self._samples = samples  # None: the confidence_samples setting
         self._windows: dict[tuple, list[Window]] = {}
         self._demos = DemoWriter(self.store)
         self._last_demos: list[Demo] = []
         self.last_signals: confidence.Signals | None = None  # of the last answer's reply
+        self.last_check_s = 0.0  # seconds the last answer's self-check took (part of its total_s)
         self._lock = threading.Lock()
 
     # -- settings --------------------------------------------------------------------------
@@ -119,8 +125,10 @@ class Assistant:
         if n is None:
             n = settings.int_value(conf, "evidence_candidates")
         probe = self._probe if self._probe is not None else bool(conf.get("confidence_probe"))
+        samples = self._samples if self._samples is not None else settings.int_value(conf, "confidence_samples") or 0
         return Request(mode=mode, k=self.k if k is None else k, style=style,
-                       evidence_candidates=style.evidence_candidates if n is None else max(0, n), probe=probe)
+                       evidence_candidates=style.evidence_candidates if n is None else max(0, n), probe=probe,
+                       samples=max(0, samples))
 
     @property
     def style(self) -> AnswerStyle:
@@ -349,8 +357,21 @@ class Assistant:
                             grammar=grammar, base=base, until=lambda text: answer_done(primer + text, style.max_sentences))
         engine_t = getattr(self.engine, "last_timings", None) or Timings()
         self.last_signals = confidence.signals(raw, getattr(self.engine, "last_logprobs", None), primer)
+        self.last_check_s = 0.0
         if req.probe and self.last_signals is not None:
-            self.last_signals = self.last_signals.with_probe(self._self_check(prefix, suffix, raw, base, cancel))
+            t0 = time.perf_counter()
+            self.last_signals = replace(self.last_signals, probe=self._self_check(prefix, suffix, raw, base, cancel))
+            self.last_check_s = time.perf_counter() - t0
+        if req.samples and self.last_signals is not None:
+            t0 = time.perf_counter()
+            samples = [self.generate(prefix, suffix, max_tokens=max_tokens, stop=ANSWER_STOP, cancel=cancel,
+                                     grammar=grammar, base=base, temperature=SAMPLE_TEMPERATURE, seed=self.seed + 1 + i,
+                                     until=lambda text: answer_done(primer + text, style.max_sentences))
+                       for i in range(req.samples)]
+            own = parse_answer(raw, primer=primer).answer
+            self.last_signals = replace(self.last_signals, agreement=confidence.agreement(
+                own, [parse_answer(x, primer=primer).answer for x in samples]))
+            self.last_check_s += time.perf_counter() - t0
         total = time.perf_counter() - start
         timings = Timings(prompt_tokens=engine_t.prompt_tokens, cached_tokens=engine_t.cached_tokens,
                           ttft_s=round(first[0] if first else total, 4), total_s=round(total, 4),
@@ -399,15 +420,17 @@ class Assistant:
     def generate(self, prefix: str, suffix: str, *, max_tokens: int, stop: list[str],
                  cancel: threading.Event | None, on_piece: Callable[[str], None] | None = None,
                  grammar: str | None = None, until: Callable[[str], bool] | None = None,
-                 base: str | None = None) -> str:
+                 base: str | None = None, temperature: float | None = None, seed: int | None = None) -> str:
         """Stream one completion; stop early once ``until(text so far)`` holds.  ``base``: the
-        part of ``prefix`` other prompts share (the paper), for engines that cache it apart."""
+        part of ``prefix`` other prompts share (the paper), for engines that cache it apart;
+        ``temperature``/``seed``: other than the assistant's (sampled answers)."""
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
         pieces = []
         kw = {"base": base} if base and getattr(self.engine, "shares_base", False) else {}
-        it = self.engine.stream(prefix, suffix, max_tokens=max_tokens, temperature=self.temperature,
-                                seed=self.seed, stop=stop, grammar=grammar, cancel=cancel, **kw)
+        it = self.engine.stream(prefix, suffix, max_tokens=max_tokens,
+                                temperature=self.temperature if temperature is None else temperature,
+                                seed=self.seed if seed is None else seed, stop=stop, grammar=grammar, cancel=cancel, **kw)
         try:
             for piece in it:
                 pieces.append(piece)

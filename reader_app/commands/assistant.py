@@ -105,6 +105,9 @@ def register(sub) -> None:
     p.add_argument("--probe", action=argparse.BooleanOptionalAction, default=None,
                    help="the model also checks each answer (one more token) for its confidence "
                         "(default: the confidence_probe setting)")
+    p.add_argument("--samples", type=int, default=None, metavar="N",
+                   help="also sample N more answers and measure how much they agree with the answer, for "
+                        "its confidence (default: the confidence_samples setting)")
     _style_option(p)
     _engine_options(p)
     p.set_defaults(func=cmd_eval, render=render_eval)
@@ -299,7 +302,7 @@ def cmd_eval(args):
         return run_eval(engine, args.file, papers=args.papers, skip=args.skip, mode=mode, k=args.k,
                         predictions_out=args.predictions, on_progress=progress,
                         evidence_candidates=args.evidence_candidates, answer_style=args.answer_style,
-                        probe=args.probe)
+                        probe=args.probe, samples=args.samples)
     finally:
         engine.close()
 
