@@ -242,3 +242,29 @@ def test_sampled_answers_that_disagree_lower_the_agreement():
     assert conf.agreement("the PubMed corpus", []) is None
     assert conf.agreement("Yes", ["yes.", "No"]) == 0.5
     assert a.last_check_s >= 0.0
+
+
+@pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
+def test_the_ask_tab_shows_the_badge_and_the_history_keeps_it(qtbot, panel_env):
+    from tests.fakes import FakeEngine as Fake
+    from tests.panel_helpers import ask, make_panel, responder
+
+    unsure = {"on": False}
+    services = panel_env.services(engine_factory=lambda **_kw: Fake(
+        responder(), logprob=lambda _t: LN(0.3 if unsure["on"] else 0.98)))
+    panel = make_panel(qtbot, services, panel_env.paper_id)
+    ap = panel.ask_panel
+    sure = ask(qtbot, panel, "What corpus is the model trained on?")
+    assert conf.level(sure.confidence) == "high"
+    assert ap.confidence_badge.isVisibleTo(ap) and ap.confidence_badge.text() == "High confidence"
+    unsure["on"] = True
+    low = ask(qtbot, panel, "What corpus is used?")
+    assert conf.level(low.confidence) == "low" and "check the cited paragraph" in ap.confidence_badge.text()
+    panel.close()
+    other = make_panel(qtbot, panel_env.services(respond=responder()), panel_env.paper_id)
+    ap = other.ask_panel
+    items = [ap.history.item(i) for i in range(ap.history.count())]
+    assert any("(low confidence)" in it.text() for it in items)
+    first = next(it for it in items if "(low confidence)" not in it.text())
+    ap.history.itemClicked.emit(first)  # an answer from the history brings its badge back
+    assert ap.confidence_badge.level == "high" and ap.confidence_badge.isVisibleTo(ap)
