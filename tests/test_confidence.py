@@ -268,3 +268,22 @@ def test_the_ask_tab_shows_the_badge_and_the_history_keeps_it(qtbot, panel_env):
     first = next(it for it in items if "(low confidence)" not in it.text())
     ap.history.itemClicked.emit(first)  # an answer from the history brings its badge back
     assert ap.confidence_badge.level == "high" and ap.confidence_badge.isVisibleTo(ap)
+
+
+def test_a_stop_during_the_checks_keeps_the_answer():
+    import threading
+
+    from reader_app.assistant.service import Assistant
+
+    cancel = threading.Event()
+
+    def respond(prefix, suffix):
+        if suffix.endswith(conf.PROBE):
+            cancel.set()  # Stop pressed after the answer, while the model checks it
+        return "3]\nAnswer: the PubMed corpus\n"
+
+    engine = FakeEngine(respond, logprob=LN(0.9))
+    a = Assistant(engine, samples=2, probe=True)
+    ans = a.ask(make_paper(), "Which corpus is the model trained on?", mode="zero-shot-evidence", cancel=cancel)
+    assert ans.answer and ans.confidence is not None
+    assert a.last_signals.agreement is None and a.last_signals.probe is None

@@ -357,26 +357,36 @@ class Assistant:
                             grammar=grammar, base=base, until=lambda text: answer_done(primer + text, style.max_sentences))
         engine_t = getattr(self.engine, "last_timings", None) or Timings()
         self.last_signals = confidence.signals(raw, getattr(self.engine, "last_logprobs", None), primer)
-        self.last_check_s = 0.0
-        if req.probe and self.last_signals is not None:
-            t0 = time.perf_counter()
-            self.last_signals = replace(self.last_signals, probe=self._self_check(prefix, suffix, raw, base, cancel))
-            self.last_check_s = time.perf_counter() - t0
-        if req.samples and self.last_signals is not None:
-            t0 = time.perf_counter()
-            samples = [self.generate(prefix, suffix, max_tokens=max_tokens, stop=ANSWER_STOP, cancel=cancel,
-                                     grammar=grammar, base=base, temperature=SAMPLE_TEMPERATURE, seed=self.seed + 1 + i,
-                                     until=lambda text: answer_done(primer + text, style.max_sentences))
-                       for i in range(req.samples)]
-            own = parse_answer(raw, primer=primer).answer
-            self.last_signals = replace(self.last_signals, agreement=confidence.agreement(
-                own, [parse_answer(x, primer=primer).answer for x in samples]))
-            self.last_check_s += time.perf_counter() - t0
+        self._check(prefix, suffix, primer, raw, req, grammar, base, cancel, max_tokens)
         total = time.perf_counter() - start
         timings = Timings(prompt_tokens=engine_t.prompt_tokens, cached_tokens=engine_t.cached_tokens,
                           ttft_s=round(first[0] if first else total, 4), total_s=round(total, 4),
                           completion_tokens=engine_t.completion_tokens)
         return raw, (engine_t.completion_tokens or 0) >= max_tokens, timings
+
+    def _check(self, prefix: str, suffix: str, primer: str, raw: str, req: Request, grammar: str | None,
+               base: str | None, cancel, max_tokens: int) -> None:
+        """The confidence's optional signals, on the answer's own context: the model's check of
+        its answer (``req.probe``) and ``req.samples`` sampled answers' agreement with it.  A
+        Stop now keeps the answer, without them."""
+        self.last_check_s = 0.0
+        if self.last_signals is None or not (req.probe or req.samples):
+            return
+        t0 = time.perf_counter()
+        try:
+            if req.probe:
+                self.last_signals = replace(self.last_signals, probe=self._self_check(prefix, suffix, raw, base, cancel))
+            if req.samples:
+                until = (lambda text: answer_done(primer + text, req.style.max_sentences))
+                samples = [self.generate(prefix, suffix, max_tokens=max_tokens, stop=ANSWER_STOP, cancel=cancel,
+                                         grammar=grammar, base=base, temperature=SAMPLE_TEMPERATURE,
+                                         seed=self.seed + 1 + i, until=until)
+                           for i in range(req.samples)]
+                self.last_signals = replace(self.last_signals, agreement=confidence.agreement(
+                    parse_answer(raw, primer=primer).answer, [parse_answer(x, primer=primer).answer for x in samples]))
+        except Cancelled:
+            pass
+        self.last_check_s = time.perf_counter() - t0
 
     def _self_check(self, prefix: str, suffix: str, raw: str, base: str | None, cancel) -> float | None:
         """The model's P(Yes) that its reply is right (``confidence.PROBE``), one token on the
