@@ -78,21 +78,23 @@ THIRD_PARTY_PRIVATE = {"ll._ctx", "ll._requires_eval", "ll._model", "os._exit"}
 
 
 def _private_access(path: Path):
-    """``x._name`` where ``x`` is not ``self``/``cls``: reaching into another object's private state."""
+    """``x._name`` where ``x`` is not ``self``/``cls`` or a class of the same module: reaching
+    into another object's private state."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    own = {"self", "cls"} | {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
             owner = node.value
-            if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+            if isinstance(owner, ast.Name) and owner.id in own:
                 continue
             text = ast.unparse(node)
             if text not in THIRD_PARTY_PRIVATE:
                 yield node.lineno, text
 
 
-@pytest.mark.parametrize("path", sorted((PKG / "assistant").rglob("*.py")), ids=lambda p: p.name)
-def test_assistant_modules_use_only_public_parts_of_other_objects(path):
-    """A service owns its state: the assistant's modules call public methods, never ``obj._private``."""
+@pytest.mark.parametrize("path", sorted(PKG.rglob("*.py")), ids=lambda p: p.relative_to(PKG).as_posix())
+def test_modules_use_only_public_parts_of_other_objects(path):
+    """A service owns its state: modules call public methods, never ``obj._private``."""
     found = list(_private_access(path))
     assert not found, f"{path.name} reaches into private parts: {found}"
 

@@ -85,10 +85,10 @@ class Library(SearchMixin, RankingMixin, NotesMixin, HighlightsMixin, AssistantS
             db.close()
             raise
         lib = cls(folder.resolve(), db)
-        lib._sweep_stale_incoming()
+        lib.sweep_stale_incoming()
         return lib
 
-    def _sweep_stale_incoming(self, max_age_s: float = 3600) -> None:
+    def sweep_stale_incoming(self, max_age_s: float = 3600) -> None:
         """Remove copies left half-done by a killed import (old enough not to be in progress)."""
         remove_stale_temporaries(self.files_dir, max_age_s)
 

@@ -174,13 +174,13 @@ class MainWindow(WindowStateMixin, QMainWindow):
                 self.side_panel.pageRequested.connect(lambda p: self.pdf_view.go_to(p))
             worker = getattr(self.side_panel, "worker", None)
             if worker is not None:
-                worker.modelStateChanged.connect(self._model_state)
+                worker.modelStateChanged.connect(self.show_model_state)
                 worker.progress.connect(self._llm_progress)
                 worker.requestFinished.connect(lambda rid, _r: self.op_status.clear_external(rid))
                 worker.requestFailed.connect(lambda rid, _m: self.op_status.clear_external(rid))
                 worker.requestCancelled.connect(lambda rid: self.op_status.clear_external(rid))
         highlights.install(self)  # Ctrl+Shift+H, the PDF view's context menu, kept highlights drawn
-        self._model_state("none", "")
+        self.show_model_state("none", "")
         self.library_pane.refresh()
 
     # ---- messages ------------------------------------------------------------------------
@@ -197,7 +197,11 @@ class MainWindow(WindowStateMixin, QMainWindow):
         box.setText(msg if not box.isVisible() else box.text() + "\n" + msg)
         box.open()
 
-    def _model_state(self, state: str, detail: str) -> None:
+    def remember_passwords(self, passwords: dict[str, str]) -> None:
+        """Passwords that opened encrypted papers this session (never stored): paper id -> password."""
+        self._passwords.update(passwords)
+
+    def show_model_state(self, state: str, detail: str) -> None:
         name = detail if state == "ready" and detail else self.services.model_name()
         text = {"loading": f"Loading model: {detail or name}…", "error": "No usable model"}.get(state, f"Model: {name}")
         self.model_label.setText(text)

@@ -200,7 +200,7 @@ def import_files(win, paths: list[str], password: str | None = None, open_last: 
             if result["errors"]:
                 parts.append(f"{len(result['errors'])} failed")
             win.statusBar().showMessage(", ".join(parts), 8000)
-        win._passwords.update(result["passwords"])
+        win.remember_passwords(result["passwords"])
         _prepare_imported(win, result["added"])
         if retry:
             win.import_files(list(retry), open_last=open_last, passwords=retry)
@@ -332,7 +332,7 @@ def open_settings(win) -> None:
                 worker.configure(cfg() if callable(cfg) else win.services.engine_config())
             except Exception:  # noqa: BLE001
                 pass
-        win._model_state("none", "")
+        win.show_model_state("none", "")
 
 
 def _takes_services(cls) -> bool:
