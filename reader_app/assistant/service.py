@@ -378,7 +378,9 @@ class Assistant:
                 self.last_signals = replace(self.last_signals, probe=self._self_check(prefix, suffix, raw, base, cancel))
             if req.samples:
                 until = (lambda text: answer_done(primer + text, req.style.max_sentences))
-                samples = [self.generate(prefix, suffix, max_tokens=max_tokens, stop=ANSWER_STOP, cancel=cancel,
+                # a sample much longer than the answer disagrees with it already: no need to finish it
+                cap = min(max_tokens, 16 + 2 * self.last_signals.tokens)  # (16: the evidence line and label)
+                samples = [self.generate(prefix, suffix, max_tokens=cap, stop=ANSWER_STOP, cancel=cancel,
                                          grammar=grammar, base=base, temperature=SAMPLE_TEMPERATURE,
                                          seed=self.seed + 1 + i, until=until)
                            for i in range(req.samples)]
