@@ -111,20 +111,40 @@ def _sure(text: str) -> float:
     return LN(0.2) if "maybe" in text else LN(0.97)
 
 
+def wavering(reply) -> FakeEngine:
+    """A fake model that gives ``reply(prefix, suffix)`` greedily and, when sampled
+    (temperature > 0), the same again unless the reply holds "maybe": then another answer for
+    each seed (it is guessing)."""
+    def respond(prefix, suffix):
+        text = reply(prefix, suffix)
+        kw = engine.calls[-1][2]
+        if kw["temperature"] and "maybe" in text:
+            return f"3]\nAnswer: guess number {kw['seed']} of many\n"
+        return text
+
+    engine = FakeEngine(respond, logprob=_sure)
+    return engine
+
+
 def test_every_answer_carries_its_confidence_into_the_history(tmp_path):
     from reader_app.assistant.service import Assistant
 
     with Library.open(tmp_path / "lib") as lib:
         pid, _ = lib.add_paper(make_paper())
         paper = lib.get_paper(pid)
-        engine = FakeEngine(lambda p, s: "3]\nAnswer: the PubMed corpus\n" if "corpus" in s
-                            else "3]\nAnswer: maybe maybe the abstracts\n", logprob=_sure)
-        a = Assistant(engine, lib)
+        engine = wavering(lambda p, s: "3]\nAnswer: the PubMed corpus\n" if "corpus" in s
+                          else "3]\nAnswer: maybe maybe the abstracts\n")
+        a = Assistant(engine, lib)  # the settings' default: two sampled answers
         sure = a.ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
+        assert a.last_signals.agreement == 1.0 and sure.confidence == 1.0
         unsure = a.ask(paper, "What data did they train on?", mode="zero-shot-evidence")
-        assert a.last_signals is not None and a.last_signals.tokens == 4
+        assert a.last_signals is not None and a.last_signals.tokens == 4 and a.last_signals.agreement == 0.0
         assert sure.answerable and conf.level(sure.confidence) == "high"
-        assert 0.0 <= unsure.confidence < sure.confidence
+        assert unsure.confidence == 0.0 and conf.level(unsure.confidence) == "low"
+        # no samples: the first token's probability stands in
+        tokens_only = Assistant(engine, samples=0).ask(paper, "What data did they train on?",
+                                                       mode="zero-shot-evidence")
+        assert tokens_only.confidence == pytest.approx(0.2) and engine.calls[-1][2]["temperature"] == 0.0
         quick = a.ask_quick(paper, "Which corpus is the model trained on?")
         assert quick.confidence == sure.confidence
         hist = lib.qa_history(pid)
@@ -152,13 +172,13 @@ def test_ask_json_and_text_show_the_confidence(tmp_path, monkeypatch, capsys):
 
     with Library.open(tmp_path / "lib") as lib:
         pid, _ = lib.add_paper(make_paper())
-    replies = iter(["3]\nAnswer: the PubMed corpus\n", "3]\nAnswer: maybe maybe maybe\n"])
-    monkeypatch.setattr(engines, "open_engine", lambda *a, **kw: FakeEngine(next(replies), logprob=_sure))
+    replies = iter(["3]\nAnswer: the PubMed corpus\n", "3]\nAnswer: maybe the PubMed corpus\n"])
+    monkeypatch.setattr(engines, "open_engine", lambda *a, **kw: wavering(lambda p, s, r=next(replies): r))
     q = "Which corpus is the model trained on?"
     assert cli.main(["ask", pid[:10], q, "--mode", "zero-shot-evidence", "--json",
                      "--library", str(tmp_path / "lib")]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert 0.9 <= out["confidence"] <= 1.0
+    assert out["confidence"] == 1.0
     assert cli.main(["ask", pid[:10], "What is it maybe?", "--mode", "zero-shot-evidence",
                      "--library", str(tmp_path / "lib")]) == 0
     text = capsys.readouterr().out
@@ -201,7 +221,7 @@ def test_the_self_check_asks_about_the_answer_line_on_the_same_context(tmp_path)
 
     engine = FakeEngine(respond, logprob=lambda t: LN(0.8),
                         top=lambda t: [(t, LN(0.6)), (" No" if "Yes" in t else " Yes", LN(0.15)), ("\n", LN(0.1))])
-    a = Assistant(engine, probe=True)
+    a = Assistant(engine, probe=True, samples=0)
     paper = make_paper()
     sure = a.ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
     answer_call, check = engine.calls[-2], engine.calls[-1]
@@ -215,7 +235,7 @@ def test_the_self_check_asks_about_the_answer_line_on_the_same_context(tmp_path)
     assert conf.Signals.from_dict(a.last_signals.to_dict()) == a.last_signals
     # off: no second call
     n = len(engine.calls)
-    Assistant(engine, probe=False).ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
+    Assistant(engine, probe=False, samples=0).ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
     assert len(engine.calls) == n + 1 and sure.confidence is not None
     assert conf.probe_yes([("maybe", -0.1)]) is None and conf.probe_yes([]) is None
     assert conf.probe_yes([(" Yes", LN(0.3)), ("yes", LN(0.1)), (" No", LN(0.1)), ("\n", LN(0.5))]) == 0.8
@@ -246,12 +266,12 @@ def test_sampled_answers_that_disagree_lower_the_agreement():
 
 @pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 def test_the_ask_tab_shows_the_badge_and_the_history_keeps_it(qtbot, panel_env):
-    from tests.fakes import FakeEngine as Fake
     from tests.panel_helpers import ask, make_panel, responder
 
     unsure = {"on": False}
-    services = panel_env.services(engine_factory=lambda **_kw: Fake(
-        responder(), logprob=lambda _t: LN(0.3 if unsure["on"] else 0.98)))
+    answer = responder()
+    services = panel_env.services(engine_factory=lambda **_kw: wavering(
+        lambda p, s: answer(p, s).replace("Answer:", "Answer: maybe") if unsure["on"] else answer(p, s)))
     panel = make_panel(qtbot, services, panel_env.paper_id)
     ap = panel.ask_panel
     sure = ask(qtbot, panel, "What corpus is the model trained on?")

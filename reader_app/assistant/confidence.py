@@ -1,19 +1,26 @@
-"""How sure the model was of its answer: a confidence in [0, 1] from its own token probabilities.
+"""How sure the model was of its answer: a confidence in [0, 1] read from the model itself.
 
-While an answer streams, the engine keeps each generated token's log-probability under the
-model's raw distribution (``Engine.last_logprobs``; llama.cpp's last-position logits, no
-``logits_all``).  ``signals`` reads them back over the parts of the reply:
+The signal that tells right from wrong answers is **agreement** (the cheap form of semantic
+entropy, Farquhar et al. 2024): after the answer, ``confidence_samples`` more answers are
+sampled on the same context (temperature 0.7; the paper's KV state is reused) and the
+confidence is their mean word F1 with the answer shown.  A model that says the same thing
+each time tends to be right; one that says something else each time is guessing.
 
-- ``answer_mean``: geometric-mean probability of the tokens of the ``Answer:`` line;
-- ``answer_min``: the least likely token of that line;
-- ``answer_first``: the probability of its first token (a "Yes"/"No", the first word);
-- ``evidence_mean``: geometric-mean probability of the paragraph numbers named before it.
+Cheaper signals are kept too, and measured, but on QASPER with the 1.5B model they tell
+right from wrong no better than chance (docs/evaluation.md, "Confidence"):
 
-``confidence`` turns them into one number, with a refusal ("the paper does not seem to
-answer") scored by how sure the model was of the answer it gave and was refused.  Which
-signal and which cut-offs: chosen by AUROC on QASPER (``reader-app eval qasper``;
-docs/evaluation.md, "Confidence").  Pure functions: saved replies are scored again with
-``eval --score``.
+- from each generated token's log-probability (``Engine.last_logprobs``; llama.cpp's
+  last-position logits, no ``logits_all``): ``answer_mean`` (geometric mean over the
+  ``Answer:`` line), ``answer_min``, ``answer_first`` (its first token), ``evidence_mean``
+  (the paragraph numbers named before it);
+- ``probe``: the model's P(Yes) when asked whether its answer is right ("P(True)").
+
+Without samples (the setting at 0, or an engine without probabilities for the others), the
+confidence falls back on ``answer_first``, the best of the cheap ones.  A refusal ("the paper
+does not seem to answer") gets the complement, halved: a model that keeps giving the answer
+that was refused makes the refusal unlikely to be right.  Which signal and which cut-offs:
+chosen by AUROC on QASPER (``reader-app eval qasper --samples 2``).  Pure functions: saved
+replies are scored again with ``eval --score``.
 """
 
 from __future__ import annotations
@@ -150,12 +157,13 @@ def signals(raw: str, logprobs: list[tuple[str, float]] | None, primer: str = ""
 def confidence(sig: Signals | None, answerable: bool) -> float | None:
     """How likely the shown answer is right, in [0, 1]; None without signals.
 
-    An answer: the geometric-mean probability of its tokens.  A refusal: the model's own
-    doubt about the answer it gave and was refused (a sure answer refused by the checks is
-    probably a wrong refusal, so the refusal gets little confidence)."""
+    An answer: the agreement of the sampled answers with it, else the probability of its
+    first token.  A refusal: half the complement (a model that keeps giving the answer that
+    was refused makes the refusal unlikely to be right)."""
     if sig is None:
         return None
-    value = sig.answer_mean if answerable else (1.0 - sig.answer_mean) * 0.5
+    sure = sig.agreement if sig.agreement is not None else sig.answer_first
+    value = sure if answerable else (1.0 - sure) * 0.5
     return round(min(1.0, max(0.0, value)), 4)
 
 

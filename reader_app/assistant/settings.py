@@ -46,7 +46,8 @@ DEFAULTS: dict = {
     "prepare_on_open": None,  # prepare a paper for questions when opened (None: on, except custom engines)
     "ask_mode": "doubledipper",  # the Ask tab's mode: doubledipper, zero-shot or zero-shot-evidence
     "quick_answer": True,  # while a paper prepares, answer at once from its best passages (doubledipper)
-    "confidence_samples": 0,  # confidence also from how much N sampled answers agree with the shown one
+    "confidence_samples": 2,  # the confidence: how much N answers sampled after each answer agree with it (0: token
+    # probabilities only, which tell little; each sample costs about one more answer's generation)
     "confidence_probe": False,  # confidence also from the model's check of its own answer (one more token)
     "answer_style": "auto",  # "small" (the 135M model's crutches), "capable" (1B+), "auto" (by model size)
     "library_path": None,  # the library's folder; None = the default (--library and $READER_APP_LIBRARY win)
