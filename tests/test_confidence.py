@@ -134,7 +134,7 @@ def test_every_answer_carries_its_confidence_into_the_history(tmp_path):
         paper = lib.get_paper(pid)
         engine = wavering(lambda p, s: "3]\nAnswer: the PubMed corpus\n" if "corpus" in s
                           else "3]\nAnswer: maybe maybe the abstracts\n")
-        a = Assistant(engine, lib)  # the settings' default: two sampled answers
+        a = Assistant(engine, lib, samples=2)
         sure = a.ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
         assert a.last_signals.agreement == 1.0 and sure.confidence == 1.0
         unsure = a.ask(paper, "What data did they train on?", mode="zero-shot-evidence")
@@ -142,8 +142,8 @@ def test_every_answer_carries_its_confidence_into_the_history(tmp_path):
         assert sure.answerable and conf.level(sure.confidence) == "high"
         assert unsure.confidence == 0.0 and conf.level(unsure.confidence) == "low"
         # no samples: the first token's probability stands in
-        tokens_only = Assistant(engine, samples=0).ask(paper, "What data did they train on?",
-                                                       mode="zero-shot-evidence")
+        # the default, no samples: the first answer token's probability
+        tokens_only = Assistant(engine).ask(paper, "What data did they train on?", mode="zero-shot-evidence")
         assert tokens_only.confidence == pytest.approx(0.2) and engine.calls[-1][2]["temperature"] == 0.0
         quick = a.ask_quick(paper, "Which corpus is the model trained on?")
         assert quick.confidence == sure.confidence
@@ -178,7 +178,7 @@ def test_ask_json_and_text_show_the_confidence(tmp_path, monkeypatch, capsys):
     assert cli.main(["ask", pid[:10], q, "--mode", "zero-shot-evidence", "--json",
                      "--library", str(tmp_path / "lib")]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["confidence"] == 1.0
+    assert out["confidence"] == pytest.approx(0.97)  # the default: the first answer token's probability
     assert cli.main(["ask", pid[:10], "What is it maybe?", "--mode", "zero-shot-evidence",
                      "--library", str(tmp_path / "lib")]) == 0
     text = capsys.readouterr().out

@@ -1,26 +1,24 @@
 """How sure the model was of its answer: a confidence in [0, 1] read from the model itself.
 
-The signal that tells right from wrong answers is **agreement** (the cheap form of semantic
-entropy, Farquhar et al. 2024): after the answer, ``confidence_samples`` more answers are
-sampled on the same context (temperature 0.7; the paper's KV state is reused) and the
-confidence is their mean word F1 with the answer shown.  A model that says the same thing
-each time tends to be right; one that says something else each time is guessing.
+By default it is the probability of the answer's first token (the model's raw distribution;
+the engine keeps each generated token's log-probability, ``Engine.last_logprobs``, from
+llama.cpp's last-position logits without ``logits_all``): free, and on QASPER with the 1.5B
+model as telling as anything affordable that was tried, which is to say weakly (AUROC 0.55;
+docs/evaluation.md, "Confidence").  Measured and kept as options:
 
-Cheaper signals are kept too, and measured, but on QASPER with the 1.5B model they tell
-right from wrong no better than chance (docs/evaluation.md, "Confidence"):
+- ``answer_mean`` (geometric mean over the ``Answer:`` line), ``answer_min``,
+  ``evidence_mean`` (the paragraph numbers named before it): no better than chance;
+- ``probe``: the model's P(Yes) when asked whether its answer is right ("P(True)", Kadavath
+  et al. 2022; the ``confidence_probe`` setting): no better than chance;
+- ``agreement`` (the cheap form of semantic entropy, Farquhar et al. 2024; the
+  ``confidence_samples`` setting): N more answers sampled on the same context (temperature
+  0.7, the paper's KV state reused), their mean word F1 with the answer shown.  When it ran,
+  the confidence is the agreement; AUROC 0.54 on quick answers, for +68% answer time.
 
-- from each generated token's log-probability (``Engine.last_logprobs``; llama.cpp's
-  last-position logits, no ``logits_all``): ``answer_mean`` (geometric mean over the
-  ``Answer:`` line), ``answer_min``, ``answer_first`` (its first token), ``evidence_mean``
-  (the paragraph numbers named before it);
-- ``probe``: the model's P(Yes) when asked whether its answer is right ("P(True)").
-
-Without samples (the setting at 0, or an engine without probabilities for the others), the
-confidence falls back on ``answer_first``, the best of the cheap ones.  A refusal ("the paper
-does not seem to answer") gets the complement, halved: a model that keeps giving the answer
-that was refused makes the refusal unlikely to be right.  Which signal and which cut-offs:
-chosen by AUROC on QASPER (``reader-app eval qasper --samples 2``).  Pure functions: saved
-replies are scored again with ``eval --score``.
+A refusal ("the paper does not seem to answer") gets the complement, halved: a model sure of
+the answer that was refused makes the refusal unlikely to be right.  The badge's cut-offs
+(``HIGH``, ``LOW``) were set before measuring and kept.  Pure functions: saved replies are
+scored again with ``eval --score``.
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ from dataclasses import asdict, dataclass
 
 from reader_app.assistant.parsing import ANSWER_LABEL
 
-# the badge: "high" at or above HIGH, "low" below LOW (chosen on QASPER, docs/evaluation.md)
+# the badge: "high" at or above HIGH, "low" below LOW (docs/evaluation.md, "Confidence")
 HIGH = 0.75
 LOW = 0.45
 LEVEL_WORDS = {
@@ -157,8 +155,8 @@ def signals(raw: str, logprobs: list[tuple[str, float]] | None, primer: str = ""
 def confidence(sig: Signals | None, answerable: bool) -> float | None:
     """How likely the shown answer is right, in [0, 1]; None without signals.
 
-    An answer: the agreement of the sampled answers with it, else the probability of its
-    first token.  A refusal: half the complement (a model that keeps giving the answer that
+    An answer: the probability of its first token, or the agreement of sampled answers with
+    it when they ran.  A refusal: half the complement (a model that keeps giving the answer that
     was refused makes the refusal unlikely to be right)."""
     if sig is None:
         return None

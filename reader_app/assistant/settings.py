@@ -46,8 +46,8 @@ DEFAULTS: dict = {
     "prepare_on_open": None,  # prepare a paper for questions when opened (None: on, except custom engines)
     "ask_mode": "doubledipper",  # the Ask tab's mode: doubledipper, zero-shot or zero-shot-evidence
     "quick_answer": True,  # while a paper prepares, answer at once from its best passages (doubledipper)
-    "confidence_samples": 2,  # the confidence: how much N answers sampled after each answer agree with it (0: token
-    # probabilities only, which tell little; each sample costs about one more answer's generation)
+    "confidence_samples": 0,  # also sample N answers after each and read the confidence from their agreement
+    # with it (each costs about one more answer's generation; on QASPER it told no more than the free default)
     "confidence_probe": False,  # confidence also from the model's check of its own answer (one more token)
     "answer_style": "auto",  # "small" (the 135M model's crutches), "capable" (1B+), "auto" (by model size)
     "library_path": None,  # the library's folder; None = the default (--library and $READER_APP_LIBRARY win)
