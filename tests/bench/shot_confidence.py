@@ -49,14 +49,14 @@ def main() -> int:
         os.environ[var] = str(tmp / sub)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
     from reader_app.app import Services
     from reader_app.assistant import settings
     from reader_app.library import Library
     from reader_app.pdf import extract_paper_isolated
-    from reader_app.ui.main_window import MainWindow
+    from tests.bench.shots import open_window, wait
     from tests.fakes import FakeEngine
 
     settings.save({"answer_style": "capable", "prepare_on_open": False, "quick_answer": False,
@@ -70,19 +70,7 @@ def main() -> int:
     services = Services(lib_path, ui_settings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat),
                         engine_factory=lambda **_kw: FakeEngine(quote_best, delay=0.01,
                                                                 logprob=lambda _t: math.log(sure["p"])))
-    win = MainWindow(services)
-    win.resize(1560, 960)
-    win.show()
-
-    def wait(signal=None, ms=30000, until=None):
-        loop = QEventLoop()
-        if signal is not None:
-            signal.connect(lambda *_a: loop.quit())
-        if until is not None:
-            timer = QTimer(interval=50, timeout=lambda: until() and loop.quit())
-            timer.start()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
+    win = open_window(services)
 
     win.open_paper(pid)
     wait(win.paperShown)
