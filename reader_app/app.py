@@ -7,7 +7,7 @@
   SQLite connections are per thread, so call it inside a ``run_op`` worker function,
   never keep the object across threads;
 - ``services.ui_settings`` - a ``QSettings`` for window state (geometry, last page per
-  paper, splitter sizes).  Model settings live in ``reader_app.assistant.settings``;
+  paper, splitter sizes).  Model settings live in ``reader_app.settings``;
 - ``services.engine_factory`` - ``None`` (the real ``reader_app.assistant.open_engine``)
   or a callable ``(**EngineConfig.kwargs()) -> Engine`` (tests pass a FakeEngine);
 - ``services.llm_worker()`` - the one ``LlmWorker`` (one model on one thread), created
@@ -139,7 +139,7 @@ class Services:
         from reader_app.ui.llm_worker import EngineConfig
 
         try:
-            from reader_app.assistant import settings as s
+            from reader_app import settings as s
 
             values = s.load()
         except Exception:  # noqa: BLE001 - a broken settings file never stops the app
@@ -372,7 +372,7 @@ def _quit_on_sigint(app) -> None:
 def _saved_library_path(ui_settings) -> str | None:
     """The library folder from the settings; one kept by an older version in ``ui.ini`` moves
     to the settings file (the one settings store)."""
-    from reader_app.assistant import settings
+    from reader_app import settings
 
     try:
         saved = settings.get("library_path")

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from reader_app.assistant.engine_base import Engine
+from reader_app.llm.engine import Engine
 from reader_app.core.model import Timings
 
 

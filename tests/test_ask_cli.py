@@ -148,7 +148,7 @@ def test_engine_options_reach_the_engine(lib_with_paper, monkeypatch, capsys):
     import json
 
     from reader_app import cli as cli_main
-    from reader_app.assistant import engines
+    from reader_app.llm import engines
     from tests.fakes import FakeEngine
 
     path, pid = lib_with_paper

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reader_app.assistant import build_check
+from reader_app.llm import build_check
 from reader_app.core.errors import ModelError
 
 NATIVE_AMX = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | "
@@ -46,7 +46,7 @@ def test_check_build_refuses_before_loading(monkeypatch):
     try:
         with pytest.raises(ModelError, match="Intel AMX kernels"):
             build_check.check_build()
-        from reader_app.assistant.engines import open_engine
+        from reader_app.llm.engines import open_engine
 
         with pytest.raises(ModelError, match="Intel AMX kernels"):
             open_engine()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reader_app.assistant import catalog
+from reader_app.llm import catalog
 from reader_app.core.errors import BadInput
 from tests.test_download import FileServer, model_bytes, server, sha  # noqa: F401 - fixtures
 

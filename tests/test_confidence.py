@@ -168,7 +168,7 @@ def test_a_v5_library_upgrades_and_its_old_answers_have_no_confidence(tmp_path):
 
 def test_ask_json_and_text_show_the_confidence(tmp_path, monkeypatch, capsys):
     from reader_app import cli
-    from reader_app.assistant import engines
+    from reader_app.llm import engines
 
     with Library.open(tmp_path / "lib") as lib:
         pid, _ = lib.add_paper(make_paper())

@@ -320,7 +320,7 @@ def test_evidence_may_cite_only_the_best_ranked_paragraphs(mode):
 def test_evidence_candidates_by_answer_style_unless_set(monkeypatch, tmp_path):
     """Unset, Evidence may cite the best 5 paragraphs for a small model and the best 10 for a
     capable one (docs/evaluation.md, QASPER: the 1.5B model cites better from 10); the setting wins."""
-    from reader_app.assistant import settings
+    from reader_app import settings
 
     monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path))
 
@@ -337,7 +337,7 @@ def test_evidence_candidates_by_answer_style_unless_set(monkeypatch, tmp_path):
 
 
 def test_evidence_candidates_follow_the_setting(monkeypatch, tmp_path):
-    from reader_app.assistant import settings
+    from reader_app import settings
 
     monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path))
     settings.set_value("evidence_candidates", 1)

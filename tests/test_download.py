@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reader_app.assistant.download import ProgressBar, download_model
+from reader_app.llm.download import ProgressBar, download_model
 from reader_app.core.errors import BadInput, ModelError
 from tests.test_models import tiny_model
 

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from reader_app.assistant import settings
-from reader_app.assistant.kvcache import DiskKVCache
-from reader_app.assistant.models import embedded_model_path
+from reader_app import settings
+from reader_app.llm.kvcache import DiskKVCache
+from reader_app.llm.model_files import embedded_model_path
 
 pytestmark = pytest.mark.model
 
@@ -19,7 +19,7 @@ if MODEL is None:  # pragma: no cover
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    from reader_app.assistant.llama_engine import LlamaEngine
+    from reader_app.llm.llama_engine import LlamaEngine
 
     cache = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as mp:
@@ -55,7 +55,7 @@ def test_chat_template_comes_from_the_gguf(engine):
 
 
 def test_default_n_ctx_is_trained_context_capped_by_setting(tmp_path, monkeypatch):
-    from reader_app.assistant.llama_engine import LlamaEngine
+    from reader_app.llm.llama_engine import LlamaEngine
 
     monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path))
     monkeypatch.setenv("READER_APP_CACHE_DIR", str(tmp_path / "cache"))

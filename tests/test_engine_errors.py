@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reader_app.assistant import open_engine
-from reader_app.assistant.models import embedded_model_path
+from reader_app.llm.model_files import embedded_model_path
 from reader_app.core.errors import ModelError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def test_bad_model_from_env_or_setting_names_its_origin(tmp_path, monkeypatch):
 
 TRUNCATED = r"""
 import sys
-from reader_app.assistant.llama_engine import LlamaEngine
+from reader_app.llm.llama_engine import LlamaEngine
 from reader_app.core.errors import ModelError
 try:
     LlamaEngine(sys.argv[1], n_ctx=512, threads=1, disk_cache=False)

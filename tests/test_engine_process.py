@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from reader_app.assistant.engine_process import SIGILL_MESSAGE, ProcessEngine, crash_message
-from reader_app.assistant.kvcache import DiskKVCache
-from reader_app.assistant.models import embedded_model_path
+from reader_app.llm.process_engine import SIGILL_MESSAGE, ProcessEngine, crash_message
+from reader_app.llm.kvcache import DiskKVCache
+from reader_app.llm.model_files import embedded_model_path
 from reader_app.core.errors import BadInput, ModelCrashed, ModelError
 
 MODEL = embedded_model_path()
@@ -37,7 +37,7 @@ def engine(tmp_path):
 
 
 def test_same_answers_and_counts_as_in_process(engine):
-    from reader_app.assistant.llama_engine import LlamaEngine
+    from reader_app.llm.llama_engine import LlamaEngine
 
     local = LlamaEngine(MODEL, n_ctx=1024, threads=1, disk_cache=False)
     try:
@@ -216,7 +216,7 @@ def test_a_child_whose_parent_is_killed_stops_reading_at_once(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(
         "import threading, time\n"
-        "from reader_app.assistant.engine_process import ProcessEngine\n"
+        "from reader_app.llm.process_engine import ProcessEngine\n"
         f"eng = ProcessEngine(model_path={str(MODEL)!r}, n_ctx=4096, threads=1, n_batch=64, disk_cache=False)\n"
         "print(eng.pid, flush=True)\n"
         "text = ' '.join(f'Sentence {i} of a long paper about reading.' for i in range(300))\n"

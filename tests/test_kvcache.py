@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from reader_app.assistant.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256, prefix_key
-from reader_app.assistant.models import embedded_model_path
+from reader_app.llm.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256, prefix_key
+from reader_app.llm.model_files import embedded_model_path
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = embedded_model_path()
@@ -164,8 +164,8 @@ SYSTEM = "You answer questions about the paper below. Use only the paper."
 CHILD = r"""
 import json, sys
 from dataclasses import asdict
-from reader_app.assistant.llama_engine import LlamaEngine
-from reader_app.assistant.kvcache import DiskKVCache
+from reader_app.llm.llama_engine import LlamaEngine
+from reader_app.llm.kvcache import DiskKVCache
 eng = LlamaEngine(sys.argv[1], n_ctx=2048, threads=1, disk_cache=DiskKVCache(sys.argv[2]))
 args = json.loads(sys.stdin.read())
 prefix, suffix = eng.chat_prefix_suffix(args["system"], args["paper"], args["question"])
@@ -196,7 +196,7 @@ def model_env(tmp_path, monkeypatch):
 
 
 def new_engine(tmp_path, **kw):
-    from reader_app.assistant.llama_engine import LlamaEngine
+    from reader_app.llm.llama_engine import LlamaEngine
 
     return LlamaEngine(MODEL, n_ctx=2048, threads=1, disk_cache=DiskKVCache(tmp_path / "kv"), **kw)
 
@@ -289,7 +289,7 @@ def test_engine_disk_cache_respects_size_cap(model_env):
     one = first.stat().st_size
     t = time.time() - 60
     os.utime(first, (t, t))
-    from reader_app.assistant.llama_engine import LlamaEngine
+    from reader_app.llm.llama_engine import LlamaEngine
 
     eng = LlamaEngine(MODEL, n_ctx=2048, threads=1,
                       disk_cache=DiskKVCache(tmp_path / "kv", cap_bytes=int(one * 1.5)))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reader_app.assistant.models import embedded_model_path
+from reader_app.llm.model_files import embedded_model_path
 
 MODEL = embedded_model_path()
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def test_window_survives_a_killed_model_and_the_next_question_works(qtbot, tmp_p
     from PySide6.QtCore import QSettings
 
     from reader_app.app import Services
-    from reader_app.assistant.engine_process import ProcessEngine
+    from reader_app.llm.process_engine import ProcessEngine
     from reader_app.ui.main_window import MainWindow
     from reader_app.ui.ops import wait_for_ops
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reader_app.assistant import models, settings
+from reader_app import settings
+from reader_app.llm import model_files as models
 from reader_app.core.errors import BadInput, ModelError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -265,7 +266,7 @@ def test_cli_models_errors_are_one_line(tmp_path):
 
 
 def test_model_free_paths_do_not_load_llama_cpp():
-    code = ("import sys, reader_app.assistant, reader_app.assistant.models, reader_app.assistant.download, "
+    code = ("import sys, reader_app.assistant, reader_app.llm.model_files, reader_app.llm.download, "
             "reader_app.commands.models, reader_app.cli; reader_app.cli.build_parser(); "
             "print('llama_cpp' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,

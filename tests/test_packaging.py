@@ -66,7 +66,7 @@ def test_wheel_carries_the_icons(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for icon in ("icon.svg", "icon-256.png", "icon-64.png"):
         assert f"reader_app/resources/{icon}" in names
-    assert "reader_app/assistant/catalog.json" in names
+    assert "reader_app/llm/catalog.json" in names
     assert not any("screenshots" in n for n in names)  # README pictures stay out of the wheel
 
     env_dir = tmp_path / "venv"
@@ -77,7 +77,7 @@ def test_wheel_carries_the_icons(tmp_path):
     assert inst.returncode == 0, inst.stderr[-2000:]
     probe = ("import pathlib, reader_app, reader_app.app as a; print(a.RESOURCES);"
              "print(len(__import__('json').loads((pathlib.Path(reader_app.__file__).parent"
-             " / 'assistant' / 'catalog.json').read_text())['models']))")
+             " / 'llm' / 'catalog.json').read_text())['models']))")
     out = subprocess.run([str(py), "-I", "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60,
                          env=env)
     assert out.returncode == 0, out.stderr[-2000:]

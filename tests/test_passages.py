@@ -55,7 +55,7 @@ def test_library_passages_rank_the_matching_paragraph_first(lib_with_paper):
 
 def test_ask_json_has_passages(lib_with_paper, monkeypatch, capsys):
     from reader_app import cli as cli_main
-    from reader_app.assistant import engines
+    from reader_app.llm import engines
     from tests.fakes import FakeEngine
 
     lib, pid, _paper = lib_with_paper

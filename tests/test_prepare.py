@@ -83,7 +83,7 @@ def test_a_paper_without_text_is_bad_input():
 
 def test_prepare_command(tmp_path, monkeypatch, capsys):
     from reader_app import cli as cli_main
-    from reader_app.assistant import engines
+    from reader_app.llm import engines
     from reader_app.library import Library
 
     path = tmp_path / "library"
@@ -124,9 +124,9 @@ def test_prepare_command(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.model
 def test_real_model_prepared_state_serves_the_first_question_of_a_new_process(library, tmp_path):
-    from reader_app.assistant.engine_process import ProcessEngine
-    from reader_app.assistant.kvcache import DiskKVCache
-    from reader_app.assistant.models import embedded_model_path
+    from reader_app.llm.process_engine import ProcessEngine
+    from reader_app.llm.kvcache import DiskKVCache
+    from reader_app.llm.model_files import embedded_model_path
 
     model = embedded_model_path()
     if model is None:
@@ -157,7 +157,7 @@ def test_real_model_prepared_state_serves_the_first_question_of_a_new_process(li
 @pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 def test_panel_prepares_on_open_a_question_takes_over_and_it_resumes(qtbot, panel_env):
     pytest.importorskip("pytestqt")
-    from reader_app.assistant import settings
+    from reader_app import settings
     from tests.panel_helpers import make_panel, responder
 
     settings.set_value("prepare_on_open", True)
@@ -204,7 +204,7 @@ def test_panel_prepares_on_open_a_question_takes_over_and_it_resumes(qtbot, pane
 @pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 def test_any_request_preempts_preparation_which_resumes_when_idle_but_cancel_stops_it(qtbot, panel_env):
     pytest.importorskip("pytestqt")
-    from reader_app.assistant import settings
+    from reader_app import settings
     from tests.panel_helpers import make_panel, responder
 
     settings.set_value("prepare_on_open", True)
@@ -229,7 +229,7 @@ def test_any_request_preempts_preparation_which_resumes_when_idle_but_cancel_sto
 @pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 def test_prepare_after_import_setting(qtbot, ui_env, papers_dir, monkeypatch, tmp_path):
     pytest.importorskip("pytestqt")
-    from reader_app.assistant import settings
+    from reader_app import settings
 
     monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path / "config"))
     settings.set_value("prepare_after_import", True)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from reader_app.assistant.engines import open_engine
-from reader_app.assistant.models import embedded_model_path
-from reader_app.assistant.openai_engine import OpenAIEngine
+from reader_app.llm.engines import open_engine
+from reader_app.llm.model_files import embedded_model_path
+from reader_app.llm.openai_engine import OpenAIEngine
 from reader_app.core.errors import BadInput, ModelError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def test_engine_describes_the_served_model(engine, server_url):
     assert engine.backend == "openai"
     assert engine.name == "SmolLM2-135M-Instruct.Q4_1"
     assert engine.key.startswith("openai:" + server_url)
-    from reader_app.assistant.llama_engine import LlamaEngine
+    from reader_app.llm.llama_engine import LlamaEngine
 
     local = LlamaEngine(MODEL, n_ctx=512, threads=1, disk_cache=False)
     try:

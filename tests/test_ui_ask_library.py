@@ -15,7 +15,7 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateS
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from reader_app.assistant import settings  # noqa: E402
+from reader_app import settings  # noqa: E402
 from reader_app.core.model import Scope  # noqa: E402
 from reader_app.library import Library  # noqa: E402
 from reader_app.ui.ask_scope import NO_SELECTION  # noqa: E402

@@ -71,7 +71,7 @@ def test_real_model_answers_through_the_worker_thread(qtbot, tmp_path, monkeypat
     from PySide6.QtCore import QSettings
 
     from reader_app.app import Services
-    from reader_app.assistant.models import embedded_model_path
+    from reader_app.llm.model_files import embedded_model_path
     from reader_app.pdf import extract_paper_isolated
     from reader_app.ui.main_window import MainWindow
 

@@ -9,7 +9,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from reader_app.assistant.catalog import CatalogModel  # noqa: E402
+from reader_app.llm.catalog import CatalogModel  # noqa: E402
 from reader_app.ui.model_catalog import ModelCatalogDialog  # noqa: E402
 from reader_app.ui.ops import wait_for_ops  # noqa: E402
 from reader_app.ui.settings_dialog import SettingsDialog  # noqa: E402
@@ -114,6 +114,6 @@ def test_settings_selects_the_downloaded_model(qtbot, host, tmp_path, panel_env,
     assert "Downloaded small" in settings.message.text()
     dlg.reject()
     settings.accept()
-    from reader_app.assistant import settings as assistant_settings
+    from reader_app import settings as assistant_settings
 
     assert assistant_settings.get("model") == "small"

@@ -323,7 +323,7 @@ def test_section_page_link_requests_the_page(qtbot, panel_env):
 
 
 def test_mode_picker_reaches_the_assistant_and_is_remembered(qtbot, panel_env, monkeypatch):
-    from reader_app.assistant import settings as assistant_settings
+    from reader_app import settings as assistant_settings
     from reader_app.assistant.service import Assistant
     from reader_app.ui.side_panel import SidePanel
     from tests.fakes import FakeEngine

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateS
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from reader_app.assistant import settings  # noqa: E402
+from reader_app import settings  # noqa: E402
 from reader_app.library import Library  # noqa: E402
 from reader_app.ui.quick_answer import QUICK_NOTE  # noqa: E402
 from tests.fakes import FakeEngine  # noqa: E402

@@ -11,7 +11,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtWidgets import QDialog  # noqa: E402
 
-from reader_app.assistant import settings as assistant_settings  # noqa: E402
+from reader_app import settings as assistant_settings  # noqa: E402
 from reader_app.ui.ops import wait_for_ops  # noqa: E402
 from reader_app.ui.settings_dialog import LIBRARY_KEY, SettingsDialog, current_engine_config  # noqa: E402
 
@@ -104,7 +104,7 @@ def test_importing_a_non_gguf_file_is_refused(qtbot, panel_env):
 
 
 def test_model_list_comes_from_the_model_manager(qtbot, panel_env):
-    from reader_app.assistant.models import list_models
+    from reader_app.llm.model_files import list_models
 
     names = [m.name for m in list_models() if not m.error]
     dlg = make_dialog(qtbot, panel_env.services())

@@ -1,2 +1,2 @@
 
-from reader_app.assistant.engines import open_engine  # noqa: F401
+from reader_app.llm.engines import open_engine  # noqa: F401

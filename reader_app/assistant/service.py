@@ -58,10 +58,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from reader_app.assistant import confidence, passage_qa, prompts, settings
+from reader_app import settings
+from reader_app.assistant import confidence, passage_qa, prompts
 from reader_app.assistant.answers import NOT_ANSWERED_TEXT, answer_done, live_view, shape_answer  # noqa: F401
 from reader_app.assistant.demos import DemoWriter, demo_candidates
-from reader_app.assistant.engine_base import Engine
+from reader_app.llm.engine import Engine
 from reader_app.assistant.parsing import parse_answer
 from reader_app.assistant.paper_store import LibraryPort, PaperStore
 from reader_app.assistant.prompts import Demo

@@ -79,7 +79,7 @@ def style_named(name: str) -> AnswerStyle:
 def style_for(engine, name: str | None = None) -> AnswerStyle:
     """The style for ``engine``: ``name`` (or the ``answer_style`` setting) unless "auto"."""
     if name is None:
-        from reader_app.assistant import settings
+        from reader_app import settings
 
         name = settings.get("answer_style") or "auto"
     if name != "auto":

@@ -58,20 +58,20 @@ def register(subparsers) -> None:
 
 
 def cmd_list(args) -> list[dict]:
-    from reader_app.assistant.models import list_models
+    from reader_app.llm.model_files import list_models
 
     return [m.to_dict() for m in list_models()]
 
 
 def cmd_add(args) -> dict:
-    from reader_app.assistant.models import add_model
+    from reader_app.llm.model_files import add_model
 
     return add_model(args.file, args.name, overwrite=args.force).to_dict()
 
 
 def cmd_download(args) -> dict:
-    from reader_app.assistant.download import ProgressBar, download_model, filename_from_url
-    from reader_app.assistant.models import describe
+    from reader_app.llm.download import ProgressBar, download_model, filename_from_url
+    from reader_app.llm.model_files import describe
 
     bar = ProgressBar(args.name or filename_from_url(args.url))
     try:
@@ -82,7 +82,7 @@ def cmd_download(args) -> dict:
 
 
 def cmd_catalog(args) -> list[dict]:
-    from reader_app.assistant.catalog import catalog_rows
+    from reader_app.llm.catalog import catalog_rows
 
     return catalog_rows()
 
@@ -90,10 +90,10 @@ def cmd_catalog(args) -> list[dict]:
 def cmd_get(args) -> dict:
     import sys
 
-    from reader_app.assistant import settings
-    from reader_app.assistant.catalog import check_fit, find_entry, get_model
-    from reader_app.assistant.download import ProgressBar
-    from reader_app.assistant.models import describe
+    from reader_app import settings
+    from reader_app.llm.catalog import check_fit, find_entry, get_model
+    from reader_app.llm.download import ProgressBar
+    from reader_app.llm.model_files import describe
     from reader_app.core.errors import BadInput
 
     model = find_entry(args.name)
@@ -120,8 +120,8 @@ def cmd_get(args) -> dict:
 
 
 def cmd_use(args) -> dict:
-    from reader_app.assistant import settings
-    from reader_app.assistant.models import default_model_path, describe, find_model
+    from reader_app import settings
+    from reader_app.llm.model_files import default_model_path, describe, find_model
     from reader_app.core.errors import BadInput
 
     if args.clear:
@@ -137,7 +137,7 @@ def cmd_use(args) -> dict:
 
 
 def cmd_cache(args) -> dict:
-    from reader_app.assistant.kvcache import DiskKVCache
+    from reader_app.llm.kvcache import DiskKVCache
 
     cache = DiskKVCache()
     removed = cache.clear() if args.clear else 0
@@ -228,7 +228,7 @@ def add_engine_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 def engine_from_args(args):
     """open_engine() with the options of ``add_engine_options`` (missing ones = defaults)."""
-    from reader_app.assistant.engines import open_engine
+    from reader_app.llm.engines import open_engine
 
     return open_engine(getattr(args, "model", None), backend=getattr(args, "backend", None),
                        base_url=getattr(args, "base_url", None), api_key=getattr(args, "api_key", None),

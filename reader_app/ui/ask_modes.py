@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QComboBox
 
-from reader_app.assistant import settings as assistant_settings
+from reader_app import settings as assistant_settings
 
 # (mode passed to Assistant.ask, label in the picker, what it does)
 MODES = (

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from reader_app.assistant import catalog
+from reader_app.llm import catalog
 from reader_app.core.errors import Cancelled
 from reader_app.ui.ops import error_message, run_op
 

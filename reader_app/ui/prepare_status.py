@@ -58,7 +58,7 @@ class PrepareStatus(QWidget):
     def auto(services) -> bool:
         """Prepare papers when opened: the ``prepare_on_open`` setting; by default on for the
         app's own model, off for a custom engine factory (tests, embedding)."""
-        from reader_app.assistant import settings
+        from reader_app import settings
 
         value = settings.get("prepare_on_open")
         if value is None:

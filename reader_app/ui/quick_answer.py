@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-from reader_app.assistant import settings as assistant_settings
+from reader_app import settings as assistant_settings
 
 QUICK_NOTE = "Quick answer from the best passages; the full answer follows when the paper is prepared."
 

@@ -2,7 +2,7 @@
 GGUF), context size, threads,
 the library location and an optional OpenAI-compatible server.
 
-All of them persist in the one settings store (``reader_app.assistant.settings``, a JSON
+All of them persist in the one settings store (``reader_app.settings``, a JSON
 file shared with the CLI); the library location (``library_path``) is read at start-up.  On OK the dialog
 saves, hands the new :class:`EngineConfig` to the LLM worker (the model reloads lazily on
 the next question) and emits ``settingsChanged(config)``.
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from reader_app.assistant import settings as assistant_settings
+from reader_app import settings as assistant_settings
 from reader_app.ui.llm_worker import EngineConfig
 from reader_app.ui.ops import run_op
 
@@ -52,13 +52,13 @@ def current_engine_config() -> EngineConfig:
 
 
 def _list_models():
-    from reader_app.assistant.models import list_models
+    from reader_app.llm.model_files import list_models
 
     return list_models()
 
 
 def _add_model(path: str):
-    from reader_app.assistant.models import add_model
+    from reader_app.llm.model_files import add_model
 
     return add_model(path)
 
@@ -285,7 +285,7 @@ class SettingsDialog(QDialog):
         return dialog
 
     def _model_downloaded(self, name: str, path: str) -> None:
-        from reader_app.assistant.models import model_name
+        from reader_app.llm.model_files import model_name
 
         self._say(f"Downloaded {name}: selected; OK switches to it.")
         self.refresh_models(select=model_name(Path(path)))

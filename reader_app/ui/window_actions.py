@@ -135,7 +135,7 @@ def _one_line(path: str, exc: BaseException) -> str:
 def _prepare_imported(win, paper_ids: list[str]) -> None:
     """With the ``prepare_after_import`` setting (default off: imports come in big batches),
     queue new papers for preparation; any question or summary goes first."""
-    from reader_app.assistant import settings
+    from reader_app import settings
 
     worker = getattr(getattr(win, "side_panel", None), "worker", None)
     if paper_ids and worker is not None and settings.get("prepare_after_import") is True:

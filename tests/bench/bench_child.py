@@ -22,7 +22,7 @@ from pathlib import Path
 
 WORKER = r"""
 import json, statistics, sys, time
-from reader_app.assistant.engine_process import ProcessEngine
+from reader_app.llm.process_engine import ProcessEngine
 a = json.loads(sys.argv[1])
 eng = ProcessEngine(model_path=a["model"], n_ctx=2048, threads=a["threads"], disk_cache=False, ram_states=0)
 def run(i):
@@ -59,7 +59,7 @@ def measure(repo: Path, args) -> dict:
 
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from reader_app.assistant.models import embedded_model_path
+    from reader_app.llm.model_files import embedded_model_path
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--old", type=Path, required=True)

@@ -31,8 +31,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
-    from reader_app.assistant.llama_engine import LlamaEngine
-    from reader_app.assistant.models import embedded_model_path
+    from reader_app.llm.llama_engine import LlamaEngine
+    from reader_app.llm.model_files import embedded_model_path
 
     eng = LlamaEngine(args.model or embedded_model_path(), n_ctx=2048, threads=args.threads, disk_cache=False,
                       ram_states=0)

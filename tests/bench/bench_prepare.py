@@ -88,7 +88,7 @@ def bench_gui_stall(pdf: Path, model: str | None, work: Path, limit_s: float) ->
     from PySide6.QtWidgets import QApplication
 
     from reader_app.app import Services
-    from reader_app.assistant import settings
+    from reader_app import settings
     from reader_app.ui.side_panel import SidePanel
 
     app = QApplication.instance() or QApplication([])

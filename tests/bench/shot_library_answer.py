@@ -40,7 +40,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from reader_app.app import Services
-    from reader_app.assistant import settings
+    from reader_app import settings
     from reader_app.library import Library
     from reader_app.pdf import extract_paper_isolated
     from tests.bench.shots import open_window, wait

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 
-from reader_app.assistant import settings
-from reader_app.assistant.engine_base import Engine
+from reader_app import settings
+from reader_app.llm.engine import Engine
 from reader_app.core.errors import BadInput, ModelError
 
 BACKENDS = ("llama", "openai")
@@ -33,7 +33,7 @@ def open_engine(model: str | None = None, *, backend: str | None = None, base_ur
     if backend not in BACKENDS:
         raise BadInput(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     if backend == "openai":
-        from reader_app.assistant.openai_engine import OpenAIEngine
+        from reader_app.llm.openai_engine import OpenAIEngine
 
         url = base_url or os.environ.get("READER_APP_BASE_URL") or settings.get("base_url")
         if not url:
@@ -41,21 +41,21 @@ def open_engine(model: str | None = None, *, backend: str | None = None, base_ur
         key = api_key or os.environ.get("READER_APP_API_KEY") or os.environ.get("OPENAI_API_KEY")
         model_id = model or os.environ.get("READER_APP_MODEL") or None
         return OpenAIEngine(url, api_key=key, model=model_id, n_ctx=n_ctx, chat_template=chat_template)
-    from reader_app.assistant.models import default_model_path
+    from reader_app.llm.model_files import default_model_path
 
     path = default_model_path(model)
     if in_process is None:
         env = os.environ.get("READER_APP_MODEL_PROCESS", "").strip().lower()
         in_process = env in ("0", "false", "no", "off") if env else settings.get("model_process") is False
     if not in_process:
-        from reader_app.assistant.engine_process import LLAMA_TARGET, ProcessEngine
-        from reader_app.assistant.models import read_gguf_header
+        from reader_app.llm.process_engine import LLAMA_TARGET, ProcessEngine
+        from reader_app.llm.model_files import read_gguf_header
 
         read_gguf_header(path)  # missing / non-GGUF files: a ModelError before any process starts
         return ProcessEngine(LLAMA_TARGET, model_path=str(path), n_ctx=n_ctx, threads=threads,
                              chat_template=chat_template)
     try:
-        from reader_app.assistant.llama_engine import LlamaEngine
+        from reader_app.llm.llama_engine import LlamaEngine
     except ImportError as exc:  # llama-cpp-python missing or its library fails to load
         raise ModelError(f"llama-cpp-python is not usable: {exc}") from None
     return LlamaEngine(path, n_ctx=n_ctx, threads=threads, chat_template=chat_template)

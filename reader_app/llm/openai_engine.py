@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from reader_app.assistant.engine_base import Engine, load_template, split_chat
+from reader_app.llm.engine import Engine, load_template, split_chat
 from reader_app.core.errors import BadInput, ModelError, ReaderError
 from reader_app.core.model import Timings
 

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from reader_app.assistant import settings
-from reader_app.assistant.download import Progress, download_model, filename_from_url
+from reader_app import settings
+from reader_app.llm.download import Progress, download_model, filename_from_url
 from reader_app.core.errors import BadInput
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")

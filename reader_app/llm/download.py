@@ -28,8 +28,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from reader_app.assistant import settings
-from reader_app.assistant.models import model_name, read_gguf_header, safe_model_filename
+from reader_app import settings
+from reader_app.llm.model_files import model_name, read_gguf_header, safe_model_filename
 from reader_app.core.errors import BadInput, Cancelled, ModelError
 from reader_app.core.files import atomic_write, move_into_place
 

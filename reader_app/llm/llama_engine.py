@@ -34,12 +34,12 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from reader_app.assistant import settings
-from reader_app.assistant.build_check import check_build
-from reader_app.assistant.engine_base import Engine, load_template, specials_pattern, split_chat
-from reader_app.assistant.kv_states import PrefixStates
-from reader_app.assistant.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256
-from reader_app.assistant.models import model_name, read_gguf_header
+from reader_app import settings
+from reader_app.llm.build_check import check_build
+from reader_app.llm.engine import Engine, load_template, specials_pattern, split_chat
+from reader_app.llm.kv_states import PrefixStates
+from reader_app.llm.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256
+from reader_app.llm.model_files import model_name, read_gguf_header
 from reader_app.core.errors import BadInput, ModelError
 from reader_app.core.model import Timings
 

@@ -23,13 +23,13 @@ import threading
 import time
 from collections.abc import Iterator
 
-from reader_app.assistant.engine_base import Engine
+from reader_app.llm.engine import Engine
 from reader_app.core.child import Child, exit_signal, exit_words
 from reader_app.core.errors import HelperProcessError, ModelCrashed, ModelError, ReaderError
 from reader_app.core.model import Timings
 
-LLAMA_TARGET = "reader_app.assistant.llama_engine:LlamaEngine"
-SERVICE = "reader_app.assistant.engine_child:EngineService"
+LLAMA_TARGET = "reader_app.llm.llama_engine:LlamaEngine"
+SERVICE = "reader_app.llm.engine_child:EngineService"
 _POLL_S = 0.05  # how often a waiting stream looks at its cancel event (none given: it just waits)
 _TOKEN_CACHE = 8192  # count_tokens results remembered (texts are counted again and again)
 

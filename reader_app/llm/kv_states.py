@@ -12,7 +12,7 @@ import threading
 
 import llama_cpp
 
-from reader_app.assistant.kvcache import PrefixState, prefix_key
+from reader_app.llm.kvcache import PrefixState, prefix_key
 
 
 class PrefixStates:

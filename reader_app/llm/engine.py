@@ -178,7 +178,7 @@ def load_template(spec: str | None) -> str | None:
     p = Path(spec).expanduser()
     if len(spec) < 1000 and p.is_file():
         if p.suffix.lower() == ".gguf":
-            from reader_app.assistant.models import read_gguf_header
+            from reader_app.llm.model_files import read_gguf_header
 
             return read_gguf_header(p).chat_template or None
         return p.read_text(encoding="utf-8")

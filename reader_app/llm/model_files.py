@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import reader_app
-from reader_app.assistant import settings
+from reader_app import settings
 from reader_app.core.errors import BadInput, ModelError
 from reader_app.core.files import atomic_writer
 

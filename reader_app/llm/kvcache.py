@@ -29,7 +29,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from reader_app.assistant import settings
+from reader_app import settings
 from reader_app.core.files import atomic_write, remove_stale_temporaries
 
 _MAGIC = b"RAKV"
