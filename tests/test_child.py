@@ -212,7 +212,7 @@ def test_exit_codes_in_words():
     assert exit_words(None) == "lost contact"
 
 
-USERS = ("assistant/engine_process.py", "assistant/engine_child.py", "pdf/render.py", "pdf/isolated.py")
+USERS = ("llm/process_engine.py", "llm/engine_child.py", "pdf/render.py", "pdf/isolated.py")
 
 
 @pytest.mark.parametrize("rel", USERS)
