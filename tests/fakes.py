@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from reader_app.llm.engine import Engine
+from reader_app.llm.engine import Engine, GenerateOptions, Generation, options_from
 from reader_app.core.model import Timings
 
 
@@ -30,13 +30,10 @@ class FakeEngine(Engine):
         self.key = "fake:" + name
         self.calls: list[tuple[str, str, dict]] = []
         self._seen_prefixes: set[str] = set()
-        self.last_timings = Timings()
-        # each streamed piece's log-probability (``Engine.last_logprobs``); None: none given
+        # each streamed piece's log-probability (``Generation.logprobs``); None: none given
         self.logprob = logprob if callable(logprob) or logprob is None else (lambda _t, lp=logprob: lp)
-        self.last_logprobs: list[tuple[str, float]] = []
-        # the likeliest first tokens (``Engine.last_first_top``): ``top(first piece)``, else the piece itself
+        # the likeliest first tokens (``Generation.first_top``): ``top(first piece)``, else the piece itself
         self.top = top
-        self.last_first_top: list[tuple[str, float]] = []
 
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)
@@ -44,32 +41,40 @@ class FakeEngine(Engine):
     def chat_prefix_suffix(self, system, user_prefix, user_tail):
         return (f"<system>{system}</system><user>{user_prefix}", f"{user_tail}</user><assistant>")
 
-    def stream(self, prefix, suffix="", *, max_tokens=256, temperature=0.0, seed=0, stop=None,
-               grammar=None, cancel: threading.Event | None = None) -> Iterator[str]:
-        self.calls.append((prefix, suffix, dict(max_tokens=max_tokens, stop=stop, grammar=grammar,
-                                                temperature=temperature, seed=seed)))
+    def generate(self, prefix, suffix="", options: GenerateOptions | None = None, *,
+                 cancel: threading.Event | None = None, **changes) -> Generation:
+        opts = options_from(options, changes)
+        self.calls.append((prefix, suffix, dict(max_tokens=opts.max_tokens, stop=list(opts.stop) or None,
+                                                grammar=opts.grammar, temperature=opts.temperature,
+                                                seed=opts.seed, base=opts.base)))
+        return Generation.of(lambda out: self._run(out, prefix, suffix, opts, cancel))
+
+    def _run(self, out: Generation, prefix: str, suffix: str, opts: GenerateOptions,
+             cancel: threading.Event | None) -> Iterator[str]:
         start = time.perf_counter()
         cached = self.count_tokens(prefix) if prefix in self._seen_prefixes else 0
+        out.cache = "ram" if cached else "eval"
         self._seen_prefixes.add(prefix)
         text = self.respond(prefix, suffix)
         pieces = text.split(" ")
         n = 0
         ttft = 0.0
-        self.last_logprobs, self.last_first_top = [], []
-        for i, piece in enumerate(pieces[:max_tokens]):
-            if cancel is not None and cancel.is_set():
-                break
-            if self.delay:
-                time.sleep(self.delay)
-            if i == 0:
-                ttft = time.perf_counter() - start
-            n += 1
-            out = piece if i == 0 else " " + piece
-            if self.logprob is not None:
-                self.last_logprobs.append((out, float(self.logprob(out))))
+        try:
+            for i, piece in enumerate(pieces[:opts.max_tokens]):
+                if cancel is not None and cancel.is_set():
+                    break
+                if self.delay:
+                    time.sleep(self.delay)
                 if i == 0:
-                    self.last_first_top = self.top(out) if self.top else [self.last_logprobs[0]]
-            yield out
-        self.last_timings = Timings(
-            prompt_tokens=self.count_tokens(prefix + suffix), cached_tokens=cached,
-            ttft_s=ttft, total_s=time.perf_counter() - start, completion_tokens=n)
+                    ttft = time.perf_counter() - start
+                n += 1
+                piece = piece if i == 0 else " " + piece
+                if self.logprob is not None:
+                    out.logprobs.append((piece, float(self.logprob(piece))))
+                    if i == 0:
+                        out.first_top = self.top(piece) if self.top else [out.logprobs[0]]
+                yield piece
+        finally:
+            out.timings = Timings(
+                prompt_tokens=self.count_tokens(prefix + suffix), cached_tokens=cached,
+                ttft_s=ttft, total_s=time.perf_counter() - start, completion_tokens=n)

@@ -60,9 +60,9 @@ def test_capable_answer_is_its_first_whole_sentence_and_generation_stops_after_i
     assert a.answerable and a.answer == "The model reaches an accuracy of 91 percent on the test set."
     long_reply = REPLY.replace("handled.\n", "handled. " + " ".join(["More words here."] * 40) + "\n")
     capable, small = SizedEngine(long_reply), FakeEngine(long_reply)
-    _ask(capable), _ask(small)
-    assert capable.last_timings.completion_tokens < 20  # stopped once the second sentence began
-    assert small.last_timings.completion_tokens == SMALL.max_answer_tokens  # ran on to its cap
+    by_capable, by_small = _ask(capable), _ask(small)
+    assert by_capable.timings.completion_tokens < 20  # stopped once the second sentence began
+    assert by_small.timings.completion_tokens == SMALL.max_answer_tokens  # ran on to its cap
     # the first sentence, even when a later one shares more of the question's words (the
     # small style keeps the one nearest the question)
     later = ("5]\nAnswer: It is trained on 1.2 million PubMed abstracts. The model reaches an accuracy "

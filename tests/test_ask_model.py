@@ -49,7 +49,7 @@ def test_doubledipper_answer_structure_determinism_and_reuse(engine):
         assert any(c.verified for c in first.citations)
     # a confidence from the model's own probabilities, in range (issue K; no target at 135M)
     assert first.confidence is not None and 0.0 <= first.confidence <= 1.0
-    assert a.last_signals is not None and a.last_signals.tokens >= 1
+    assert first.trace.signals is not None and first.trace.signals["tokens"] >= 1 and first.trace.logprobs
     # the same question again, fresh assistant: same answer (temperature 0, fixed seed)
     again = Assistant(engine, k=2).ask(paper, "Which corpus is the model trained on?")
     assert (again.answer, again.answerable) == (first.answer, first.answerable)

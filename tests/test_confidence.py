@@ -136,9 +136,10 @@ def test_every_answer_carries_its_confidence_into_the_history(tmp_path):
                           else "3]\nAnswer: maybe maybe the abstracts\n")
         a = Assistant(engine, lib, samples=2)
         sure = a.ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
-        assert a.last_signals.agreement == 1.0 and sure.confidence == 1.0
+        assert sure.trace.signals["agreement"] == 1.0 and sure.confidence == 1.0
         unsure = a.ask(paper, "What data did they train on?", mode="zero-shot-evidence")
-        assert a.last_signals is not None and a.last_signals.tokens == 4 and a.last_signals.agreement == 0.0
+        assert unsure.trace.signals is not None and unsure.trace.signals["tokens"] == 4
+        assert unsure.trace.signals["agreement"] == 0.0
         assert sure.answerable and conf.level(sure.confidence) == "high"
         assert unsure.confidence == 0.0 and conf.level(unsure.confidence) == "low"
         # no samples: the first token's probability stands in
@@ -228,11 +229,11 @@ def test_the_self_check_asks_about_the_answer_line_on_the_same_context(tmp_path)
     assert check[0] == answer_call[0]  # the same prefix: the paper's KV state is reused
     assert check[1] == answer_call[1] + "3]\nAnswer: the PubMed corpus" + conf.PROBE
     assert check[2]["max_tokens"] == 1 and check[2]["grammar"] == conf.PROBE_GRAMMAR
-    assert a.last_signals.probe == pytest.approx(0.8)  # Yes 0.6 against No 0.15
-    a.ask(paper, "What data did they train on?", mode="zero-shot-evidence")
+    assert sure.trace.signals["probe"] == pytest.approx(0.8)  # Yes 0.6 against No 0.15
+    other = a.ask(paper, "What data did they train on?", mode="zero-shot-evidence")
     assert engine.calls[-1][1].endswith("Answer: maybe the abstracts" + conf.PROBE)  # not the rambling after it
-    assert a.last_signals.probe == pytest.approx(0.2)  # No 0.6 against Yes 0.15
-    assert conf.Signals.from_dict(a.last_signals.to_dict()) == a.last_signals
+    assert other.trace.signals["probe"] == pytest.approx(0.2)  # No 0.6 against Yes 0.15
+    assert conf.Signals.from_dict(other.trace.signals).to_dict() == other.trace.signals
     # off: no second call
     n = len(engine.calls)
     Assistant(engine, probe=False, samples=0).ask(paper, "Which corpus is the model trained on?", mode="zero-shot-evidence")
@@ -252,16 +253,16 @@ def test_sampled_answers_that_disagree_lower_the_agreement():
 
     engine = FakeEngine(respond, logprob=LN(0.9))
     a = Assistant(engine, samples=2)
-    a.ask(make_paper(), "Which corpus is the model trained on?", mode="zero-shot-evidence")
+    ans = a.ask(make_paper(), "Which corpus is the model trained on?", mode="zero-shot-evidence")
     answer, s1, s2 = engine.calls[-3:]
     assert (answer[2]["temperature"], s1[2]["temperature"], s2[2]["temperature"]) == (0.0, SAMPLE_TEMPERATURE,
                                                                                        SAMPLE_TEMPERATURE)
     assert s1[:2] == s2[:2] == answer[:2] and s1[2]["grammar"] == answer[2]["grammar"]  # same prompt, same shape
     # one sample agrees (F1 1), the other shares only "corpus" with "PubMed corpus"
-    assert a.last_signals.agreement == pytest.approx((1.0 + 2 * (1 / 4) * (1 / 2) / (1 / 4 + 1 / 2)) / 2, abs=1e-4)
+    assert ans.trace.signals["agreement"] == pytest.approx((1.0 + 2 * (1 / 4) * (1 / 2) / (1 / 4 + 1 / 2)) / 2, abs=1e-4)
     assert conf.agreement("the PubMed corpus", []) is None
     assert conf.agreement("Yes", ["yes.", "No"]) == 0.5
-    assert a.last_check_s >= 0.0
+    assert ans.trace.check_s >= 0.0
 
 
 @pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
@@ -306,4 +307,4 @@ def test_a_stop_during_the_checks_keeps_the_answer():
     a = Assistant(engine, samples=2, probe=True)
     ans = a.ask(make_paper(), "Which corpus is the model trained on?", mode="zero-shot-evidence", cancel=cancel)
     assert ans.answer and ans.confidence is not None
-    assert a.last_signals.agreement is None and a.last_signals.probe is None
+    assert ans.trace.signals.get("agreement") is None and ans.trace.signals.get("probe") is None

@@ -70,11 +70,11 @@ def test_default_n_ctx_is_trained_context_capped_by_setting(tmp_path, monkeypatc
 
 def test_generation_is_deterministic_at_temperature_zero(engine):
     p, s = ask(engine, "Name three primary colours.")
-    first = engine.complete(p, s, max_tokens=24, seed=1)
-    t1 = engine.last_timings
+    gen = engine.complete(p, s, max_tokens=24, seed=1)
+    first, t1 = gen.text, gen.timings
     # run something else so the context no longer holds this prompt
     engine.complete(*ask(engine, "What is 2+2?"), max_tokens=4)
-    second = engine.complete(p, s, max_tokens=24, seed=1)
+    second = engine.complete(p, s, max_tokens=24, seed=1).text
     assert first and first == second
     assert 0 < t1.completion_tokens <= 24
     assert t1.prompt_tokens == engine.count_tokens(p) + engine.count_tokens(s)
@@ -83,30 +83,33 @@ def test_generation_is_deterministic_at_temperature_zero(engine):
 
 def test_cancel_stops_between_tokens(engine):
     p, s = ask(engine, "Count from 1 to 100, separated by commas.")
-    full = engine.complete(p, s, max_tokens=40)
-    assert engine.last_timings.completion_tokens == 40
+    whole = engine.complete(p, s, max_tokens=40)
+    full = whole.text
+    assert whole.timings.completion_tokens == 40 and whole.done
     cancel = threading.Event()
     pieces = []
-    for piece in engine.stream(p, s, max_tokens=40, cancel=cancel):
+    gen = engine.generate(p, s, max_tokens=40, cancel=cancel)
+    for piece in gen:
         pieces.append(piece)
         if len(pieces) == 3:
             cancel.set()
-    assert len(pieces) == 3
-    assert engine.last_timings.completion_tokens == 3
+    assert len(pieces) == 3 and gen.text == "".join(pieces)
+    assert gen.timings.completion_tokens == 3
+    assert len(gen.logprobs) == 3 and len(whole.logprobs) == 40 and whole.first_top
     assert full.startswith("".join(pieces))
 
 
 def test_cancel_before_start_yields_nothing(engine):
     cancel = threading.Event()
     cancel.set()
-    assert list(engine.stream(*ask(engine, "Say hello."), cancel=cancel)) == []
+    assert list(engine.generate(*ask(engine, "Say hello."), cancel=cancel)) == []
 
 
 def test_stop_strings_cut_the_output(engine):
     p, s = ask(engine, "Count from 1 to 20, separated by commas.")
-    full = engine.complete(p, s, max_tokens=30)
+    full = engine.complete(p, s, max_tokens=30).text
     assert "5" in full
-    cut = engine.complete(p, s, max_tokens=30, stop=["5"])
+    cut = engine.complete(p, s, max_tokens=30, stop=["5"]).text
     assert "5" not in cut
     assert full.startswith(cut)
     assert len(cut) < len(full)
@@ -115,7 +118,7 @@ def test_stop_strings_cut_the_output(engine):
 def test_gbnf_grammar_constrains_output(engine):
     grammar = 'root ::= "Evidence: [" [1-9] "]\\nAnswer: " ("yes" | "no")'
     p, s = ask(engine, "Is the sky blue? Cite a paragraph.", context="[1] The sky is blue.\n")
-    out = engine.complete(p, s, max_tokens=20, grammar=grammar)
+    out = engine.complete(p, s, max_tokens=20, grammar=grammar).text
     assert out in {f"Evidence: [{n}]\nAnswer: {a}" for n in range(1, 10) for a in ("yes", "no")}
 
 
@@ -128,7 +131,7 @@ def test_evidence_grammar_with_candidates_holds_the_real_model_to_them(engine):
     for question in ("Which dataset is used?", "Is a dataset used?"):
         p, s = ask(engine, question + " Cite paragraphs as Evidence: [n], then Answer:.", context=context)
         out = engine.complete(p, s + "Evidence: [", max_tokens=40,
-                              grammar=answer_grammar("doubledipper", question, [12, 3, 7]))
+                              grammar=answer_grammar("doubledipper", question, [12, 3, 7])).text
         cited = re.match(r"([\d, ]*)\]\nAnswer: ", out)
         assert cited, out
         assert {int(n) for n in re.findall(r"\d+", cited.group(1))} <= {3, 7, 12}
@@ -138,19 +141,19 @@ def test_prompt_longer_than_context_is_a_model_error(engine):
     from reader_app.core.errors import ModelError
 
     with pytest.raises(ModelError, match="context"):
-        list(engine.stream("word " * 3000, "end"))
+        list(engine.generate("word " * 3000, "end"))
 
 
 def test_interleaved_streams_do_not_corrupt_each_other(engine):
     from reader_app.core.errors import ModelError
 
     p, s = ask(engine, "Count from 1 to 100.")
-    first = engine.stream(p, s, max_tokens=20)
+    first = iter(engine.generate(p, s, max_tokens=20))
     next(first)
-    expected = engine.complete(*ask(engine, "Name a colour."), max_tokens=8)
+    expected = engine.complete(*ask(engine, "Name a colour."), max_tokens=8).text
     with pytest.raises(ModelError, match="interrupted"):
         list(first)
-    assert engine.complete(*ask(engine, "Name a colour."), max_tokens=8) == expected
+    assert engine.complete(*ask(engine, "Name a colour."), max_tokens=8).text == expected
 
 
 def test_invalid_grammar_is_bad_input_not_a_crash(engine, capfd):
@@ -158,9 +161,9 @@ def test_invalid_grammar_is_bad_input_not_a_crash(engine, capfd):
 
     for bad in ('root ::= [a-', 'answer ::= "x"', "   "):
         with pytest.raises(BadInput, match="grammar"):
-            list(engine.stream(*ask(engine, "Say ok."), grammar=bad))
+            list(engine.generate(*ask(engine, "Say ok."), grammar=bad))
     assert capfd.readouterr().err == ""  # llama.cpp's parser output is swallowed
-    assert engine.complete(*ask(engine, "Say ok."), max_tokens=4, grammar='root ::= "ok"') == "ok"
+    assert engine.complete(*ask(engine, "Say ok."), max_tokens=4, grammar='root ::= "ok"').text == "ok"
 
 
 def test_control_tokens_in_untrusted_text_are_neutralized(engine):
@@ -177,10 +180,10 @@ def test_control_tokens_in_untrusted_text_are_neutralized(engine):
 
 def test_sampling_with_a_fixed_seed_is_reproducible(engine):
     p, s = ask(engine, "Write a short sentence about cats.")
-    a = engine.complete(p, s, max_tokens=16, temperature=0.9, seed=1234)
-    b = engine.complete(p, s, max_tokens=16, temperature=0.9, seed=1234)
+    a = engine.complete(p, s, max_tokens=16, temperature=0.9, seed=1234).text
+    b = engine.complete(p, s, max_tokens=16, temperature=0.9, seed=1234).text
     assert a and a == b
-    outs = {engine.complete(p, s, max_tokens=16, temperature=1.5, seed=k) for k in range(4)}
+    outs = {engine.complete(p, s, max_tokens=16, temperature=1.5, seed=k).text for k in range(4)}
     assert len(outs) > 1  # the seed matters when sampling
 
 
@@ -195,10 +198,10 @@ def test_chat_template_override(tmp_path, monkeypatch):
     try:
         # (Jinja drops the template's final newline, as Hugging Face rendering does)
         assert eng.chat_prefix_suffix("S", "P ", "Q") == ("### system\nS\n### user\nP ", "Q\n### assistant")
-        assert eng.complete(*eng.chat_prefix_suffix("S", "", "Say hi"), max_tokens=3)
+        assert eng.complete(*eng.chat_prefix_suffix("S", "", "Say hi"), max_tokens=3).text
     finally:
         eng.close()
     from reader_app.core.errors import ModelError
 
     with pytest.raises(ModelError, match="closed"):
-        list(eng.stream("hello"))
+        list(eng.generate("hello"))

@@ -47,18 +47,19 @@ def test_same_answers_and_counts_as_in_process(engine):
         p, s = local.chat_prefix_suffix(*parts)
         assert engine.count_tokens(p + s) == local.count_tokens(p + s) > 10
         assert engine.tokenize(p) == local.tokenize(p)
-        assert engine.complete(p, s, max_tokens=12) == local.complete(p, s, max_tokens=12)
-        assert engine.last_timings.completion_tokens == local.last_timings.completion_tokens
-        # each token's probability comes back from the model's process (issue K)
-        got, want = engine.last_logprobs, local.last_logprobs
-        assert len(got) == len(want) == local.last_timings.completion_tokens
+        remote, here = engine.complete(p, s, max_tokens=12), local.complete(p, s, max_tokens=12)
+        assert remote.text == here.text and remote.done and here.done
+        assert remote.timings.completion_tokens == here.timings.completion_tokens
+        # each token's probability comes back from the model's process (issue K), whole in the Generation
+        got, want = remote.logprobs, here.logprobs
+        assert len(got) == len(want) == here.timings.completion_tokens
         assert [t for t, _ in got] == [t for t, _ in want]
         assert [lp for _, lp in got] == pytest.approx([lp for _, lp in want], abs=1e-3)
-        top, want_top = engine.last_first_top, local.last_first_top
+        top, want_top = remote.first_top, here.first_top
         assert len(top) == len(want_top) == 10 and [t for t, _ in top] == [t for t, _ in want_top]
         assert top[0][0] == got[0][0] and top[0][1] == pytest.approx(got[0][1], abs=1e-3)  # greedy: the best
         assert all(lp <= 0.0 for _, lp in got) and "".join(t for t, _ in got).startswith(
-            local.complete(p, s, max_tokens=12)[:1])
+            local.complete(p, s, max_tokens=12).text[:1])
         assert engine.name == local.name and engine.n_ctx == local.n_ctx == 1024
         assert engine.key == local.key and engine.backend == "llama"
     finally:
@@ -68,32 +69,32 @@ def test_same_answers_and_counts_as_in_process(engine):
 
 def test_errors_come_back_as_the_same_one_line_errors(engine):
     with pytest.raises(BadInput, match="invalid GBNF grammar"):
-        list(engine.stream("hello", grammar="root ::= (("))
+        list(engine.generate("hello", grammar="root ::= (("))
     with pytest.raises(ModelError, match="context holds 1024"):
-        list(engine.stream("word " * 2000))
-    assert engine.complete("The capital of France is", max_tokens=3)  # still usable
+        list(engine.generate("word " * 2000))
+    assert engine.complete("The capital of France is", max_tokens=3).text  # still usable
 
 
 def test_cancel_returns_at_once_and_the_next_call_is_clean(engine):
     p, s = engine.chat_prefix_suffix("", "", LONG)
     cancel = threading.Event()
     pieces = []
-    for piece in engine.stream(p, s, max_tokens=400, cancel=cancel):
+    for piece in engine.generate(p, s, max_tokens=400, cancel=cancel):
         pieces.append(piece)
         if len(pieces) == 3:
             cancel.set()
     assert len(pieces) == 3  # nothing more is delivered once cancelled
     # no stale pieces of the cancelled answer leak into the next ones (greedy: same start)
-    again = engine.complete(p, s, max_tokens=5)
-    assert again.startswith("".join(pieces)) and engine.complete(p, s, max_tokens=5) == again
+    again = engine.complete(p, s, max_tokens=5).text
+    assert again.startswith("".join(pieces)) and engine.complete(p, s, max_tokens=5).text == again
 
 
 def test_abandoned_stream_is_stopped(engine):
     p, s = engine.chat_prefix_suffix("", "", LONG)
-    it = engine.stream(p, s, max_tokens=400)
+    it = iter(engine.generate(p, s, max_tokens=400))
     next(it)
     it.close()  # the consumer walked away: the child is told to stop
-    assert engine.complete(p, s, max_tokens=4)
+    assert engine.complete(p, s, max_tokens=4).text
 
 
 def test_prefix_state_saved_by_one_process_is_used_by_the_next(tmp_path):
@@ -101,16 +102,15 @@ def test_prefix_state_saved_by_one_process_is_used_by_the_next(tmp_path):
     prefix = "You read papers.\n" + " ".join(f"Paragraph {i} says the result is {i * 7}." for i in range(40))
     first = ProcessEngine(model_path=str(MODEL), n_ctx=1024, threads=1, disk_cache=DiskKVCache(kv))
     try:
-        first.complete(prefix, "", max_tokens=0)  # prepare: evaluate and save, no answer
-        assert first.last_cache == "eval"
+        assert first.complete(prefix, "", max_tokens=0).cache == "eval"  # prepare: evaluate and save, no answer
     finally:
         first.close()
     assert list(kv.rglob("*")), "no state written"
     second = ProcessEngine(model_path=str(MODEL), n_ctx=1024, threads=1, disk_cache=DiskKVCache(kv))
     try:
-        second.complete(prefix, " What is the result of paragraph 3?", max_tokens=4)
-        assert second.last_cache == "disk"
-        assert second.last_timings.cached_tokens >= second.count_tokens(prefix) - 1
+        gen = second.complete(prefix, " What is the result of paragraph 3?", max_tokens=4)
+        assert gen.cache == "disk"
+        assert gen.timings.cached_tokens >= second.count_tokens(prefix) - 1
     finally:
         second.close()
 
@@ -121,7 +121,7 @@ def test_close_ends_the_process_and_frees_the_model(engine):
     engine.close()
     assert not _alive(pid)
     with pytest.raises(ModelError, match="closed"):
-        list(engine.stream("hello"))
+        list(engine.generate("hello"))
 
 
 @pytest.mark.parametrize("sig, words", [(signal.SIGKILL, "killed — out of memory?"),
@@ -132,21 +132,21 @@ def test_child_killed_mid_answer_then_the_next_request_restarts_it(engine, sig, 
     pid = engine.pid
     got = []
     with pytest.raises(ModelCrashed) as info:
-        for piece in engine.stream(p, s, max_tokens=400):
+        for piece in engine.generate(p, s, max_tokens=400):
             got.append(piece)
             if len(got) == 2:
                 os.kill(pid, sig)
     msg = str(info.value)
     assert msg.startswith(f"The model stopped unexpectedly ({words})") and "\n" not in msg
     assert "restart" in msg
-    assert engine.complete(p, s, max_tokens=4)  # a new child
+    assert engine.complete(p, s, max_tokens=4).text  # a new child
     assert engine.pid != pid and engine.restarts == 1
 
 
 def test_illegal_instruction_says_what_to_do(engine):
     p, s = engine.chat_prefix_suffix("", "", LONG)
     with pytest.raises(ModelCrashed) as info:
-        for _ in engine.stream(p, s, max_tokens=400):
+        for _ in engine.generate(p, s, max_tokens=400):
             os.kill(engine.pid, signal.SIGILL)
     assert str(info.value) == SIGILL_MESSAGE
     assert "Rebuild llama-cpp-python" in SIGILL_MESSAGE
@@ -263,7 +263,8 @@ def test_pieces_arrive_in_order_a_few_per_message_from_a_fast_model(monkeypatch,
 
     try:
         child.next = counting
-        pieces = list(eng.stream("p", "s", max_tokens=1000))
+        gen = eng.generate("p", "s", max_tokens=1000)
+        pieces = list(gen)
         assert "".join(pieces).split(" ") == words and len(pieces) == len(words)
         assert messages[0] == 1  # the first piece is not held back
         assert sum(messages) == len(words)
@@ -271,9 +272,9 @@ def test_pieces_arrive_in_order_a_few_per_message_from_a_fast_model(monkeypatch,
             assert len(messages) < len(words) // 4
         else:
             assert len(messages) == len(words)
-        assert eng.last_timings.completion_tokens == len(words)
+        assert gen.timings.completion_tokens == len(words)
         cancel, got = threading.Event(), []
-        for piece in eng.stream("p", "s", max_tokens=1000, cancel=cancel):
+        for piece in eng.generate("p", "s", max_tokens=1000, cancel=cancel):
             got.append(piece)
             if len(got) == 3:
                 cancel.set()

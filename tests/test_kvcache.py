@@ -169,8 +169,8 @@ from reader_app.llm.kvcache import DiskKVCache
 eng = LlamaEngine(sys.argv[1], n_ctx=2048, threads=1, disk_cache=DiskKVCache(sys.argv[2]))
 args = json.loads(sys.stdin.read())
 prefix, suffix = eng.chat_prefix_suffix(args["system"], args["paper"], args["question"])
-out = eng.complete(prefix, suffix, max_tokens=args["max_tokens"])
-print(json.dumps({"out": out, "timings": asdict(eng.last_timings), "cache": eng.last_cache,
+gen = eng.complete(prefix, suffix, max_tokens=args["max_tokens"])
+print(json.dumps({"out": gen.text, "timings": asdict(gen.timings), "cache": gen.cache,
                   "prefix_tokens": eng.count_tokens(prefix)}))
 """
 
@@ -230,18 +230,20 @@ def test_in_process_reuse_from_context_then_ram(model_env):
         p, s1 = eng.chat_prefix_suffix(SYSTEM, PAPER + "\n\n", "Which experiment used 5000 sentences?")
         _, s2 = eng.chat_prefix_suffix(SYSTEM, PAPER + "\n\n", "What was the accuracy in experiment 2?")
         n_prefix = eng.count_tokens(p)
-        a1 = eng.complete(p, s1, max_tokens=8)
-        assert eng.last_cache == "eval" and eng.last_timings.cached_tokens == 0
-        eng.complete(p, s2, max_tokens=8)
-        assert eng.last_cache == "kv" and eng.last_timings.cached_tokens >= n_prefix
+        g = eng.complete(p, s1, max_tokens=8)
+        a1 = g.text
+        assert g.cache == "eval" and g.timings.cached_tokens == 0
+        g = eng.complete(p, s2, max_tokens=8)
+        assert g.cache == "kv" and g.timings.cached_tokens >= n_prefix
         # another paper evicts this one from the context, but its state is in RAM
         other, s3 = eng.chat_prefix_suffix("Different system text.", PAPER.replace("transformer", "LSTM"), "Hi?")
-        eng.complete(other, s3, max_tokens=4)
-        assert eng.last_timings.cached_tokens < n_prefix
-        assert eng.complete(p, s1, max_tokens=8) == a1
-        assert eng.last_cache == "ram"
-        assert eng.last_timings.cached_tokens == n_prefix
-        assert eng.last_timings.prompt_tokens == n_prefix + eng.count_tokens(s1)
+        g = eng.complete(other, s3, max_tokens=4)
+        assert g.timings.cached_tokens < n_prefix
+        g = eng.complete(p, s1, max_tokens=8)
+        assert g.text == a1
+        assert g.cache == "ram"
+        assert g.timings.cached_tokens == n_prefix
+        assert g.timings.prompt_tokens == n_prefix + eng.count_tokens(s1)
     finally:
         eng.close()
 
@@ -253,7 +255,8 @@ def test_corrupt_state_file_is_ignored_and_rebuilt(model_env):
     eng = new_engine(tmp_path)
     p, s = eng.chat_prefix_suffix(SYSTEM, PAPER + "\n\n", "What accuracy was measured in experiment 4?")
     try:
-        answer = eng.complete(p, s, max_tokens=8)
+        g = eng.complete(p, s, max_tokens=8)
+        answer = g.text
     finally:
         eng.close()
     (path,) = list((tmp_path / "kv").glob("*.kv"))
@@ -264,15 +267,17 @@ def test_corrupt_state_file_is_ignored_and_rebuilt(model_env):
     path.write_bytes(bytes(raw))
     eng = new_engine(tmp_path)
     try:
-        assert eng.complete(p, s, max_tokens=8) == answer
-        assert eng.last_cache == "eval" and eng.last_timings.cached_tokens == 0
+        g = eng.complete(p, s, max_tokens=8)
+        assert g.text == answer
+        assert g.cache == "eval" and g.timings.cached_tokens == 0
     finally:
         eng.close()
     assert path.exists() and path.read_bytes() == good  # rebuilt, identical state
     eng = new_engine(tmp_path)
     try:
-        assert eng.complete(p, s, max_tokens=8) == answer
-        assert eng.last_cache == "disk"
+        g = eng.complete(p, s, max_tokens=8)
+        assert g.text == answer
+        assert g.cache == "disk"
     finally:
         eng.close()
 
@@ -283,7 +288,7 @@ def test_engine_disk_cache_respects_size_cap(model_env):
     tmp_path = model_env
     probe = new_engine(tmp_path)
     p1, s = probe.chat_prefix_suffix(SYSTEM, PAPER + "\n\n", "Q?")
-    probe.complete(p1, s, max_tokens=1)
+    g = probe.complete(p1, s, max_tokens=1)
     probe.close()
     (first,) = list((tmp_path / "kv").glob("*.kv"))
     one = first.stat().st_size
@@ -295,7 +300,7 @@ def test_engine_disk_cache_respects_size_cap(model_env):
                       disk_cache=DiskKVCache(tmp_path / "kv", cap_bytes=int(one * 1.5)))
     try:
         p2, s2 = eng.chat_prefix_suffix(SYSTEM, PAPER.replace("accuracy", "F1 score") + "\n\n", "Q?")
-        eng.complete(p2, s2, max_tokens=1)
+        g = eng.complete(p2, s2, max_tokens=1)
     finally:
         eng.close()
     files = list((tmp_path / "kv").glob("*.kv"))
@@ -316,24 +321,26 @@ def test_shared_base_is_cached_apart_and_new_demonstrations_do_not_reread_the_pa
         p_b, _ = eng.chat_prefix_suffix(SYSTEM, PAPER + "\n\n" + demos_b, "Which experiment used 5000 sentences?")
         n_base, n_b = eng.count_tokens(base), eng.count_tokens(p_b)
         assert p_a.startswith(base) and p_b.startswith(base)
-        first = eng.complete(p_a, s, max_tokens=6, base=base)
-        assert eng.last_cache == "eval" and eng.last_timings.cached_tokens == 0
-        eng.complete("Something else entirely.", "Hi?", max_tokens=2)  # the context moves on
-        eng.complete(p_b, s, max_tokens=6, base=base)  # new demonstrations: only they are read
-        assert eng.last_timings.cached_tokens >= n_base - 4 and eng.last_timings.cached_tokens < n_b
+        g = eng.complete(p_a, s, max_tokens=6, base=base)
+        first = g.text
+        assert g.cache == "eval" and g.timings.cached_tokens == 0
+        g = eng.complete("Something else entirely.", "Hi?", max_tokens=2)  # the context moves on
+        g = eng.complete(p_b, s, max_tokens=6, base=base)  # new demonstrations: only they are read
+        assert g.timings.cached_tokens >= n_base - 4 and g.timings.cached_tokens < n_b
     finally:
         eng.close()
     again = new_engine(tmp_path)  # a new process: the paper's state comes from the disk
     try:
         demos_c = "Examples:\nQuestion: Which optimizer?\nEvidence: [3]\nAnswer: Adam\n"
         p_c, _ = again.chat_prefix_suffix(SYSTEM, PAPER + "\n\n" + demos_c, "Which experiment used 5000 sentences?")
-        again.complete(p_c, s, max_tokens=6, base=base)
-        assert again.last_cache == "eval" and again.last_timings.cached_tokens >= n_base - 4
-        assert again.complete(p_a, s, max_tokens=6) == first and again.last_cache == "disk"
+        g = again.complete(p_c, s, max_tokens=6, base=base)
+        assert g.cache == "eval" and g.timings.cached_tokens >= n_base - 4
+        g = again.complete(p_a, s, max_tokens=6)
+        assert g.text == first and g.cache == "disk"
         # a zero-shot question (its prefix is the paper alone) finds the paper's state too
-        again.complete("Something else entirely.", "Hi?", max_tokens=2)
-        again.complete(base, s, max_tokens=4, base=base)
-        assert again.last_timings.cached_tokens >= n_base - 4
+        g = again.complete("Something else entirely.", "Hi?", max_tokens=2)
+        g = again.complete(base, s, max_tokens=4, base=base)
+        assert g.timings.cached_tokens >= n_base - 4
     finally:
         again.close()
     third = new_engine(tmp_path)  # ... and demonstrations written after it find the zero-shot state
@@ -341,9 +348,9 @@ def test_shared_base_is_cached_apart_and_new_demonstrations_do_not_reread_the_pa
         (tmp_path / "kv").mkdir(exist_ok=True)
         for f in (tmp_path / "kv").glob("*.kv"):
             f.unlink()
-        third.complete(base, s, max_tokens=2, base=base)  # saves the paper's state as a zero-shot prompt
-        third.complete("Something else entirely.", "Hi?", max_tokens=2)
-        third.complete(p_b, s, max_tokens=4, base=base)
-        assert third.last_timings.cached_tokens >= n_base - 4
+        g = third.complete(base, s, max_tokens=2, base=base)  # saves the paper's state as a zero-shot prompt
+        g = third.complete("Something else entirely.", "Hi?", max_tokens=2)
+        g = third.complete(p_b, s, max_tokens=4, base=base)
+        assert g.timings.cached_tokens >= n_base - 4
     finally:
         third.close()

@@ -48,10 +48,10 @@ def test_progress_result_and_the_next_question_reuses_everything(library):
     # a new Assistant (as in a new process): no demonstration is written again, and the
     # question's prefix is exactly the prepared one, so the engine's cached state serves it
     engine.calls.clear()
-    Assistant(engine, library).ask(paper, "What accuracy does the model reach?", k=2)
+    ans = Assistant(engine, library).ask(paper, "What accuracy does the model reach?", k=2)
     assert _demo_calls(engine) == 0
     assert [c[0] for c in engine.calls] == [prepared_prefix]
-    assert engine.last_timings.cached_tokens > 0
+    assert ans.timings.cached_tokens > 0
 
 
 def test_cancel_then_resume_does_not_redo_work(library):
@@ -249,5 +249,5 @@ def test_a_paper_with_no_usable_demonstrations_is_not_retried_by_the_question(li
     result = Assistant(engine, library).prepare(paper, k=2)
     assert result["demonstrations"] == 0 and _demo_calls(engine) > 0
     engine.calls.clear()
-    Assistant(engine, library).ask(paper, "What accuracy does the model reach?", k=2)
-    assert _demo_calls(engine) == 0 and engine.last_timings.cached_tokens > 0
+    ans = Assistant(engine, library).ask(paper, "What accuracy does the model reach?", k=2)
+    assert _demo_calls(engine) == 0 and ans.timings.cached_tokens > 0

@@ -93,28 +93,29 @@ def test_engine_describes_the_served_model(engine, server_url):
 def test_streamed_completion_through_the_server(engine):
     prefix, suffix = engine.chat_prefix_suffix("You are concise.", "Paper: colours.\n", "Name three colours.")
     assert engine.template_used == "chatml"  # llama_cpp.server does not expose the template
-    pieces = list(engine.stream(prefix, suffix, max_tokens=12))
+    gen = engine.generate(prefix, suffix, max_tokens=12)
+    pieces = list(gen)
     text = "".join(pieces)
-    assert text.strip()
-    t = engine.last_timings
+    assert text.strip() and gen.text == text
+    t = gen.timings
     assert 0 < t.completion_tokens <= 12
     assert t.prompt_tokens == engine.count_tokens(prefix + suffix)
     assert 0 < t.ttft_s <= t.total_s
-    assert engine.complete(prefix, suffix, max_tokens=12) == text  # temperature 0: deterministic
+    assert engine.complete(prefix, suffix, max_tokens=12).text == text  # temperature 0: deterministic
 
 
 @pytest.mark.model
 def test_grammar_stop_and_cancel_reach_the_server(engine):
     prefix, suffix = engine.chat_prefix_suffix("Answer yes or no.", "", "Is the sky blue?")
-    assert engine.complete(prefix, suffix, max_tokens=8, grammar='root ::= "yes" | "no"') in ("yes", "no")
+    assert engine.complete(prefix, suffix, max_tokens=8, grammar='root ::= "yes" | "no"').text in ("yes", "no")
     p2, s2 = engine.chat_prefix_suffix("You are concise.", "", "Count from 1 to 20, separated by commas.")
-    full = engine.complete(p2, s2, max_tokens=24)
+    full = engine.complete(p2, s2, max_tokens=24).text
     assert "," in full
-    cut = engine.complete(p2, s2, max_tokens=24, stop=[","])
+    cut = engine.complete(p2, s2, max_tokens=24, stop=[","]).text
     assert "," not in cut and full.startswith(cut)
     cancel = threading.Event()
     got = []
-    for piece in engine.stream(p2, s2, max_tokens=24, cancel=cancel):
+    for piece in engine.generate(p2, s2, max_tokens=24, cancel=cancel):
         got.append(piece)
         cancel.set()
     assert len(got) == 1
@@ -216,12 +217,12 @@ def test_llama_server_template_tokenizer_and_cache_timings():
         assert eng.template_used == "gguf"
         assert (prefix, suffix) == ("<system>SYS</system><user>PAPER ", "Q?</user><assistant>")
         assert eng.count_tokens("one two three") == 3
-        out = eng.complete(prefix, suffix, max_tokens=16, grammar='root ::= "x"', stop=["\n\n"], seed=3)
-        assert out == "Evidence: [2]\nAnswer: yes"
+        gen = eng.complete(prefix, suffix, max_tokens=16, grammar='root ::= "x"', stop=["\n\n"], seed=3)
+        assert gen.text == "Evidence: [2]\nAnswer: yes"
         body = srv.bodies[-1]
         assert body["prompt"] == prefix + suffix and body["stream"] is True and body["cache_prompt"] is True
         assert body["grammar"] == 'root ::= "x"' and body["stop"] == ["\n\n"] and body["model"] == "big-model-q4"
-        t = eng.last_timings
+        t = gen.timings
         assert (t.prompt_tokens, t.cached_tokens, t.completion_tokens) == (43, 40, 4)
     finally:
         srv.close()

@@ -34,9 +34,9 @@ class CountingEngine:
     def __getattr__(self, name):
         return getattr(self.engine, name)
 
-    def stream(self, *args, **kwargs):
+    def generate(self, *args, **kwargs):
         self.streams += 1
-        return self.engine.stream(*args, **kwargs)
+        return self.engine.generate(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ def test_requests_run_in_order_on_one_thread(qtbot, worker_env):
 
     def job(ctx):
         threads.add(threading.get_ident())
-        return "".join(ctx.engine.stream("p", "s"))
+        return "".join(ctx.engine.generate("p", "s"))
 
     with qtbot.waitSignal(w.idle, timeout=10000):
         ids = [w.call(job) for _ in range(3)]
@@ -67,7 +67,7 @@ def test_cancel_queued_and_running_requests(qtbot, worker_env):
     w.tokenReceived.connect(lambda rid, t: tokens.append(rid))
 
     def job(ctx):
-        for piece in ctx.engine.stream("p", cancel=ctx.cancel):
+        for piece in ctx.engine.generate("p", cancel=ctx.cancel):
             ctx.on_token(piece)
         ctx.check()
         return "done"
@@ -129,6 +129,6 @@ def test_a_bug_in_a_job_is_a_message_not_a_crash(qtbot, worker_env):
 def test_shutdown_stops_the_thread(qtbot, worker_env):
     w = worker_env(lambda **kw: FakeEngine(" ".join(["tok"] * 1000), delay=0.01))
     with qtbot.waitSignal(w.tokenReceived, timeout=10000):
-        w.call(lambda ctx: [ctx.on_token(p) for p in ctx.engine.stream("p", cancel=ctx.cancel)])
+        w.call(lambda ctx: [ctx.on_token(p) for p in ctx.engine.generate("p", cancel=ctx.cancel)])
     w.shutdown(timeout_ms=10000)
     assert not w.isRunning()

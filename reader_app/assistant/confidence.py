@@ -1,7 +1,7 @@
 """How sure the model was of its answer: a confidence in [0, 1] read from the model itself.
 
 By default it is the probability of the answer's first token (the model's raw distribution;
-the engine keeps each generated token's log-probability, ``Engine.last_logprobs``, from
+the engine keeps each generated token's log-probability, ``Generation.logprobs``, from
 llama.cpp's last-position logits without ``logits_all``): free, and on QASPER with the 1.5B
 model as telling as anything affordable that was tried, which is to say weakly (AUROC 0.55;
 docs/evaluation.md, "Confidence").  Measured and kept as options:
@@ -109,7 +109,7 @@ def through_answer_line(raw: str, primed: str = "") -> str:
 
 def probe_yes(top: list[tuple[str, float]]) -> float | None:
     """P(Yes) of the self-check, Yes against No, from the likeliest tokens at its one position
-    (``Engine.last_first_top``; " Yes", "Yes", " yes" all count); None when neither is there."""
+    (``Generation.first_top``; " Yes", "Yes", " yes" all count); None when neither is there."""
     yes = no = 0.0
     for text, lp in top or []:
         word = text.strip().lower()

@@ -131,7 +131,7 @@ class DemoWriter:
             grammar = (prompts.demo_grammar(para.text, answer_words=style.demo_answer_words)
                        if gen.use_grammar else None)
             text = gen.generate(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=style.demo_tokens, stop=DEMO_STOP,
-                                cancel=cancel, until=answer_line_done, grammar=grammar)
+                                cancel=cancel, until=answer_line_done, grammar=grammar).text
             question, answer = parse_demo(text, prompts.DEMO_PRIMER)
             answer = strip_restatement(question, answer)
             problem = demo_problem(question, answer, para.text, strict=capable)

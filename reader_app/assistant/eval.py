@@ -79,14 +79,12 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
                     ans = (assistant.ask_quick(paper, question) if m == "quick"
                            else assistant.ask(paper, question, mode=m, k=k))
                     pred = predicted[m][qid] = prediction(ans)
-                    sig = assistant.last_signals
                     rows[m].append({"question_id": qid, "confidence": ans.confidence,
-                                    "signals": sig.to_dict() if sig else None,
-                                    "check_s": round(assistant.last_check_s, 4)})
+                                    "signals": ans.trace.signals, "check_s": round(ans.trace.check_s, 4)})
                     own[m][qid] = parse_answer(getattr(ans, "raw", "")).answer
                     (first[m] if qi == 0 else follow[m]).append(ans.timings.ttft_s)
                     if out:
-                        demos = [d.to_dict() for d in assistant.last_demonstrations] if m == "doubledipper" else []
+                        demos = ans.trace.demos if m == "doubledipper" else []
                         out.write(json.dumps({"question_id": qid, "mode": m, "paper": arxiv_id,
                                               "predicted_answer": pred["answer"],
                                               "predicted_evidence": pred["evidence"], "question": question,
@@ -94,8 +92,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
                                               "ttft_s": ans.timings.ttft_s, "total_s": ans.timings.total_s,
                                               "style": assistant.style.name, "demos": demos,
                                               **rows[m][-1],
-                                              "logprobs": [[t, round(lp, 4)] for t, lp in
-                                                           getattr(engine, "last_logprobs", None) or []]})
+                                              "logprobs": [[t, round(lp, 4)] for t, lp in ans.trace.logprobs]})
                               + "\n")
                         out.flush()
                     if on_progress:

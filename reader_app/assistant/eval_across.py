@@ -84,7 +84,7 @@ def _ask_all(assistant, lib, data, asked_ids, predictions_out, on_progress) -> l
                     ans = assistant.ask_library(question)
                     pred, raw, t = prediction(ans), ans.raw, ans.timings
                     cited = sorted({c.paper_id for c in ans.citations if c.verified})
-                    conf, sig = ans.confidence, assistant.last_signals
+                    conf, sig = ans.confidence, ans.trace.signals
                 except ReaderError as exc:  # no paper matches: an unanswered question
                     pred, raw, t, cited = {"answer": "Unanswerable", "evidence": []}, "", None, []
                     conf, sig = None, None
@@ -95,7 +95,7 @@ def _ask_all(assistant, lib, data, asked_ids, predictions_out, on_progress) -> l
                        "model_answer": parse_answer(raw).answer, "ttft_s": t.ttft_s if t else 0.0,
                        "total_s": t.total_s if t else 0.0, "gold_rank": rank, "gold_cited": gold_pid in cited,
                        "cited_papers": cited, "style": assistant.style.name, "demos": [],
-                       "confidence": conf, "signals": sig.to_dict() if sig else None}
+                       "confidence": conf, "signals": sig}
                 rows.append(row)
                 if out:
                     out.write(json.dumps(row) + "\n")

@@ -76,12 +76,10 @@ def prepare_paper(assistant, paper: Paper, *, mode: str = "doubledipper", k: int
         # evaluate and save the state; the paper's part is saved apart too (engines that can),
         # so zero-shot questions and new demonstrations reuse it
         shared = engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
-        kw = {"base": shared} if getattr(engine, "shares_base", False) else {}
-        engine.complete(prefix, "", max_tokens=0, cancel=cancel, **kw)
+        gen = engine.complete(prefix, "", max_tokens=0, base=shared, cancel=cancel)
         check()
-        timings = getattr(engine, "last_timings", None)
-        prefix_tokens += getattr(timings, "prompt_tokens", 0) or 0
-        if getattr(engine, "last_cache", "") not in ("kv", "ram", "disk"):
+        prefix_tokens += gen.timings.prompt_tokens
+        if gen.cache not in ("kv", "ram", "disk"):
             all_cached = False
     report(1.0, "Ready")
     return {"paper_id": paper.id, "windows": n, "demonstrations": n_demos, "prefix_tokens": prefix_tokens,

@@ -62,7 +62,7 @@ from reader_app import settings
 from reader_app.assistant import confidence, passage_qa, prompts
 from reader_app.assistant.answers import NOT_ANSWERED_TEXT, answer_done, live_view, shape_answer  # noqa: F401
 from reader_app.assistant.demos import DemoWriter, demo_candidates
-from reader_app.llm.engine import Engine
+from reader_app.llm.engine import Engine, GenerateOptions, Generation
 from reader_app.assistant.parsing import parse_answer
 from reader_app.assistant.paper_store import LibraryPort, PaperStore
 from reader_app.assistant.prompts import Demo
@@ -70,7 +70,7 @@ from reader_app.assistant.ranking import Ranker
 from reader_app.assistant.style import BUDGET, AnswerStyle, style_for
 from reader_app.assistant.windows import Window, build_windows, route
 from reader_app.core.errors import BadInput, Cancelled
-from reader_app.core.model import Answer, AnswerUpdate, Paper, Passage, Scope, Selection, Timings
+from reader_app.core.model import Answer, AnswerTrace, AnswerUpdate, Paper, Passage, Scope, Selection, Timings
 
 ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n\n", "</", "<|"]
 SAMPLE_TEMPERATURE = 0.7  # answers sampled for the confidence's agreement (confidence_samples setting)
@@ -111,9 +111,7 @@ class Assistant:
         self._samples = samples  # None: the confidence_samples setting
         self._windows: dict[tuple, list[Window]] = {}
         self._demos = DemoWriter(self.store)
-        self._last_demos: list[Demo] = []
-        self.last_signals: confidence.Signals | None = None  # of the last answer's reply
-        self.last_check_s = 0.0  # seconds the last answer's self-check took (part of its total_s)
+        self._prompt_demos: list[Demo] = []  # the demonstrations of the prompt being answered
         self._lock = threading.Lock()
 
     # -- settings --------------------------------------------------------------------------
@@ -152,17 +150,12 @@ class Assistant:
     @property
     def model_key(self) -> str:
         """What names the model in caches (its file and settings)."""
-        return getattr(self.engine, "key", "")
+        return self.engine.key
 
     @property
     def demo_log(self) -> Counter:
         """Demonstrations written so far: "tried", "kept", and each rejection reason."""
         return self._demos.log
-
-    @property
-    def last_demonstrations(self) -> list[Demo]:
-        """The demonstrations the last prompt held (doubledipper), for evaluation reports."""
-        return list(self._last_demos)
 
     # -- windows ---------------------------------------------------------------------------
     def reserve(self, mode: str, k: int, style: AnswerStyle | None = None) -> int:
@@ -233,10 +226,10 @@ class Assistant:
         windows = self.windows(paper, mode, req.k, req.style)
         window = route(windows, self.ranking(paper, question)) if len(windows) > 1 else windows[0]
         user_prefix = window.text
-        self._last_demos = []
+        self._prompt_demos = []
         if mode == "doubledipper":
-            self._last_demos = self.demonstrations(paper, window, req.k, cancel, progress, req.style)
-            user_prefix += prompts.render_demos(self._last_demos)
+            self._prompt_demos = self.demonstrations(paper, window, req.k, cancel, progress, req.style)
+            user_prefix += prompts.render_demos(self._prompt_demos)
         prefix, suffix = self.engine.chat_prefix_suffix(
             prompts.system_for(mode), user_prefix,
             prompts.question_tail(question, mode, req.style.name))
@@ -265,12 +258,14 @@ class Assistant:
                 cands = self.candidates(paper, asked, window, req.evidence_candidates) if mode != "zero-shot" else None
                 grammar = prompts.answer_grammar(mode, asked, cands)
             base = self.engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
-            raw, cut, timings = self._answer_stream(prefix, suffix, prompts.ANSWER_PRIMER[mode], req, grammar,
-                                                    start, cancel, on_token, on_update, progress, base)
+            raw, cut, timings, trace, sig = self._answer_stream(prefix, suffix, prompts.ANSWER_PRIMER[mode], req, grammar,
+                                                           start, cancel, on_token, on_update, progress, base)
             answer = self.make_answer(paper, asked, raw, prompts.ANSWER_PRIMER[mode], window, mode, cut=cut,
                                       style=req.style)
             answer.question, answer.selection, answer.timings = question, selection, timings
-            answer.confidence = confidence.confidence(self.last_signals, answer.answerable)
+            trace.demos = [d.to_dict() for d in self._prompt_demos]
+            answer.trace = trace
+            answer.confidence = confidence.confidence(sig, answer.answerable)
         answer.id = self.store.save_answer(paper, answer)
         return answer
 
@@ -321,21 +316,23 @@ class Assistant:
                 prompts.question_tail(asked, "zero-shot-evidence", req.style.name))
             grammar = (prompts.answer_grammar("zero-shot-evidence", asked, sorted(passages.paragraphs))
                        if self.use_grammar else None)
-            raw, cut, timings = self._answer_stream(prefix, suffix + primer, primer, req, grammar, start,
-                                                    cancel, on_token, on_update, progress)
+            raw, cut, timings, trace, sig = self._answer_stream(prefix, suffix + primer, primer, req, grammar, start,
+                                                           cancel, on_token, on_update, progress)
             text, answerable, citations = shape_answer(asked, raw, primer, passages.paragraphs, req.style, (), cut)
         answer = Answer(paper_id="", question=question, answer=text, answerable=answerable,
                         citations=passage_qa.locate(citations, passages), mode=mode, model=self.engine.name,
                         timings=timings, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         raw=primer + raw, selection=selection)
         answer.draft = "" if answerable else live_view(answer.raw).text
-        answer.confidence = confidence.confidence(self.last_signals, answerable)
+        answer.trace = trace
+        answer.confidence = confidence.confidence(sig, answerable)
         return answer
 
     def _answer_stream(self, prefix: str, suffix: str, primer: str, req: Request, grammar: str | None,
-                       start: float, cancel, on_token, on_update, progress, base: str | None = None):
-        """Stream an answer: (raw reply, cut by the token cap, Timings); ``last_signals`` from
-        its token probabilities (and the self-check when ``req.probe``)."""
+                       start: float, cancel, on_token, on_update, progress,
+                       base: str | None = None) -> tuple[str, bool, Timings, AnswerTrace, confidence.Signals | None]:
+        """Stream an answer: (raw reply, cut by the token cap, Timings, how it was made, the
+        confidence's signals: from its token probabilities, and the optional checks')."""
         style = req.style
         if progress:
             progress("Answering")
@@ -354,56 +351,57 @@ class Assistant:
                 on_token(piece)
 
         max_tokens = self.answer_tokens(style)
-        raw = self.generate(prefix, suffix, max_tokens=max_tokens, stop=ANSWER_STOP, cancel=cancel, on_piece=emit,
+        gen = self.generate(prefix, suffix, max_tokens=max_tokens, stop=ANSWER_STOP, cancel=cancel, on_piece=emit,
                             grammar=grammar, base=base, until=lambda text: answer_done(primer + text, style.max_sentences))
-        engine_t = getattr(self.engine, "last_timings", None) or Timings()
-        self.last_signals = confidence.signals(raw, getattr(self.engine, "last_logprobs", None), primer)
-        self._check(prefix, suffix, primer, raw, req, grammar, base, cancel, max_tokens)
+        raw, engine_t = gen.text, gen.timings
+        sig, check_s = self._check(prefix, suffix, primer, raw, req, grammar, base, cancel, max_tokens,
+                                   confidence.signals(raw, gen.logprobs, primer))
         total = time.perf_counter() - start
         timings = Timings(prompt_tokens=engine_t.prompt_tokens, cached_tokens=engine_t.cached_tokens,
                           ttft_s=round(first[0] if first else total, 4), total_s=round(total, 4),
                           completion_tokens=engine_t.completion_tokens)
-        return raw, (engine_t.completion_tokens or 0) >= max_tokens, timings
+        trace = AnswerTrace(signals=sig.to_dict() if sig else None, check_s=check_s, logprobs=list(gen.logprobs))
+        return raw, (engine_t.completion_tokens or 0) >= max_tokens, timings, trace, sig
 
     def _check(self, prefix: str, suffix: str, primer: str, raw: str, req: Request, grammar: str | None,
-               base: str | None, cancel, max_tokens: int) -> None:
+               base: str | None, cancel, max_tokens: int,
+               sig: confidence.Signals | None) -> tuple[confidence.Signals | None, float]:
         """The confidence's optional signals, on the answer's own context: the model's check of
         its answer (``req.probe``) and ``req.samples`` sampled answers' agreement with it.  A
-        Stop now keeps the answer, without them."""
-        self.last_check_s = 0.0
-        if self.last_signals is None or not (req.probe or req.samples):
-            return
+        Stop now keeps the answer, without them.  Returns the signals and the seconds it took."""
+        if sig is None or not (req.probe or req.samples):
+            return sig, 0.0
         t0 = time.perf_counter()
         try:
             if req.probe:
-                self.last_signals = replace(self.last_signals, probe=self._self_check(prefix, suffix, raw, base, cancel))
+                sig = replace(sig, probe=self._self_check(prefix, suffix, raw, base, cancel))
             if req.samples:
                 until = (lambda text: answer_done(primer + text, req.style.max_sentences))
                 # a sample much longer than the answer disagrees with it already: no need to finish it
-                cap = min(max_tokens, 16 + 2 * self.last_signals.tokens)  # (16: the evidence line and label)
+                cap = min(max_tokens, 16 + 2 * sig.tokens)  # (16: the evidence line and label)
                 samples = [self.generate(prefix, suffix, max_tokens=cap, stop=ANSWER_STOP, cancel=cancel,
                                          grammar=grammar, base=base, temperature=SAMPLE_TEMPERATURE,
-                                         seed=self.seed + 1 + i, until=until)
+                                         seed=self.seed + 1 + i, until=until).text
                            for i in range(req.samples)]
-                self.last_signals = replace(self.last_signals, agreement=confidence.agreement(
+                sig = replace(sig, agreement=confidence.agreement(
                     parse_answer(raw, primer=primer).answer, [parse_answer(x, primer=primer).answer for x in samples]))
         except Cancelled:
             pass
-        self.last_check_s = time.perf_counter() - t0
+        return sig, time.perf_counter() - t0
 
     def _self_check(self, prefix: str, suffix: str, raw: str, base: str | None, cancel) -> float | None:
         """The model's P(Yes) that its reply is right (``confidence.PROBE``), one token on the
         same context; None where the engine gives no probabilities."""
         reply = confidence.through_answer_line(raw, suffix)
-        self.generate(prefix, suffix + reply + confidence.PROBE, max_tokens=1, stop=[], cancel=cancel,
-                      grammar=confidence.PROBE_GRAMMAR if self.use_grammar else None, base=base)
-        return confidence.probe_yes(getattr(self.engine, "last_first_top", None))
+        gen = self.generate(prefix, suffix + reply + confidence.PROBE, max_tokens=1, stop=[], cancel=cancel,
+                            grammar=confidence.PROBE_GRAMMAR if self.use_grammar else None, base=base)
+        return confidence.probe_yes(gen.first_top)
 
     def make_answer(self, paper: Paper, question: str, raw: str, primer: str, window: Window,
                     mode: str, cut: bool = False, style: AnswerStyle | None = None) -> Answer:
         """The shown answer from the model's reply; ``cut``: the reply hit the token cap."""
         text, answerable, citations = shape_answer(question, raw, primer, window.paragraphs, style or self.style,
-                                                   self._last_demos, cut)
+                                                   self._prompt_demos, cut)
         answer = Answer(paper_id=paper.id, question=question, answer=text, answerable=answerable,
                         citations=citations, mode=mode, model=self.engine.name, timings=Timings(),
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -433,31 +431,29 @@ class Assistant:
     def generate(self, prefix: str, suffix: str, *, max_tokens: int, stop: list[str],
                  cancel: threading.Event | None, on_piece: Callable[[str], None] | None = None,
                  grammar: str | None = None, until: Callable[[str], bool] | None = None,
-                 base: str | None = None, temperature: float | None = None, seed: int | None = None) -> str:
-        """Stream one completion; stop early once ``until(text so far)`` holds.  ``base``: the
-        part of ``prefix`` other prompts share (the paper), for engines that cache it apart;
-        ``temperature``/``seed``: other than the assistant's (sampled answers)."""
+                 base: str | None = None, temperature: float | None = None, seed: int | None = None) -> Generation:
+        """One completion, streamed to ``on_piece``; stops early once ``until(text so far)``
+        holds.  ``base``: the part of ``prefix`` other prompts share (the paper), for engines
+        that cache it apart; ``temperature``/``seed``: other than the assistant's (sampled
+        answers).  Returns the finished Generation (its text, timings and probabilities)."""
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
-        pieces = []
-        kw = {"base": base} if base and getattr(self.engine, "shares_base", False) else {}
-        it = self.engine.stream(prefix, suffix, max_tokens=max_tokens,
-                                temperature=self.temperature if temperature is None else temperature,
-                                seed=self.seed if seed is None else seed, stop=stop, grammar=grammar, cancel=cancel, **kw)
+        options = GenerateOptions(max_tokens=max_tokens, stop=tuple(stop), grammar=grammar, base=base,
+                                  temperature=self.temperature if temperature is None else temperature,
+                                  seed=self.seed if seed is None else seed)
+        gen = self.engine.generate(prefix, suffix, options, cancel=cancel)
+        pieces = iter(gen)
         try:
-            for piece in it:
-                pieces.append(piece)
+            for piece in pieces:
                 if on_piece:
                     on_piece(piece)
-                if until is not None and until("".join(pieces)):
+                if until is not None and until(gen.text):
                     break
         finally:
-            close = getattr(it, "close", None)
-            if close:
-                close()  # the engine records its timings when its generator closes
+            pieces.close()  # the engine records its results when it is closed
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
-        return "".join(pieces)
+        return gen
 
 
 def _question(question: str, selection: Selection | None) -> tuple[str, Selection | None]:

@@ -84,7 +84,7 @@ def style_for(engine, name: str | None = None) -> AnswerStyle:
         name = settings.get("answer_style") or "auto"
     if name != "auto":
         return style_named(name)
-    if getattr(engine, "backend", "") == "openai":
+    if engine.backend == "openai":
         return CAPABLE
-    params = getattr(engine, "parameters", 0) or 0
+    params = engine.parameters or 0
     return CAPABLE if params >= CAPABLE_PARAMETERS else SMALL

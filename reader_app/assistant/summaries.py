@@ -396,7 +396,7 @@ def _generate(assistant, paper_title, blocks, tail, what, on_token, cancel, numb
             on_token(text)
 
     text = assistant.generate(prefix, suffix + primer, max_tokens=SUMMARY_TOKENS, stop=SUMMARY_STOP, cancel=cancel,
-                          on_piece=piece, until=lambda t: _enough(primer + t, what))
+                          on_piece=piece, until=lambda t: _enough(primer + t, what)).text
     if on_token:
         on_token("\n")
     return (primer if _continues(text) else "") + text

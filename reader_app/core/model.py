@@ -258,6 +258,16 @@ class Timings:
 
 
 @dataclass
+class AnswerTrace:
+    """How an answer was made, for evaluation reports and debugging (never stored)."""
+
+    signals: dict | None = None  # the confidence's signals (assistant.confidence.Signals.to_dict())
+    check_s: float = 0.0  # seconds its optional confidence checks took (part of its total_s)
+    logprobs: list[tuple[str, float]] = field(default_factory=list)  # each answer token's log-probability
+    demos: list[dict] = field(default_factory=list)  # the demonstrations its prompt held
+
+
+@dataclass
 class Answer:
     paper_id: str
     question: str
@@ -273,9 +283,11 @@ class Answer:
     selection: Selection | None = None  # the passage the question was about
     draft: str = ""  # a refused answer: what the model replied (shown as tentative)
     confidence: float | None = None  # how likely right, in [0, 1]; None where the model gave no probabilities
+    trace: AnswerTrace = field(default_factory=AnswerTrace, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d.pop("trace")
         d["timings"] = {k: d["timings"][k] for k in ("prompt_tokens", "cached_tokens", "ttft_s", "total_s")}
         for c in d["citations"]:
             c["bbox"] = list(c["bbox"])

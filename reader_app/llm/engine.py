@@ -1,10 +1,6 @@
-"""The engine interface every backend implements (llama.cpp in-process, OpenAI-compatible server).
-
-Prompts are split in two: a ``prefix`` that is identical across questions (system
-instruction, numbered paper, demonstrations) and a ``suffix`` (the question and the
-assistant header).  Engines cache the KV state of the prefix so a follow-up question
-only processes the suffix's tokens.
-"""
+"""The engine interface every backend implements (llama.cpp in this process or its own, an
+OpenAI-compatible server): ``Engine.generate(prefix, suffix, options) -> Generation``, and
+the chat-template rendering they share."""
 
 from __future__ import annotations
 
@@ -12,26 +8,147 @@ import json
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+import jinja2.ext
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from reader_app.core.model import Timings
+from reader_app.llm.model_files import read_gguf_header
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """How one completion is generated."""
+
+    max_tokens: int = 256
+    temperature: float = 0.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+    grammar: str | None = None  # GBNF the reply must follow (engines that cannot: ignored)
+    # a leading part of the prefix other prompts share (the paper before its demonstrations):
+    # an engine that keeps KV states caches it apart; the others ignore it
+    base: str | None = None
+
+    def but(self, **changes) -> GenerateOptions:
+        """These options with some fields changed (``stop`` may be any sequence)."""
+        if "stop" in changes:
+            changes["stop"] = tuple(changes["stop"] or ())
+        return replace(self, **changes) if changes else self
+
+
+@dataclass
+class Generation:
+    """One completion, as a value.  Iterate it for the text pieces as the model writes them
+    (once); when the iteration ends - run out, or stopped by the caller - ``text``,
+    ``timings``, ``logprobs``, ``first_top`` and ``cache`` hold this call's results.
+    ``wait()`` reads it to the end.  The model's process sends it whole (its pieces travel
+    ahead of it)."""
+
+    pieces: list[str] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+    # (text, natural-log probability) of each generated token, where the backend gives them
+    # (the model's raw distribution); empty where it does not
+    logprobs: list[tuple[str, float]] = field(default_factory=list)
+    # the likeliest tokens at the first generated position, (text, log-probability), best first
+    first_top: list[tuple[str, float]] = field(default_factory=list)
+    cache: str = ""  # where the prefix's KV state came from: "kv", "ram", "disk", "eval" ("" unknown)
+    done: bool = False  # the engine finished (ran out, hit a stop or its token cap)
+    _source: Iterator[str] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, body: Callable[[Generation], Iterator[str]]) -> Generation:
+        """A generation whose pieces come from ``body(self)``, a generator that records the
+        results on the value it is given before it ends (in a ``finally``: also when the
+        caller stops early)."""
+        out = cls()
+        out.attach(body)
+        return out
+
+    def attach(self, body: Callable[[Generation], Iterator[str]]) -> None:
+        """Take the pieces from ``body(self)`` (see ``of``)."""
+        self._source = body(self)
+
+    def __iter__(self) -> Iterator[str]:
+        source, self._source = self._source, None
+        if source is None:
+            return
+        try:
+            for piece in source:
+                self.pieces.append(piece)
+                yield piece
+            self.done = True
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()  # the engine records its results when its generator closes
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    def wait(self) -> Generation:
+        for _ in self:
+            pass
+        return self
+
+    def close(self) -> None:
+        """Stop without reading further (the results so far are recorded)."""
+        source, self._source = self._source, None
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+
+    def take(self, other: Generation) -> None:
+        """Take ``other``'s results (not its pieces): a finished generation sent from the
+        model's process."""
+        self.timings, self.logprobs, self.first_top = other.timings, other.logprobs, other.first_top
+        self.cache, self.done = other.cache, other.done
+
+    def __getstate__(self) -> dict:
+        # what crosses to the parent process: the results; the pieces went ahead of them
+        return {"timings": self.timings, "logprobs": self.logprobs, "first_top": self.first_top,
+                "cache": self.cache, "done": self.done}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine is: the model's facts, for budgets, the answer style and the UI."""
+
+    name: str = ""
+    backend: str = ""
+    n_ctx: int = 2048
+    model_path: str = ""
+    trained_ctx: int = 0
+    threads: int = 0
+    parameters: int = 0
+    chat_template: str | None = None
+    bos_token: str = ""
+    eos_token: str = ""
 
 
 class Engine(ABC):
     """One model behind one backend.  Not thread-safe: use an engine from one thread
-    (the UI keeps it on a worker thread); ``cancel`` may be set from any thread."""
+    (the UI keeps it on a worker thread); ``cancel`` may be set from any thread.
+
+    Prompts are split in two: a ``prefix`` that is identical across questions (system
+    instruction, numbered paper, demonstrations) and a ``suffix`` (the question and the
+    assistant header).  Engines cache the KV state of the prefix so a follow-up question
+    only processes the suffix's tokens."""
 
     name: str = ""  # human name of the model, e.g. "SmolLM2-135M-Instruct.Q4_1"
     backend: str = ""  # "llama" (in-process llama.cpp), "openai" (a server), "fake"
-    key: str = ""  # stable identity for caches (hash of the model file, or server+model id)
     n_ctx: int = 2048  # usable context length in tokens
-    last_timings: Timings = Timings()  # set when a stream() generator is exhausted
-    # (text, natural-log probability) of each token the last stream() generated, where the
-    # backend gives them (the model's raw distribution); empty where it does not
-    last_logprobs: list[tuple[str, float]] = []
-    # the likeliest tokens at the first generated position, (text, log-probability), best first
-    last_first_top: list[tuple[str, float]] = []
-    shares_base: bool = False  # stream() takes base=: a leading part of the prefix other prompts share
+    parameters: int = 0  # the model's parameter count (0: unknown)
+    template_used: str = ""  # which chat template rendered the last prompt: gguf, gguf-no-system, chatml
+    key: str = ""  # stable identity for caches (hash of the model file, or server+model id)
 
     @abstractmethod
     def count_tokens(self, text: str) -> int:
@@ -48,27 +165,21 @@ class Engine(ABC):
         """
 
     @abstractmethod
-    def stream(
-        self,
-        prefix: str,
-        suffix: str = "",
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int = 0,
-        stop: list[str] | None = None,
-        grammar: str | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        """Yield generated text pieces. Cancelling ``cancel`` stops between tokens.
+    def generate(self, prefix: str, suffix: str = "", options: GenerateOptions | None = None, *,
+                 cancel: threading.Event | None = None, **changes) -> Generation:
+        """One completion of ``prefix + suffix`` with ``options`` (``changes``: fields of
+        GenerateOptions to set instead).  Iterate the value for its pieces; setting
+        ``cancel`` stops it between tokens.  The prefix's KV state is reused when cached
+        (RAM, then disk)."""
 
-        The prefix's KV state is reused when cached (RAM, then disk).  When the generator
-        is exhausted ``self.last_timings`` holds prompt_tokens, cached_tokens, ttft_s,
-        total_s and completion_tokens for this call.
-        """
+    def info(self) -> EngineInfo:
+        """The engine's facts (backends with more to say give more)."""
+        return EngineInfo(name=self.name, backend=self.backend, n_ctx=self.n_ctx, parameters=self.parameters)
 
-    def complete(self, prefix: str, suffix: str = "", **kwargs) -> str:
-        return "".join(self.stream(prefix, suffix, **kwargs))
+    def complete(self, prefix: str, suffix: str = "", options: GenerateOptions | None = None, *,
+                 cancel: threading.Event | None = None, **changes) -> Generation:
+        """``generate``, read to the end."""
+        return self.generate(prefix, suffix, options, cancel=cancel, **changes).wait()
 
     def close(self) -> None:  # pragma: no cover - optional
         pass
@@ -78,6 +189,11 @@ class Engine(ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def options_from(options: GenerateOptions | None, changes: dict) -> GenerateOptions:
+    """``options`` (default ones when None) with ``changes`` applied."""
+    return (options or GenerateOptions()).but(**changes)
 
 
 # ---------------------------------------------------------------- chat templates
@@ -116,12 +232,6 @@ def specials_pattern(tokens) -> re.Pattern | None:
 def render_chat(template: str, messages: list[dict], *, bos_token: str = "", eos_token: str = "",
                 add_generation_prompt: bool = True) -> str:
     """Render ``messages`` with a Hugging Face style Jinja chat template (sandboxed)."""
-    from datetime import datetime
-
-    import jinja2
-    import jinja2.ext
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
     def raise_exception(message):
         raise jinja2.exceptions.TemplateError(message)
 
@@ -173,13 +283,9 @@ def load_template(spec: str | None) -> str | None:
     """Jinja chat-template text from ``spec``: the text itself, a file, or a GGUF's template."""
     if not spec:
         return None
-    from pathlib import Path
-
     p = Path(spec).expanduser()
     if len(spec) < 1000 and p.is_file():
         if p.suffix.lower() == ".gguf":
-            from reader_app.llm.model_files import read_gguf_header
-
             return read_gguf_header(p).chat_template or None
         return p.read_text(encoding="utf-8")
     return spec

@@ -3,29 +3,28 @@
 ``EngineService(target, kwargs)`` runs in a ``reader_app.core.child.Child``: it builds
 the engine (``target`` is ``"module:callable"``) and serves these calls:
 
-    ("info")                              the engine's name, context size, template, ...
-    ("get", name)                         an attribute (key, template_used, last_cache)
-    ("call", method, args, kwargs)        count_tokens, tokenize, chat_prefix_suffix, ...
-    ("stream", prefix, suffix, kwargs)    generate: events are lists of pieces; the result is
-                                          (timings as a dict, extras)
+    ("info")                              the engine's ``EngineInfo``
+    ("key")                               the engine's cache identity
+    ("chat", system, user_prefix, tail)   (prefix, suffix, template used)
+    ("count_tokens", text) / ("tokenize", text, add_bos)
+    ("generate", prefix, suffix, options) events are lists of pieces; the result is the
+                                          finished ``Generation`` (its results; the pieces
+                                          went ahead of it)
 
 A fast model's pieces travel a few at a time (one event per ``BATCH_S`` at most, the
 first piece at once): one message per token cost the model ~10% of its speed on 2 cores.
-A stream stops between tokens once the parent cancels it, or goes away.
+A generation stops between tokens once the parent cancels it, or goes away.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 
 from reader_app.core.child import resolve
 from reader_app.core.errors import BadInput
+from reader_app.llm.engine import GenerateOptions, Generation
 
 BATCH_S = 0.025  # pieces generated within this time of the last message wait for the next one
-EXTRAS = ("last_cache", "template_used", "last_logprobs", "last_first_top")  # sent with every stream's result, when the engine has them
-INFO = ("name", "backend", "n_ctx", "model_path", "trained_ctx", "threads", "parameters",
-        "chat_template", "bos_token", "eos_token", "shares_base")
 
 
 class EngineService:
@@ -35,24 +34,31 @@ class EngineService:
         self.engine = resolve(target)(**kwargs)
 
     def __call__(self, job):
-        if job.op == "stream":
-            return self._stream(job, *job.args)
-        if job.op == "info":
-            return {k: getattr(self.engine, k, None) for k in INFO}
-        if job.op == "get":
-            return getattr(self.engine, job.args[0], None)
-        if job.op == "call" and not job.args[0].startswith("_"):
-            method, args, kwargs = job.args
-            return getattr(self.engine, method)(*args, **kwargs)
-        raise BadInput(f"the model process has no call {job.op!r}")
+        op, args = job.op, job.args
+        if op == "generate":
+            return self._generate(job, *args)
+        if op == "info":
+            return self.engine.info()
+        if op == "key":
+            return self.engine.key
+        if op == "chat":
+            prefix, suffix = self.engine.chat_prefix_suffix(*args)
+            return prefix, suffix, self.engine.template_used
+        if op == "count_tokens":
+            return self.engine.count_tokens(*args)
+        if op == "tokenize":
+            text, add_bos = args
+            return self.engine.tokenize(text, add_bos=add_bos)
+        raise BadInput(f"the model process has no call {op!r}")
 
-    def _stream(self, job, prefix: str, suffix: str, kwargs: dict):
+    def _generate(self, job, prefix: str, suffix: str, options: GenerateOptions) -> Generation:
         cancel = job.cancel
         held: list[str] = []
         sent = 0.0
+        gen = self.engine.generate(prefix, suffix, options, cancel=cancel)
         try:
             if not cancel.is_set():
-                for piece in self.engine.stream(prefix, suffix, cancel=cancel, **kwargs):
+                for piece in gen:
                     if cancel.is_set():
                         break
                     held.append(piece)
@@ -64,10 +70,11 @@ class EngineService:
             if held:
                 job.emit(held)
             raise
+        finally:
+            gen.close()
         if held and not cancel.is_set():
             job.emit(held)
-        extras = {k: getattr(self.engine, k) for k in EXTRAS if hasattr(self.engine, k)}
-        return asdict(self.engine.last_timings), extras
+        return gen
 
     def close(self) -> None:
         self.engine.close()

@@ -104,13 +104,14 @@ class PrefixStates:
                 self._pending.append((key, snap))
 
     def _prepare(self, p_toks: list[int], s_toks: list[int], cancel, base: int = 0,
-                 base_toks: list[int] | None = None) -> tuple[int, bool]:
+                 base_toks: list[int] | None = None) -> tuple[int, bool, str]:
         """Make the context hold ``p_toks`` and all but the last part of the prompt.
 
         ``base``: the length of a part of the prefix shared with other prompts (the paper
         before its demonstrations); its state is cached too, and restored when the whole
         prefix is not cached, so new demonstrations do not re-read the paper.
-        Returns (tokens evaluated here, completed); leaves ``n_tokens`` at the point
+        Returns (tokens evaluated here, completed, where the prefix came from: "kv", "ram",
+        "disk" or "eval"); leaves ``n_tokens`` at the point
         from which the rest of the prompt must be evaluated (at least one token).
         """
         ll = self._llama
@@ -122,14 +123,14 @@ class PrefixStates:
                 break
             common += 1
         evaluated = 0
-        self.last_cache = "kv" if common >= len(p_toks) else ""
+        source = "kv" if common >= len(p_toks) else ""
         if common < len(p_toks):
-            key, state, source = self._cached_state(p_toks)
+            key, state, where = self._cached_state(p_toks)
             if state is not None:
-                self.last_cache = source
+                source = where
                 common = len(p_toks)
             else:
-                self.last_cache = "eval"
+                source = "eval"
                 if not base and common < len(p_toks) - 4:
                     # a prompt that ends with a shared part (a zero-shot question on the paper):
                     # its state may have been saved under the seam's other tokenization
@@ -149,16 +150,16 @@ class PrefixStates:
                         self._truncate(common)
                         common = self._llama.n_tokens
                         if not self._eval(p_toks[common:base], cancel):
-                            return evaluated, False
+                            return evaluated, False, source
                         evaluated += base - common
                         common = base
                         self._remember(base_key, p_toks[:base])
                 self._truncate(common)
                 common = self._llama.n_tokens
                 if not self._eval(p_toks[common:], cancel):
-                    return evaluated, False
+                    return evaluated, False, source
                 evaluated += len(p_toks) - common
                 common = len(p_toks)
                 self._remember(key, p_toks)
         self._truncate(min(common, len(full) - 1))
-        return evaluated, True
+        return evaluated, True, source

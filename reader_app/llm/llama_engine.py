@@ -36,7 +36,8 @@ import numpy as np
 
 from reader_app import settings
 from reader_app.llm.build_check import check_build
-from reader_app.llm.engine import Engine, load_template, specials_pattern, split_chat
+from reader_app.llm.engine import (Engine, EngineInfo, GenerateOptions, Generation, load_template, options_from,
+                                   specials_pattern, split_chat)
 from reader_app.llm.kv_states import PrefixStates
 from reader_app.llm.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256
 from reader_app.llm.model_files import model_name, read_gguf_header
@@ -132,7 +133,6 @@ class _StopFilter:
 
 class LlamaEngine(PrefixStates, Engine):
     backend = "llama"
-    shares_base = True  # stream(base=...) caches and reuses a shared leading part of a prefix
 
     def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, threads: int | None = None,
                  n_ctx_cap: int | None = None, disk_cache: DiskKVCache | None | bool = True,
@@ -171,7 +171,6 @@ class LlamaEngine(PrefixStates, Engine):
         bos, eos = ll.token_bos(), ll.token_eos()
         self.bos_token = self._piece(bos, special=True).decode("utf-8", "replace") if bos >= 0 else ""
         self.eos_token = self._piece(eos, special=True).decode("utf-8", "replace") if eos >= 0 else ""
-        self.template_used = ""
         # caches
         self.ram = RamLRU(settings.int_setting("kv_ram_states") if ram_states is None else ram_states,
                           settings.int_setting("kv_ram_cap_bytes") or settings.GIB)
@@ -184,16 +183,17 @@ class LlamaEngine(PrefixStates, Engine):
         self._gen = 0
         self._valid_grammars: set[str] = set()
         self._specials = None  # regex of the vocabulary's control-token texts, built on first use
-        self.last_timings = Timings()
-        self.last_cache = ""  # where the prefix came from on the last call: kv, ram, disk, eval
-        self.last_logprobs: list[tuple[str, float]] = []
-        self.last_first_top: list[tuple[str, float]] = []  # the likeliest first tokens of the last call
         self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
 
     # -- identity
 
+    def info(self) -> EngineInfo:
+        return EngineInfo(name=self.name, backend=self.backend, n_ctx=self.n_ctx, model_path=self.model_path,
+                          trained_ctx=self.trained_ctx, threads=self.threads, parameters=self.parameters,
+                          chat_template=self.chat_template, bos_token=self.bos_token, eos_token=self.eos_token)
+
     @property
-    def key(self) -> str:  # type: ignore[override]
+    def key(self) -> str:
         if self._key is None:
             self._key = "gguf:" + file_sha256(self.model_path)
         return self._key
@@ -257,10 +257,14 @@ class LlamaEngine(PrefixStates, Engine):
 
     # -- generation
 
-    def stream(self, prefix: str, suffix: str = "", *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, stop: list[str] | None = None, grammar: str | None = None,
-               cancel: threading.Event | None = None, base: str | None = None) -> Iterator[str]:
-        """``base``: a leading part of ``prefix`` that other prompts share (see ``_prepare``)."""
+    def generate(self, prefix: str, suffix: str = "", options: GenerateOptions | None = None, *,
+                 cancel: threading.Event | None = None, **changes) -> Generation:
+        """``options.base``: a leading part of ``prefix`` that other prompts share (see ``_prepare``)."""
+        opts = options_from(options, changes)
+        return Generation.of(lambda out: self._run(out, prefix, suffix, opts, cancel))
+
+    def _run(self, out: Generation, prefix: str, suffix: str, opts: GenerateOptions,
+             cancel: threading.Event | None) -> Iterator[str]:
         start = time.perf_counter()
         self._flush_pending()
         self._gen += 1
@@ -273,42 +277,38 @@ class LlamaEngine(PrefixStates, Engine):
             raise BadInput("empty prompt")
         if len(full) >= self.n_ctx:
             raise ModelError(f"the prompt takes {len(full)} tokens but the model's context holds {self.n_ctx}")
-        budget = min(max_tokens, self.n_ctx - len(full))
-        gram = self._grammar(grammar) if grammar else None
-        timings = Timings(prompt_tokens=len(full))
-        self.last_timings = timings
+        budget = min(opts.max_tokens, self.n_ctx - len(full))
+        gram = self._grammar(opts.grammar) if opts.grammar else None
+        timings = out.timings = Timings(prompt_tokens=len(full))
         n_out = 0
         ttft = None
         gen = None
         try:
-            shared, b_toks = self._shared_length(base, prefix, p_toks)
-            evaluated, ok = self._prepare(p_toks, s_toks, cancel, shared, b_toks)
+            shared, b_toks = self._shared_length(opts.base, prefix, p_toks)
+            evaluated, ok, out.cache = self._prepare(p_toks, s_toks, cancel, shared, b_toks)
             rest = full[ll.n_tokens :]
             timings.cached_tokens = len(full) - evaluated - len(rest)
             if not ok or budget <= 0 or (cancel is not None and cancel.is_set()):
                 return
-            ll.set_seed(seed)
-            gen = ll.generate(rest, reset=False, temp=max(0.0, temperature), top_k=40, top_p=0.95,
+            ll.set_seed(opts.seed)
+            gen = ll.generate(rest, reset=False, temp=max(0.0, opts.temperature), top_k=40, top_p=0.95,
                               min_p=0.05, repeat_penalty=1.0, grammar=gram)
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            stops = _StopFilter(stop)
-            logprobs: list[tuple[str, float]] = []
-            self.last_logprobs = logprobs
-            self.last_first_top = []
+            stops = _StopFilter(list(opts.stop))
             for token in gen:
                 if llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     break
                 n_out += 1
                 decoded = decoder.decode(self._piece(token))
-                logprobs.append((decoded, self._logprob(ll, token)))
+                out.logprobs.append((decoded, self._logprob(ll, token)))
                 if n_out == 1:
-                    self.last_first_top = self._top(ll)
+                    out.first_top = self._top(ll)
                 text = stops.feed(decoded)
                 if text:
                     if ttft is None:
                         ttft = time.perf_counter() - start
                     yield text
-                    if gen_id != self._gen:  # another stream() ran while this one was paused
+                    if gen_id != self._gen:  # another generation ran while this one was paused
                         raise ModelError("this answer was interrupted by another request to the same model")
                 if stops.stopped or n_out >= budget or (cancel is not None and cancel.is_set()):
                     break
@@ -327,7 +327,6 @@ class LlamaEngine(PrefixStates, Engine):
             timings.completion_tokens = n_out
             timings.total_s = total
             timings.ttft_s = ttft if ttft is not None else total
-            self.last_timings = timings
             self._flush_pending()
 
     def _top(self, ll, k: int = 10) -> list[tuple[str, float]]:

@@ -31,9 +31,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from reader_app.llm.engine import Engine, load_template, split_chat
+from reader_app.llm.engine import Engine, GenerateOptions, Generation, load_template, options_from, split_chat
 from reader_app.core.errors import BadInput, ModelError, ReaderError
-from reader_app.core.model import Timings
 
 DEFAULT_N_CTX = 4096
 
@@ -56,8 +55,6 @@ class OpenAIEngine(Engine):
         self.api_key = api_key
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self.last_timings = Timings()
-        self.template_used = ""
         self._tokenize_route: str | None = None  # "extras", "tokenize" or "" (estimate)
         self._bos_overhead = 0
         self._counts: OrderedDict[str, int] = OrderedDict()
@@ -191,23 +188,27 @@ class OpenAIEngine(Engine):
 
     # -- generation
 
-    def stream(self, prefix: str, suffix: str = "", *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, stop: list[str] | None = None, grammar: str | None = None,
-               cancel: threading.Event | None = None) -> Iterator[str]:
+    def generate(self, prefix: str, suffix: str = "", options: GenerateOptions | None = None, *,
+                 cancel: threading.Event | None = None, **changes) -> Generation:
+        """``options.base`` is not needed: the server's prompt cache keeps the prefix."""
+        opts = options_from(options, changes)
+        return Generation.of(lambda out: self._run(out, prefix, suffix, opts, cancel))
+
+    def _run(self, out: Generation, prefix: str, suffix: str, opts: GenerateOptions,
+             cancel: threading.Event | None) -> Iterator[str]:
         start = time.perf_counter()
         prompt = prefix + suffix
         if not prompt:
             raise BadInput("empty prompt")
-        body = {"prompt": prompt, "max_tokens": max_tokens, "temperature": max(0.0, temperature),
-                "seed": seed, "stream": True, "cache_prompt": True}
+        body = {"prompt": prompt, "max_tokens": opts.max_tokens, "temperature": max(0.0, opts.temperature),
+                "seed": opts.seed, "stream": True, "cache_prompt": True}
         if self.model:
             body["model"] = self.model
-        if stop:
-            body["stop"] = list(stop)
-        if grammar:
-            body["grammar"] = grammar
-        timings = Timings()
-        self.last_timings = timings
+        if opts.stop:
+            body["stop"] = list(opts.stop)
+        if opts.grammar:
+            body["grammar"] = opts.grammar
+        timings = out.timings
         n_out = 0
         ttft = None
         usage: dict = {}
@@ -280,4 +281,3 @@ class OpenAIEngine(Engine):
                     timings.prompt_tokens = self.count_tokens(prompt)
                 except ReaderError:
                     pass
-            self.last_timings = timings

@@ -10,7 +10,7 @@ with it.  So the engine runs in a child process (``engine_child.EngineService`` 
 - ``cancel`` returns at once; the child stops between tokens (or prompt batches);
 - token counts, chat templates and KV caching (RAM, then the disk cache) work as in
   the child's engine - ``complete(prefix, "", max_tokens=0)`` evaluates a prefix and
-  saves its state;
+  saves its state; each generation's results come back whole, as a ``Generation``;
 - when the child dies, the request fails with ``ModelCrashed`` - one line that names
   the signal in words and says what to do - and the next request starts a new child;
 - ``close()`` ends the child, which frees all of the model's memory.
@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from reader_app.llm.engine import Engine
+from reader_app.llm.engine import Engine, EngineInfo, GenerateOptions, Generation, options_from
 from reader_app.core.child import Child, exit_signal, exit_words
 from reader_app.core.errors import HelperProcessError, ModelCrashed, ModelError, ReaderError
 from reader_app.core.model import Timings
@@ -76,11 +76,7 @@ class ProcessEngine(Engine):
         self._closed = False
         self._counts: dict[str, int] = {}
         self._lock = threading.RLock()
-        self.last_timings = Timings()
-        self.last_cache = ""
-        self.template_used = ""
-        self.last_logprobs: list[tuple[str, float]] = []
-        self.last_first_top: list[tuple[str, float]] = []
+        self.info = EngineInfo()
         self.restarts = -1  # how many times a child was started after the first
         self._key: str | None = None
         self._start()
@@ -97,15 +93,16 @@ class ProcessEngine(Engine):
         self.restarts += 1
         try:
             child.ready()
-            info = child.call("info")
+            self.info = child.call("info")
         except ModelCrashed:
             raise
         except BaseException:
             child.stop()
             raise
-        for k, v in info.items():
-            if v is not None:
-                setattr(self, k, v)
+        info = self.info
+        self.name, self.backend, self.n_ctx = info.name, info.backend, info.n_ctx
+        self.parameters, self.threads, self.model_path = info.parameters, info.threads, info.model_path
+        self.trained_ctx, self.chat_template = info.trained_ctx, info.chat_template
 
     def _live(self) -> Child:
         with self._lock:
@@ -121,15 +118,15 @@ class ProcessEngine(Engine):
         child = self._child
         return None if child is None or child.dead else child.pid
 
-    def _call(self, method: str, *args, **kwargs):
-        return self._live().call("call", method, args, kwargs)
+    def _call(self, op: str, *args):
+        return self._live().call(op, *args)
 
     # -- Engine
 
     @property
     def key(self) -> str:  # type: ignore[override]
         if self._key is None:
-            self._key = self._live().call("get", "key")
+            self._key = self._call("key")
         return self._key
 
     def count_tokens(self, text: str) -> int:
@@ -142,24 +139,22 @@ class ProcessEngine(Engine):
         return n
 
     def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
-        return self._call("tokenize", text, add_bos=add_bos)
+        return self._call("tokenize", text, add_bos)
 
     def chat_prefix_suffix(self, system: str, user_prefix: str, user_tail: str) -> tuple[str, str]:
-        prefix, suffix = self._call("chat_prefix_suffix", system, user_prefix, user_tail)
-        self.template_used = self._live().call("get", "template_used") or ""
+        prefix, suffix, self.template_used = self._call("chat", system, user_prefix, user_tail)
         return prefix, suffix
 
-    def stream(self, prefix: str, suffix: str = "", *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, stop: list[str] | None = None, grammar: str | None = None,
-               cancel: threading.Event | None = None, base: str | None = None) -> Iterator[str]:
+    def generate(self, prefix: str, suffix: str = "", options: GenerateOptions | None = None, *,
+                 cancel: threading.Event | None = None, **changes) -> Generation:
+        opts = options_from(options, changes)
+        return Generation.of(lambda out: self._run(out, prefix, suffix, opts, cancel))
+
+    def _run(self, out: Generation, prefix: str, suffix: str, opts: GenerateOptions,
+             cancel: threading.Event | None) -> Iterator[str]:
         start = time.perf_counter()
         child = self._live()
-        kw = dict(max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop, grammar=grammar)
-        if base and self.shares_base:
-            kw["base"] = base
-        rid = child.request("stream", prefix, suffix, kw)
-        self.last_timings = Timings(prompt_tokens=0, total_s=0.0)
-        self.last_logprobs, self.last_first_top = [], []
+        rid = child.request("generate", prefix, suffix, opts)
         done = False
         ttft = None
         n = 0
@@ -173,7 +168,7 @@ class ProcessEngine(Engine):
                 kind, value = msg
                 if kind == "ok":
                     done = True
-                    self._ended(*value)
+                    out.take(value)
                     break
                 if ttft is None:
                     ttft = time.perf_counter() - start
@@ -185,21 +180,16 @@ class ProcessEngine(Engine):
         finally:
             if not done:
                 total = time.perf_counter() - start
-                self.last_timings = Timings(ttft_s=ttft if ttft is not None else total, total_s=total,
-                                            completion_tokens=n)
+                out.timings = Timings(ttft_s=ttft if ttft is not None else total, total_s=total,
+                                      completion_tokens=n)
                 if not child.dead:
                     child.cancel(rid)
                     if ttft is not None and not (cancel is not None and cancel.is_set()):
-                        self._finish(child, rid, ttft)  # the caller stopped reading: keep the timings
+                        self._finish(out, child, rid, ttft)  # the caller stopped reading: keep the results
                 child.forget(rid)
 
-    def _ended(self, timings: dict, extras: dict) -> None:
-        self.last_timings = Timings(**timings)
-        for k, v in extras.items():
-            setattr(self, k, v)
-
-    def _finish(self, child: Child, rid: int, ttft: float, timeout: float = 2.0) -> None:
-        """Wait (briefly) for a stopped stream's end, for its timings; drop its pieces."""
+    def _finish(self, out: Generation, child: Child, rid: int, ttft: float, timeout: float = 2.0) -> None:
+        """Wait (briefly) for a stopped generation's end, for its results; drop its pieces."""
         end = time.monotonic() + timeout
         try:
             while (left := end - time.monotonic()) > 0:
@@ -207,8 +197,8 @@ class ProcessEngine(Engine):
                 if msg is None:
                     return
                 if msg[0] == "ok":
-                    self._ended(*msg[1])
-                    self.last_timings.ttft_s = ttft  # the caller's first piece; the rest was discarded
+                    out.take(msg[1])
+                    out.timings.ttft_s = ttft  # the caller's first piece; the rest was discarded
                     return
         except ReaderError:  # (it failed, died or was closed: the next request reports or restarts)
             return

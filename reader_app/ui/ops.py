@@ -23,7 +23,7 @@ label="", cancellable=False, pool=None) -> Op``
 - ``fn`` runs on a ``QThreadPool`` thread.  It is called as ``fn(op)`` when it takes
   one positional parameter, else as ``fn()``.  ``op`` is the returned :class:`Op`:
   ``op.report(done, total, text="")``, ``op.cancelled`` (bool),
-  ``op.cancel_event`` (``threading.Event``, pass it to ``Engine.stream(cancel=...)``),
+  ``op.cancel_event`` (``threading.Event``, pass it to ``Engine.generate(cancel=...)``),
   ``op.check_cancelled()``, and ``op.emit(value)`` to stream partial values.
 - ``on_success(result)``, ``on_failure(exc)``, ``progress(done, total, text)`` and
   ``on_partial(value)`` are called on the GUI thread, and only while ``parent``

@@ -1,6 +1,6 @@
 """ProcessEngine throughput of two checkouts, alternating (not a test): prints new/old ratios.
 
-Measures, from the caller's side of ``ProcessEngine.stream`` (so the child-process
+Measures, from the caller's side of ``ProcessEngine.generate`` (so the child-process
 protocol's cost is included): prompt tokens/s (prompt tokens / time to the first piece)
 and generation tokens/s (pieces after the first / time after the first), with the
 embedded model, a ~300-token prompt and 64 generated tokens.  Each round runs OLD then
@@ -32,7 +32,8 @@ def run(i):
                                             "Count from one to one hundred in words, one per line.")
     n_prompt = eng.count_tokens(prefix + suffix)
     t0 = time.perf_counter(); first = None; n = 0
-    for _ in eng.stream(prefix, suffix, max_tokens=a["max_tokens"]):
+    run_one = eng.generate if hasattr(eng, "generate") else eng.stream  # (checkouts before and after N)
+    for _ in run_one(prefix, suffix, max_tokens=a["max_tokens"]):
         if first is None:
             first = time.perf_counter()
         n += 1

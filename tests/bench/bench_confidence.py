@@ -49,13 +49,14 @@ def main() -> int:
             eng._logprob, eng._top = real if mode == "on" else off  # noqa: SLF001
             first = None
             n = 0
-            for _ in eng.stream(prefix, suffix, max_tokens=args.tokens):
+            gen = eng.generate(prefix, suffix, max_tokens=args.tokens)
+            for _ in gen:
                 if first is None:
                     first = time.perf_counter()
                 n += 1
             speeds[mode].append((n - 1) / (time.perf_counter() - first))
             if mode == "on":
-                assert len(eng.last_logprobs) >= n and len(eng.last_first_top) == 10
+                assert len(gen.logprobs) >= n and len(gen.first_top) == 10
     eng.close()
     on, off_ = statistics.median(speeds["on"]), statistics.median(speeds["off"])
     print(f"model {eng.name}: generation {on:.1f} tok/s with the probabilities, {off_:.1f} without: "

@@ -68,9 +68,9 @@ args = json.loads(sys.stdin.read())
 eng = LlamaEngine(args["model"], n_ctx=args["n_ctx"], threads=args["threads"])
 load = time.perf_counter() - t0
 prefix, suffix = eng.chat_prefix_suffix(args["system"], args["paper"], args["question"])
-out = eng.complete(prefix, suffix, max_tokens=args["max_tokens"])
-print(json.dumps({"timings": asdict(eng.last_timings), "cache": eng.last_cache, "load_s": load,
-                  "prefix_tokens": eng.count_tokens(prefix), "out": out}))
+gen = eng.complete(prefix, suffix, max_tokens=args["max_tokens"])
+print(json.dumps({"timings": asdict(gen.timings), "cache": gen.cache, "load_s": load,
+                  "prefix_tokens": eng.count_tokens(prefix), "out": gen.text}))
 """
 
 
@@ -88,17 +88,20 @@ import json, sys, time
 import llama_cpp
 from reader_app.llm.llama_engine import LlamaEngine
 a = json.loads(sys.stdin.read())
+runs = []  # the app's Generation values
 clocks = {"wall": time.perf_counter, "cpu": time.process_time}
 if a["mode"] == "app":
     from reader_app.llm.process_engine import ProcessEngine
     app = ProcessEngine(model_path=a["model"], n_ctx=a["n_ctx"], threads=a["threads"], disk_cache=False,
                         ram_states=0)
     def pieces():
-        yield from app.stream(a["prefix"], a["suffix"], max_tokens=a["max_tokens"])
+        runs.append(app.generate(a["prefix"], a["suffix"], max_tokens=a["max_tokens"]))
+        yield from runs[-1]
 elif a["mode"] == "in-process":
     app = LlamaEngine(a["model"], n_ctx=a["n_ctx"], threads=a["threads"], disk_cache=False, ram_states=0)
     def pieces():
-        yield from app.stream(a["prefix"], a["suffix"], max_tokens=a["max_tokens"])
+        runs.append(app.generate(a["prefix"], a["suffix"], max_tokens=a["max_tokens"]))
+        yield from runs[-1]
 else:
     raw = llama_cpp.Llama(model_path=a["model"], n_ctx=a["n_ctx"], n_threads=a["threads"],
                           n_threads_batch=a["threads"], logits_all=False, verbose=False, seed=0)
@@ -121,7 +124,7 @@ for _ in pieces():
     n += 1
 end = {k: c() for k, c in clocks.items()}
 res = {k: {"prompt_s": first[k] - t0[k], "gen_tps": (n - 1) / max(end[k] - first[k], 1e-9)} for k in clocks}
-res["n"] = app.last_timings.completion_tokens if a["mode"] != "raw" else n
+res["n"] = runs[-1].timings.completion_tokens if a["mode"] != "raw" else n
 print(json.dumps(res))
 """
 
@@ -176,7 +179,7 @@ def bench_throughput(model: str, threads: int, n_ctx: int, max_tokens: int, reps
 
 
 def same_instance(model: str, threads: int, n_ctx: int, max_tokens: int, reps: int, base: dict) -> dict:
-    """App stream() vs llama-cpp-python's generate() on ONE Llama, alternating: the app's own
+    """App generate() vs llama-cpp-python's generate() on ONE Llama, alternating: the app's own
     per-token cost, free of differences between processes and instances."""
     import llama_cpp
 
@@ -187,7 +190,7 @@ def same_instance(model: str, threads: int, n_ctx: int, max_tokens: int, reps: i
 
     def app_run():
         app._truncate(0)
-        yield from app.stream(base["prefix"], base["suffix"], max_tokens=max_tokens)
+        yield from app.generate(base["prefix"], base["suffix"], max_tokens=max_tokens)
 
     def raw_run():
         ll.reset()
@@ -267,7 +270,7 @@ def process_alternating(model: str, threads: int, n_ctx: int, max_tokens: int, r
     vocab = raw._model.vocab
 
     def app_run():
-        yield from app.stream(prefix, suffix, max_tokens=max_tokens)
+        yield from app.generate(prefix, suffix, max_tokens=max_tokens)
 
     def raw_run():
         n = 0
@@ -367,7 +370,7 @@ def main() -> None:
         print(f"    CPU time, in-process engine / raw: generation {tp['cpu']['in_process_gen_ratio']} (the app's "
               "CPU time is spent in its model process, which the measuring process cannot clock)")
         si = tp["same_instance"]
-        print(f"    generation on one Llama instance, app stream() / raw generate(): wall {si['wall']}, "
+        print(f"    generation on one Llama instance, app generate() / raw generate(): wall {si['wall']}, "
               f"CPU {si['cpu']}")
     if "alternating" in result:
         a = result["alternating"]
