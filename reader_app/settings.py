@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import platformdirs
@@ -81,6 +82,55 @@ def load() -> dict:
     if isinstance(stored, dict):
         data.update(stored)
     return data
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings, typed, as they stood when read (``current()``).  A request reads them once
+    and passes this value down, so a settings file changed meanwhile never splits one request.
+    A stored value of the wrong type falls back to the default."""
+
+    model: str | None = DEFAULTS["model"]
+    n_ctx_cap: int = DEFAULTS["n_ctx_cap"]
+    threads: int | None = DEFAULTS["threads"]
+    backend: str = DEFAULTS["backend"]
+    model_process: bool = DEFAULTS["model_process"]
+    base_url: str | None = DEFAULTS["base_url"]
+    kv_disk_cap_bytes: int = DEFAULTS["kv_disk_cap_bytes"]
+    kv_ram_states: int = DEFAULTS["kv_ram_states"]
+    kv_ram_cap_bytes: int = DEFAULTS["kv_ram_cap_bytes"]
+    kv_min_prefix_tokens: int = DEFAULTS["kv_min_prefix_tokens"]
+    evidence_candidates: int | None = DEFAULTS["evidence_candidates"]
+    prepare_after_import: bool = DEFAULTS["prepare_after_import"]
+    prepare_on_open: bool | None = DEFAULTS["prepare_on_open"]
+    ask_mode: str = DEFAULTS["ask_mode"]
+    quick_answer: bool = DEFAULTS["quick_answer"]
+    confidence_samples: int = DEFAULTS["confidence_samples"]
+    confidence_probe: bool = DEFAULTS["confidence_probe"]
+    answer_style: str = DEFAULTS["answer_style"]
+    library_path: str | None = DEFAULTS["library_path"]
+
+    @classmethod
+    def from_values(cls, values: dict) -> Settings:
+        typed = {}
+        for f in fields(cls):
+            default = f.default
+            value = values.get(f.name, default)
+            kind = f.type.split(" |")[0]  # "int", "bool", "str" (annotations are strings here)
+            if value is None:
+                typed[f.name] = None if "None" in f.type else default
+            elif kind == "int":
+                typed[f.name] = int_value(values, f.name)
+            elif kind == "bool":
+                typed[f.name] = value if isinstance(value, bool) else default
+            else:
+                typed[f.name] = value if isinstance(value, str) else default
+        return cls(**typed)
+
+
+def current() -> Settings:
+    """The settings now, typed: read once per request."""
+    return Settings.from_values(load())
 
 
 def get(key: str):

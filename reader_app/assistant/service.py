@@ -118,13 +118,13 @@ class Assistant:
     def request(self, mode: str = "doubledipper", k: int | None = None) -> Request:
         """The settings one request runs with, read once (the settings file may change between
         questions, never within one)."""
-        conf = settings.load()
-        style = style_for(self.engine, self._answer_style or conf.get("answer_style") or "auto")
+        conf = settings.current()
+        style = style_for(self.engine, self._answer_style or conf.answer_style)
         n = self._evidence_candidates
         if n is None:
-            n = settings.int_value(conf, "evidence_candidates")
-        probe = self._probe if self._probe is not None else bool(conf.get("confidence_probe"))
-        samples = self._samples if self._samples is not None else settings.int_value(conf, "confidence_samples") or 0
+            n = conf.evidence_candidates
+        probe = self._probe if self._probe is not None else conf.confidence_probe
+        samples = self._samples if self._samples is not None else conf.confidence_samples
         return Request(mode=mode, k=self.k if k is None else k, style=style,
                        evidence_candidates=style.evidence_candidates if n is None else max(0, n), probe=probe,
                        samples=max(0, samples))

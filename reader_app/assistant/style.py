@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reader_app import settings
 from reader_app.core.errors import BadInput
 
 CAPABLE_PARAMETERS = 1_000_000_000
@@ -79,9 +80,7 @@ def style_named(name: str) -> AnswerStyle:
 def style_for(engine, name: str | None = None) -> AnswerStyle:
     """The style for ``engine``: ``name`` (or the ``answer_style`` setting) unless "auto"."""
     if name is None:
-        from reader_app import settings
-
-        name = settings.get("answer_style") or "auto"
+        name = settings.current().answer_style
     if name != "auto":
         return style_named(name)
     if engine.backend == "openai":

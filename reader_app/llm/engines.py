@@ -57,11 +57,12 @@ def open_engine(config: EngineConfig | str | None = None, /, **changes) -> Engin
     if unknown:
         raise TypeError(f"open_engine() got unknown options: {', '.join(sorted(unknown))}")
     c = (config or EngineConfig()).but(**changes)
-    backend = (c.backend or os.environ.get("READER_APP_BACKEND") or settings.get("backend") or "llama").lower()
+    conf = settings.current()
+    backend = (c.backend or os.environ.get("READER_APP_BACKEND") or conf.backend or "llama").lower()
     if backend not in BACKENDS:
         raise BadInput(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     if backend == "openai":
-        url = c.base_url or os.environ.get("READER_APP_BASE_URL") or settings.get("base_url")
+        url = c.base_url or os.environ.get("READER_APP_BASE_URL") or conf.base_url
         if not url:
             raise BadInput("the openai backend needs --base-url URL (e.g. http://127.0.0.1:8080)")
         key = c.api_key or os.environ.get("READER_APP_API_KEY") or os.environ.get("OPENAI_API_KEY")
@@ -71,7 +72,7 @@ def open_engine(config: EngineConfig | str | None = None, /, **changes) -> Engin
     in_process = c.in_process
     if in_process is None:
         env = os.environ.get("READER_APP_MODEL_PROCESS", "").strip().lower()
-        in_process = env in ("0", "false", "no", "off") if env else settings.get("model_process") is False
+        in_process = env in ("0", "false", "no", "off") if env else conf.model_process is False
     if not in_process:
         read_gguf_header(path)  # missing / non-GGUF files: a ModelError before any process starts
         return ProcessEngine(LLAMA_TARGET, model_path=str(path), n_ctx=c.n_ctx, threads=c.threads,

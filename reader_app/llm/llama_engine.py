@@ -143,12 +143,13 @@ class LlamaEngine(PrefixStates, Engine):
         self.model_path = str(path)
         self.name = model_name(path)
         self.trained_ctx = header.context_length
-        cap = n_ctx_cap or settings.int_setting("n_ctx_cap", 256) or 8192
+        conf = settings.current()  # read once
+        cap = n_ctx_cap or max(256, conf.n_ctx_cap) or 8192
         if n_ctx:  # never beyond what the model was trained for
             self.n_ctx = min(int(n_ctx), self.trained_ctx) if self.trained_ctx > 0 else int(n_ctx)
         else:
             self.n_ctx = min(self.trained_ctx, cap) if self.trained_ctx > 0 else min(4096, cap)
-        self.threads = int(threads or settings.int_setting("threads", 1) or settings.physical_cores())
+        self.threads = int(threads or (max(1, conf.threads) if conf.threads is not None else settings.physical_cores()))
         self.parameters = header.parameters
         self.chat_template = header.chat_template
         if chat_template:  # an override: Jinja text, a .jinja file or another GGUF's template
@@ -172,12 +173,12 @@ class LlamaEngine(PrefixStates, Engine):
         self.bos_token = self._piece(bos, special=True).decode("utf-8", "replace") if bos >= 0 else ""
         self.eos_token = self._piece(eos, special=True).decode("utf-8", "replace") if eos >= 0 else ""
         # caches
-        self.ram = RamLRU(settings.int_setting("kv_ram_states") if ram_states is None else ram_states,
-                          settings.int_setting("kv_ram_cap_bytes") or settings.GIB)
+        self.ram = RamLRU(conf.kv_ram_states if ram_states is None else ram_states,
+                          conf.kv_ram_cap_bytes or settings.GIB)
         if disk_cache is True:
             disk_cache = DiskKVCache()
         self.disk: DiskKVCache | None = disk_cache or None
-        self.min_cache_tokens = settings.int_setting("kv_min_prefix_tokens") or 0
+        self.min_cache_tokens = conf.kv_min_prefix_tokens or 0
         self._key: str | None = None
         self._pending: list[tuple[str, PrefixState]] = []  # disk writes deferred to the end of a call
         self._gen = 0
