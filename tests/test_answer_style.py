@@ -12,7 +12,6 @@ from reader_app.assistant.service import NOT_ANSWERED_TEXT, Assistant
 from reader_app.assistant.answers import condense, strip_restatement, whole_sentences
 from reader_app.assistant.style import CAPABLE, SMALL, style_for
 from reader_app.core.errors import BadInput
-from reader_app.core.text import split_sentences
 from tests.fakes import FakeEngine
 from tests.test_prompts import make_paper
 

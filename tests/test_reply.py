@@ -148,7 +148,8 @@ def test_live_view_finds_the_answer_label_in_any_case(label):
 
 
 def test_live_view_of_zero_shot_and_unprimed_replies():
-    assert [v.text for v in _stream(reply.primer("zero-shot"), [" It", " is", " BLEU"])] == ["It", "It is", "It is BLEU"]
+    zero_shot = _stream(reply.primer("zero-shot"), [" It", " is", " BLEU"])
+    assert [v.text for v in zero_shot] == ["It", "It is", "It is BLEU"]
     assert all(v.phase == "answer" and v.evidence == () for v in _stream("Answer:", [" x", " y"]))
     chat = live_view("Sure, the model uses BLEU")  # no labels at all: what it wrote so far
     assert chat == AnswerUpdate("Sure, the model uses BLEU", (), "answer")
