@@ -9,7 +9,7 @@ from reader_app.assistant import prompts
 from reader_app.assistant.checks import echoes_question, off_language
 from reader_app.assistant.citations import verify
 from reader_app.assistant.service import NOT_ANSWERED_TEXT, Assistant
-from reader_app.assistant.parsing import split_sentences, whole_sentences
+from reader_app.assistant.answers import condense, strip_restatement, whole_sentences
 from reader_app.assistant.style import CAPABLE, SMALL, style_for
 from reader_app.core.errors import BadInput
 from tests.fakes import FakeEngine
@@ -68,13 +68,11 @@ def test_capable_answer_is_its_first_whole_sentence_and_generation_stops_after_i
     later = ("5]\nAnswer: It is trained on 1.2 million PubMed abstracts. The model reaches an accuracy "
              "that the test set shows. Training takes two days on one GPU.\n")
     assert _ask(SizedEngine(later)).answer == "It is trained on 1.2 million PubMed abstracts."
-    from reader_app.assistant.parsing import condense
-
     assert condense("What accuracy does the model reach?", later.split("Answer: ")[1]).startswith("The model reaches")
 
 
 def test_a_decimal_point_does_not_end_the_answer():
-    from reader_app.assistant.answers import answer_done
+    from reader_app.assistant.reply import answer_done
 
     assert not answer_done("Answer: an accuracy of 91.", 1)  # "5%" may follow
     assert not answer_done("Answer: an accuracy of 91.5%.", 1)
@@ -195,3 +193,25 @@ def test_a_capable_model_may_give_a_demonstrations_answer_from_its_paragraph():
     assert not shape_answer("What data is used?", reply, "Evidence: [", paras, SMALL, [demo])[1]  # parroting
     other = "5]\nAnswer: the PubMed corpus\n"  # the same words, cited from elsewhere: parroting
     assert not shape_answer("What data is used?", other, "Evidence: [", paras, CAPABLE, [demo])[1]
+
+
+@pytest.mark.parametrize("question, answer, expected", [
+    ("What dataset do they use?", "The dataset they use is SQuAD.", "SQuAD."),
+    ("What is the purpose of the system?", "The purpose of the system is to summarize papers.", "summarize papers."),
+    ("Which language?", "Portuguese", "Portuguese"),
+    ("What do they compare?", "They compare BLEU and ROUGE.", "They compare BLEU and ROUGE."),
+    ("What is the goal?", "The goal is", "The goal is"),  # nothing left: keep it whole
+    ("Are experiments conducted on multiple datasets?", "No, experiments are conducted on one dataset.",
+     "No, experiments are conducted on one dataset."),  # the Yes/No is the answer
+])
+def test_strip_restatement(question, answer, expected):
+    assert strip_restatement(question, answer) == expected
+
+
+def test_condense_long_copied_paragraph_to_relevant_sentence():
+    para = ("Scientific papers are hard to read. We build an assistant. The model reaches an accuracy of 91 "
+            "percent on the test set. This beats the baseline by four points.")
+    assert condense("How accurate is the model on the test set?", para) == \
+        "The model reaches an accuracy of 91 percent on the test set."
+    assert condense("Which corpus?", "The PubMed corpus.") == "The PubMed corpus."
+    assert condense("x?", "Short one. Short two.") == "Short one. Short two."

@@ -1,6 +1,7 @@
 """Import rules from DEVELOPERS.md, enforced on the source tree."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,65 @@ def test_widgets_do_not_parse_the_model_reply(path):
     assert not markers, f"{path.name} looks for the model's reply markers {markers}"
     if "re" in imports:
         assert "Answer" not in src and "Evidence" not in src, f"{path.name} imports re near the reply format"
+
+
+# The reply format (issue N): its labels live in assistant/reply.py, which the prompt text
+# (assistant/prompts.py, the only template module) takes them from.  Elsewhere no string
+# literal (docstrings aside) may name them: a capitalized "Answer:" / "Evidence [" label or a
+# bare "Evidence" / "\nAnswer" marker; a line starting with a label in any case; or a regex
+# for one ("answer\s*:", "(?:question|evidence)\s*:").
+REPLY_FORMAT_HOME = ("assistant/reply.py",)
+REPLY_MARKERS = (
+    re.compile(r"(?:Answer|Evidence)\s*[:\[]"),
+    re.compile(r"^\s*(?:Answer|Evidence)\s*$|^\n\s*(?:Answer|Evidence)\b"),
+    re.compile(r"^\s*(?:answer|evidence)\s*[:\[]", re.I | re.M),
+    re.compile(r"(?:answer|evidence)(?:\\s|\(\?:)", re.I),
+    re.compile(r"\(\?:[^()]*\b(?:answer|evidence)\b[^()]*\)(?:\\s[*+?]?)*\s*[:\[]", re.I),
+)
+
+
+def _reply_markers(path: Path):
+    """(line, literal) for each string literal of ``path`` that names a reply label."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                and any(m.search(node.value) for m in REPLY_MARKERS)):
+            yield node.lineno, node.value
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: p.relative_to(PKG).as_posix())
+def test_reply_format_lives_in_reply_py(path):
+    """The model's reply labels ("Answer:", "Evidence: [") are read and written only in
+    assistant/reply.py; prompts.py builds its text from reply.py's constants."""
+    if path.relative_to(PKG).as_posix() in REPLY_FORMAT_HOME:
+        return
+    found = list(_reply_markers(path))
+    assert not found, f"{path.relative_to(PKG)} knows the reply format (use assistant/reply.py): {found}"
+
+
+@pytest.mark.parametrize("line", [
+    'idx = raw.rfind("Answer:")',
+    'STOP = ["\\nQuestion", "\\nEvidence"]',
+    'ok = text.startswith("Evidence")',
+    'tail = f"Then write Answer: and {x}"',
+    'found = "answer: " in text.lower()',
+    'LABEL = re.compile(r"\\banswer\\s*[:=]", re.I)',
+    'CUT = re.compile(r"\\n\\s*(?:question|evidence|note)\\s*:", re.I)',
+])
+def test_reply_format_check_can_fail(tmp_path, line):
+    bad = tmp_path / "bad.py"
+    bad.write_text(f'"""The word Answer: in a docstring is fine."""\nimport re\nx = "the evidence"\n{line}\n')
+    assert [n for n, _ in _reply_markers(bad)] == [4]
+
+
+def test_reply_format_check_lets_prose_through(tmp_path):
+    ok = tmp_path / "ok.py"
+    ok.write_text('HELP = "Answer F1 and Evidence F1"\nKEY = {"evidence": [3]}\nS = "a short answer: a name"\n'
+                  'T = "Finding the evidence…"\nU = f"Answer the question: {1}"\n')
+    assert list(_reply_markers(ok)) == []

@@ -76,7 +76,7 @@ def test_the_embedded_model_is_small_and_a_forced_capable_style_still_ends_whole
     small model's crutches; forced to the capable style, its reply still ends as one whole
     sentence (or a short phrase) or as an honest "not answered", with the raw reply kept."""
     from reader_app.assistant.service import NOT_ANSWERED_TEXT
-    from reader_app.assistant.parsing import split_sentences
+    from reader_app.core.text import split_sentences
     from reader_app.assistant.style import CAPABLE, CAPABLE_PARAMETERS, SMALL, style_for
 
     monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path))

@@ -288,15 +288,15 @@ def test_bare_numbers_that_say_nothing(question, answer, evidence, expected):
 
 
 def test_yes_no_question_gets_yes_no_grammar():
-    from reader_app.assistant import prompts
+    from reader_app.assistant import reply
 
     eng = FakeEngine(demo_responder)
     Assistant(eng).ask(make_paper(), "Do they train on PubMed?", mode="zero-shot-evidence")
     Assistant(eng).ask(make_paper(), "Which corpus do they train on?", mode="zero-shot-evidence")
     grammars = [kw["grammar"] for _, _, kw in eng.calls]
     assert '("Yes" | "No")' in grammars[0] and '("Yes" | "No")' not in grammars[1]
-    assert prompts.is_boolean_question("Are experiments conducted on multiple datasets?")
-    assert not prompts.is_boolean_question("Is BERT or ELMo better?")
+    assert reply.is_boolean_question("Are experiments conducted on multiple datasets?")
+    assert not reply.is_boolean_question("Is BERT or ELMo better?")
 
 
 def _evidence_rule(grammar: str) -> str:

@@ -125,13 +125,13 @@ def test_gbnf_grammar_constrains_output(engine):
 def test_evidence_grammar_with_candidates_holds_the_real_model_to_them(engine):
     import re
 
-    from reader_app.assistant.prompts import answer_grammar
+    from reader_app.assistant.reply import grammar
 
     context = "".join(f"[{n}] Paragraph {n} says the dataset is number {n}.\n" for n in range(1, 15))
     for question in ("Which dataset is used?", "Is a dataset used?"):
         p, s = ask(engine, question + " Cite paragraphs as Evidence: [n], then Answer:.", context=context)
         out = engine.complete(p, s + "Evidence: [", max_tokens=40,
-                              grammar=answer_grammar("doubledipper", question, [12, 3, 7])).text
+                              grammar=grammar("doubledipper", question, [12, 3, 7])).text
         cited = re.match(r"([\d, ]*)\]\nAnswer: ", out)
         assert cited, out
         assert {int(n) for n in re.findall(r"\d+", cited.group(1))} <= {3, 7, 12}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reader_app.assistant import prompts
+from reader_app.assistant import prompts, reply
 from reader_app.assistant.service import Assistant
 from reader_app.assistant.prompts import Demo
 from reader_app.core.model import Paper, Paragraph, Section
@@ -137,14 +137,14 @@ def test_unknown_mode_and_empty_question_are_bad_input():
 
 
 def test_demo_grammar_keeps_answer_to_the_paragraph_words():
-    g = prompts.demo_grammar("We train on the PubMed corpus (2.1M abstracts) with 91% accuracy.")
+    g = reply.demo_grammar("We train on the PubMed corpus (2.1M abstracts) with 91% accuracy.")
     vocab_line = [ln for ln in g.splitlines() if ln.startswith("w ::=")][0]
     for w in ("PubMed", "corpus", "2.1M", "91%", "abstracts"):
         assert f'"{w}"' in vocab_line
     assert '"Wikipedia"' not in vocab_line and "(" not in vocab_line
     assert g.startswith("root ::=") and '"What"' in g
     # a number keeps its thousands separator: the answer can say "5,484", not "5 484"
-    vocab = [ln for ln in prompts.demo_grammar("We collected 5,484 users and 12,000.5 posts in 2015, 300 of").splitlines()
+    vocab = [ln for ln in reply.demo_grammar("We collected 5,484 users and 12,000.5 posts in 2015, 300 of").splitlines()
              if ln.startswith("w ::=")][0]
     assert '"5,484"' in vocab and '"12,000.5"' in vocab and '"484"' not in vocab
     assert '"2015"' in vocab and '"300"' in vocab

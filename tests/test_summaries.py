@@ -44,6 +44,44 @@ def test_all_sections_then_tldr_streamed():
     assert "reaches 91 percent accuracy" in streamed
 
 
+def test_summary_updates_stream_each_part_then_say_it_is_done(tmp_path):
+    """The Summary tab's structured updates: per part, the text so far (primer kept, what
+    follows a label of the model's own cut off), then the finished summary; from the cache,
+    the finished summary alone."""
+    from reader_app.core.model import SummaryUpdate
+    from reader_app.library import Library
+
+    def replies(prefix, suffix):
+        if "TL;DR" in suffix:
+            return " reaches 91 percent accuracy [5].\nQuestion: what else?"
+        return summarizer(prefix, suffix)
+
+    lib = Library.open(tmp_path / "lib")
+    try:
+        pid, _ = lib.add_paper(make_paper())
+        paper = lib.get_paper(pid)
+        updates: list[SummaryUpdate] = []
+        out = Assistant(FakeEngine(replies), lib).summarize(paper, "all", on_update=updates.append)
+        parts = list(dict.fromkeys((u.section, u.title) for u in updates))
+        assert parts == [("0", "1 Introduction"), ("1", "2 Data"), ("2", "3 Results"), ("tldr", "TL;DR")]
+        for (section, title), result in zip(parts, out):
+            mine = [u for u in updates if u.section == section]
+            assert [u.phase for u in mine][-1] == "done" and {u.phase for u in mine[:-1]} == {"writing"}
+            assert mine[-1] == SummaryUpdate(section, title, result["summary"], "done")
+            texts = [u.text for u in mine[:-1]]
+            assert all(a == b[:len(a)] for a, b in zip(texts, texts[1:]))  # it grows as it streams
+        tldr = [u.text for u in updates if u.section == "tldr" and u.phase == "writing"]
+        assert tldr[0].startswith("This paper reaches") and tldr[-1] == "This paper reaches 91 percent accuracy [5]."
+        assert SummaryUpdate("2", "3 Results", "x").key == 2 and updates[-1].key == "tldr"
+        assert SummaryUpdate.from_fields(*updates[-1].to_fields()) == updates[-1]
+        again: list[SummaryUpdate] = []
+        eng = FakeEngine(replies)
+        Assistant(eng, lib).summarize(paper, 2, on_update=again.append)
+        assert eng.calls == [] and again == [SummaryUpdate("2", "3 Results", out[2]["summary"], "done")]
+    finally:
+        lib.close()
+
+
 def test_default_is_tldr_and_uncited_summary_gets_inferred_citations():
     eng = FakeEngine("Errors come mostly from long sentences, and tables are not handled yet.")
     out = Assistant(eng).summarize(make_paper())

@@ -1,5 +1,5 @@
-"""From a model's reply to the answer shown: parsed, shaped for the model's answer style,
-its citations verified; replies that are no answer become ``NOT_ANSWERED_TEXT``.
+"""From a model's reply to the answer shown: parsed (reply.py), shaped for the model's answer
+style, its citations verified; replies that are no answer become ``NOT_ANSWERED_TEXT``.
 
 Pure functions (no engine), used by ``service.Assistant`` and to score saved replies
 again (``eval_report.reshape``).
@@ -10,49 +10,13 @@ from __future__ import annotations
 import re
 
 from reader_app.assistant.checks import echoes_question, norm, not_an_answer, off_language
-from reader_app.assistant.citations import verify
-from reader_app.assistant.parsing import (condense, drop_hedges, parse_answer, split_sentences, strip_restatement,
-                                          whole_sentences)
+from reader_app.assistant.citations import content_words, says_not_answered, verify
 from reader_app.assistant.prompts import Demo
+from reader_app.assistant.reply import parse_answer
 from reader_app.assistant.style import AnswerStyle
-from reader_app.core.model import AnswerUpdate
+from reader_app.core.text import ends_sentence, split_sentences
 
 NOT_ANSWERED_TEXT = "The paper does not seem to answer this question."
-_ANSWER_LINE_DONE = re.compile(r"answer\s*:[ \t]*\S[^\n]*\n", re.I)
-
-
-def live_view(raw: str) -> AnswerUpdate:
-    """What to show of a reply while it streams (and of a refused one): the answer part once
-    the model wrote ``Answer:``, else what it wrote so far unless that is its
-    ``Evidence: [3`` line; the paragraph numbers named before the answer."""
-    idx = raw.rfind("Answer:")
-    head = raw if idx < 0 else raw[:idx]
-    evidence = tuple(int(n) for n in dict.fromkeys(re.findall(r"\d+", head))) if head.lstrip().startswith("Evidence") \
-        else ()
-    if idx >= 0:
-        return AnswerUpdate(raw[idx + len("Answer:"):].lstrip(), evidence, "answer")
-    if raw.lstrip().startswith("Evidence"):
-        return AnswerUpdate("", evidence, "evidence")
-    return AnswerUpdate(raw, (), "answer")
-
-
-def answer_line_done(text: str) -> bool:
-    """True once the reply holds a complete, non-empty ``Answer:`` line."""
-    return bool(_ANSWER_LINE_DONE.search(text))
-
-
-def answer_done(text: str, sentences: int = 0) -> bool:
-    """The reply is complete: its Answer line ended, or (``sentences`` > 0) it holds that many
-    complete sentences."""
-    if answer_line_done(text):
-        return True
-    if sentences:
-        # complete once the next sentence has begun: a period alone may be a decimal point
-        # ("accuracy of 91." then "5%")
-        m = re.search(r"answer\s*:", text, re.I)
-        body = text[m.end():] if m else ""
-        return len(split_sentences(body)) > sentences
-    return False
 
 
 def shape_answer(question: str, raw: str, primer: str, paragraphs: dict, style: AnswerStyle,
@@ -83,3 +47,64 @@ def shape_answer(question: str, raw: str, primer: str, paragraphs: dict, style: 
 def _sample(paragraphs: dict) -> str:
     """Some of the text the model saw (which script the paper is in)."""
     return " ".join(p.text for p in list(paragraphs.values())[:20])
+
+
+_COPULA = re.compile(r"\b(is|are|was|were|be|by|to|uses?|used|using|include|includes|consists? of|called|named)\b", re.I)
+
+
+def strip_restatement(question: str, answer: str) -> str:
+    """'What dataset do they use?' / 'The dataset they use is SQuAD.' -> 'SQuAD.'
+
+    Cuts a leading clause that only restates the question (all its content words come
+    from the question) up to its verb; keeps the answer whole when that leaves nothing.
+    """
+    if re.match(r"\W*(yes|no)\b", answer, re.I):
+        return answer  # "No, experiments are ..." : the Yes/No is the answer; keep it whole
+    qwords = set(content_words(question))
+    words = answer.split()
+    for m in _COPULA.finditer(answer):
+        head = answer[: m.start()]
+        if len(head.split()) > 14:
+            break
+        hw = content_words(head)
+        if hw and all(w in qwords for w in hw):
+            rest = re.sub(r"^(?:(?:is|are|was|were|be|to|by|that|as)\b[\s:,]*)+", "", answer[m.end():].strip(" :,"),
+                          flags=re.I)
+            if len(rest.split()) >= 1 and len(content_words(rest)) >= 1:
+                return rest
+            break
+    return answer if words else ""
+
+
+def condense(question: str, answer: str, max_words: int = 30) -> str:
+    """A long, multi-sentence answer (often a copied paragraph) -> its sentence closest to the question."""
+    sents = split_sentences(answer)
+    if len(sents) < 2 or (len(sents) <= 2 and len(answer.split()) <= max_words):
+        return answer
+    q = set(content_words(question))
+    best = max(range(len(sents)), key=lambda i: (len(q & set(content_words(sents[i]))), -i))
+    return sents[best]
+
+
+def drop_hedges(answer: str) -> str:
+    """'No, they did not. The paper does not mention any platform.' -> 'No, they did not.': a
+    sentence after the first that says the paper is silent on something is a hedge, not a refusal."""
+    sents = split_sentences(answer)
+    if len(sents) < 2 or says_not_answered(sents[0]):
+        return answer
+    return " ".join([sents[0]] + [s for s in sents[1:] if not says_not_answered(s)])
+
+
+def whole_sentences(answer: str, max_sentences: int = 3, cut: bool = False) -> str:
+    """A capable model's answer, never cut mid-sentence and never a copied paragraph: its first
+    ``max_sentences`` sentences; when the reply hit the token cap (``cut``), an unfinished last
+    sentence is dropped (or, when it is the only one, marked with an ellipsis)."""
+    sents = split_sentences(answer)
+    if not sents:
+        return answer.strip()
+    if cut and not ends_sentence(sents[-1]):
+        if len(sents) > 1:
+            sents = sents[:-1]
+        else:
+            return sents[0].rstrip(" ,;:-–") + "…"
+    return " ".join(sents[:max_sentences])

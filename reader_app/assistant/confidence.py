@@ -6,7 +6,7 @@ llama.cpp's last-position logits without ``logits_all``): free, and on QASPER wi
 model as telling as anything affordable that was tried, which is to say weakly (AUROC 0.55;
 docs/evaluation.md, "Confidence").  Measured and kept as options:
 
-- ``answer_mean`` (geometric mean over the ``Answer:`` line), ``answer_min``,
+- ``answer_mean`` (geometric mean over the answer line), ``answer_min``,
   ``evidence_mean`` (the paragraph numbers named before it): no better than chance;
 - ``probe``: the model's P(Yes) when asked whether its answer is right ("P(True)", Kadavath
   et al. 2022; the ``confidence_probe`` setting): no better than chance;
@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from reader_app.assistant.parsing import ANSWER_LABEL
+from reader_app.assistant.reply import answer_span
 
 # the badge: "high" at or above HIGH, "low" below LOW (docs/evaluation.md, "Confidence")
 HIGH = 0.75
@@ -95,18 +95,6 @@ def _words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in ("a", "an", "the")]
 
 
-def through_answer_line(raw: str, primed: str = "") -> str:
-    """``raw`` (generated after ``primed``, the prompt's end) up to the end of its answer line."""
-    shift = len(primed)
-    full = primed + raw
-    m = ANSWER_LABEL.search(full, max(0, shift - 20))
-    start = m.end() if m else shift
-    body = full[start:]
-    lead = len(body) - len(body.lstrip(" \t"))
-    end = full.find("\n", start + lead)
-    return raw[: end - shift].rstrip() if end >= shift else raw.rstrip()
-
-
 def probe_yes(top: list[tuple[str, float]]) -> float | None:
     """P(Yes) of the self-check, Yes against No, from the likeliest tokens at its one position
     (``Generation.first_top``; " Yes", "Yes", " yes" all count); None when neither is there."""
@@ -132,15 +120,13 @@ def signals(raw: str, logprobs: list[tuple[str, float]] | None, primer: str = ""
         spans.append((pos, pos + len(text), float(lp)))
         pos += len(text)
     full = primer + raw
-    m = ANSWER_LABEL.search(full)  # the first, as parsing.parse_answer reads it
-    if m is None:
-        start, end = len(primer), len(full)  # no Answer: line: the whole reply is the answer
+    span = answer_span(full)  # the first answer line, as reply.parse_answer reads it
+    if span is None:
+        start, end = len(primer), len(full)  # no answer line: the whole reply is the answer
         ev_start = ev_end = len(primer)
     else:
-        start = m.end()
-        line_end = full.find("\n", start + 1 if full[start:start + 1] == "\n" else start)
-        end = line_end if line_end >= 0 else len(full)
-        ev_start, ev_end = 0, m.start()
+        start, end = span.start, span.end
+        ev_start, ev_end = 0, span.label
     shift = len(primer)  # generated offsets -> offsets in primer + raw
     answer = [lp for a, b, lp in spans if a + shift < end and b + shift > start and full[max(a + shift, start):
                                                                                       min(b + shift, end)].strip()]

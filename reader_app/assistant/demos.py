@@ -3,7 +3,7 @@ paragraphs of the paper it is asked about (arXiv 2406.13632).
 
 Paragraphs with at least two sentences are drawn in an order seeded by the paper id and
 the window; the model writes a question and a short answer for each from a short prompt
-holding that paragraph alone (``prompts.demo_tail``; a grammar keeps the answer to the
+holding that paragraph alone (``prompts.demo_tail``; a grammar, ``reply.demo_grammar``, keeps the answer to the
 paragraph's words).  Pairs whose answer lacks lexical support, whose question is not
 about the paragraph, or that look like instructions are skipped (``checks.demo_problem``),
 up to 3k tries (5k for a capable model, whose checks are stricter).  They are cached per
@@ -23,17 +23,14 @@ from collections import Counter
 from typing import Protocol
 
 from reader_app.assistant import prompts
-from reader_app.assistant.answers import answer_line_done
+from reader_app.assistant.answers import strip_restatement
 from reader_app.assistant.checks import INJECTED, demo_problem, sentences
-from reader_app.assistant.parsing import parse_demo, strip_restatement
 from reader_app.assistant.paper_store import PaperStore
 from reader_app.assistant.prompts import Demo
+from reader_app.assistant.reply import DEMO_PRIMER, DEMO_STOP, answer_line_done, demo_grammar, parse_demo
 from reader_app.assistant.style import AnswerStyle
 from reader_app.assistant.windows import Window
 from reader_app.core.model import Paper
-
-DEMO_STOP = ["\nQuestion", "\nEvidence", "</", "<|"]
-
 
 class Generator(Protocol):
     """What writing demonstrations needs of the assistant (``service.Assistant``)."""
@@ -128,11 +125,11 @@ class DemoWriter:
                          "(once per paper and model)")
             para = window.paragraphs[n]
             prefix, suffix = engine.chat_prefix_suffix(prompts.SYSTEM_DEMO, "", prompts.demo_tail(n, para.text, style.name))
-            grammar = (prompts.demo_grammar(para.text, answer_words=style.demo_answer_words)
+            grammar = (demo_grammar(para.text, answer_words=style.demo_answer_words)
                        if gen.use_grammar else None)
-            text = gen.generate(prefix, suffix + prompts.DEMO_PRIMER, max_tokens=style.demo_tokens, stop=DEMO_STOP,
+            text = gen.generate(prefix, suffix + DEMO_PRIMER, max_tokens=style.demo_tokens, stop=DEMO_STOP,
                                 cancel=cancel, until=answer_line_done, grammar=grammar).text
-            question, answer = parse_demo(text, prompts.DEMO_PRIMER)
+            question, answer = parse_demo(text, DEMO_PRIMER)
             answer = strip_restatement(question, answer)
             problem = demo_problem(question, answer, para.text, strict=capable)
             self.log.update(["tried", problem or "kept"])

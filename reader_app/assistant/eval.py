@@ -18,8 +18,8 @@ from collections.abc import Callable
 from reader_app.assistant import qasper
 from reader_app.assistant.service import Assistant
 from reader_app.assistant.eval_report import confidence_report, per_question, paired_bootstrap, score
-from reader_app.assistant.parsing import parse_answer
-from reader_app.assistant.prompts import MODES, is_boolean_question
+from reader_app.assistant.prompts import MODES
+from reader_app.assistant.reply import is_boolean_question, parse_answer
 from reader_app.core.errors import BadInput
 
 EVAL_MODES = (*MODES, "quick")  # quick: answers from the best passages (passage_qa.py)

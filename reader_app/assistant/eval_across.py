@@ -19,7 +19,7 @@ from collections.abc import Callable
 from reader_app.assistant import passage_qa, qasper
 from reader_app.assistant.eval import prediction
 from reader_app.assistant.eval_report import confidence_report, gold_kind, per_question, score
-from reader_app.assistant.parsing import parse_answer
+from reader_app.assistant.reply import parse_answer
 from reader_app.assistant.service import Assistant
 from reader_app.core.errors import BadInput, ReaderError
 from reader_app.core.model import Scope

@@ -156,14 +156,15 @@ def reshape(rows: dict[str, list[dict]], data: dict, style: str | None = None) -
     from reader_app.assistant import qasper
     from reader_app.assistant.answers import shape_answer
     from reader_app.assistant.eval import prediction
-    from reader_app.assistant.prompts import ANSWER_PRIMER, Demo
+    from reader_app.assistant.prompts import Demo
+    from reader_app.assistant.reply import primer as primer_of
     from reader_app.assistant.style import style_named
     from reader_app.assistant.windows import included, number_of
     from reader_app.core.model import Answer, Timings
 
     papers: dict[str, dict] = {}
     for mode, rs in rows.items():
-        primer = ANSWER_PRIMER.get(mode, "")
+        primer = primer_of(mode)
         for r in rs:
             pid = r.get("paper")
             if pid not in data:

@@ -17,14 +17,17 @@ Demonstrations are written from a short prompt that holds only the chosen paragr
 (``SYSTEM_DEMO`` + ``demo_tail``): small models lose the thread in a 6k-token context and
 write questions about nothing ("How many rooms did I check?"); with the paragraph alone
 they stay on it, and each try costs a few hundred tokens instead of a re-read of the
-paper.  ``demo_grammar`` shapes the reply as a wh-question and an answer made of the
-paragraph's own words.
+paper.
+
+What the reply looks like (its labels, primers, grammars and parsers) is ``reply.py``'s;
+the text here takes the labels from there.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from reader_app.assistant.reply import ANSWER_LABEL, DEMO_FORMAT, EVIDENCE_LABEL, QUESTION_LABEL, example
 
 MODES = ("doubledipper", "zero-shot", "zero-shot-evidence")
 
@@ -65,49 +68,6 @@ SYSTEM_SUMMARY = (
 )
 
 DEMO_INTRO = "Examples of questions about this paper, each with its evidence paragraph and a short answer:"
-
-# what the assistant turn is primed with, per mode
-ANSWER_PRIMER = {"doubledipper": "Evidence: [", "zero-shot-evidence": "Evidence: [", "zero-shot": "Answer:"}
-DEMO_PRIMER = "Question:"
-
-# GBNF for the reply after its primer.  Evidence modes: up to five numbers, "]", then one
-# non-empty answer line; zero-shot: one non-empty line.  It stops the small model's
-# degenerate loops ("[1] [2] [3] ...", "The answer is:\n\nThe answer is:").
-EVIDENCE_GRAMMAR = r'''
-root ::= nums "]" "\n" "Answer: " line "\n"
-nums ::= (num (", " num){0,4})?
-num ::= [1-9] [0-9]? [0-9]?
-line ::= [^\n\[\] ] [^\n\[\]]*
-'''
-LINE_GRAMMAR = r'''
-root ::= " " [^\n ] [^\n]* "\n"
-'''
-GRAMMAR = {"doubledipper": EVIDENCE_GRAMMAR, "zero-shot-evidence": EVIDENCE_GRAMMAR, "zero-shot": LINE_GRAMMAR}
-# a yes/no question gets an answer that starts with Yes or No (then, optionally, why)
-_YES_NO_LINE = r'line ::= ("Yes" | "No") ([.,;:] [^\n\[\]]*)?'
-YES_NO_GRAMMAR = {
-    "doubledipper": EVIDENCE_GRAMMAR.replace(EVIDENCE_GRAMMAR.strip().splitlines()[-1], _YES_NO_LINE),
-    "zero-shot-evidence": EVIDENCE_GRAMMAR.replace(EVIDENCE_GRAMMAR.strip().splitlines()[-1], _YES_NO_LINE),
-    "zero-shot": r'root ::= " " ("Yes" | "No") ([.,;:] [^\n]*)? "\n"' + "\n",
-}
-_BOOLEAN_QUESTION = re.compile(
-    r"^\s*(do|does|did|is|are|was|were|can|could|has|have|had|will|would|should|shall|may|might|must)\b", re.I)
-
-
-def is_boolean_question(question: str) -> bool:
-    """'Do they use BERT?' is; 'Is BERT or ELMo better?' (a choice) and 'What ...?' are not."""
-    return bool(_BOOLEAN_QUESTION.match(question or "")) and " or " not in f" {question.lower()} "
-
-
-_NUM_RULE = "num ::= [1-9] [0-9]? [0-9]?"
-
-
-def answer_grammar(mode: str, question: str, candidates: list[int] | None = None) -> str:
-    """GBNF for the reply; ``candidates`` (paragraph numbers) limits what Evidence may cite."""
-    grammar = (YES_NO_GRAMMAR if is_boolean_question(question) else GRAMMAR)[mode]
-    if candidates and _NUM_RULE in grammar:
-        grammar = grammar.replace(_NUM_RULE, "num ::= " + " | ".join(f'"{n}"' for n in dict.fromkeys(candidates)))
-    return grammar
 
 
 @dataclass
@@ -155,7 +115,7 @@ def render_demos(demos: list[Demo]) -> str:
         return ""
     parts = [DEMO_INTRO, "<examples>"]
     for d in demos:
-        parts.append(f"Question: {clean(d.question)}\nEvidence: [{d.evidence}]\nAnswer: {clean(d.answer)}\n")
+        parts.append(example(clean(d.question), d.evidence, clean(d.answer)))
     parts.append("</examples>")
     return "\n".join(parts) + "\n"
 
@@ -182,22 +142,21 @@ def with_selection(question: str, selection=None) -> str:
 
 
 def question_tail(question: str, mode: str, style: str = "small") -> str:
-    q = clean(question)
+    q = f"{QUESTION_LABEL} {clean(question)}"
+    first = (f"First write {EVIDENCE_LABEL} and the numbers of the paragraphs that support the answer in brackets, "
+             f"like [4]. Then write {ANSWER_LABEL} and")
     if style == "capable":
         if mode == "zero-shot":
-            return f"Answer the question: {ANSWER_SHAPE}\nQuestion: {q}"
+            return f"Answer the question: {ANSWER_SHAPE}\n{q}"
         how = ("in the same format as the examples: Evidence with the paragraph numbers, then the Answer"
-               if mode == "doubledipper" else
-               ". First write Evidence: and the numbers of the paragraphs that support the answer in brackets, "
-               "like [4]. Then write Answer: and the answer")
-        return f"Answer the question{'' if how.startswith('.') else ' '}{how}: {ANSWER_SHAPE}\nQuestion: {q}"
+               if mode == "doubledipper" else f". {first} the answer")
+        return f"Answer the question{'' if how.startswith('.') else ' '}{how}: {ANSWER_SHAPE}\n{q}"
     if mode == "zero-shot":
-        return f"Answer the question briefly.\nQuestion: {q}"
+        return f"Answer the question briefly.\n{q}"
     if mode == "doubledipper":
         return ("Answer the question in the same format as the examples: Evidence with the paragraph "
-                f"numbers, then a short Answer.\nQuestion: {q}")
-    return ("Answer the question. First write Evidence: and the numbers of the paragraphs that support "
-            f"the answer in brackets, like [4]. Then write Answer: and a short answer.\nQuestion: {q}")
+                f"numbers, then a short Answer.\n{q}")
+    return f"Answer the question. {first} a short answer.\n{q}"
 
 
 def system_for(mode: str) -> str:
@@ -220,23 +179,7 @@ def demo_tail(number: int, text: str, style: str = "small") -> str:
     return (
         f"<paragraph>[{number}] {clean(text)}</paragraph>\n"
         f"{what}.\n"
-        "Format:\nQuestion: ...?\nAnswer: ..."
-    )
-
-
-# a word of the paragraph; a number keeps its thousands separators ("5,484", not "5" "484")
-_VOCAB = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?%?(?!\d)|[A-Za-z0-9](?:[A-Za-z0-9.%\-]*[A-Za-z0-9%])?")
-
-
-def demo_grammar(text: str, max_words: int = 400, answer_words: int = 10) -> str:
-    """GBNF for a demonstration reply (after the ``Question:`` primer): a wh-question on one
-    line, then an answer of 1-``answer_words`` words, each taken from the paragraph ``text``."""
-    vocab = list(dict.fromkeys(_VOCAB.findall(text)))[:max_words] or ["none"]
-    words = " | ".join('"' + w + '"' for w in vocab)
-    return (
-        r'root ::= " " qw [^\n?]{5,100} "?\nAnswer: " w (" " w){0,' + str(answer_words - 1) + r'} "\n"' + "\n"
-        'qw ::= "What" | "Which" | "How" | "Who" | "When" | "Where"\n'
-        f"w ::= {words}\n"
+        f"{DEMO_FORMAT}"
     )
 
 

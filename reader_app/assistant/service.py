@@ -17,13 +17,14 @@ What the UI and the CLI call::
     # -> reader_app.core.Answer(answer, answerable, citations=[Citation(...)], mode, model, timings,
     #                          confidence)   # in [0, 1] from the model's token probabilities (confidence.py)
     #    answer.raw holds the model's own text (before parsing / the "does not say" replacement)
-    sections = assistant.summarize(paper, None | section_index | "all" | "tldr", on_token=..., cancel=...)
+    sections = assistant.summarize(paper, None | section_index | "all" | "tldr", on_token=..., cancel=...,
+                                   on_update=callback)  # SummaryUpdate(section, title, text, phase)
     # -> [{"title", "summary", "citations": [paragraph numbers]}]   (see summaries.py)
     report = assistant.prepare(paper, cancel=..., progress=...)   # see prepare.py
 
 All are blocking and meant for a worker thread (one engine, one thread); one lock keeps
 them one at a time.  ``on_update`` receives structured updates (the reply format stays in
-this package: ``answers.live_view``); ``on_token`` the raw stream, for debugging and the
+this package: ``reply.live_view``); ``on_token`` the raw stream, for debugging and the
 CLI.  An empty question raises BadInput; a set ``cancel`` raises Cancelled.
 
 Settings are read once per request (``Request``) and passed down.
@@ -40,7 +41,7 @@ How a question is answered:
    paper + model + window (``PaperStore``: RAM and the library).
 3. Prefix = system + fenced paper + demonstrations (identical across questions, so the
    engine reuses its KV state); suffix = the question.  The reply is primed with
-   ``Evidence: [`` and parsed forgivingly (parsing.py).  The grammar lets Evidence cite
+   ``Evidence: [`` and parsed forgivingly (reply.py).  The grammar lets Evidence cite
    only the question's ``evidence_candidates`` best paragraphs by BM25 (setting; by
    default the answer style's: 5 small, 10 capable; 0 = any): small models otherwise cite a
    demonstration's paragraph or [1].
@@ -59,20 +60,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from reader_app import settings
-from reader_app.assistant import confidence, passage_qa, prompts
-from reader_app.assistant.answers import NOT_ANSWERED_TEXT, answer_done, live_view, shape_answer  # noqa: F401
+from reader_app.assistant import confidence, passage_qa, prompts, reply
+from reader_app.assistant.answers import NOT_ANSWERED_TEXT, shape_answer  # noqa: F401
 from reader_app.assistant.demos import DemoWriter, demo_candidates
 from reader_app.llm.engine import Engine, GenerateOptions, Generation
-from reader_app.assistant.parsing import parse_answer
 from reader_app.assistant.paper_store import LibraryPort, PaperStore
 from reader_app.assistant.prompts import Demo
 from reader_app.assistant.ranking import Ranker
+from reader_app.assistant.reply import ANSWER_STOP, answer_done, live_view, parse_answer, through_answer_line
 from reader_app.assistant.style import BUDGET, AnswerStyle, style_for
 from reader_app.assistant.windows import Window, build_windows, route
 from reader_app.core.errors import BadInput, Cancelled
-from reader_app.core.model import Answer, AnswerTrace, AnswerUpdate, Paper, Passage, Scope, Selection, Timings
+from reader_app.core.model import (Answer, AnswerTrace, AnswerUpdate, Paper, Passage, Scope, Selection, SummaryUpdate,
+                                   Timings)
 
-ANSWER_STOP = ["\nQuestion", "\nEvidence", "\n\n\n", "</", "<|"]
 SAMPLE_TEMPERATURE = 0.7  # answers sampled for the confidence's agreement (confidence_samples setting)
 
 
@@ -233,7 +234,7 @@ class Assistant:
         prefix, suffix = self.engine.chat_prefix_suffix(
             prompts.system_for(mode), user_prefix,
             prompts.question_tail(question, mode, req.style.name))
-        return prefix, suffix + prompts.ANSWER_PRIMER[mode], window
+        return prefix, suffix + reply.primer(mode), window
 
     def ask(self, paper: Paper, question: str, mode: str = "doubledipper", k: int | None = None,
             on_token: Callable[[str], None] | None = None,
@@ -256,11 +257,11 @@ class Assistant:
             grammar = None
             if self.use_grammar:  # zero-shot cites nothing, so it needs no ranking
                 cands = self.candidates(paper, asked, window, req.evidence_candidates) if mode != "zero-shot" else None
-                grammar = prompts.answer_grammar(mode, asked, cands)
+                grammar = reply.grammar(mode, asked, cands)
             base = self.engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
-            raw, cut, timings, trace, sig = self._answer_stream(prefix, suffix, prompts.ANSWER_PRIMER[mode], req, grammar,
+            raw, cut, timings, trace, sig = self._answer_stream(prefix, suffix, reply.primer(mode), req, grammar,
                                                            start, cancel, on_token, on_update, progress, base)
-            answer = self.make_answer(paper, asked, raw, prompts.ANSWER_PRIMER[mode], window, mode, cut=cut,
+            answer = self.make_answer(paper, asked, raw, reply.primer(mode), window, mode, cut=cut,
                                       style=req.style)
             answer.question, answer.selection, answer.timings = question, selection, timings
             trace.demos = [d.to_dict() for d in self._prompt_demos]
@@ -310,11 +311,11 @@ class Assistant:
             if progress:
                 progress("Finding passages")
             passages = build(asked)
-            primer = prompts.ANSWER_PRIMER["zero-shot-evidence"]
+            primer = reply.primer("zero-shot-evidence")
             prefix, suffix = self.engine.chat_prefix_suffix(
                 prompts.SYSTEM_PASSAGES, passages.text,
                 prompts.question_tail(asked, "zero-shot-evidence", req.style.name))
-            grammar = (prompts.answer_grammar("zero-shot-evidence", asked, sorted(passages.paragraphs))
+            grammar = (reply.grammar("zero-shot-evidence", asked, sorted(passages.paragraphs))
                        if self.use_grammar else None)
             raw, cut, timings, trace, sig = self._answer_stream(prefix, suffix + primer, primer, req, grammar, start,
                                                            cancel, on_token, on_update, progress)
@@ -392,8 +393,8 @@ class Assistant:
     def _self_check(self, prefix: str, suffix: str, raw: str, base: str | None, cancel) -> float | None:
         """The model's P(Yes) that its reply is right (``confidence.PROBE``), one token on the
         same context; None where the engine gives no probabilities."""
-        reply = confidence.through_answer_line(raw, suffix)
-        gen = self.generate(prefix, suffix + reply + confidence.PROBE, max_tokens=1, stop=[], cancel=cancel,
+        line = through_answer_line(raw, suffix)
+        gen = self.generate(prefix, suffix + line + confidence.PROBE, max_tokens=1, stop=[], cancel=cancel,
                             grammar=confidence.PROBE_GRAMMAR if self.use_grammar else None, base=base)
         return confidence.probe_yes(gen.first_top)
 
@@ -411,13 +412,15 @@ class Assistant:
 
     # -- summaries and preparation -----------------------------------------------------------
     def summarize(self, paper: Paper, section_index=None, on_token=None, cancel=None, *,
-                  force: bool = False, progress: Callable[[str], None] | None = None) -> list[dict]:
-        """``force``: ignore cached summaries and write (and cache) fresh ones."""
+                  force: bool = False, progress: Callable[[str], None] | None = None,
+                  on_update: Callable[[SummaryUpdate], None] | None = None) -> list[dict]:
+        """``force``: ignore cached summaries and write (and cache) fresh ones; ``on_update``:
+        a ``SummaryUpdate`` as each part streams and when it is done (summaries.py)."""
         from reader_app.assistant.summaries import summarize
 
         with self._lock:
             return summarize(self, paper, section_index, on_token=on_token, cancel=cancel,
-                             force=force, progress=progress)
+                             force=force, progress=progress, on_update=on_update)
 
     def prepare(self, paper: Paper, *, mode: str = "doubledipper", k: int | None = None,
                 cancel: threading.Event | None = None, progress=None) -> dict:

@@ -6,14 +6,16 @@
 - an ``int``: the section with that ``Section.index``;
 - ``"all"``: every section that has text, then the TL;DR.
 
-Returns ``[{"title", "summary", "citations": [Citation as dict]}]``.  ``on_token`` gets
-``"## <title>\\n"`` before each part, then its streamed pieces.  A section too long for
+Returns ``[{"title", "summary", "citations": [Citation as dict]}]``.  ``on_update`` gets a
+``core.model.SummaryUpdate`` per part as its summary streams (the text so far, phase
+"writing") and once it is done (phase "done": cleaned and cited, or cached); ``on_token``
+gets the raw stream: ``"## <title>\\n"`` before each part, then its pieces.  A section too long for
 the context is summarized chunk by chunk (map), then the chunk summaries are combined
 (reduce).  Results are cached in RAM and, when the paper is in the library, with
 ``library.put_summary(paper_id, model_key, section_key, data)``.
 
 Small models break formats, echo their instructions and loop, so the reply is primed
-("This section" / "This paper"), generation stops after a few sentences or at the first
+("This section" / "This paper"; the reply's shape is ``reply.py``'s), generation stops after a few sentences or at the first
 repeated sentence or phrase, echoed instructions, repeats and an unfinished last
 sentence are dropped, markers of paragraphs outside the summarized text are removed,
 sentences only about the summary itself ("This section summarizes the findings.") are
@@ -39,21 +41,19 @@ from reader_app.assistant.citations import (
     plain_numbers,
     support,
 )
-from reader_app.assistant.parsing import cited_numbers
+from reader_app.assistant.reply import (SUMMARY_STOP, cited_numbers, continues_primer, summary_ended, summary_primer,
+                                        summary_text)
 from reader_app.assistant.windows import included, number_of
 from reader_app.core.errors import BadInput, NotFound
-from reader_app.core.model import Paper, Paragraph
+from reader_app.core.model import Paper, Paragraph, SummaryUpdate
 from reader_app.core.text import split_sentences
 
 SUMMARY_TOKENS = 160
 UNSUPPORTED = 0.3  # a sentence with fewer of its words in the summarized text is dropped
-SUMMARY_STOP = ["\n\n\n", "</", "<|", "\nQuestion"]
 MAX_SENTENCES = {"section": 4, "tldr": 3, "reduce": 3, "map": 3}
-PRIMER = {"section": "This section", "tldr": "This paper", "reduce": "This section", "map": "This part"}
 QUOTED = "From the text: "  # a fallback summary quotes the opening sentences
 _CACHE_VERSION = "2"  # part of the source hash: summaries made by older code are redone
 _MARK = re.compile(r"\s*\[\s*\d{1,4}(?:\s*(?:,|and|-|–|;)\s*\d{1,4})*\s*\]")
-_CUT = re.compile(r"</?(?:paper|examples|paragraph)>|<\||\n\s*(?:question|evidence|answer|note)\s*:", re.I)
 # words of sentences about the summary itself ("This section summarizes the findings.")
 _META = frozenset(content_words(
     "this section paper part summarize summarizes summarized summary abstract text cite cited citation finding "
@@ -138,11 +138,11 @@ def _looping(text: str) -> bool:
 
 def _enough(text: str, what: str) -> bool:
     """Stop generating: enough whole sentences, a repeated sentence, or a loop."""
-    parts = _sentences(_CUT.split(text, maxsplit=1)[0])
+    parts = _sentences(summary_text(text))
     # "... increasing by 0." is not finished yet: after a digit, a point may be a decimal point
     finished = re.search(r"[.!?][\]\)\"”']?\s*$", text) and not re.search(r"\d\.$", text)
     done = parts if finished else parts[:-1]
-    if len(done) >= MAX_SENTENCES.get(what, 4) or _CUT.search(text):
+    if len(done) >= MAX_SENTENCES.get(what, 4) or summary_ended(text):
         return True
     keys = [_key_of(x) for x in done]
     if any(_near_duplicate(k, e) for i, k in enumerate(keys) for e in keys[:i]):
@@ -164,7 +164,7 @@ def _is_meta(sentence: str, title: str) -> bool:
 
 def _clean(text: str, paras: dict[int, Paragraph], title: str = "") -> str:
     """Whole, distinct sentences about the paper; paragraph markers only for ``paras``."""
-    text = _CUT.split(text, maxsplit=1)[0]
+    text = summary_text(text)
     text = " ".join(text.replace("**", "").split())
     text = re.sub(r"^(?:#+\s*)?(?:summary|tl;?dr)\s*[:\-]\s*", "", text, flags=re.I)
     parts = _sentences(text)
@@ -276,8 +276,9 @@ def _quoted(paras: list[Paragraph], limit: int = 2) -> str:
 
 
 def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None, *, force: bool = False,
-              progress=None) -> list[dict]:
-    """``force`` skips the caches (and overwrites them); ``progress`` gets one line per part."""
+              progress=None, on_update=None) -> list[dict]:
+    """``force`` skips the caches (and overwrites them); ``progress`` gets one line per part;
+    ``on_update`` a ``SummaryUpdate`` as each part streams and when it is done."""
     engine = assistant.engine
     sections = _sections(paper)
     if not sections:
@@ -307,6 +308,7 @@ def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None, *
             _, title, paras = by_index[t]
         if on_token:
             on_token(f"## {title}\n")
+        update = _updater(on_update, "tldr" if t == "tldr" else str(t), title)
         key, source = _key(t), _source(paras)
         if progress:
             progress(f"Summarizing {title} ({i + 1} of {len(targets)})")
@@ -314,14 +316,25 @@ def summarize(assistant, paper: Paper, which=None, on_token=None, cancel=None, *
         if cached and cached.get("source") == source:  # stale when the text changed
             if on_token:
                 on_token(cached["summary"] + "\n")
+            if update:
+                update(cached["summary"], "done")
             out.append({k: cached.get(k) for k in ("title", "summary", "citations")})
             continue
         data = _summarize_part(assistant, paper, title, paras, "tldr" if t == "tldr" else "section",
-                               budget, on_token, cancel)
+                               budget, on_token, cancel, update)
         data["source"] = source
         assistant.store.save_summary(paper, engine.key, key, data)
+        if update:
+            update(data["summary"], "done")
         out.append({k: data[k] for k in ("title", "summary", "citations")})
     return out
+
+
+def _updater(on_update, section: str, title: str):
+    """``update(text, phase)`` sending ``SummaryUpdate``s of one part to ``on_update``; None without one."""
+    if on_update is None:
+        return None
+    return lambda text, phase: on_update(SummaryUpdate(section, title, text, phase))
 
 
 def _key(target) -> str:
@@ -348,13 +361,13 @@ def _tldr_paragraphs(paper: Paper, sections, count, budget) -> list[Paragraph]:
     return sorted(chosen, key=lambda p: p.index)
 
 
-def _summarize_part(assistant, paper, title, paras, what, budget, on_token, cancel) -> dict:
+def _summarize_part(assistant, paper, title, paras, what, budget, on_token, cancel, update=None) -> dict:
     engine = assistant.engine
     chunks = _chunks(paras, engine.count_tokens, budget)
     index = {number_of(p): p for p in paras}
     if len(chunks) == 1:
         text = _generate(assistant, paper.title, [(title, paras)], prompts.summary_tail(title, what), what,
-                         on_token, cancel)
+                         on_token, cancel, update=update)
         summary = _clean(text, index, title)
     else:  # map then reduce
         notes = []
@@ -364,7 +377,8 @@ def _summarize_part(assistant, paper, title, paras, what, budget, on_token, canc
             notes.append(note or _quoted(ch, 1))
         fake = [Paragraph(index=i, text=n, page=0) for i, n in enumerate(notes)]
         text = _generate(assistant, paper.title, [(f"{title} (notes)", fake)],
-                         prompts.summary_tail(title, "reduce"), "reduce", on_token, cancel, numbered=False)
+                         prompts.summary_tail(title, "reduce"), "reduce", on_token, cancel, numbered=False,
+                         update=update)
         summary = _clean(text, index, title)
     text, (summary, citations) = summary, _cite(summary, index)
     if not citations and text:  # a paraphrase: cite what supports it as far as a citation is verified
@@ -376,32 +390,31 @@ def _summarize_part(assistant, paper, title, paras, what, budget, on_token, canc
     return {"title": title, "summary": summary, "citations": citations}
 
 
-def _generate(assistant, paper_title, blocks, tail, what, on_token, cancel, numbered=True) -> str:
-    """The model's reply, primed with ``PRIMER[what]`` (kept when the reply continues it)."""
+def _generate(assistant, paper_title, blocks, tail, what, on_token, cancel, numbered=True, update=None) -> str:
+    """The model's reply, primed with ``reply.summary_primer(what)`` (kept when the reply
+    continues it); ``update(text so far, "writing")`` as it streams."""
     if numbered:
         user = prompts.render_paper(paper_title, [(t, [(number_of(p), p.text) for p in ps]) for t, ps in blocks])
     else:
         user = "<paper>\n" + "\n".join(prompts.clean(p.text) for _, ps in blocks for p in ps) + "\n</paper>\n"
     prefix, suffix = assistant.engine.chat_prefix_suffix(prompts.SYSTEM_SUMMARY, user, tail)
-    primer = PRIMER[what]
-    state = {"lead": None}  # the primer, once we know whether the reply continues it
+    primer = summary_primer(what)
+    state = {"lead": None, "shown": ""}  # the primer, once we know whether the reply continues it
 
     def piece(text: str) -> None:
         if not text:
             return
         if state["lead"] is None:
-            state["lead"] = primer if _continues(text) else ""
+            state["lead"] = primer if continues_primer(text) else ""
             text = state["lead"] + text
         if on_token:
             on_token(text)
+        if update:
+            state["shown"] += text
+            update(" ".join(summary_text(state["shown"]).split()), "writing")
 
     text = assistant.generate(prefix, suffix + primer, max_tokens=SUMMARY_TOKENS, stop=SUMMARY_STOP, cancel=cancel,
                           on_piece=piece, until=lambda t: _enough(primer + t, what)).text
     if on_token:
         on_token("\n")
-    return (primer if _continues(text) else "") + text
-
-
-def _continues(text: str) -> bool:
-    """A reply that goes on from the primer starts with a space or punctuation, or in lower case."""
-    return bool(text) and (text[0].isspace() or text[0] in ",;:'’-" or text[0].islower())
+    return (primer if continues_primer(text) else "") + text

@@ -22,6 +22,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from reader_app.assistant.reply import ANSWER_LABEL
 from reader_app.cli import add_common
 from reader_app.commands.common import open_library, short
 from reader_app.commands.models import add_engine_options, engine_from_args
@@ -319,7 +320,7 @@ def render_eval(r) -> str:
     if r.get("model"):
         head += f", model {r['model']} ({r.get('answer_style')} answers)"
     lines = [head, f"Answer F1 {r['answer_f1']:.3f}  Evidence F1 {r['evidence_f1']:.3f}"
-             + (f"  (model's own Answer: line {r['model_answer_f1']:.3f})" if r.get("model_answer_f1") is not None else ""),
+             + (f"  (model's own {ANSWER_LABEL} line {r['model_answer_f1']:.3f})" if r.get("model_answer_f1") is not None else ""),
              f"by type: extractive {bt['extractive']:.3f}, abstractive {bt['abstractive']:.3f}, "
              f"boolean {bt['boolean']:.3f}, none {bt['none']:.3f}",
              f"not answered: {_pct(r['answerable_not_answered'])} of {r['answerable']} answerable; "

@@ -248,6 +248,30 @@ class AnswerUpdate:
         return cls(text, tuple(int(n) for n in evidence.split(",") if n), phase)
 
 
+@dataclass(frozen=True)
+class SummaryUpdate:
+    """A summary while the model writes it (what the Summary tab shows as it streams), then
+    once it is done (cleaned and cited, or read from the cache)."""
+
+    section: str  # the part: "tldr", or the section's index ("3"; "-1": text before the first heading)
+    title: str  # "TL;DR" or the section's title
+    text: str  # the summary so far (the whole summary once ``phase`` is "done")
+    phase: str = "writing"  # "writing" (streaming) or "done"
+
+    @property
+    def key(self) -> str | int:
+        """The Summary tab's card key: "tldr" or the section index as an int."""
+        return self.section if self.section == "tldr" else int(self.section)
+
+    def to_fields(self) -> tuple[str, str, str, str]:
+        """Plain strings, for a Qt signal between threads (as ``AnswerUpdate.to_fields``)."""
+        return self.section, self.title, self.text, self.phase
+
+    @classmethod
+    def from_fields(cls, section: str, title: str, text: str, phase: str) -> "SummaryUpdate":
+        return cls(section, title, text, phase)
+
+
 @dataclass
 class Timings:
     prompt_tokens: int = 0

@@ -1,5 +1,5 @@
 """Sentences of running text: the one sentence splitter (answers, support checks,
-summaries, PDF figure detection).  Standard library only.
+summaries, PDF figure detection), and repeats dropped.  Standard library only.
 
 A sentence ends at ``.``, ``!`` or ``?`` (and any closing quotes or brackets) followed by
 space and a capital, a digit, an opening quote or bracket; "e.g.", "i.e.", "et al.",
@@ -42,3 +42,19 @@ def sentence_ends(text: str) -> int:
     ``split_sentences`` instead would change that choice on 25 of the 60 QASPER papers the
     README measures, and with it their demonstrations (not measurable without the model)."""
     return len(_MARK.findall(text.strip() + " "))
+
+
+def dedupe_repeats(text: str) -> str:
+    """Drop sentences the text repeats, and collapse a phrase repeated back to back."""
+    text = " ".join(text.split())
+    # "X X X" where X is a run of words repeated
+    text = re.sub(r"\b(.{4,80}?)(?:[\s,;.]+\1\b)+", r"\1", text)
+    seen: set[str] = set()
+    keep = []
+    for s in split_sentences(text):
+        key = re.sub(r"\W+", " ", s.lower()).strip()
+        if key and key in seen:
+            continue
+        seen.add(key)
+        keep.append(s)
+    return " ".join(keep).strip()
