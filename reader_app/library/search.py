@@ -17,7 +17,7 @@ import unicodedata
 
 from reader_app.core.model import SearchHit
 
-from .db import _locked
+from .db import LibraryDb, locked
 
 _WORD = re.compile(r"[^\W_]+(?:\*)?", re.UNICODE)  # letters/digits, optional trailing *
 _PHRASE = re.compile(r'"([^"]*)"')
@@ -105,10 +105,18 @@ def match_any(query: str) -> str:
 TAGGED = "g.paper_id IN (SELECT pt.paper_id FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id WHERE t.name = ?)"
 
 
-class SearchMixin:
-    """Library search over the FTS5 index (needs resolve_id/_rows from Library)."""
+class Search:
+    """Full-text search of the whole library (the ``paragraphs_fts`` index, kept in sync with
+    ``paragraphs`` by triggers).
 
-    @_locked
+    Contract: any text the user types is safe (``match_all`` quotes every term); hits are
+    paragraphs, best BM25 first, optionally of one paper or of the papers with a tag.
+    """
+
+    def __init__(self, db: LibraryDb) -> None:
+        self._db = db
+
+    @locked
     def search(self, query: str, *, tag: str | None = None, paper_id: str | None = None,
                limit: int = 50) -> list[SearchHit]:
         """Full-text search over paragraphs and section titles, best (BM25) first."""
@@ -118,12 +126,12 @@ class SearchMixin:
         where, params = ["paragraphs_fts MATCH ?"], [match]
         if paper_id is not None:
             where.append("g.paper_id = ?")
-            params.append(self.resolve_id(paper_id))
+            params.append(self._db.resolve_id(paper_id))
         if tag is not None:
             where.append(TAGGED)
             params.append(tag.strip())
         params.append(max(1, int(limit)))
-        rows = self._rows(f"""
+        rows = self._db.rows(f"""
             SELECT g.paper_id, p.title, g.page, g.section, g.idx,
                    snippet(paragraphs_fts, 0, '**', '**', '…', 24) AS snippet,
                    bm25(paragraphs_fts, 1.0, 0.5) AS rank
