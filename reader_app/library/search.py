@@ -18,16 +18,9 @@ import unicodedata
 from reader_app.core.model import SearchHit
 
 from .db import LibraryDb, locked
+from .words import STOP_WORDS, stem, terms, words
 
 _WORD = re.compile(r"[^\W_]+(?:\*)?", re.UNICODE)  # letters/digits, optional trailing *
-_PHRASE = re.compile(r'"([^"]*)"')
-
-# Very common words carry no routing signal (used only for rank_any / OR queries).
-STOPWORDS = frozenset("""
-a an and are as at be been but by can could did do does for from had has have how i if in
-into is it its of on or so than that the their them then there these they this those to was
-we were what when where which who whom why will with would you your paper authors author
-""".split())
 
 
 def _words(text: str) -> list[str]:
@@ -89,16 +82,25 @@ def match_all(query: str) -> str:
 
 
 def match_any(query: str) -> str:
-    """MATCH expression for natural-language questions: any content word (OR)."""
-    seen: list[str] = []
-    for w in _words(query.replace("\x00", " ").replace('"', " ")):
-        bare = w.rstrip("*").strip('"').casefold()
-        if bare in STOPWORDS or w in seen:
+    """MATCH expression for natural-language questions: any content word (OR).
+
+    The question's words are those of ``words.words`` less ``words.STOP_WORDS`` (the
+    analysis the citation check uses too), one term per stem ("model" and "models" are one
+    term, as the index has them); a hyphenated word or decimal number ("GPT-4") is a phrase
+    of its tokens.  A question made only of stop words searches for them all."""
+    text = query.replace("\x00", " ")
+    found = words(text)
+    chosen = [w for w in found if w not in STOP_WORDS] or found
+    out: list[str] = []
+    stems: set[str] = set()
+    for w in chosen:
+        inner = terms(w)
+        key = " ".join(stem(t) for t in inner)
+        if not inner or key in stems:
             continue
-        seen.append(w)
-    if not seen:  # a question made only of stop words: use them anyway
-        seen = list(dict.fromkeys(_words(query.replace('"', " "))))
-    return " OR ".join(seen)
+        stems.add(key)
+        out.append('"' + " ".join(inner) + '"')
+    return " OR ".join(out)
 
 
 # ``g.paper_id`` (a paragraphs row) belongs to a paper with the tag given as the parameter
