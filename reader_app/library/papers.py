@@ -19,6 +19,7 @@ FILES_DIR = "files"
 
 
 def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, hex: a stored PDF's name and its paper's id."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -29,8 +30,8 @@ def file_sha256(path: Path) -> str:
 class Papers:
     """The ``papers``, ``sections`` and ``paragraphs`` tables and ``files/<sha256>.pdf``.
 
-    Contract: a paper's id is the SHA-256 of its PDF, so adding the same file twice gives
-    ``(id, True)`` and stores nothing; the PDF copy is written atomically and checked
+    Contract: a paper given without an id gets the SHA-256 of its PDF, so adding the same
+    file twice gives ``(id, True)`` and stores nothing; the PDF copy is written atomically and checked
     against its name; a paper's row, structure, its PDF's own annotations (through
     ``highlights``) and tags (through ``tags``) are stored in one transaction, and a
     failed import leaves no file behind.  ``replace_extraction`` swaps the structure and
