@@ -1,10 +1,11 @@
 """The ``reader-app`` command.
 
 Each command group lives in ``reader_app/commands/<group>.py`` and exposes
-``register(subparsers)``.  A command handler has the signature
-``handler(args) -> object`` and returns a JSON-serialisable result; the
-subparser's ``render`` default (``render(result) -> str``) turns that result into
-human text.  With ``--json`` only ``json.dumps(result)`` is printed.
+``register(subparsers)``; this module imports them all and registers them in turn.  The
+groups share ``commands/common.py`` and never import this module.  A command handler has
+the signature ``handler(args) -> object`` and returns a JSON-serialisable result; the
+subparser's ``render`` default (``render(result) -> str``) turns that result into human
+text.  With ``--json`` only ``json.dumps(result)`` is printed.
 
 Exit codes: 0 success, 2 bad input (``ReaderError``; one line on stderr),
 1 internal bug.  No Qt is imported on CLI paths.
@@ -13,16 +14,18 @@ Exit codes: 0 success, 2 bad input (``ReaderError``; one line on stderr),
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
 import sys
+import tempfile
 import traceback
+from pathlib import Path
 
 from reader_app import __version__
+from reader_app.commands import assistant, gui, highlights, library, maintenance, models, prepare, reextract
 from reader_app.core.errors import ReaderError
 
-COMMAND_MODULES = ("library", "models", "assistant", "prepare", "gui", "maintenance", "reextract", "highlights")
+# in the order ``--help`` lists them; each has ``register(subparsers)``
+COMMAND_GROUPS = (library, models, assistant, prepare, gui, maintenance, reextract, highlights)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,37 +35,14 @@ class _Parser(argparse.ArgumentParser):
         raise ReaderError(message)
 
 
-def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Options every command takes, accepted anywhere after the command name."""
-    parser.add_argument("--json", action="store_true", help="print only JSON")
-    parser.add_argument(
-        "--library",
-        metavar="PATH",
-        default=argparse.SUPPRESS,
-        help="library folder (default: $READER_APP_LIBRARY or the user data dir)",
-    )
-    return parser
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reader-app", description="Local-first reading assistant for research papers.")
     parser.add_argument("--version", action="version", version=f"reader-app {__version__}")
     parser.add_argument("--library", metavar="PATH", default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"reader_app.commands.{name}")
-        except ModuleNotFoundError as exc:  # a group not written yet
-            if exc.name != f"reader_app.commands.{name}":
-                raise
-            continue
-        module.register(sub)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
     return parser
-
-
-def library_path(args) -> str | None:
-    """The --library option if given, else None (the library picks env var / default)."""
-    return getattr(args, "library", None) or os.environ.get("READER_APP_LIBRARY") or None
 
 
 def _print_result(args, result) -> None:
@@ -102,9 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write_crash_log() -> str:
-    import tempfile
-
-    path = os.path.join(tempfile.gettempdir(), "reader-app-crash.log")
+    path = str(Path(tempfile.gettempdir()) / "reader-app-crash.log")
     try:
         with open(path, "a", encoding="utf-8") as fh:
             traceback.print_exc(file=fh)

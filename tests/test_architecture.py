@@ -181,3 +181,65 @@ def test_reply_format_check_lets_prose_through(tmp_path):
     ok.write_text('HELP = "Answer F1 and Evidence F1"\nKEY = {"evidence": [3]}\nS = "a short answer: a name"\n'
                   'T = "Finding the evidence…"\nU = f"Answer the question: {1}"\n')
     assert list(_reply_markers(ok)) == []
+
+
+def _module_imports(path: Path) -> set[str]:
+    """Every ``reader_app...`` module ``path`` imports, at any depth of the code."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((PKG / "commands").glob("*.py")), ids=lambda p: p.name)
+def test_command_modules_never_import_the_cli(path):
+    """cli.py imports the command modules (each registers its subparsers); a command module
+    importing ``reader_app.cli`` back would make a loop: shared helpers live in commands/common.py."""
+    assert "reader_app.cli" not in _module_imports(path), f"commands/{path.name} imports reader_app.cli"
+
+
+def test_the_cli_check_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from reader_app.cli import library_path\n")
+    assert "reader_app.cli" in _module_imports(bad)
+    bad.write_text("from reader_app import cli\n")
+    assert "reader_app.cli" in _module_imports(bad)
+
+
+def _local_imports_without_reason(path: Path):
+    """Imports inside a function with no comment on their line or the line above: the rule is
+    imports at the top, function-local only to break a cycle or defer a heavy import, saying so."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+
+    def walk(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield from walk(child, True)
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                n = child.lineno
+                if in_function and "#" not in lines[n - 1] and "#" not in lines[n - 2]:
+                    yield n, lines[n - 1].strip()
+            else:
+                yield from walk(child, in_function)
+
+    yield from walk(ast.parse("\n".join(lines)), False)
+
+
+TOP_IMPORT_PARTS = [p for part in ("commands", "library", "pdf", "export", "core")
+                    for p in sorted((PKG / part).rglob("*.py"))] + [PKG / "cli.py"]
+
+
+@pytest.mark.parametrize("path", TOP_IMPORT_PARTS, ids=lambda p: p.relative_to(PKG).as_posix())
+def test_function_local_imports_say_why(path):
+    found = list(_local_imports_without_reason(path))
+    assert not found, f"{path.relative_to(PKG)}: imports inside functions without a reason: {found}"
+
+
+def test_the_local_import_check_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    import json\n\n\ndef g():\n    # deferred: heavy\n    import numpy\n")
+    assert [n for n, _ in _local_imports_without_reason(bad)] == [2]

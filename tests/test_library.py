@@ -129,16 +129,16 @@ def test_add_without_pdf_and_without_id(lib, pdf):
 
 
 def test_a_pdf_that_changes_during_the_copy_is_refused_and_leaves_nothing(lib, pdf, monkeypatch):
-    from reader_app.library import library as library_module
+    from reader_app.library import papers as papers_module
 
-    real = library_module._file_sha256
+    real = papers_module.file_sha256
 
     def hash_then_change(path):  # another program rewrites the file between hashing and copying
         digest = real(path)
         Path(path).write_bytes(b"%PDF-1.4\n% rewritten meanwhile\n%%EOF\n")
         return digest
 
-    monkeypatch.setattr(library_module, "_file_sha256", hash_then_change)
+    monkeypatch.setattr(papers_module, "file_sha256", hash_then_change)
     with pytest.raises(BadInput, match="changed while it was being imported"):
         lib.add_paper(make_paper("a" * 64), pdf)
     assert list(lib.files_dir.iterdir()) == []  # no copy under a name its bytes do not have, no temporary
@@ -391,3 +391,45 @@ def test_note_with_odd_characters(lib):
     pid, _ = lib.add_paper(make_paper("a" * 64))
     n = lib.add_note(pid, "nul\x00 and \udc80 surrogate ✓ 😀", quote="q\x00uote")
     assert lib.get_note(n.id).text.startswith("nul and ") and "😀" in n.text and n.quote == "quote"
+
+
+# ---------------------------------------------------------------- composition
+
+def test_library_is_a_thin_facade_over_parts_sharing_one_database(lib, pdf):
+    from reader_app.library.highlights import Highlights
+    from reader_app.library.maintenance import Maintenance
+    from reader_app.library.notes import Notes
+    from reader_app.library.papers import Papers
+    from reader_app.library.ranking import Ranking
+    from reader_app.library.search import Search
+    from reader_app.library.store import AssistantStore
+    from reader_app.library.tags import Tags
+
+    parts = {"paper_store": Papers, "tag_store": Tags, "note_store": Notes, "highlight_store": Highlights,
+             "assistant_store": AssistantStore, "search_index": Search, "ranker": Ranking,
+             "maintenance": Maintenance}
+    for attr, cls in parts.items():
+        assert type(getattr(lib, attr)) is cls, attr
+    # each Library method of a part's name calls that part (same signature and docstring)
+    delegated = {name for name, f in vars(Library).items() if callable(f) and hasattr(f, "__wrapped__")}
+    assert {"add_paper", "add_note", "add_highlight", "add_qa", "search", "rank_paragraphs", "backup",
+            "add_tags"} <= delegated
+    for name in delegated:
+        owner = [cls for cls in parts.values() if getattr(cls, name, None) is vars(Library)[name].__wrapped__]
+        assert len(owner) == 1, name
+    # the parts share one connection: what one part writes, the others and the facade see
+    pid, _ = lib.paper_store.add_paper(make_paper("a" * 64, tags=["nlp"]), pdf)
+    note = lib.note_store.add_note(pid[:8], "a note on page 2", page=2)
+    assert lib.notes(pid) == [note]
+    assert lib.tag_store.add_tags(pid, ["Attention"]) == ["Attention", "nlp"]
+    assert lib.get_paper(pid).tags == ["Attention", "nlp"]
+    assert [h.paper_id for h in lib.search_index.search("attention")] == [pid]
+    assert lib.ranker.rank_paragraphs(pid, "attention") == lib.rank_paragraphs(pid, "attention")
+    with pytest.raises(BadInput, match="past the end"):  # every part checks pages the same way
+        lib.highlight_store.add_highlight(pid, 99, [(1, 2, 3, 4)])
+    lib.close()
+    assert lib.db is None
+    for call in (lambda: lib.note_store.notes(pid), lambda: lib.paper_store.list_papers(),
+                 lambda: lib.search_index.search("attention")):
+        with pytest.raises(BadInput, match="closed"):
+            call()

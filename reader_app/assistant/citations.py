@@ -1,9 +1,10 @@
 """Citation verification: does a paragraph lexically support an answer?
 
 A citation is *verified* only when the answer has lexical support in the cited
-paragraph: enough of the answer's content words (light stemming, numbers kept) occur
-in it.  Yes/no answers carry no content of their own, so for them the question's
-content words stand in.  Standard library only.
+paragraph: enough of the answer's content words occur in it.  What a content word is
+(tokens, stop words, Porter stems, numbers kept whole) is ``library.words``, the analysis
+the ranker's queries use too.  Yes/no answers carry no content of their own, so for them
+the question's content words stand in.
 """
 
 from __future__ import annotations
@@ -11,23 +12,15 @@ from __future__ import annotations
 import re
 
 from reader_app.core.model import Citation, Paragraph
+from reader_app.library.words import (  # noqa: F401 (NUMBER_WORDS, plain_numbers, words: imported from here)
+    NUMBER_WORDS,
+    STOP_WORDS,
+    content_words,
+    plain_numbers,
+    words,
+)
 
-STOPWORDS = frozenset("""
-a an the and or but if then else of to in on at by for with from as into onto over under about
-is are was were be been being am do does did doing done have has had having can could may might
-must shall should will would this that these those it its it's they them their there here which
-who whom whose what when where why how not no yes than so such too very also only just both each
-all any some more most other same own i we you he she our your his her my me us one two paper
-use used using uses based our via et al e g i e eg ie per vs between within without while because
-""".split())
-
-_WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
 _NUM = re.compile(r"^\d+(?:\.\d+)?$")
-# a thousands separator inside a number: "7,563" is the one number 7563, not 7 and 563
-_THOUSANDS = re.compile(r"(?<![\d,])(\d{1,3})((?:,\d{3})+)(?![\d]|,\d)")
-# numbers written as words ("the four languages", "three datasets")
-NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
 YES_NO = re.compile(r"^\W*(yes|no)\b", re.I)
 NOT_ANSWERED = re.compile(
     r"(does not (say|mention|state|specify|answer|provide|discuss|contain)|doesn't (say|mention)|"
@@ -35,37 +28,7 @@ NOT_ANSWERED = re.compile(
     r"cannot be answered|can't be answered|is unknown|not enough information|paper does not)",
     re.I,
 )
-
-
-def stem(w: str) -> str:
-    if len(w) > 4 and w.endswith("ies"):
-        return w[:-3] + "y"
-    if len(w) > 5 and w.endswith("ing"):
-        return w[:-3]
-    if len(w) > 4 and w.endswith("ed") and not w.endswith("eed"):
-        return w[:-2]
-    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-        return w[:-1]
-    return w
-
-
-def plain_numbers(text: str) -> str:
-    """``text`` with the thousands separators taken out of its numbers ("7,563" -> "7563")."""
-    return _THOUSANDS.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), text)
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(plain_numbers(text.lower()))
-
-
-# "three annotators" and "3 annotators" say the same ("one" is too often not a number)
-_AS_DIGITS = {w: str(n) for w, n in NUMBER_WORDS.items() if n >= 2}
-
-
-def content_words(text: str) -> list[str]:
-    """The words that carry content, stemmed; number words from two to twelve as digits."""
-    return [stem(_AS_DIGITS.get(w, w)) for w in words(text)
-            if _AS_DIGITS.get(w, w) not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+STOPWORDS = STOP_WORDS  # the name other assistant modules import
 
 
 def is_yes_no(answer: str) -> bool:

@@ -17,16 +17,21 @@ and ``--threads N``.
 from __future__ import annotations
 
 import argparse
-
 import sys
 import textwrap
 from pathlib import Path
 
+from reader_app.assistant.confidence import level
+from reader_app.assistant.eval_report import score_files
+from reader_app.assistant.prompts import MODES
+from reader_app.assistant.qasper import load_dataset, load_evaluator
 from reader_app.assistant.reply import ANSWER_LABEL
-from reader_app.cli import add_common
-from reader_app.commands.common import open_library, short
+from reader_app.assistant.style import STYLES
+from reader_app.commands.common import add_common, open_library, short
+from reader_app.commands.library import import_file
 from reader_app.commands.models import add_engine_options, engine_from_args
 from reader_app.core.errors import BadInput
+from reader_app.core.model import Scope
 
 MIN_N_CTX = 256  # below this not even a question and its answer fit
 
@@ -36,16 +41,12 @@ def _engine_options(p) -> None:
 
 
 def _style_option(p) -> None:
-    from reader_app.assistant.style import STYLES
-
     p.add_argument("--answer-style", choices=STYLES, default=None,
                    help="small: the 135M model's crutches (one sentence, 64 tokens, word-for-word support); "
                         "capable: 1-3 sentences in the model's words; auto (the answer_style setting's default): by model size")
 
 
 def register(sub) -> None:
-    from reader_app.assistant.prompts import MODES
-
     p = add_common(sub.add_parser("ask", help="ask a question about a paper, or across the library "
                                               "(answers cite paragraphs)",
                                   usage="%(prog)s (ID|FILE.pdf) QUESTION [options] | "
@@ -136,13 +137,12 @@ def _paper(lib, spec: str):
     """The library paper for an id prefix, importing a PDF path first."""
     path = Path(spec)
     if spec.lower().endswith(".pdf") or (path.exists() and path.is_file()):
-        from reader_app.commands.library import import_file
-
         spec = import_file(lib, spec, None, [])["id"]
     return lib.get_paper(spec)
 
 
 def cmd_ask(args):
+    # deferred: the assistant pulls in the library (sqlite_utils, numpy); --help stays fast
     from reader_app.assistant.service import Assistant
 
     _check_engine_args(args)
@@ -175,8 +175,8 @@ def cmd_ask(args):
 
 
 def _ask_library(args):
+    # deferred: the assistant pulls in the library (sqlite_utils, numpy); --help stays fast
     from reader_app.assistant.service import Assistant
-    from reader_app.core.model import Scope
 
     question = args.paper if args.question is None else f"{args.paper} {args.question}"
     if not " ".join(question.split()):
@@ -205,8 +205,6 @@ def _ask_library(args):
 
 def _confidence_line(value) -> str:
     """"confidence: high (0.86)"; a low one says to check the cited paragraph; "" for none."""
-    from reader_app.assistant.confidence import level
-
     lvl = level(value)
     if not lvl:
         return ""
@@ -229,6 +227,7 @@ def render_ask(r) -> str:
 
 
 def cmd_summarize(args):
+    # deferred: the assistant pulls in the library (sqlite_utils, numpy); --help stays fast
     from reader_app.assistant.service import Assistant
 
     _check_engine_args(args)
@@ -272,8 +271,8 @@ def render_history(r) -> str:
 
 
 def cmd_eval(args):
+    # deferred: the evaluation pulls in the library (sqlite_utils, numpy); --help stays fast
     from reader_app.assistant.eval import run_eval
-    from reader_app.assistant.qasper import load_dataset, load_evaluator
 
     _check_engine_args(args)
     if args.papers is not None and args.papers < 1:
@@ -282,17 +281,14 @@ def cmd_eval(args):
     evaluator = load_evaluator(args.file)  # clear errors before the model loads
     data = load_dataset(args.file)
     if args.score:
-        from reader_app.assistant.eval_report import score_files
-
         return score_files(evaluator, data, args.score, baseline=args.baseline,
                            reshape_style=(args.answer_style if args.answer_style not in (None, "auto") else True)
                            if args.reshape else None)
     engine = _open_engine(args)
     progress = (lambda s: print(s, file=sys.stderr, flush=True)) if args.progress else None
     try:
-        from reader_app.assistant.prompts import MODES
-
         if args.across is not None:
+            # deferred: pulls in the library (sqlite_utils, numpy); --help stays fast
             from reader_app.assistant.eval_across import run_across
 
             return run_across(engine, args.file, across=args.across, papers=args.papers, skip=args.skip,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from reader_app.cli import add_common, library_path
+from reader_app.commands.common import add_common, library_path
 from reader_app.core.errors import BadInput
 
 
@@ -36,7 +36,7 @@ def cmd_open(args):
         out_dir = os.path.dirname(os.path.abspath(args.screenshot))
         if not os.path.isdir(out_dir):
             raise BadInput(f"no such folder for the screenshot: {out_dir}")
-    try:
+    try:  # deferred: the app loads Qt, which CLI paths never import (and may be missing)
         from reader_app.app import hand_off, run_gui
     except ImportError as exc:  # PySide6 missing or broken
         raise BadInput(f"the desktop app cannot start: {exc}") from None

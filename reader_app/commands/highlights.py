@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reader_app.cli import add_common
-from reader_app.commands.common import open_library, short
+from reader_app.commands.common import add_common, open_library, short
 from reader_app.core.errors import BadInput
 from reader_app.core.model import HIGHLIGHT_COLORS
 
@@ -53,6 +52,7 @@ def render_highlights(rows) -> str:
 
 
 def cmd_highlight(args):
+    # deferred: pdf/ loads PyMuPDF (~0.9 s); --help stays fast
     from reader_app.pdf.annotations import find_text
 
     with open_library(args) as lib:
@@ -80,6 +80,7 @@ def export_annotated(lib, paper_ids: list[str], out: str, force: bool = False) -
     """``export ID --annotated-pdf OUT.pdf``: a copy of the paper's PDF with its highlights
     as standard annotations (those read from the PDF are in the copy already: recoloured,
     re-noted or deleted here, they are changed or dropped in the copy)."""
+    # deferred: pdf/ loads PyMuPDF (~0.9 s); --help stays fast
     from reader_app.pdf.annotations import write_annotated
 
     if len(paper_ids) != 1:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reader_app.cli import add_common
-from reader_app.commands.common import authors_text, ocr_progress, open_library, report_failures, short, table
+from reader_app.commands.common import (add_common, authors_text, ocr_progress, open_library, report_failures,
+                                        short, table)
+from reader_app.commands.highlights import export_annotated
 from reader_app.core.errors import BadInput, NotFound, ReaderError
 from reader_app.core.files import atomic_write
+from reader_app.export.bibtex import bibliography, cite_keys
+from reader_app.export.markdown import export_papers
 
 
 def register(sub) -> None:
@@ -75,6 +78,7 @@ def register(sub) -> None:
 
 def import_file(lib, path: str, password: str | None, tags: list[str]) -> dict:
     """Import one PDF; returns the CLI's per-file object. Raises ReaderError on refusal."""
+    # deferred: pdf/ loads PyMuPDF (~0.9 s); --help stays fast
     from reader_app.pdf import extract_paper_isolated, sha256_file
 
     p = Path(path)
@@ -294,8 +298,6 @@ def _chosen_ids(args, lib) -> tuple[list[str], str | None]:
 
 
 def cmd_export(args):
-    from reader_app.export.markdown import export_papers
-
     _require_one_choice(args, "export")
     if not args.out and not args.annotated_pdf:
         raise BadInput("export needs --out DIR (Markdown) or --annotated-pdf OUT.pdf")
@@ -303,8 +305,6 @@ def cmd_export(args):
     with open_library(args) as lib:
         ids, index_title = _chosen_ids(args, lib)
         if args.annotated_pdf:
-            from reader_app.commands.highlights import export_annotated
-
             if not args.ids:
                 raise BadInput("--annotated-pdf takes exactly one paper ID")
             done = export_annotated(lib, ids, args.annotated_pdf, force=args.force)
@@ -331,8 +331,6 @@ def _write_text_atomic(path: str, text: str) -> None:
 
 
 def cmd_bibtex(args):
-    from reader_app.export.bibtex import bibliography, cite_keys
-
     _require_one_choice(args, "bibtex")
     with open_library(args) as lib:
         ids, _title = _chosen_ids(args, lib)

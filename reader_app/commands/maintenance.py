@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from reader_app.cli import add_common
-from reader_app.commands.common import open_library
+from reader_app.commands.common import add_common, open_library
 from reader_app.core.errors import BadInput
 
 

@@ -7,8 +7,16 @@ Also home of the engine options other command groups share
 from __future__ import annotations
 
 import argparse
+import sys
 
-from reader_app.cli import add_common
+from reader_app import settings
+from reader_app.commands.common import add_common
+from reader_app.core.errors import BadInput
+from reader_app.llm.catalog import catalog_rows, check_fit, find_entry, get_model
+from reader_app.llm.download import ProgressBar, download_model, filename_from_url
+from reader_app.llm import engines
+from reader_app.llm.kvcache import DiskKVCache
+from reader_app.llm.model_files import add_model, default_model_path, describe, find_model, list_models
 
 
 def register(subparsers) -> None:
@@ -58,21 +66,14 @@ def register(subparsers) -> None:
 
 
 def cmd_list(args) -> list[dict]:
-    from reader_app.llm.model_files import list_models
-
     return [m.to_dict() for m in list_models()]
 
 
 def cmd_add(args) -> dict:
-    from reader_app.llm.model_files import add_model
-
     return add_model(args.file, args.name, overwrite=args.force).to_dict()
 
 
 def cmd_download(args) -> dict:
-    from reader_app.llm.download import ProgressBar, download_model, filename_from_url
-    from reader_app.llm.model_files import describe
-
     bar = ProgressBar(args.name or filename_from_url(args.url))
     try:
         path = download_model(args.url, sha256=args.sha256, name=args.name, progress=bar)
@@ -82,20 +83,10 @@ def cmd_download(args) -> dict:
 
 
 def cmd_catalog(args) -> list[dict]:
-    from reader_app.llm.catalog import catalog_rows
-
     return catalog_rows()
 
 
 def cmd_get(args) -> dict:
-    import sys
-
-    from reader_app import settings
-    from reader_app.llm.catalog import check_fit, find_entry, get_model
-    from reader_app.llm.download import ProgressBar
-    from reader_app.llm.model_files import describe
-    from reader_app.core.errors import BadInput
-
     model = find_entry(args.name)
     fit = check_fit(model)
     if not fit.installed and not fit.disk_ok:
@@ -120,10 +111,6 @@ def cmd_get(args) -> dict:
 
 
 def cmd_use(args) -> dict:
-    from reader_app import settings
-    from reader_app.llm.model_files import default_model_path, describe, find_model
-    from reader_app.core.errors import BadInput
-
     if args.clear:
         settings.save({"model": None})
     elif args.model:
@@ -137,8 +124,6 @@ def cmd_use(args) -> dict:
 
 
 def cmd_cache(args) -> dict:
-    from reader_app.llm.kvcache import DiskKVCache
-
     cache = DiskKVCache()
     removed = cache.clear() if args.clear else 0
     return {"folder": str(cache.folder), "files": len(cache.files()), "bytes": cache.total_bytes(),
@@ -228,9 +213,7 @@ def add_engine_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 def engine_from_args(args):
     """open_engine() with the options of ``add_engine_options`` (missing ones = defaults)."""
-    from reader_app.llm.engines import open_engine
-
-    return open_engine(getattr(args, "model", None), backend=getattr(args, "backend", None),
+    return engines.open_engine(getattr(args, "model", None), backend=getattr(args, "backend", None),
                        base_url=getattr(args, "base_url", None), api_key=getattr(args, "api_key", None),
                        n_ctx=getattr(args, "n_ctx", None), threads=getattr(args, "threads", None))
 

@@ -17,15 +17,13 @@ from __future__ import annotations
 import json
 import sys
 
-from reader_app.cli import add_common
-from reader_app.commands.common import open_library, short
+from reader_app.assistant.prompts import MODES
+from reader_app.commands.common import add_common, open_library, short
 from reader_app.commands.models import add_engine_options, engine_from_args
 from reader_app.core.errors import BadInput, ReaderError
 
 
 def register(sub) -> None:
-    from reader_app.assistant.prompts import MODES
-
     p = add_common(sub.add_parser("prepare", help="prepare papers for questions ahead of time (KV cache)"))
     p.add_argument("papers", nargs="*", metavar="ID")
     p.add_argument("--tag", metavar="T", default=None, help="every paper with this tag")
@@ -67,6 +65,7 @@ def _fail(spec: str, exc: BaseException) -> None:
 
 
 def cmd_prepare(args):
+    # deferred: the assistant pulls in the library (sqlite_utils, numpy); --help stays fast
     from reader_app.assistant.service import Assistant
 
     if args.k < 0:

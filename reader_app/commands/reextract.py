@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-from reader_app.cli import add_common
-from reader_app.commands.common import ocr_progress, open_library, report_failures, short
+from reader_app.commands.common import add_common, ocr_progress, open_library, report_failures, short
 from reader_app.core.errors import BadInput, ReaderError
 
 
@@ -17,6 +15,7 @@ def register(sub) -> None:
 
 
 def cmd_reextract(args):
+    # deferred: pdf/ loads PyMuPDF (~0.9 s); --help stays fast
     from reader_app.pdf import extract_paper_isolated
 
     if bool(args.ids) == bool(args.all):

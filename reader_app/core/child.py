@@ -39,6 +39,7 @@ a script that starts children needs no ``if __name__ == "__main__":`` guard.
 from __future__ import annotations
 
 import collections
+import faulthandler
 import importlib
 import logging
 import multiprocessing
@@ -222,8 +223,6 @@ class _Server:
 
 def _child_main(conn, ref: str, args: tuple, log_path: str | None) -> None:
     """The child process: set up, serve, exit without the interpreter's teardown."""
-    import faulthandler
-
     faulthandler.disable()  # the parent reports a crash in one line
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the parent; it stops us

@@ -1,4 +1,5 @@
-"""Connection set-up and the write-transaction helper (the only SQL plumbing)."""
+"""Connection set-up, the write-transaction helper and :class:`LibraryDb`, the open
+database every part of the library shares (the only SQL plumbing)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import functools
 import json
 import random
 import sqlite3
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
-from reader_app.core.errors import BadInput, ReaderError
+from reader_app.core.errors import AmbiguousId, BadInput, NotFound, ReaderError
 
 BUSY_TIMEOUT_MS = 5000
 # Further tries of BEGIN IMMEDIATE / COMMIT after SQLITE_BUSY: the busy timeout covers
@@ -129,10 +131,109 @@ def loads(text: str | None, default: Any) -> Any:
         return default
 
 
-def _locked(method):
-    """Serialise calls: one connection may be shared by a GUI worker thread and the GUI."""
+def locked(method):
+    """Serialise calls of a library part's method on its ``LibraryDb``'s lock: one connection
+    may be shared by a GUI worker thread and the GUI."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with self._lock:
+        with self._db.lock:
             return method(self, *args, **kwargs)
     return wrapper
+
+
+class LibraryDb:
+    """The open library database, shared by every part of the library (papers, tags, notes, ...).
+
+    Contract: a part reads with :meth:`rows` / :meth:`one`, writes inside ``with
+    db.write():`` (one ``BEGIN IMMEDIATE`` ... ``COMMIT``; nested use joins the outer
+    transaction, so a part can call another part's ``*_in_write`` method inside its own),
+    and holds :attr:`lock` (re-entrant, via ``@locked``) for the whole of each public call.
+    Papers are named everywhere by :meth:`resolve_id` (a unique prefix of the id) and pages
+    checked by :meth:`check_page`.  After :meth:`close` every call raises BadInput.
+    """
+
+    def __init__(self, folder: Path, database: sqlite_utils.Database) -> None:
+        self.folder = folder
+        self.lock = threading.RLock()
+        self._database: sqlite_utils.Database | None = database
+
+    # ---------------------------------------------------------------- the connection
+    @property
+    def database(self) -> sqlite_utils.Database | None:
+        """The sqlite_utils database, or None once closed."""
+        return self._database
+
+    def _open(self) -> sqlite_utils.Database:
+        if self._database is None:
+            raise BadInput("the library is closed")
+        return self._database
+
+    def close(self) -> None:
+        with self.lock:
+            if self._database is not None:
+                self._database.close()
+                self._database = None
+
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
+        cur = self._open().conn.execute(sql, tuple(params))
+        keys = [d[0] for d in cur.description]
+        return [dict(zip(keys, r)) for r in cur.fetchall()]
+
+    def one(self, sql: str, params: Iterable[Any] = ()) -> dict | None:
+        rows = self.rows(sql, params)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        return self._open().conn.execute(sql, tuple(params))
+
+    def executemany(self, sql: str, rows: Iterable[tuple]) -> int:
+        """Run ``sql`` for each row; returns how many rows changed."""
+        conn = self._open().conn
+        before = conn.total_changes
+        conn.executemany(sql, rows)
+        return conn.total_changes - before
+
+    def table(self, name: str) -> sqlite_utils.db.Table:
+        return self._open()[name]
+
+    def backup_to(self, dest: sqlite3.Connection) -> None:
+        """SQLite online backup of the whole database into ``dest``."""
+        self._open().conn.backup(dest)
+
+    def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction (see :func:`write`)."""
+        return write(self._open())
+
+    # ---------------------------------------------------------------- papers and pages
+    def resolve_id(self, prefix: str) -> str:
+        """Full paper id for a unique prefix (like git short hashes)."""
+        with self.lock:
+            prefix = (prefix or "").strip()
+            if not prefix:
+                raise BadInput("empty paper id")
+            if self.one("SELECT 1 FROM papers WHERE id = ?", [prefix]):
+                return prefix
+            esc = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = self.rows("SELECT id FROM papers WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6",
+                             [esc + "%"])
+            # LIKE is case-insensitive for ASCII; ids are lower-case hex, so accept "ABC" for "abc"
+            if not rows:
+                raise NotFound(f"no paper with id {prefix!r}")
+            if len(rows) > 1:
+                shown = ", ".join(r["id"][:12] for r in rows[:5])
+                raise AmbiguousId(f"paper id {prefix!r} is ambiguous: matches {shown}"
+                                  f"{', ...' if len(rows) > 5 else ''}; give more characters")
+            return rows[0]["id"]
+
+    def check_page(self, pid: str, page: int | None) -> int | None:
+        """``page`` if it is a page of paper ``pid`` (None stays None); BadInput otherwise."""
+        if page is None:
+            return None
+        if isinstance(page, bool) or not isinstance(page, int):
+            raise BadInput(f"page must be a whole number, not {page!r}")
+        if page < 1:
+            raise BadInput(f"page must be 1 or more, not {page}")
+        pages = self.one("SELECT pages FROM papers WHERE id = ?", [pid])["pages"]
+        if pages and page > pages:
+            raise BadInput(f"page {page} is past the end of the paper ({pages} pages)")
+        return page

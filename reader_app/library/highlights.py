@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import HIGHLIGHT_COLORS, MARKUP_KINDS, NOTE_KINDS, Highlight
 
-from .db import _locked, _text, dumps, loads, now, write
+from .db import LibraryDb, _text, dumps, locked, loads, now
 
 MAX_QUADS = 500  # boxes of one highlight (a whole page of lines is ~60)
 MAX_TEXT = 20_000  # characters of quoted text kept
@@ -47,31 +47,42 @@ def _clean_quads(quads: Iterable) -> list[list[float]]:
     return out
 
 
-class HighlightsMixin:
-    """Highlights CRUD (needs resolve_id/_rows/_one/_check_page/db from Library)."""
+class Highlights:
+    """The ``highlights`` table: marks on a page, made here (``source == "user"``) or read
+    from the PDF's own annotations (``source == "pdf"``, with the annotation's ``key``).
 
-    def _highlight_from_row(self, r: dict) -> Highlight:
+    Contract: a highlight is on disk once ``add_highlight`` returns; boxes and colours are
+    checked (BadInput); an imported one is only hidden when deleted, and importing the same
+    key again adds nothing, so a re-extraction neither duplicates nor revives marks.
+    ``insert_imported_in_write`` is for the papers part, inside its import transaction.
+    """
+
+    def __init__(self, db: LibraryDb) -> None:
+        self._db = db
+
+    @staticmethod
+    def _highlight_from_row(r: dict) -> Highlight:
         return Highlight(id=r["id"], paper_id=r["paper_id"], page=r["page"],
                          quads=[tuple(q) for q in loads(r["quads"], [])], color=r["color"], text=r["text"],
                          note=r["note"], kind=r["kind"], author=r["author"], source=r["source"],
                          key=r["import_key"] or "", pdf_color=r["pdf_color"], created=r["created"], updated=r["updated"])
 
-    @_locked
+    @locked
     def add_highlight(self, paper_id: str, page: int, quads: Iterable, *, text: str = "",
                       color: str | None = None, note: str = "", kind: str = "highlight") -> Highlight:
         """Keep a highlight over ``quads`` (boxes on ``page``). On disk once this returns."""
-        pid = self.resolve_id(paper_id)
+        pid = self._db.resolve_id(paper_id)
         if page is None:
             raise BadInput("a highlight needs a page")
-        page = self._check_page(pid, page)
+        page = self._db.check_page(pid, page)
         boxes = _clean_quads(quads)
         if not boxes:
             raise BadInput("a highlight needs at least one box on the page")
         if kind not in MARKUP_KINDS + NOTE_KINDS:
             raise BadInput(f"unknown highlight kind {kind!r}")
         ts = now()
-        with write(self.db):
-            cur = self.db.execute(
+        with self._db.write():
+            cur = self._db.execute(
                 """INSERT INTO highlights (paper_id, page, kind, quads, y0, x0, color, text, note, source,
                    created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'user', ?, ?)""",
                 [pid, page, kind, dumps(boxes), boxes[0][1], boxes[0][0], parse_color(color),
@@ -79,14 +90,14 @@ class HighlightsMixin:
             hid = cur.lastrowid
         return self.get_highlight(hid)
 
-    @_locked
+    @locked
     def get_highlight(self, highlight_id: int) -> Highlight:
-        row = self._one("SELECT * FROM highlights WHERE id = ? AND deleted = 0", [highlight_id])
+        row = self._db.one("SELECT * FROM highlights WHERE id = ? AND deleted = 0", [highlight_id])
         if row is None:
             raise NotFound(f"no highlight with id {highlight_id}")
         return self._highlight_from_row(row)
 
-    @_locked
+    @locked
     def update_highlight(self, highlight_id: int, *, color: str | None = None,
                          note: str | None = None) -> Highlight:
         """Recolour a highlight or change its note (``note=""`` clears it)."""
@@ -98,44 +109,44 @@ class HighlightsMixin:
             changes["note"] = _text(note).strip()
         if changes:
             changes["updated"] = now()
-            with write(self.db):
-                self.db["highlights"].update(highlight_id, changes)
+            with self._db.write():
+                self._db.table("highlights").update(highlight_id, changes)
         return self.get_highlight(highlight_id)
 
-    @_locked
+    @locked
     def delete_highlight(self, highlight_id: int) -> None:
         """Remove a highlight; one read from the PDF is only hidden (re-import keeps it away)."""
         h = self.get_highlight(highlight_id)
-        with write(self.db):
+        with self._db.write():
             if h.key:
-                self.db.execute("UPDATE highlights SET deleted = 1, updated = ? WHERE id = ?", [now(), highlight_id])
+                self._db.execute("UPDATE highlights SET deleted = 1, updated = ? WHERE id = ?", [now(), highlight_id])
             else:
-                self.db.execute("DELETE FROM highlights WHERE id = ?", [highlight_id])
+                self._db.execute("DELETE FROM highlights WHERE id = ?", [highlight_id])
 
-    @_locked
+    @locked
     def highlights(self, paper_id: str) -> list[Highlight]:
         """A paper's highlights in page order (top to bottom, then left to right)."""
-        pid = self.resolve_id(paper_id)
-        return [self._highlight_from_row(r) for r in self._rows(
+        pid = self._db.resolve_id(paper_id)
+        return [self._highlight_from_row(r) for r in self._db.rows(
             """SELECT * FROM highlights WHERE paper_id = ? AND deleted = 0
                ORDER BY page, y0, x0, id""", [pid])]
 
-    @_locked
+    @locked
     def deleted_import_keys(self, paper_id: str) -> list[str]:
         """Keys of the PDF's own annotations the reader deleted (an annotated copy drops them)."""
-        pid = self.resolve_id(paper_id)
-        return [r["import_key"] for r in self._rows(
+        pid = self._db.resolve_id(paper_id)
+        return [r["import_key"] for r in self._db.rows(
             "SELECT import_key FROM highlights WHERE paper_id = ? AND deleted = 1 AND import_key IS NOT NULL",
             [pid])]
 
-    @_locked
+    @locked
     def import_highlights(self, paper_id: str, found: Iterable[Highlight]) -> int:
         """Keep the annotations read from a paper's PDF; returns how many were new."""
-        pid = self.resolve_id(paper_id)
-        with write(self.db):
-            return self._insert_imported(pid, found)
+        pid = self._db.resolve_id(paper_id)
+        with self._db.write():
+            return self.insert_imported_in_write(pid, found)
 
-    def _insert_imported(self, pid: str, found: Iterable[Highlight]) -> int:
+    def insert_imported_in_write(self, pid: str, found: Iterable[Highlight]) -> int:
         """(inside the caller's write transaction) INSERT OR IGNORE by annotation key."""
         ts = now()
         rows = []
@@ -152,9 +163,7 @@ class HighlightsMixin:
                          _text(h.key), color, h.created or ts, h.updated or h.created or ts))
         if not rows:  # (also: a library held at an older schema in an upgrade test)
             return 0
-        before = self.db.conn.total_changes
-        self.db.conn.executemany(
+        return self._db.executemany(
             """INSERT OR IGNORE INTO highlights (paper_id, page, kind, quads, y0, x0, color, text, note,
                author, source, import_key, pdf_color, created, updated)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pdf', ?, ?, ?, ?)""", rows)
-        return self.db.conn.total_changes - before

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 
 from reader_app.core.model import Paper, Paragraph
 
-from .db import _locked, _text
+from .db import LibraryDb, _text, locked
+from .papers import Papers
 from .search import TAGGED, match_any
 
 TOKENIZE = "porter unicode61 remove_diacritics 2"  # as the library's paragraphs_fts (schema.py)
@@ -64,21 +65,31 @@ def rank_paper(paper: Paper, query: str, kinds: Iterable[str] = RANKED_KINDS) ->
                       query)
 
 
-class RankingMixin:
-    """``Library.rank_paragraphs`` (needs resolve_id/paragraphs/sections from Library)."""
+class Ranking:
+    """Which paragraphs answer a question: of one stored paper (``rank_paragraphs``, the same
+    ranking as ``rank_paper`` in memory) or of the whole library (``rank_library``).
 
-    @_locked
+    Contract: a paragraph is ranked when it matches ANY content word of the question (see
+    ``search.match_any``); scores are ``-bm25``, higher is better, so they can be summed.
+    ``papers`` gives a stored paper's paragraphs and sections.
+    """
+
+    def __init__(self, db: LibraryDb, papers: Papers) -> None:
+        self._db = db
+        self._papers = papers
+
+    @locked
     def rank_paragraphs(self, paper_id: str, query: str, limit: int | None = None,
                         kinds: Iterable[str] = RANKED_KINDS) -> list[tuple[int, float]]:
         """Paragraph indexes of one stored paper matching ANY content word of ``query``, best
         first, ranked as ``rank_paper`` ranks the paper in memory.  Scores are ``-bm25``
         (higher is better), so they can be summed per window."""
-        pid = self.resolve_id(paper_id)
-        paper = Paper(id=pid, paragraphs=self.paragraphs(pid), sections=self.sections(pid))
+        pid = self._db.resolve_id(paper_id)
+        paper = Paper(id=pid, paragraphs=self._papers.paragraphs(pid), sections=self._papers.sections(pid))
         ranked = rank_paper(paper, query, kinds)
         return ranked[:int(limit)] if limit else ranked
 
-    @_locked
+    @locked
     def rank_library(self, query: str, *, paper_ids: Iterable[str] | None = None, tag: str | None = None,
                      limit: int = 300, kinds: Iterable[str] = RANKED_KINDS) -> list[tuple[str, int, float]]:
         """Paragraphs of the whole library (or of ``paper_ids``, or of the papers tagged ``tag``)
@@ -92,7 +103,7 @@ class RankingMixin:
         where = ["paragraphs_fts MATCH ?", f"g.kind IN ({', '.join('?' * len(kinds))})"]
         params: list = [match, *kinds]
         if paper_ids is not None:
-            ids = [self.resolve_id(p) for p in paper_ids]
+            ids = [self._db.resolve_id(p) for p in paper_ids]
             if not ids:
                 return []
             where.append(f"g.paper_id IN ({', '.join('?' * len(ids))})")
@@ -101,7 +112,7 @@ class RankingMixin:
             where.append(TAGGED)
             params.append(tag.strip())
         params.append(max(1, int(limit)))
-        rows = self._rows(f"""
+        rows = self._db.rows(f"""
             SELECT g.paper_id, g.idx, bm25(paragraphs_fts, {WEIGHTS[0]}, {WEIGHTS[1]}) AS rank
             FROM paragraphs_fts JOIN paragraphs g ON g.id = paragraphs_fts.rowid
             WHERE {' AND '.join(where)} ORDER BY rank, g.paper_id, g.idx LIMIT ?""", params)

@@ -17,17 +17,10 @@ import unicodedata
 
 from reader_app.core.model import SearchHit
 
-from .db import _locked
+from .db import LibraryDb, locked
+from .words import STOP_WORDS, stem, terms, words
 
 _WORD = re.compile(r"[^\W_]+(?:\*)?", re.UNICODE)  # letters/digits, optional trailing *
-_PHRASE = re.compile(r'"([^"]*)"')
-
-# Very common words carry no routing signal (used only for rank_any / OR queries).
-STOPWORDS = frozenset("""
-a an and are as at be been but by can could did do does for from had has have how i if in
-into is it its of on or so than that the their them then there these they this those to was
-we were what when where which who whom why will with would you your paper authors author
-""".split())
 
 
 def _words(text: str) -> list[str]:
@@ -89,26 +82,43 @@ def match_all(query: str) -> str:
 
 
 def match_any(query: str) -> str:
-    """MATCH expression for natural-language questions: any content word (OR)."""
-    seen: list[str] = []
-    for w in _words(query.replace("\x00", " ").replace('"', " ")):
-        bare = w.rstrip("*").strip('"').casefold()
-        if bare in STOPWORDS or w in seen:
+    """MATCH expression for natural-language questions: any content word (OR).
+
+    The question's words are those of ``words.words`` less ``words.STOP_WORDS`` (the
+    analysis the citation check uses too), one term per stem ("model" and "models" are one
+    term, as the index has them); a hyphenated word or decimal number ("GPT-4") is a phrase
+    of its tokens.  A question made only of stop words searches for them all."""
+    text = query.replace("\x00", " ")
+    found = words(text)
+    chosen = [w for w in found if w not in STOP_WORDS] or found
+    out: list[str] = []
+    stems: set[str] = set()
+    for w in chosen:
+        inner = terms(w)
+        key = " ".join(stem(t) for t in inner)
+        if not inner or key in stems:
             continue
-        seen.append(w)
-    if not seen:  # a question made only of stop words: use them anyway
-        seen = list(dict.fromkeys(_words(query.replace('"', " "))))
-    return " OR ".join(seen)
+        stems.add(key)
+        out.append('"' + " ".join(inner) + '"')
+    return " OR ".join(out)
 
 
 # ``g.paper_id`` (a paragraphs row) belongs to a paper with the tag given as the parameter
 TAGGED = "g.paper_id IN (SELECT pt.paper_id FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id WHERE t.name = ?)"
 
 
-class SearchMixin:
-    """Library search over the FTS5 index (needs resolve_id/_rows from Library)."""
+class Search:
+    """Full-text search of the whole library (the ``paragraphs_fts`` index, kept in sync with
+    ``paragraphs`` by triggers).
 
-    @_locked
+    Contract: any text the user types is safe (``match_all`` quotes every term); hits are
+    paragraphs, best BM25 first, optionally of one paper or of the papers with a tag.
+    """
+
+    def __init__(self, db: LibraryDb) -> None:
+        self._db = db
+
+    @locked
     def search(self, query: str, *, tag: str | None = None, paper_id: str | None = None,
                limit: int = 50) -> list[SearchHit]:
         """Full-text search over paragraphs and section titles, best (BM25) first."""
@@ -118,12 +128,12 @@ class SearchMixin:
         where, params = ["paragraphs_fts MATCH ?"], [match]
         if paper_id is not None:
             where.append("g.paper_id = ?")
-            params.append(self.resolve_id(paper_id))
+            params.append(self._db.resolve_id(paper_id))
         if tag is not None:
             where.append(TAGGED)
             params.append(tag.strip())
         params.append(max(1, int(limit)))
-        rows = self._rows(f"""
+        rows = self._db.rows(f"""
             SELECT g.paper_id, p.title, g.page, g.section, g.idx,
                    snippet(paragraphs_fts, 0, '**', '**', '…', 24) AS snippet,
                    bm25(paragraphs_fts, 1.0, 0.5) AS rank

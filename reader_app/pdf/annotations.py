@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import os
 import re
 from pathlib import Path
 
 import pymupdf
 
 from reader_app.core.errors import BadInput, PdfError
+from reader_app.core.files import atomic_write
 from reader_app.core.model import HIGHLIGHT_COLORS, Highlight
 from reader_app.pdf.opening import _short, open_pdf
 
@@ -283,7 +283,8 @@ def write_annotated(src: str | Path, out: str | Path, highlights: list[Highlight
     (Highlight / Underline / StrikeOut / Squiggly with their colour and note, Text notes).
     ``imported`` (key -> Highlight, or None when deleted) brings the library's changes to
     the PDF's own annotations into the copy.  ``src`` is never modified; ``out`` is written
-    to a temporary name and renamed into place.  Returns how many annotations were added."""
+    atomically (``core.files.atomic_write``: fsynced, then renamed into place).  Returns how
+    many annotations were added."""
     src_p, out_p = Path(src).resolve(), Path(out).expanduser()
     if out_p.exists() and out_p.resolve() == src_p:
         raise BadInput("the annotated copy cannot replace the original PDF; choose another file name")
@@ -293,7 +294,6 @@ def write_annotated(src: str | Path, out: str | Path, highlights: list[Highlight
         raise BadInput(f"no such folder: {out_p.parent}")
     doc = open_pdf(src_p, password)
     added = 0
-    tmp = out_p.with_name(f".{out_p.name}.{os.getpid()}.tmp")
     try:
         if imported:
             _sync_imported(doc, imported)
@@ -313,14 +313,12 @@ def write_annotated(src: str | Path, out: str | Path, highlights: list[Highlight
             annot.set_info(content=h.note or "", title=h.author or AUTHOR)
             annot.update()
             added += 1
-        try:
-            doc.save(str(tmp), garbage=1, deflate=True)
-            os.replace(tmp, out_p)
+        try:  # the whole copy in memory, then one durable write (fsynced, renamed into place)
+            atomic_write(out_p, doc.tobytes(garbage=1, deflate=True))
         except (OSError, RuntimeError, ValueError) as exc:
             raise BadInput(f"cannot write {out_p}: {getattr(exc, 'strerror', None) or _short(exc)}") from None
     except PdfError:
         raise
     finally:
         doc.close()
-        tmp.unlink(missing_ok=True)
     return added

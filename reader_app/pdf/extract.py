@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import difflib
 import logging
 import os
 import re
@@ -11,6 +12,7 @@ from pathlib import Path
 from reader_app.core.errors import PdfError, ReaderError
 from reader_app.core.model import Paper, Paragraph, Section, ocr_note, page_ranges  # noqa: F401 (page_ranges: re-exported)
 from reader_app.pdf import figures, layercheck, layout, metadata, ocr
+from reader_app.pdf.annotations import read_annotations
 from reader_app.pdf.lines import PageText, read_page
 from reader_app.pdf.opening import _short, open_pdf, sha256_file
 from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest, num_level
@@ -51,8 +53,6 @@ def extract_paper(path: str | Path, password: str | None = None, progress=None) 
 
 def _read_annotations(doc, paper: Paper) -> None:
     """The PDF's own highlights and notes (issue L), kept by the library on import."""
-    from reader_app.pdf.annotations import read_annotations
-
     try:
         paper.annotations, skipped = read_annotations(doc)
     except Exception:  # noqa: BLE001 - annotations are extra: the paper's text still imports
@@ -346,8 +346,6 @@ def _sections_from_toc(doc, paras: list[Para], title: str, npages: int):
 
 def _similar(a: str, b: str) -> bool:
     """Two squashed heading texts that differ only in a few garbled characters."""
-    import difflib
-
     return min(len(a), len(b)) >= 12 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from reader_app.pdf.lines import Line
 
@@ -103,8 +104,6 @@ _ACCENT = {"\u00b4": "\u0301", "`": "\u0300", "\u00a8": "\u0308", "^": "\u0302",
 
 def fix_accents(text: str) -> str:
     """"L´aszl´o" (TeX's spacing accent before its letter) -> "László"."""
-    import unicodedata
-
     if not any(a in text for a in _ACCENT):
         return text
     return unicodedata.normalize(

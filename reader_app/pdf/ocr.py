@@ -24,6 +24,8 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
+import pymupdf
+
 from reader_app.pdf.lines import Line, ocr_digits
 
 DPI = 200
@@ -73,8 +75,6 @@ def image_share(page) -> float:
 
 
 def _rect(bbox):
-    import pymupdf
-
     return pymupdf.Rect(bbox)
 
 
@@ -228,8 +228,6 @@ def textless_runs(page) -> list[tuple[float, float, float]]:
 def ocr_runs(page, number: int, runs: list[tuple[float, float, float]], lines: list[Line]) -> list[Line]:
     """Read each run (a line in a heading font without text) with OCR, as a bold line;
     runs that overlap text the page has (math set in the same font) are left alone."""
-    import pymupdf
-
     found: list[Line] = []
     dpi = 300
     for x0, x1, top in runs:
