@@ -32,7 +32,7 @@ def test_open_scroll_zoom_and_outline(qtbot, ui_env):
     assert view.current_page() == 4
     qtbot.waitUntil(lambda: win.page_box.text() == "4")
     # and the newly visible page gets rendered sharp, in the background
-    qtbot.waitUntil(lambda: (4, view._scale_key()) in view._cache, timeout=30000)
+    qtbot.waitUntil(lambda: (4, view.scale_key()) in view.renders, timeout=30000)
 
     # page box
     win.page_box.setText("2")
@@ -49,7 +49,7 @@ def test_open_scroll_zoom_and_outline(qtbot, ui_env):
     view.zoom_out()
     assert view.zoom() < fit_width
     view.set_fit("page")
-    w, h = view.page_sizes()[0] if hasattr(view, "page_sizes") else view._sizes[0]
+    w, h = view.page_sizes()[0]
     assert h * view.zoom() <= view.viewport().height()
     assert win.zoom_box.currentText() == "Fit page"
 
