@@ -298,7 +298,7 @@ def _run_gui(paths, screenshot, ask, library, password, engine_factory, single_i
         server.setParent(win)
         server.message.connect(lambda message: _on_hand_off(win, message))
     _install_excepthook(win)
-    win.remember_state = not screenshot  # a screenshot shows the default layout, saves nothing
+    win.state.remember = not screenshot  # a screenshot shows the default layout, saves nothing
     win.restore_state()
     code = {"value": 0}
 
