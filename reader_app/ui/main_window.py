@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         self.library_pane.editRequested.connect(self.edit_paper)
         self.library_pane.removeRequested.connect(self.remove_paper)
         self.library_pane.exportRequested.connect(lambda ids: self.export_ids(ids, None))
+        self.library_pane.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.pdf_view.documentLoaded.connect(self._doc_loaded)
         self.pdf_view.loadFailed.connect(self._doc_failed)
         self.pdf_view.pageChanged.connect(self._page_changed)
