@@ -66,7 +66,7 @@ def make_side_panel(services) -> SidePanel | None:
 
 
 def side_panel_placeholder() -> QLabel:
-    label = QLabel("The Ask / Summary / Notes panel is not available in this build.")
+    label = QLabel("The Ask / Summary / Notes panel could not start (see the log); reading works without it.")
     label.setWordWrap(True)
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     return label
