@@ -31,15 +31,34 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import tempfile
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from reader_app.core.errors import NotFound
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from reader_app import settings
+from reader_app.assistant.ranking import Ranker
+from reader_app.core.errors import BadInput, NotFound
+from reader_app.library import Library, default_library_dir
+from reader_app.ui.main_window import MainWindow
+from reader_app.ui.ops import error_message
+from reader_app.ui.platform_check import create_application
+from reader_app.ui.screenshot import ScreenshotDriver
+
+try:
+    from reader_app.ui import single_instance
+except ImportError as exc:  # QtNetwork missing: the window works without hand-offs
+    logging.getLogger("reader_app").debug("no single-instance hand-off: %s", exc)
+    single_instance = None
 
 log = logging.getLogger("reader_app")
-
 
 
 def resource_dir() -> Path:
@@ -67,12 +86,8 @@ class Services:
         self._all_libraries: list = []
         self._lock = threading.Lock()
         self._llm = None
-        from reader_app.assistant.ranking import Ranker
-
         self.ranker = Ranker()  # one ranking per question, shared by the Ask panel and the model's thread
         if ui_settings is None:
-            from PySide6.QtCore import QSettings
-
             folder = os.environ.get("READER_APP_CONFIG_DIR")  # tests and portable set-ups
             ui_settings = (QSettings(os.path.join(folder, "ui.ini"), QSettings.Format.IniFormat)
                            if folder else QSettings(ORG, APP))
@@ -85,8 +100,6 @@ class Services:
         """This thread's Library (opened on first use)."""
         lib = getattr(self._local, "lib", None)
         if lib is None or lib.db is None:
-            from reader_app.library import Library
-
             lib = Library.open(self.library_path)
             self._local.lib = lib
             with self._lock:
@@ -97,14 +110,10 @@ class Services:
         """The absolute folder ``library()`` opens (the default location when none was set)."""
         if self.library_path:
             return Path(self.library_path).expanduser().resolve()
-        from reader_app.library import default_library_dir
-
         return default_library_dir().expanduser().resolve()
 
     def open_library(self):
         """A new Library for a thread that manages its own (e.g. the LLM worker)."""
-        from reader_app.library import Library
-
         lib = Library.open(self.library_path)
         with self._lock:
             self._all_libraries.append(lib)
@@ -116,8 +125,8 @@ class Services:
         ``on_progress(done, total, label)`` hears of slow stages (OCR: "OCR page 3 of 12");
         raising ``Cancelled`` from it stops the import.
         """
+        # deferred: reader_app.pdf imports pymupdf (heavy), needed only here, on a worker thread
         from reader_app.pdf import extract_paper_isolated, sha256_file
-        from reader_app.core.errors import BadInput
 
         p = Path(path)
         if not p.is_file():
@@ -180,9 +189,7 @@ class Services:
                 pass
 
 
-def app_icon():
-    from PySide6.QtGui import QIcon
-
+def app_icon() -> QIcon:
     icon = QIcon()
     for name in ("icon.svg", "icon-256.png", "icon-64.png"):
         p = RESOURCES / name
@@ -193,10 +200,6 @@ def app_icon():
 
 def make_application(argv: list[str] | None = None):
     """The QApplication (created once), following the system palette and style."""
-    from PySide6.QtWidgets import QApplication
-
-    from reader_app.ui.platform_check import create_application
-
     app = QApplication.instance()
     if app is None:
         app = create_application(argv or [sys.argv[0]])
@@ -215,10 +218,7 @@ def hand_off(paths: list[str] | None = None, library: str | None = None,
     Returns the line to print when that window took them; None when no window listens
     there, or when the exchange failed (a one-line warning on stderr): open normally then.
     """
-    try:
-        from reader_app.ui import single_instance
-    except ImportError as exc:  # QtNetwork missing: the window works without hand-offs
-        log.debug("no single-instance hand-off: %s", exc)
+    if single_instance is None:  # QtNetwork missing: no hand-offs
         return None
     global _start_lock
     try:
@@ -250,10 +250,10 @@ def _release_start_lock() -> None:
 
 def _listen(services: Services):
     """The single-instance server for this window's library, or None (logged) when not possible."""
-    from reader_app.ui.single_instance import InstanceServer, server_name
-
+    if single_instance is None:  # QtNetwork missing: no hand-offs
+        return None
     try:
-        server = InstanceServer(server_name(services.library_folder()))
+        server = single_instance.InstanceServer(single_instance.server_name(services.library_folder()))
         if server.listen():
             return server
         log.warning("another window on this library is listening; this one will not receive hand-offs (%s)",
@@ -264,9 +264,7 @@ def _listen(services: Services):
 
 
 def _on_hand_off(win, message: dict) -> None:
-    from reader_app.ui.single_instance import bring_to_front
-
-    bring_to_front(win)
+    single_instance.bring_to_front(win)
     if message.get("open"):
         win.import_files(message["open"], password=message.get("password"), open_last=True)
 
@@ -289,8 +287,6 @@ def run_gui(paths: list[str] | None = None, screenshot: str | None = None, ask: 
 
 def _run_gui(paths, screenshot, ask, library, password, engine_factory, single_instance) -> int:
     app = make_application()
-    from reader_app.ui.main_window import MainWindow
-
     services = Services(library, engine_factory=engine_factory)
     server = _listen(services) if (not screenshot if single_instance is None else single_instance) else None
     win = MainWindow(services)
@@ -298,13 +294,11 @@ def _run_gui(paths, screenshot, ask, library, password, engine_factory, single_i
         server.setParent(win)
         server.message.connect(lambda message: _on_hand_off(win, message))
     _install_excepthook(win)
-    win.remember_state = not screenshot  # a screenshot shows the default layout, saves nothing
+    win.state.remember = not screenshot  # a screenshot shows the default layout, saves nothing
     win.restore_state()
     code = {"value": 0}
 
     if screenshot:
-        from reader_app.ui.screenshot import ScreenshotDriver
-
         driver = ScreenshotDriver(win, screenshot, ask=ask)
         driver.finished.connect(lambda c: (code.__setitem__("value", c), app.quit()))
         win.show()
@@ -314,8 +308,6 @@ def _run_gui(paths, screenshot, ask, library, password, engine_factory, single_i
         if paths:
             win.import_files(paths, password=password, open_last=True)
     _quit_on_sigint(app)
-    from PySide6.QtCore import QTimer
-
     QTimer.singleShot(0, _release_start_lock)  # the window answers hand-offs from now on
     app.exec()
     if server is not None:
@@ -329,9 +321,6 @@ def _run_gui(paths, screenshot, ask, library, password, engine_factory, single_i
 
 def _install_excepthook(win) -> None:
     """A bug in a Qt callback becomes a logged traceback and a one-line status message."""
-    import tempfile
-    import traceback
-
     log_path = os.path.join(tempfile.gettempdir(), "reader-app-crash.log")
 
     def hook(etype, value, tb):
@@ -341,8 +330,6 @@ def _install_excepthook(win) -> None:
         except OSError:
             pass
         try:
-            from reader_app.ui.ops import error_message
-
             win.statusBar().showMessage(error_message(value) + f" ({log_path})", 15000)
         except Exception:  # noqa: BLE001 - the window may be gone
             pass
@@ -354,10 +341,6 @@ def _quit_on_sigint(app) -> None:
     """Ctrl+C in the terminal (and SIGTERM, e.g. at log-out) closes the app cleanly: the
     window state is saved and the single-instance socket removed (Qt's loop would
     swallow the signal)."""
-    import signal
-
-    from PySide6.QtCore import QTimer
-
     try:
         for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
             if sig is not None:
@@ -372,8 +355,6 @@ def _quit_on_sigint(app) -> None:
 def _saved_library_path(ui_settings) -> str | None:
     """The library folder from the settings; one kept by an older version in ``ui.ini`` moves
     to the settings file (the one settings store)."""
-    from reader_app import settings
-
     try:
         saved = settings.get("library_path")
         legacy = ui_settings.value("library/path")

@@ -69,15 +69,15 @@ def test_2000_page_pdf_opens_and_shows_its_first_page(qtbot, own_render_helper, 
 
     _open(qtbot, view, big_pdf)
     assert view.page_count() == BIG_PAGES
-    assert (1, view._scale_key()) in view._cache  # page 1 rendered, sharp
+    assert (1, view.scale_key()) in view.renders  # page 1 rendered, sharp
     assert view.current_page() == 1 and win.page_total.text().strip() == f"/ {BIG_PAGES}"
 
     # every page has its place: the last one can be reached and gets rendered
     view.go_to(BIG_PAGES)
     assert view.current_page() == BIG_PAGES
-    qtbot.waitUntil(lambda: (BIG_PAGES, view._scale_key()) in view._cache, timeout=60000)
+    qtbot.waitUntil(lambda: (BIG_PAGES, view.scale_key()) in view.renders, timeout=60000)
     view.go_to(1000)
-    qtbot.waitUntil(lambda: (1000, view._scale_key()) in view._cache, timeout=60000)
+    qtbot.waitUntil(lambda: (1000, view.scale_key()) in view.renders, timeout=60000)
     assert len(view.doc.words(1000)) > 300  # the text layer of a page deep inside works too
 
     if not in_process:  # the render helper holds one page at a time, not the whole book
@@ -97,12 +97,12 @@ def test_page_sizes_beyond_the_first_pages_are_corrected(qtbot, own_render_helpe
     doc.save(path)
     view = ui_env.window().pdf_view
     _open(qtbot, view, path)
-    qtbot.waitUntil(lambda: view._sizes[89] == (792.0, 612.0), timeout=30000)
-    assert view._sizes[88] == view._sizes[90] == (612.0, 792.0)
+    qtbot.waitUntil(lambda: view.page_sizes()[89] == (792.0, 612.0), timeout=30000)
+    assert view.page_sizes()[88] == view.page_sizes()[90] == (612.0, 792.0)
     view.go_to(90)
     assert view.current_page() == 90
-    qtbot.waitUntil(lambda: (90, view._scale_key()) in view._cache, timeout=30000)
-    img = view._cache[(90, view._scale_key())]
+    qtbot.waitUntil(lambda: (90, view.scale_key()) in view.renders, timeout=30000)
+    img = view.renders[(90, view.scale_key())]
     assert img.width() > img.height()  # rendered as the landscape page it is
 
 

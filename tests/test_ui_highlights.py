@@ -34,7 +34,7 @@ def select_phrase(view, page: int, phrase: str) -> None:
 def tinted(view, h, page_color) -> int:
     """How many pixels inside the highlight's boxes carry its colour (white paper * colour)."""
     img = view.viewport().grab().toImage()
-    rect = view._page_rect(h.page)
+    rect = view.page_rect(h.page)
     z = view.zoom()
     ratio = img.devicePixelRatio()
     n = 0
@@ -86,7 +86,7 @@ def test_highlight_in_the_window_round_trip(qtbot, ui_env, tmp_path):
 
     # a second one over two colours of the context menu's choice, on another page
     select_phrase(view, 2, "expository writing")
-    menu = highlights.context_menu(win, view._page_rect(2).center())
+    menu = highlights.context_menu(win, view.page_rect(2).center())
     assert [a.text() for a in menu.actions()][:2] == ["Highlight yellow", "Highlight red"]
     menu.close()
     highlights.highlight_selection(win, "purple")

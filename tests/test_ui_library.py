@@ -99,7 +99,7 @@ def test_warning_mark_for_hidden_text(qtbot, ui_env):
     assert not row.icon().isNull() and "hidden text" in row.toolTip()
     with qtbot.waitSignal(win.paperShown, timeout=30000):
         win.open_paper(ui_env.paper_id)
-    assert win.warning_action.isVisible() and "white text on page 2" in win.warning_label.toolTip()
+    assert win.window_actions.warning.isVisible() and "white text on page 2" in win.warning_label.toolTip()
 
 
 def it_text_ok(text: str, page: int) -> bool:

@@ -35,13 +35,13 @@ def test_find_highlights_hits_and_steps_through_them(qtbot, view):
     view.find_prev()  # wraps around to the last hit
     assert view.find_index == total - 1
     page, _box = view.find_hits[-1]
-    assert page in view._visible_pages()
+    assert page in view.visible_pages()
     view.find_next()
     assert view.find_hits[view.find_index] == first
     # the hit box is drawn: the pixel in its middle is tinted orange/yellow
     img = view.viewport().grab().toImage()
     page, (x0, y0, x1, y1) = first
-    r = view._page_rect(page)
+    r = view.page_rect(page)
     c = img.pixelColor(int(r.x() + (x0 + x1) / 2 * view.zoom()), int(r.y() + (y0 + y1) / 2 * view.zoom()))
     if c.lightness() > 60:  # a glyph may sit right there; background pixels are tinted
         assert c.blue() < c.red() - 40
@@ -69,7 +69,7 @@ def test_select_and_copy(qtbot, view):
 def test_mouse_drag_selects_words(qtbot, view):
     words = view.doc.words(1)
     w0, w3 = words[0], words[3]
-    r = view._page_rect(1)
+    r = view.page_rect(1)
     z = view.zoom()
 
     def at(w):
@@ -87,7 +87,7 @@ def test_show_paragraph_scrolls_and_draws_highlight(qtbot, view):
     para = next(p for p in win.paper.paragraphs if p.page == 4 and p.bbox[3] > p.bbox[1] + 20)
     view.show_paragraph(para.page, para.bbox)
     assert view.current_page() == 4 and view.highlight == (4, tuple(para.bbox))
-    r = view._page_rect(4)
+    r = view.page_rect(4)
     top = r.y() + para.bbox[1] * view.zoom()
     assert 0 <= top <= view.viewport().height() / 2
     img = view.viewport().grab().toImage()
@@ -105,9 +105,9 @@ def test_renders_at_device_pixel_ratio(qtbot, view, monkeypatch):
     view.viewport().update()
     page = view.current_page()
     # fit-width may re-fit (a scroll bar appearing changes the width): key at the time of the check
-    qtbot.waitUntil(lambda: (page, view._scale_key()) in view._cache, timeout=30000)
-    img = view._cache[(page, view._scale_key())]
-    w_pt = view._sizes[page - 1][0]
+    qtbot.waitUntil(lambda: (page, view.scale_key()) in view.renders, timeout=30000)
+    img = view.renders[(page, view.scale_key())]
+    w_pt = view.page_sizes()[page - 1][0]
     assert img.width() == pytest.approx(w_pt * view.zoom() * 2, abs=2)
 
 
@@ -130,8 +130,8 @@ def test_ctrl_wheel_zooms_and_plain_wheel_scrolls(qtbot, view):
 
 def test_only_visible_pages_are_rendered(qtbot, view):
     qtbot.wait(300)
-    key = view._scale_key()
-    rendered = {p for p, k in view._cache if k == key}
+    key = view.scale_key()
+    rendered = {p for p, k in view.renders if k == key}
     assert 1 in rendered and 4 not in rendered
 
 

@@ -32,7 +32,7 @@ def test_open_scroll_zoom_and_outline(qtbot, ui_env):
     assert view.current_page() == 4
     qtbot.waitUntil(lambda: win.page_box.text() == "4")
     # and the newly visible page gets rendered sharp, in the background
-    qtbot.waitUntil(lambda: (4, view._scale_key()) in view._cache, timeout=30000)
+    qtbot.waitUntil(lambda: (4, view.scale_key()) in view.renders, timeout=30000)
 
     # page box
     win.page_box.setText("2")
@@ -49,7 +49,7 @@ def test_open_scroll_zoom_and_outline(qtbot, ui_env):
     view.zoom_out()
     assert view.zoom() < fit_width
     view.set_fit("page")
-    w, h = view.page_sizes()[0] if hasattr(view, "page_sizes") else view._sizes[0]
+    w, h = view.page_sizes()[0]
     assert h * view.zoom() <= view.viewport().height()
     assert win.zoom_box.currentText() == "Fit page"
 
@@ -193,23 +193,19 @@ def test_export_current_paper_to_markdown(qtbot, ui_env):
     open_paper(qtbot, win, ui_env.paper_id)
     out = ui_env.tmp_path / "out"
     out.mkdir()
-    win.last_export = None
-    from reader_app.ui import window_actions
-
-    window_actions.export_current(win)
-    qtbot.waitUntil(lambda: win.last_export is not None, timeout=30000)
+    win.paper_actions.last_export = None
+    win.window_actions.export_current.trigger()  # File > Export to Markdown > Current paper
+    qtbot.waitUntil(lambda: win.paper_actions.last_export is not None, timeout=30000)
     files = [f for f in out.rglob("*.md")]
     assert files and any(win.paper.title.split(":")[0] in f.read_text() for f in files)
     assert "Exported" in win.statusBar().currentMessage()
 
 
 def test_edit_and_remove_paper(qtbot, ui_env):
-    from reader_app.ui import window_actions
-
     win = ui_env.window()
     qtbot.waitUntil(lambda: win.library_pane.row_ids() == [ui_env.paper_id], timeout=30000)
     with qtbot.waitSignal(win.library_pane.loaded, timeout=30000):
-        window_actions.save_paper_info(win, ui_env.paper_id, "A New Title", ["Ada Lovelace", "Alan Turing"], 1950)
+        win.paper_actions.save_paper_info(ui_env.paper_id, "A New Title", ["Ada Lovelace", "Alan Turing"], 1950)
     model = win.library_pane.model
     assert model.item(0, 0).text() == "A New Title"
     assert model.item(0, 1).text() == "Lovelace & Turing"
@@ -217,7 +213,7 @@ def test_edit_and_remove_paper(qtbot, ui_env):
     assert model.item(0, 2).text() == "1950"
     open_paper(qtbot, win, ui_env.paper_id)
     with qtbot.waitSignal(win.library_pane.loaded, timeout=30000):
-        window_actions.remove_paper(win, ui_env.paper_id, confirm=False)
+        win.remove_paper(ui_env.paper_id, confirm=False)
     assert win.library_pane.row_ids() == []
     assert win.paper is None and win.pdf_view.page_count() == 0
 
@@ -226,7 +222,7 @@ def test_citation_from_side_panel_scrolls_and_highlights(qtbot, ui_env):
     win = ui_env.window()
     open_paper(qtbot, win, ui_env.paper_id)
     para = next(p for p in win.paper.paragraphs if p.page == 3 and p.kind == "body")
-    assert hasattr(win.side_panel, "citationActivated")
+    assert win.side_panel is not None
     win.side_panel.citationActivated.emit(para.page, para.bbox)
     assert win.pdf_view.current_page() == 3
     assert win.pdf_view.highlight == (3, tuple(para.bbox))
@@ -249,15 +245,12 @@ def test_drop_pdf_imports_it(qtbot, ui_env, papers_dir):
 
 
 def test_export_whole_library_writes_an_index(qtbot, ui_env):
-    from reader_app.ui import window_actions
-
     win = ui_env.window()
     out = ui_env.tmp_path / "everything"
     out.mkdir()
-    win.last_export = None
-    window_actions.export_ids(win, None, "Library", folder=str(out))
-    qtbot.waitUntil(lambda: win.last_export is not None, timeout=30000)
-    assert len(win.last_export) >= 2  # the paper and the index
+    win.export_ids(None, "Library", folder=str(out))
+    qtbot.waitUntil(lambda: win.paper_actions.last_export is not None, timeout=30000)
+    assert len(win.paper_actions.last_export) >= 2  # the paper and the index
     assert any("Library" in f.read_text() for f in out.rglob("*.md"))
 
 
@@ -267,11 +260,17 @@ def test_status_bar_shows_the_model(qtbot, ui_env):
 
 
 def test_window_works_without_the_side_panel(qtbot, ui_env, monkeypatch):
-    import sys
+    from PySide6.QtWidgets import QLabel
 
-    monkeypatch.setitem(sys.modules, "reader_app.ui.side_panel", None)  # import fails
+    from reader_app.ui import main_window
+
+    def broken(_services):
+        raise RuntimeError("no panel today")
+
+    monkeypatch.setattr(main_window, "SidePanel", broken)  # building the panel fails
     win = ui_env.window()
-    assert not hasattr(win.side_panel, "citationActivated")
+    assert win.side_panel is None
+    assert isinstance(win.splitter.widget(2), QLabel)  # a placeholder says so
     open_paper(qtbot, win, ui_env.paper_id)
     assert win.pdf_view.page_count() == 4
 

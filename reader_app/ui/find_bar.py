@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
 
 class FindBar(QWidget):
@@ -46,8 +46,6 @@ class FindBar(QWidget):
         self.findRequested.emit(text)
 
     def _enter(self) -> None:
-        from PySide6.QtWidgets import QApplication
-
         if self._timer.isActive() or self._last != self.edit.text():
             self._search(self.edit.text())
         elif QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier:

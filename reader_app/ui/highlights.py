@@ -1,11 +1,14 @@
 """Highlights in the window: highlight the selection, recolour, note, delete, and keep the
 PDF view and the Notes tab showing what the library holds.
 
-``install(win)`` adds the Edit menu entries (Ctrl+Shift+H: highlight the selection in
-yellow; a submenu per colour), the PDF view's context menu (on a selection: highlight
-it; on a highlight: recolour, note, delete) and reloads the view's highlights whenever a
-paper is shown or the Notes tab changes something.  All library work runs in
-``ui.ops.run_op`` with the worker thread's own ``Library``.
+``install(win, edit_menu)`` adds the entries to the Edit menu it is given (Ctrl+Shift+H:
+highlight the selection in yellow; a submenu per colour) and returns the Ctrl+Shift+H
+action; it sets up the PDF view's context menu (on a selection: highlight it; on a
+highlight: recolour, note, delete) and reloads the view's highlights whenever a paper is
+shown or the Notes tab changes something.  ``win`` is the ``MainWindow``: its public
+``pdf_view``, ``paper``, ``services``, ``side_panel`` (or None), ``paperShown`` and
+``highlight_note_prompt`` are used.  All library work runs in ``ui.ops.run_op`` with the
+worker thread's own ``Library``.
 """
 
 from __future__ import annotations
@@ -27,39 +30,37 @@ def color_icon(color: str) -> QIcon:
     return QIcon(pix)
 
 
-def install(win) -> None:
+def install(win, edit_menu: QMenu) -> QAction:
+    """Set up highlighting in ``win``; its entries go to ``edit_menu``.  Returns the
+    "Highlight selection" action (Ctrl+Shift+H)."""
     view = win.pdf_view
     view.viewport().setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     view.viewport().customContextMenuRequested.connect(lambda pos: context_menu(win, QPointF(pos)))
-    m = next((a.menu() for a in win.menuBar().actions() if a.text() == "&Edit"), None)
-    if m is not None:
-        m.addSeparator()
+    edit_menu.addSeparator()
     act = QAction("&Highlight selection", win)
     act.setShortcut(QKeySequence(SHORTCUT))
     act.setToolTip(f"Keep the selected text highlighted ({SHORTCUT})")
     act.triggered.connect(lambda _c=False: highlight_selection(win, "yellow"))
     win.addAction(act)
-    win.act_highlight = act
-    if m is not None:
-        m.addAction(act)
-        sub = m.addMenu("Highlight in colour")
-        for i, name in enumerate(MENU_COLORS):
-            a = QAction(color_icon(name), name.capitalize(), win)
-            a.setShortcut(QKeySequence(f"Ctrl+Alt+{i + 1}"))
-            a.triggered.connect(lambda _c=False, n=name: highlight_selection(win, n))
-            win.addAction(a)
-            sub.addAction(a)
-        note = QAction("Highlight with &note…", win)
-        note.triggered.connect(lambda _c=False: highlight_selection(win, "yellow", ask_note=True))
-        m.addAction(note)
+    edit_menu.addAction(act)
+    sub = edit_menu.addMenu("Highlight in colour")
+    for i, name in enumerate(MENU_COLORS):
+        a = QAction(color_icon(name), name.capitalize(), win)
+        a.setShortcut(QKeySequence(f"Ctrl+Alt+{i + 1}"))
+        a.triggered.connect(lambda _c=False, n=name: highlight_selection(win, n))
+        win.addAction(a)
+        sub.addAction(a)
+    note = QAction("Highlight with &note…", win)
+    note.triggered.connect(lambda _c=False: highlight_selection(win, "yellow", ask_note=True))
+    edit_menu.addAction(note)
     win.paperShown.connect(lambda _pid: reload(win))
-    panel = getattr(win.side_panel, "notesChanged", None)
-    if panel is not None:
+    if win.side_panel is not None:
         win.side_panel.notesChanged.connect(lambda: reload(win))
+    return act
 
 
 def _paper_id(win) -> str | None:
-    return win.paper.id if getattr(win, "paper", None) is not None else None
+    return win.paper.id if win.paper is not None else None
 
 
 def reload(win) -> None:
@@ -79,15 +80,14 @@ def reload(win) -> None:
 def _changed(win, message: str) -> None:
     win.statusBar().showMessage(message, 4000)
     reload(win)
-    notes = getattr(win.side_panel, "notes_panel", None)
-    if notes is not None:
-        notes.reload()
+    if win.side_panel is not None:
+        win.side_panel.notes_panel.reload()
 
 
 def note_prompt(win, title: str, text: str = "") -> str | None:
     """Ask for a highlight's note (replaceable in tests: ``win.highlight_note_prompt``)."""
-    prompt = getattr(win, "highlight_note_prompt", None)
-    if callable(prompt):
+    prompt = win.highlight_note_prompt
+    if prompt is not None:
         return prompt(title, text)
     value, ok = QInputDialog.getMultiLineText(win, title, "Note (Markdown):", text)
     return value if ok else None

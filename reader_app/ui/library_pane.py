@@ -6,7 +6,8 @@ the GUI thread.  Signals:
 - ``paperActivated(str paper_id)`` - double click / Enter on a paper;
 - ``hitActivated(str paper_id, int page, int paragraph)`` - a search hit was chosen;
 - ``editRequested(str)``, ``removeRequested(str)``, ``exportRequested(list)`` - from the
-  context menu (the main window does the work).
+  context menu (the main window does the work);
+- ``message(str)`` - a one-line note for the status bar.
 
 Several rows can be selected (Shift/Ctrl+click); "Export to Markdown…" and "Copy BibTeX"
 act on the selection when the clicked row is part of it.  "Copy BibTeX" (also
@@ -20,7 +21,6 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QMainWindow,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -67,6 +67,7 @@ class LibraryPane(QWidget):
     exportRequested = Signal(list)
     loaded = Signal()  # the table was (re)filled
     searched = Signal()  # search results arrived
+    message = Signal(str)  # a one-line note for the status bar (e.g. "Copied BibTeX for …")
 
     def __init__(self, services, parent=None):
         super().__init__(parent)
@@ -278,9 +279,7 @@ class LibraryPane(QWidget):
         return text
 
     def _status(self, message: str) -> None:
-        win = self.window()
-        if isinstance(win, QMainWindow):
-            win.statusBar().showMessage(message, 6000)
+        self.message.emit(message)
 
     # ---- search --------------------------------------------------------------------------
     def _run_search(self) -> None:

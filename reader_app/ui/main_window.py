@@ -1,21 +1,20 @@
 """The main window: library and outline on the left, the PDF in the middle, the side panel.
 
 ``MainWindow(services)`` composes ``LibraryPane``, ``PdfView`` (+ ``FindBar``), the
-other engineer's ``SidePanel`` (a placeholder while it cannot be imported) and the status
-bar.  All library work goes through ``ui.ops.run_op``; the window only reacts.
+``SidePanel`` and the status bar, and owns the objects that act for it:
+``window_actions`` (``WindowActions``: menus, toolbar, named actions), ``paper_actions``
+(``PaperActions``: import, export, edit, remove), ``state`` (``WindowState``: reading
+positions, geometry) and the highlight actions (``highlights.install``, given the Edit
+menu).  All library work goes through ``ui.ops.run_op``; the window only reacts.
 
-The side panel contract (``reader_app/ui/side_panel.py``, the other UI engineer's):
-``SidePanel(services, parent=None)`` with slots ``set_paper(paper_id | None)``,
-``set_current_page(page)``, ``set_selection(text, page)`` and signals
-``citationActivated(int page, object bbox)`` (bbox = (x0, y0, x1, y1) PDF points,
-1-based page; wired to ``PdfView.show_paragraph``) and ``notesChanged()`` (refreshes the
-library's tag column); optional ``pageRequested(int)``, ``worker`` (its
-``modelStateChanged`` / ``progress`` feed the status bar) and ``shutdown()``.  If the
-import fails the window shows a placeholder and reading still works.
+The side panel (``reader_app/ui/side_panel.py``, see its contract) is wired to the PDF
+view, the library pane and the status bar (its ``worker``).  When it cannot be built
+(``side_panel`` is None) the window shows a placeholder and reading still works.
 
-Hooks for tests and scripted use: ``password_prompt(name) -> str | None`` and
-``folder_prompt(title) -> str | None`` replace the dialogs; ``errors`` lists the
-messages shown to the user; ``paperShown(str)`` fires when a paper is open in the view.
+Hooks for tests and scripted use: ``password_prompt(name) -> str | None``,
+``folder_prompt(title) -> str | None`` and ``highlight_note_prompt(title, text) -> str |
+None`` (None: the dialog) replace the dialogs; ``errors`` lists the messages shown to the
+user; ``paperShown(str)`` fires when a paper is open in the view.
 """
 
 from __future__ import annotations
@@ -42,33 +41,38 @@ from PySide6.QtWidgets import (
 )
 
 from reader_app.core.errors import PasswordError
+from reader_app.ui import highlights
 from reader_app.ui.find_bar import FindBar
 from reader_app.ui.library_pane import LibraryPane
 from reader_app.ui.ops import run_op
+from reader_app.ui.paper_actions import PaperActions
 from reader_app.ui.pdf_view import PdfView
+from reader_app.ui.side_panel import SidePanel
 from reader_app.ui.status import OpStatus
-from reader_app.ui.window_state import WindowStateMixin
-from reader_app.ui import highlights, window_actions
+from reader_app.ui.window_actions import WindowActions
+from reader_app.ui.window_state import WindowState
 
 log = logging.getLogger("reader_app.ui")
 ZOOM_STEPS = (50, 75, 100, 125, 150, 200, 300, 400)
 
 
-def make_side_panel(services, parent=None):
-    """The SidePanel, or a placeholder label when it cannot be built (no crash)."""
+def make_side_panel(services) -> SidePanel | None:
+    """The SidePanel, or None when it cannot be built (logged; the window keeps reading)."""
     try:
-        from reader_app.ui.side_panel import SidePanel
-
-        return SidePanel(services, parent)
-    except Exception as exc:  # noqa: BLE001 - missing module or model trouble: keep reading
+        return SidePanel(services)
+    except Exception as exc:  # noqa: BLE001 - e.g. model trouble: keep reading
         log.warning("side panel unavailable: %s", exc)
-        label = QLabel("The Ask / Summary / Notes panel is not available in this build.")
-        label.setWordWrap(True)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        return label
+        return None
 
 
-class MainWindow(WindowStateMixin, QMainWindow):
+def side_panel_placeholder() -> QLabel:
+    label = QLabel("The Ask / Summary / Notes panel could not start (see the log); reading works without it.")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
+
+class MainWindow(QMainWindow):
     paperShown = Signal(str)
     importFinished = Signal(object)  # the import summary dict
 
@@ -79,7 +83,10 @@ class MainWindow(WindowStateMixin, QMainWindow):
         self.errors: list[str] = []
         self.password_prompt = self._ask_password
         self.folder_prompt = self._ask_folder
+        self.highlight_note_prompt = None  # (title, text) -> str | None; None: a dialog asks
         self._passwords: dict[str, str] = {}
+        self._opening_id: str | None = None  # the paper whose PDF the view is opening
+        self.state = WindowState(self)
         self._error_box: QMessageBox | None = None
         self.setWindowTitle("Reader")
         self.setAcceptDrops(True)
@@ -115,7 +122,7 @@ class MainWindow(WindowStateMixin, QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.left)
         self.splitter.addWidget(center)
-        self.splitter.addWidget(self.side_panel)
+        self.splitter.addWidget(self.side_panel if self.side_panel is not None else side_panel_placeholder())
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([320, 680, 400])
         self.splitter.setChildrenCollapsible(False)
@@ -140,13 +147,15 @@ class MainWindow(WindowStateMixin, QMainWindow):
         self.op_status = OpStatus()
         self.statusBar().addPermanentWidget(self.op_status)
         self.statusBar().addPermanentWidget(self.model_label)
-        window_actions.build(self)
+        self.paper_actions = PaperActions(self)
+        self.window_actions = WindowActions(self)
 
         self.library_pane.paperActivated.connect(lambda pid: self.open_paper(pid))
         self.library_pane.hitActivated.connect(lambda pid, page, para: self.open_paper(pid, page, para))
         self.library_pane.editRequested.connect(self.edit_paper)
         self.library_pane.removeRequested.connect(self.remove_paper)
         self.library_pane.exportRequested.connect(lambda ids: self.export_ids(ids, None))
+        self.library_pane.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.pdf_view.documentLoaded.connect(self._doc_loaded)
         self.pdf_view.loadFailed.connect(self._doc_failed)
         self.pdf_view.pageChanged.connect(self._page_changed)
@@ -161,27 +170,28 @@ class MainWindow(WindowStateMixin, QMainWindow):
         self.page_box.returnPressed.connect(lambda: self.pdf_view.go_to(int(self.page_box.text() or 1)))
         self.zoom_box.activated.connect(self._zoom_chosen)
         self.zoom_box.lineEdit().returnPressed.connect(self._zoom_typed)
-        if hasattr(self.side_panel, "citationActivated"):
-            self.side_panel.citationActivated.connect(self.pdf_view.show_paragraph)
-            self.pdf_view.pageChanged.connect(self.side_panel.set_current_page)
-            self.pdf_view.selectionChanged.connect(self.side_panel.set_selection)
-            self.side_panel.notesChanged.connect(self.library_pane.refresh)  # tags show in the table
-            if hasattr(self.side_panel, "paperCitationActivated"):  # answers across papers
-                self.side_panel.paperCitationActivated.connect(lambda pid, p, i: self.open_paper(pid, p, i))
-                self.side_panel.set_library_selection(self.library_pane.selected_ids)
-                self.library_pane.loaded.connect(self.side_panel.refresh_scopes)
-            if hasattr(self.side_panel, "pageRequested"):
-                self.side_panel.pageRequested.connect(lambda p: self.pdf_view.go_to(p))
-            worker = getattr(self.side_panel, "worker", None)
-            if worker is not None:
-                worker.modelStateChanged.connect(self.show_model_state)
-                worker.progress.connect(self._llm_progress)
-                worker.requestFinished.connect(lambda rid, _r: self.op_status.clear_external(rid))
-                worker.requestFailed.connect(lambda rid, _m: self.op_status.clear_external(rid))
-                worker.requestCancelled.connect(lambda rid: self.op_status.clear_external(rid))
-        highlights.install(self)  # Ctrl+Shift+H, the PDF view's context menu, kept highlights drawn
+        if self.side_panel is not None:
+            self._wire_side_panel(self.side_panel)
+        # Ctrl+Shift+H, the Edit menu's highlight entries, the PDF view's context menu, kept highlights drawn
+        self.act_highlight = highlights.install(self, self.window_actions.edit_menu)
         self.show_model_state("none", "")
         self.library_pane.refresh()
+
+    def _wire_side_panel(self, panel: SidePanel) -> None:
+        panel.citationActivated.connect(self.pdf_view.show_paragraph)
+        self.pdf_view.pageChanged.connect(panel.set_current_page)
+        self.pdf_view.selectionChanged.connect(panel.set_selection)
+        panel.notesChanged.connect(self.library_pane.refresh)  # tags show in the table
+        panel.paperCitationActivated.connect(lambda pid, p, i: self.open_paper(pid, p, i))  # answers across papers
+        panel.set_library_selection(self.library_pane.selected_ids)
+        self.library_pane.loaded.connect(panel.refresh_scopes)
+        panel.pageRequested.connect(lambda p: self.pdf_view.go_to(p))
+        worker = panel.worker
+        worker.modelStateChanged.connect(self.show_model_state)
+        worker.progress.connect(self._llm_progress)
+        worker.requestFinished.connect(lambda rid, _r: self.op_status.clear_external(rid))
+        worker.requestFailed.connect(lambda rid, _m: self.op_status.clear_external(rid))
+        worker.requestCancelled.connect(lambda rid: self.op_status.clear_external(rid))
 
     # ---- messages ------------------------------------------------------------------------
     def show_error(self, msg: str, quiet: bool = False) -> None:
@@ -224,7 +234,7 @@ class MainWindow(WindowStateMixin, QMainWindow):
 
     def _open_pdf(self, paper, page: int | None) -> None:
         y = zoom = None
-        pos = self._saved_position(paper.id)
+        pos = self.state.saved_position(paper.id)
         if page is None and pos:
             page, y, zoom = pos
         self._opening_id = paper.id
@@ -236,25 +246,25 @@ class MainWindow(WindowStateMixin, QMainWindow):
         self.library_pane.select(paper.id)
         self._fill_outline(paper)
         self._show_warnings(paper)
-        if opened != paper.file or getattr(self, "_opening_id", None) != paper.id:
+        if opened != paper.file or self._opening_id != paper.id:
             self._open_pdf(paper, page)
         elif self.pdf_view.page_count():  # the PDF was quicker than the database
             self.paperShown.emit(paper.id)
         if paragraph is not None and 0 <= paragraph < len(paper.paragraphs):
             para = paper.paragraphs[paragraph]
             self.pdf_view.show_paragraph(para.page or page or 1, para.bbox)
-        if hasattr(self.side_panel, "set_paper"):
+        if self.side_panel is not None:
             self.side_panel.set_paper(paper.id, paper=paper)
 
     def _doc_loaded(self, pages: int) -> None:
         self.page_total.setText(f" / {pages}  ")
         self._page_changed(self.pdf_view.current_page())
         self._zoom_changed(self.pdf_view.zoom())
-        if self.paper is not None and self.paper.id == getattr(self, "_opening_id", None):
+        if self.paper is not None and self.paper.id == self._opening_id:
             self.paperShown.emit(self.paper.id)
 
     def _doc_failed(self, exc) -> None:
-        pid = getattr(self, "_opening_id", None)
+        pid = self._opening_id
         paper = self.paper if self.paper is not None and self.paper.id == pid else self.library_pane.papers.get(pid)
         if isinstance(exc, PasswordError) and paper is not None:
             pw = self.password_prompt(paper.title or Path(paper.file).name)
@@ -271,11 +281,11 @@ class MainWindow(WindowStateMixin, QMainWindow):
             self.warning_label.setToolTip("This PDF has hidden or suspicious text that was left out:\n"
                                           + "\n".join(paper.warnings))
             self.warning_label.setText("")
-            self.warning_action.setVisible(True)
+            self.window_actions.warning.setVisible(True)
             self.statusBar().showMessage("⚠ Hidden or suspicious text was left out of this paper's text "
                                          "(hover the warning sign for details)", 10000)
         else:
-            self.warning_action.setVisible(False)
+            self.window_actions.warning.setVisible(False)
 
     def _fill_outline(self, paper) -> None:
         self.outline.clear()
@@ -354,10 +364,23 @@ class MainWindow(WindowStateMixin, QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802
         self.save_state()
-        shutdown = getattr(self.side_panel, "shutdown", None)
-        if callable(shutdown):
-            QTimer.singleShot(0, shutdown)
+        if self.side_panel is not None:
+            QTimer.singleShot(0, self.side_panel.shutdown)
         super().closeEvent(event)
+
+    def showEvent(self, event):  # noqa: N802
+        super().showEvent(event)
+        self.state.shown()
+
+    # ---- window state (WindowState) ------------------------------------------------------------
+    def save_position(self) -> None:
+        self.state.save_position()
+
+    def restore_state(self) -> None:
+        self.state.restore()
+
+    def save_state(self) -> None:
+        self.state.save()
 
     # ---- prompts (replaceable in tests) --------------------------------------------------------
     def _ask_password(self, name: str) -> str | None:
@@ -379,9 +402,37 @@ class MainWindow(WindowStateMixin, QMainWindow):
             event.acceptProposedAction()
             self.import_files(paths, open_last=len(paths) == 1)
 
-    # the library actions (import, export, edit, remove) live in window_actions
-    import_files = window_actions.import_files
-    export_ids = window_actions.export_ids
-    edit_paper = window_actions.edit_paper
-    remove_paper = window_actions.remove_paper
+    # ---- library actions (PaperActions) -------------------------------------------------------
+    def import_files(self, paths: list[str], password: str | None = None, open_last: bool = False,
+                     passwords: dict | None = None) -> None:
+        """Import PDFs (and folders of PDFs) in the background; open the last one if asked."""
+        self.paper_actions.import_files(paths, password, open_last, passwords)
+
+    def export_ids(self, ids: list[str] | None, index_title: str | None, **kw) -> None:
+        """Export papers to Markdown (see ``PaperActions.export_ids``)."""
+        self.paper_actions.export_ids(ids, index_title, **kw)
+
+    def edit_paper(self, paper_id: str) -> None:
+        self.paper_actions.edit_paper(paper_id)
+
+    def remove_paper(self, paper_id: str, confirm: bool = True) -> None:
+        self.paper_actions.remove_paper(paper_id, confirm)
+
+    def paper_closed(self, paper_id: str) -> None:
+        """``paper_id`` left the library: close it when it is the one shown."""
+        if self.paper is None or self.paper.id != paper_id:
+            return
+        self.paper = None
+        self.pdf_view.close_document()
+        self.pdf_view.path = ""
+        self.outline.clear()
+        self.setWindowTitle("Reader")
+        if self.side_panel is not None:
+            self.side_panel.set_paper(None)
+
+    def paper_info_changed(self, updated) -> None:
+        """A paper's title, authors or year were edited (``updated``: the stored paper)."""
+        if self.paper is not None and self.paper.id == updated.id:
+            self.paper.title, self.paper.authors, self.paper.year = updated.title, updated.authors, updated.year
+            self.setWindowTitle(f"{updated.title} — Reader")
 

@@ -26,10 +26,17 @@ Public API (used by the main window and the side panel wiring):
   ``copy()``; ``selectionChanged(str text, int page)``.
 - ``set_highlights(list[Highlight])`` draws kept highlights; ``highlight_under(pos)``.
 - ``pageChanged(int)``, ``zoomChanged(float)``.
+- Geometry for its helpers and tests: ``page_sizes()``, ``page_rect(page)``,
+  ``visible_pages()``, ``hit(pos)``, ``scale_key()``, ``reveal(page, box)``.
+
+The view is composed of helpers that own their state (and use only the public members
+above): ``renders`` (``render_cache.RenderCache``: page images and render requests),
+``selection`` (``pdf_text.TextSelection``) and ``finder`` (``pdf_text.TextFind``).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 from bisect import bisect_right
 
@@ -39,7 +46,7 @@ from PySide6.QtWidgets import QAbstractScrollArea
 
 from reader_app.ui.highlight_paint import paint_highlights, highlight_at
 from reader_app.ui.ops import run_op
-from reader_app.ui.pdf_text import TextInteraction
+from reader_app.ui.pdf_text import TextFind, TextSelection
 from reader_app.ui.render_cache import RenderCache
 
 GAP = 10  # logical pixels between pages and around them
@@ -53,7 +60,7 @@ def _render_pool() -> QThreadPool:
     return pool
 
 
-class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
+class PdfView(QAbstractScrollArea):
     documentLoaded = Signal(int)
     loadFailed = Signal(object)
     firstPageShown = Signal()
@@ -74,19 +81,17 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
         self._tops: list[float] = []
         self._zoom = 1.0
         self._fit: str | None = "width"
-        self._init_cache()
+        self.renders = RenderCache(self, self._pool)  # page images
+        self.selection = TextSelection(self)  # the selected words
+        self.selection.changed.connect(self.selectionChanged)
+        self.finder = TextFind(self, self._pool)  # find in the document
+        self.finder.results.connect(self.findResults)
         self._generation = 0
         self._first_shown = False
         self._page = 0
         self._pending_target: tuple | None = None
         self.highlight: tuple[int, tuple] | None = None  # (page, bbox) of show_paragraph
         self.saved_highlights: list = []  # the paper's kept highlights (core.model.Highlight)
-        self._selection: tuple[int, int, int, int] | None = None  # page, word .. page, word
-        self._drag_anchor: tuple[int, int] | None = None
-        self.find_hits: list[tuple[int, tuple]] = []
-        self.find_index = -1
-        self._find_op = None
-        self._pending_find: str | None = None
         self._resize_timer = QTimer(self, singleShot=True, interval=60, timeout=self._refit)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.horizontalScrollBar().valueChanged.connect(lambda _v: self.viewport().update())
@@ -109,7 +114,7 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
                 self.loadFailed.emit(exc)
 
         def work():
-            from reader_app.pdf import render  # imports pymupdf: keep off the GUI thread
+            from reader_app.pdf import render  # deferred: imports pymupdf, kept off the GUI thread
 
             if os.environ.get("READER_APP_RENDER_INPROCESS"):
                 return render.open_document(path, password)
@@ -121,14 +126,12 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
         """Start the render helper process (it imports PyMuPDF, ~2 s) before it is needed."""
 
         def work():
-            from reader_app.pdf import render
+            from reader_app.pdf import render  # deferred: imports pymupdf, kept off the GUI thread
 
             if not os.environ.get("READER_APP_RENDER_INPROCESS"):
                 render.start_helper()
 
         def done(_result):
-            import gc
-
             gc.freeze()  # the big import is over: keep its objects out of later (GIL-holding) GC passes
 
         run_op(None, work, on_success=done, pool=self._pool)
@@ -151,15 +154,14 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
             self.go_to(page or 1, y)
         self._emit_page()
         self.viewport().update()
-        query, self._pending_find = self._pending_find, None
+        query = self.finder.take_pending()
         if query:
             self.find(query)
 
     def close_document(self) -> None:
         self._generation += 1
-        self._drop_cache()
-        if self._find_op is not None:
-            self._find_op.cancel()
+        self.renders.clear()
+        self.finder.clear()
         doc, self.doc = self.doc, None
         if doc is not None:
             run_op(None, doc.close, pool=self._pool)
@@ -168,15 +170,17 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
         self._first_shown = False
         self._page = 0
         self._pending_target = None
-        self._pending_find = None
         self.highlight = None
-        self._selection = None
+        self.selection.clear(notify=False)
         self.saved_highlights = []
-        self.find_hits, self.find_index = [], -1
         self.viewport().update()
 
     def page_count(self) -> int:
         return len(self._sizes)
+
+    def page_sizes(self) -> list[tuple[float, float]]:
+        """(width, height) in points of each page (of a long document, partly estimated at first)."""
+        return list(self._sizes)
 
     # ---- geometry --------------------------------------------------------------------
     def zoom(self) -> float:
@@ -215,7 +219,7 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
         hs.setPageStep(self.viewport().width())
         hs.setSingleStep(40)
 
-    def _page_rect(self, page: int) -> QRectF:
+    def page_rect(self, page: int) -> QRectF:
         """Rectangle of ``page`` (1-based) in viewport coordinates."""
         w, h = self._sizes[page - 1]
         z = self._zoom
@@ -225,7 +229,7 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
         y = self._tops[page - 1] - self.verticalScrollBar().value()
         return QRectF(x, y, w * z, h * z)
 
-    def _visible_pages(self) -> list[int]:
+    def visible_pages(self) -> list[int]:
         if not self._tops:
             return []
         top = self.verticalScrollBar().value()
@@ -295,8 +299,29 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
         self._emit_page()
         self.viewport().update()
 
+    def reveal(self, page: int, box) -> None:
+        """Scroll so ``box`` (points) on ``page`` is in view, a third down when it was not."""
+        r = self.page_rect(page)
+        top = r.y() + box[1] * self._zoom
+        if top < 0 or top > self.viewport().height() - 40:
+            vs = self.verticalScrollBar()
+            vs.setValue(int(vs.value() + top - self.viewport().height() / 3))
+        self._scroll_x_into_view(page, box)
+
+    def scale_key(self) -> int:
+        """Pixels per point × 1000 (an int, to key the page images)."""
+        return int(round(self._zoom * self.devicePixelRatioF() * 1000))
+
+    def hit(self, pos: QPointF) -> tuple[int, float, float] | None:
+        """(page, x, y) in points under a viewport position, or None."""
+        for page in self.visible_pages():
+            r = self.page_rect(page)
+            if r.contains(pos):
+                return page, (pos.x() - r.x()) / self._zoom, (pos.y() - r.y()) / self._zoom
+        return None
+
     def _scroll_x_into_view(self, page: int, bbox) -> None:
-        r = self._page_rect(page)
+        r = self.page_rect(page)
         x0, x1 = r.x() + bbox[0] * self._zoom, r.x() + bbox[2] * self._zoom
         hs = self.horizontalScrollBar()
         if x0 < 0 or x1 > self.viewport().width():
@@ -375,6 +400,70 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
         else:
             super().keyPressEvent(event)
 
+    # ---- the mouse: selection (TextSelection) ----------------------------------------------
+    def mousePressEvent(self, event):  # noqa: N802
+        self.setFocus()
+        if event.button() == Qt.MouseButton.LeftButton and self.doc is not None:
+            had = not self.selection.is_empty() or self.highlight is not None
+            self.highlight = None
+            self.selection.start_drag(event.position())
+            if had:
+                self.viewport().update()
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event):  # noqa: N802
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self.selection.drag_to(event.position())
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event):  # noqa: N802
+        self.selection.end_drag()
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event):  # noqa: N802
+        self.selection.select_word_at(event.position())
+
+    def select_words(self, page: int, first: int, last: int, last_page: int | None = None) -> None:
+        """Select from word ``first`` of ``page`` to word ``last`` of ``last_page`` (default: same page)."""
+        self.selection.select_words(page, first, last, last_page)
+
+    def selected_lines(self) -> list[tuple[int, str, list[tuple[float, float, float, float]]]]:
+        """The selection per page: (page, its text, one box per line), for highlighting."""
+        return self.selection.lines()
+
+    def selected_text(self) -> str:
+        return self.selection.text()
+
+    def clear_selection(self) -> None:
+        self.selection.clear()
+
+    def copy(self) -> bool:
+        """Put the selected text on the clipboard; False when nothing is selected."""
+        return self.selection.copy()
+
+    # ---- find (TextFind) -------------------------------------------------------------------
+    def find(self, query: str) -> None:
+        self.finder.find(query)
+
+    def find_next(self) -> None:
+        self.finder.next()
+
+    def find_prev(self) -> None:
+        self.finder.prev()
+
+    def clear_find(self) -> None:
+        self.finder.clear()
+
+    @property
+    def find_hits(self) -> list[tuple[int, tuple]]:
+        """The matches of the last find: (page, box in points)."""
+        return self.finder.hits
+
+    @property
+    def find_index(self) -> int:
+        """The current match in ``find_hits`` (-1: none)."""
+        return self.finder.index
+
     # ---- rendering (requests and cache: RenderCache) -------------------------------------
     def paintEvent(self, event):  # noqa: N802
         painter = QPainter(self.viewport())
@@ -388,34 +477,32 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
                              "Loading…" if self.path else "Open a PDF (Ctrl+O) or pick a paper from the library")
             painter.end()
             return
-        key = self._scale_key()
-        visible = self._visible_pages()
+        key = self.scale_key()
+        visible = self.visible_pages()
         wanted = set()
         sharp = False
         for page in visible:
-            rect = self._page_rect(page)
+            rect = self.page_rect(page)
             painter.fillRect(rect.adjusted(1, 2, 2, 3), QColor(0, 0, 0, 60))  # shadow
-            img = self._cache.get((page, key))
+            img = self.renders.image(page, key)
             if img is not None:
-                self._cache.move_to_end((page, key))
                 painter.drawImage(rect, img)
                 sharp = True
             else:
                 painter.fillRect(rect, Qt.GlobalColor.white)
-                stand_in = self._cached_any(page)
+                stand_in = self.renders.any_image(page)
                 if stand_in is not None:
                     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
                     painter.drawImage(rect, stand_in)
-                self._request(page, key)
+                self.renders.request(page, key)
             wanted.add((page, key))
             self._paint_overlays(painter, page, rect)
         if visible:  # one page ahead
             nxt = visible[-1] + 1
             if nxt <= len(self._sizes):
-                self._request(nxt, key)
+                self.renders.request(nxt, key)
                 wanted.add((nxt, key))
-        for k in [k for k in self._pending if k not in wanted]:
-            self._pending.pop(k).cancel()
+        self.renders.cancel_except(wanted)
         painter.end()
         if sharp and not self._first_shown:
             self._first_shown = True
@@ -449,14 +536,15 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
         def box(b) -> QRectF:
             return QRectF(rect.x() + b[0] * z, rect.y() + b[1] * z, (b[2] - b[0]) * z, (b[3] - b[1]) * z)
 
-        for i, (p, b) in enumerate(self.find_hits):
+        for i, (p, b) in enumerate(self.finder.hits):
             if p == page:
-                color = QColor(255, 140, 0, 130) if i == self.find_index else QColor(255, 230, 0, 110)
+                color = QColor(255, 140, 0, 130) if i == self.finder.index else QColor(255, 230, 0, 110)
                 painter.fillRect(box(b), color)
-        if self._selection and self._selection[0] <= page <= self._selection[2] and self.doc is not None:
+        selected = self.selection.words_on(page)
+        if selected:
             color = QColor(self.palette().color(QPalette.ColorRole.Highlight))
             color.setAlpha(90)
-            for w in self._selected_words(page):
+            for w in selected:
                 painter.fillRect(box((w.x0, w.y0, w.x1, w.y1)), color)
         if self.highlight and self.highlight[0] == page:
             r = box(self.highlight[1]).adjusted(-4, -3, 4, 3)
@@ -471,7 +559,7 @@ class PdfView(TextInteraction, RenderCache, QAbstractScrollArea):
 
     def highlight_under(self, pos: QPointF):
         """The kept highlight under a viewport position, or None."""
-        hit = self._hit(pos)
+        hit = self.hit(pos)
         return highlight_at(self.saved_highlights, *hit) if hit else None
 
     def _scrolled(self, _value) -> None:

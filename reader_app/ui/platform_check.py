@@ -13,6 +13,9 @@ import ctypes.util
 import os
 import sys
 
+from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication
+
 # library (as ctypes.util.find_library names it) -> the Debian/Ubuntu package that has it
 XCB_LIBS = {
     "xcb-cursor": "libxcb-cursor0",
@@ -61,9 +64,6 @@ def platform_hint(message: str, env: dict | None = None, missing: list[str] | No
 
 def create_application(argv: list[str]):
     """``QApplication(argv)``; on a fatal platform-plugin error, one line and exit 2."""
-    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
-    from PySide6.QtWidgets import QApplication
-
     held: list[tuple] = []
 
     def handler(mode, context, message):  # pragma: no cover - exercised in a subprocess

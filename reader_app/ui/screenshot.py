@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QObject, QTimer, Signal
 
 SCREENSHOT_TIMEOUT_MS = 300_000  # opening only
@@ -36,14 +38,14 @@ class ScreenshotDriver(QObject):
             self._fail(msg)
 
     def _first_page(self) -> None:
-        panel = getattr(self.win.side_panel, "ask_panel", None)
-        if self.ask and panel is not None:
-            worker = self.win.side_panel.worker
+        side = self.win.side_panel
+        if self.ask and side is not None:
+            worker = side.worker
             worker.requestFinished.connect(self._answered)
             worker.requestFailed.connect(self._answered)
             worker.requestCancelled.connect(self._answered)
-            self.win.side_panel.show_tab("ask")
-            self._rid = panel.ask(self.ask)
+            side.show_tab("ask")
+            self._rid = side.ask_panel.ask(self.ask)
             if self._rid is None:
                 self._later()
         else:
@@ -62,8 +64,6 @@ class ScreenshotDriver(QObject):
         self._done = True
         ok = self.win.grab().save(self.out, "PNG")
         if not ok:
-            import sys
-
             print(f"reader-app: error: cannot write {self.out}", file=sys.stderr)
         self.finished.emit(0 if ok else 2)
 
@@ -71,7 +71,5 @@ class ScreenshotDriver(QObject):
         if self._done:
             return
         self._done = True
-        import sys
-
         print(f"reader-app: error: {msg}", file=sys.stderr)
         self.finished.emit(2)

@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from reader_app import settings as assistant_settings
+from reader_app.llm.model_files import add_model, list_models, model_name
 from reader_app.ui.llm_worker import EngineConfig
+from reader_app.ui.model_catalog import ModelCatalogDialog
 from reader_app.ui.ops import run_op
 
 AUTO_EVIDENCE = -1  # the "Cite from" choice that leaves it to the answer style
@@ -49,18 +51,6 @@ def current_engine_config() -> EngineConfig:
     return EngineConfig(model=v.get("model"), backend=v.get("backend") or "llama",
                         base_url=v.get("base_url"), api_key=v.get("api_key"),
                         n_ctx=v.get("n_ctx_cap"), threads=v.get("threads"))
-
-
-def _list_models():
-    from reader_app.llm.model_files import list_models
-
-    return list_models()
-
-
-def _add_model(path: str):
-    from reader_app.llm.model_files import add_model
-
-    return add_model(path)
 
 
 def _size(n: int) -> str:
@@ -220,7 +210,7 @@ class SettingsDialog(QDialog):
         self.model.clear()
         self.model.addItem("Loading the model list…", None)
         self.model.setEnabled(False)
-        run_op(self, _list_models, on_success=lambda infos: self._fill_models(infos, select),
+        run_op(self, list_models, on_success=lambda infos: self._fill_models(infos, select),
                on_failure=lambda exc: self._fill_models([], select, error=str(exc)))
 
     def _fill_models(self, infos, select: str | None = None, error: str = "") -> None:
@@ -272,21 +262,17 @@ class SettingsDialog(QDialog):
             self.import_button.setEnabled(True)
             self._say(f"Could not import {Path(path).name}: {exc}")
 
-        run_op(self, lambda: _add_model(path), on_success=done, on_failure=failed,
+        run_op(self, lambda: add_model(path), on_success=done, on_failure=failed,
                label="Importing model")
 
     def open_catalog(self, **kwargs):
         """Settings ▸ Get models…; a finished download becomes the selected model."""
-        from reader_app.ui.model_catalog import ModelCatalogDialog
-
         dialog = ModelCatalogDialog(self, **kwargs)
         dialog.modelReady.connect(self._model_downloaded)
         dialog.open()
         return dialog
 
     def _model_downloaded(self, name: str, path: str) -> None:
-        from reader_app.llm.model_files import model_name
-
         self._say(f"Downloaded {name}: selected; OK switches to it.")
         self.refresh_models(select=model_name(Path(path)))
 

@@ -162,7 +162,7 @@ def child(library: str, paper_id: str, runs: int) -> int:
     view = win.pdf_view
     for target in (pages // 2, pages, 1):
         view.go_to(target)
-        wait_until(app, lambda: not view._pending and view._cache, 60)
+        wait_until(app, lambda: not view.renders.busy() and list(view.renders), 60)
     print(json.dumps({"first_ms": firsts, "pages": pages, "gui_peak_mb": vm_hwm_mb(),
                       "gui_before_mb": rss_before, "helper_peak_mb": vm_hwm_mb(helper_pid),
                       "helper_before_mb": helper_before}), flush=True)

@@ -178,7 +178,7 @@ def main() -> int:
     stepper.start()
     wait_until(app, lambda: vs.value() >= vs.maximum(), 300)
     stepper.stop()
-    wait_until(app, lambda: not view._pending, 60)
+    wait_until(app, lambda: not view.renders.busy(), 60)
     results["scroll"] = mon.stop()
     scroll_s = time.perf_counter() - t0
 
