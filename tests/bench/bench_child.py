@@ -7,7 +7,7 @@ embedded model, a ~300-token prompt and 64 generated tokens.  Each round runs OL
 NEW (or NEW then OLD, alternating) in fresh processes; each process warms up once and
 takes the median of ``--reps`` runs.
 
-    python tests/bench/bench_child.py --old /work/main --new . [--rounds 4] [--reps 3] [--threads 1]
+    python tests/bench/bench_child.py --old ../old-checkout --new . [--rounds 4] [--reps 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from pathlib import Path
 
 WORKER = r"""
 import json, statistics, sys, time
-from reader_app.llm.process_engine import ProcessEngine
+try:
+    from reader_app.llm.process_engine import ProcessEngine
+except ImportError:  # a checkout from before the model had its own package (issue N)
+    from reader_app.assistant.engine_process import ProcessEngine
 a = json.loads(sys.argv[1])
 eng = ProcessEngine(model_path=a["model"], n_ctx=2048, threads=a["threads"], disk_cache=False, ram_states=0)
 def run(i):
