@@ -174,11 +174,7 @@ class MainWindow(WindowStateMixin, QMainWindow):
                 self.side_panel.pageRequested.connect(lambda p: self.pdf_view.go_to(p))
             worker = getattr(self.side_panel, "worker", None)
             if worker is not None:
-                worker.modelStateChanged.connect(self.show_model_state)
-                worker.progress.connect(self._llm_progress)
-                worker.requestFinished.connect(lambda rid, _r: self.op_status.clear_external(rid))
-                worker.requestFailed.connect(lambda rid, _m: self.op_status.clear_external(rid))
-                worker.requestCancelled.connect(lambda rid: self.op_status.clear_external(rid))
+                worker.modelStateChanged.connect(self.show_model_state)  # its jobs show through ops.tracker
         highlights.install(self)  # Ctrl+Shift+H, the PDF view's context menu, kept highlights drawn
         self.show_model_state("none", "")
         self.library_pane.refresh()
