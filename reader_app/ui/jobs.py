@@ -103,9 +103,10 @@ class Job(QObject):
     _x_token = Signal(str)
     _x_end = Signal(str, object)
 
-    def __init__(self, label: str = "", *, cancellable: bool = True):
+    def __init__(self, label: str = "", *, kind: str = "", cancellable: bool = True):
         super().__init__()  # no Qt parent: kept alive by the tracker until it ended
         self.label = label
+        self.kind = kind  # what it does (model jobs: "ask", "prepare", ...)
         self.cancellable = cancellable
         self.cancel_event = threading.Event()
         self.done = False

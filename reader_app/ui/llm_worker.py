@@ -76,8 +76,7 @@ class LlmJob(Job):
     cancelled to let another request in (it may resume when the worker is idle)."""
 
     def __init__(self, kind: str, label: str):
-        super().__init__(label, cancellable=True)
-        self.kind = kind
+        super().__init__(label, kind=kind, cancellable=True)
         self.preempted = False
 
 
