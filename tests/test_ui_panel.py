@@ -131,6 +131,24 @@ def test_stop_cancels_the_answer(qtbot, panel_env):
     assert ap.ask_button.isEnabled() and ap.ask_button.isVisible() and not ap.stop_button.isVisible()
 
 
+def test_switching_papers_drops_the_running_answer(qtbot, panel_env):
+    long_answer = "1]\nAnswer: " + " ".join(f"word{i}" for i in range(200))
+    panel = make_panel(qtbot, panel_env.services(respond=long_answer, delay=0.02), panel_env.paper_id)
+    ap = panel.ask_panel
+    ap.question.setPlainText("Tell me everything.")
+    qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+    job = ap.job
+    with qtbot.waitSignal(job.update, timeout=20000):
+        pass
+    panel.set_paper(None)
+    assert ap.job is None and not ap.busy and job.is_cancelled
+    assert wait_job(qtbot, job).outcome == "cancelled"
+    qtbot.wait(100)
+    # nothing of the dropped answer reaches the panel afterwards, not even "Stopped."
+    assert ap.answer_view.toPlainText() == "" and ap.timings_label.text() == ""
+    assert ap.history.count() == 0 and ap.current_answer is None
+
+
 def test_ask_about_selection_quotes_the_selection(qtbot, panel_env):
     engine_calls = []
 

@@ -188,3 +188,32 @@ def test_jobs_show_in_the_status_bar_tracker_until_they_end(qtbot, worker_env):
         gate.set()
     assert job not in tracker.running and job.done
     assert progress and progress[0][2].startswith("Loading")  # the model loaded for this job
+
+
+def test_the_worker_is_built_in_one_place_the_composition_root():
+    import ast
+    from pathlib import Path
+
+    pkg = Path(__file__).resolve().parent.parent / "reader_app"
+    builders = set()
+    for path in pkg.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "LlmWorker":
+                builders.add(path.relative_to(pkg).as_posix())
+    assert builders == {"app.py"}
+
+
+def test_the_side_panel_uses_the_worker_it_is_given(qtbot, panel_env):
+    from reader_app.ui.side_panel import SidePanel
+
+    services = panel_env.services()
+    panel = SidePanel(services)
+    qtbot.addWidget(panel)
+    assert panel.worker is services.llm_worker() is panel.ask_panel.worker is panel.summary_panel.worker
+    other = LlmWorker(None, engine_factory=lambda **kw: FakeEngine("x"))
+    try:
+        given = SidePanel(services, worker=other)
+        qtbot.addWidget(given)
+        assert given.worker is other and given.ask_panel.worker is other and given.summary_panel.worker is other
+    finally:
+        other.shutdown()
