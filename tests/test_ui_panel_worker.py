@@ -217,3 +217,27 @@ def test_the_side_panel_uses_the_worker_it_is_given(qtbot, panel_env):
         assert given.worker is other and given.ask_panel.worker is other and given.summary_panel.worker is other
     finally:
         other.shutdown()
+
+
+def test_the_status_bar_shows_a_model_job_and_its_cancel_stops_it(qtbot, worker_env):
+    from reader_app.ui.status import OpStatus
+
+    w = worker_env(lambda **kw: FakeEngine(" ".join(["tok"] * 1000), delay=0.01))
+    status = OpStatus()
+    qtbot.addWidget(status)
+
+    def streams(ctx):
+        for piece in ctx.engine.stream("p", cancel=ctx.cancel):
+            ctx.on_token(piece)
+            ctx.progress("Writing", 1, 4)
+        ctx.check()
+
+    job = w.call(streams, label="Summarising")
+    with qtbot.waitSignal(job.token, timeout=10000):
+        pass
+    qtbot.waitUntil(lambda: status.label.text() == "Summarising… Writing", timeout=10000)
+    assert not status.isHidden() and status.cancel_button.isVisibleTo(status)
+    assert (status.bar.maximum(), status.bar.value()) == (4, 1)
+    with qtbot.waitSignal(job.cancelled, timeout=10000):
+        status.cancel_button.click()
+    assert status.isHidden()

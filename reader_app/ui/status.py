@@ -1,16 +1,17 @@
 """The status bar's permanent part: running operations with progress and Cancel, the model.
 
-``OpStatus`` listens to ``reader_app.ui.ops.tracker``: every op started with a ``label``
-shows as "label… text" with a progress bar (busy when the total is unknown) and a
-Cancel button when it is cancellable.  The LLM worker's progress can be fed in with
-``show_external(key, label, done, total, cancel=None)`` / ``clear_external(key)``.
+``OpStatus`` listens to ``reader_app.ui.jobs.tracker``: every job started with a ``label``
+(``ui.ops`` operations and the LLM worker's requests alike) shows as "label… text" with a
+progress bar (busy when the total is unknown) and a Cancel button when it is cancellable.
+Progress from elsewhere can be fed in with ``show_external(key, label, done, total,
+cancel=None)`` / ``clear_external(key)``.
 """
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
-from reader_app.ui.ops import tracker
+from reader_app.ui.jobs import tracker
 
 
 class OpStatus(QWidget):
