@@ -241,3 +241,24 @@ def test_the_status_bar_shows_a_model_job_and_its_cancel_stops_it(qtbot, worker_
     with qtbot.waitSignal(job.cancelled, timeout=10000):
         status.cancel_button.click()
     assert status.isHidden()
+
+
+def test_thousands_of_streamed_updates_arrive_in_order(qtbot, worker_env):
+    from reader_app.core.model import AnswerUpdate
+
+    w = worker_env(lambda **kw: FakeEngine("x"))
+    n = 5000
+
+    def streams(ctx):
+        for i in range(n):
+            ctx.on_update(AnswerUpdate(f"answer {i}", (i % 7,), "answer"))
+            ctx.on_token(str(i))
+        return n
+
+    job = w.call(streams)
+    texts, tokens = [], []
+    job.update.connect(lambda text, _evidence, _phase: texts.append(text))
+    job.token.connect(tokens.append)
+    with qtbot.waitSignal(job.finished, timeout=60000):
+        pass
+    assert texts == [f"answer {i}" for i in range(n)] and tokens == [str(i) for i in range(n)]

@@ -96,12 +96,13 @@ class Job(QObject):
     cancelled = Signal()
     ended = Signal()
 
-    # worker side -> GUI side (queued: the job lives on the GUI thread)
+    # worker side -> GUI side (queued: the job lives on the GUI thread).  Plain values only
+    # while it streams: PySide6 6.12 segfaulted under load with a Python object per token
     _x_started = Signal(str)
     _x_progress = Signal(int, int, str)
     _x_update = Signal(str, str, str)
     _x_token = Signal(str)
-    _x_end = Signal(str, object)
+    _x_end = Signal(str, object)  # outcome, then the result (or message) once
 
     def __init__(self, label: str = "", *, kind: str = "", cancellable: bool = True):
         super().__init__()  # no Qt parent: kept alive by the tracker until it ended
