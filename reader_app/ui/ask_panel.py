@@ -37,7 +37,7 @@ from reader_app.ui.ask_flow import LIBRARY, AskFlow, AskRequest
 from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store_mode
 from reader_app.ui.ask_scope import ScopePicker
 from reader_app.ui.eliding_button import ElidingButton
-from reader_app.ui.jobs import Job, Watch
+from reader_app.ui.jobs import Job, LatestJob
 from reader_app.ui.ops import run_op
 from reader_app.ui.prepare_status import PrepareStatus
 from reader_app.ui.quick_answer import quick_answers_on
@@ -72,8 +72,8 @@ class AskPanel(QWidget):
         self.services = services
         self.worker = worker
         self.flow = AskFlow()
-        self.job: Job | None = None  # the running question's job
-        self._watch: Watch | None = None  # the panel's connections to it
+        self._answering = LatestJob()  # the running question's job
+        self._history_load = LatestJob()
         self.current_answer = None
         self._selection = ("", 0)
         self._history: list = []
@@ -201,10 +201,11 @@ class AskPanel(QWidget):
             return
         # an answer across papers stays (running or shown): its chips open the papers it cites
         if not self.flow.set_paper(paper_id, showing_library=is_library(self.current_answer)):
-            self._drop_job()
+            self._answering.drop()
             self._clear_answer()
         self.quick_bar.hide()
         self.prepare_status.stop()
+        self._history_load.drop()
         self.history.clear()
         self._history = []
         self._update_buttons()
@@ -213,10 +214,14 @@ class AskPanel(QWidget):
             self.prepare_status.start(paper_id, self.mode)
         self.scope_picker.refresh_tags()
         if paper_id:
-            pid = paper_id
-            run_op(self, lambda: list(self.services.library().qa_history(pid)),
-                   on_success=lambda items, pid=pid: self._fill_history(pid, items),
-                   on_failure=lambda exc: self._show_notice(f"Could not read the Q&A history: {exc}"))
+            op = run_op(self, lambda: list(self.services.library().qa_history(paper_id)),
+                        on_failure=lambda _exc: None)  # said in the panel: _history_failed
+            self._history_load.start(op, finished=self._fill_history, failed=self._history_failed)
+
+    @property
+    def job(self) -> Job | None:
+        """The running question's job (None when no question runs)."""
+        return self._answering.job
 
     @property
     def paper_id(self) -> str | None:
@@ -287,7 +292,7 @@ class AskPanel(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self.job is not None  # cleared when the job ends
+        return self.job is not None
 
     def _on_prepared(self, paper_id: str, mode: str) -> None:
         self._run(self.flow.prepared(paper_id, mode))
@@ -320,19 +325,13 @@ class AskPanel(QWidget):
         self.prepare_status.pause()  # the question takes over; preparation resumes after it
         if self.notice.property("kind") != "model":
             self.notice.hide()
-        self.job = job
-        self._watch = job.watch(started=lambda _label: self._update_buttons(), progress=self._on_progress,
-                                update=self._on_update, finished=self._on_finished, failed=self._on_failed,
-                                cancelled=self._on_cancelled)
+        self._answering.start(job, started=self._on_started, progress=self._on_progress, update=self._on_update,
+                              finished=self._on_finished, failed=self._on_failed, cancelled=self._on_cancelled)
         self._update_buttons()
         return job
 
-    def _drop_job(self) -> None:
-        """Stop the running question and stop listening to it (another paper is open)."""
-        if self.job is not None:
-            self.job.cancel()
-            self._watch.stop()
-            self.job = self._watch = None
+    def _on_started(self, _label: str) -> None:
+        self._update_buttons()
 
     def _on_progress(self, done: int, total: int, label: str) -> None:
         self.answer_card.show_progress(label, done, total)
@@ -347,7 +346,6 @@ class AskPanel(QWidget):
 
     def _on_finished(self, answer) -> None:
         request = self.flow.running
-        self.job = self._watch = None
         follow = self.flow.finished(answer)
         if request is not None and request.kind == LIBRARY and answer is not None:
             self._scopes = [(answer, self._scope_text)] + self._scopes[:49]  # shown again from the history
@@ -360,7 +358,6 @@ class AskPanel(QWidget):
         self._run(follow)
 
     def _on_failed(self, message: str) -> None:
-        self.job = self._watch = None
         follow = self.flow.failed()
         self.timings_label.setText("")
         self.quick_bar.hide()  # a quick answer that failed: no full answer follows by itself
@@ -374,7 +371,6 @@ class AskPanel(QWidget):
         self._run(follow)
 
     def _on_cancelled(self) -> None:
-        self.job = self._watch = None
         follow = self.flow.cancelled()
         self.timings_label.setText("Stopped.")
         self.quick_bar.hide()
@@ -416,14 +412,15 @@ class AskPanel(QWidget):
         self.current_answer = None
         self.answer_card.clear()
 
+    def _history_failed(self, message: str) -> None:
+        self._show_notice(f"Could not read the Q&A history: {message}")
+
     def _show_notice(self, message: str) -> None:
         self.notice.setProperty("kind", "error")
         self.notice.setText(message)
         self.notice.show()
 
-    def _fill_history(self, pid: str, items) -> None:
-        if pid != self.paper_id:
-            return
+    def _fill_history(self, items) -> None:
         items = sorted(items, key=lambda a: getattr(a, "created", "") or "", reverse=True)
         self._history = items + [a for a in self._history if a not in items]
         self.history.clear()

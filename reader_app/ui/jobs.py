@@ -17,8 +17,9 @@ returns a :class:`Job`; whoever started it connects to that job, and to nothing 
     job.cancel()                       # from the GUI; takes effect between tokens
 
 ``job.watch(finished=..., failed=...)`` connects several slots at once and returns a
-:class:`Watch` whose ``stop()`` disconnects them again: a panel that moves on (another
-paper) stops listening to the job it dropped, instead of checking ids in every slot.
+:class:`Watch` whose ``stop()`` disconnects them again; :class:`LatestJob` keeps the one
+job a widget waits for, so that a panel that moves on (another paper) stops listening to
+the job it dropped, instead of checking ids in every slot.
 
 Thread-safety: the side that does the work calls ``post_*`` from its own thread.  Each goes
 through a private signal into the job's own slot (a queued connection, even from the GUI
@@ -82,6 +83,44 @@ class Watch:
             except (RuntimeError, TypeError):  # the job is gone already
                 pass
         self._connections = []
+
+
+class LatestJob:
+    """The one job a widget waits for (the answer being written, the paper being loaded):
+    starting the next one drops the one before, which is cancelled and no longer heard.
+    This replaces request-id checks in every slot::
+
+        self.load = LatestJob()
+        self.load.start(run_op(self, fn), finished=self._loaded)   # _loaded hears only this op
+        self.load.drop()                                           # another paper: forget it
+    """
+
+    def __init__(self):
+        self._job: Job | None = None
+        self._watch: Watch | None = None
+
+    def start(self, job: Job, **slots: Callable) -> Job:
+        """Drop the job before, then listen to ``job`` (``signal_name=slot`` pairs)."""
+        self.drop()
+        self._job, self._watch = job, job.watch(**slots)
+        return job
+
+    def drop(self) -> None:
+        """Cancel the job (if it still runs) and stop listening to it."""
+        job, watch, self._job, self._watch = self._job, self._watch, None, None
+        if job is not None:
+            job.cancel()
+            watch.stop()
+
+    @property
+    def job(self) -> Job | None:
+        """The job, while it runs (None once it ended or was dropped)."""
+        return self._job if self._job is not None and not self._job.done else None
+
+    @property
+    def last(self) -> Job | None:
+        """The job last started, also once it ended (None once dropped)."""
+        return self._job
 
 
 class Job(QObject):

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from reader_app.ui.citation_chip import chip_label, citation_fields
-from reader_app.ui.jobs import Watch
+from reader_app.ui.jobs import LatestJob
 from reader_app.ui.ops import run_op
 
 
@@ -31,7 +31,7 @@ class PassageList(QWidget):
         self.setObjectName("passages")
         self.passages: list = []
         self.rows: list[QLabel] = []
-        self._lookup: Watch | None = None  # listening to the latest find()
+        self._lookup = LatestJob()  # the latest find()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(3)
@@ -44,25 +44,18 @@ class PassageList(QWidget):
         """Look up and show the question's best paragraphs (BM25 in the library, milliseconds;
         ``services.ranker`` keeps the ranking for the assistant).  A later ``find`` or
         ``set_passages`` replaces this one."""
-        self._forget()
         op = run_op(self, lambda: services.ranker.passages_in_library(services.library(), paper_id, question, selection),
                     on_failure=lambda _exc: None)  # no passages: the answer still comes
-        self._lookup = op.watch(finished=self._found)
+        self._lookup.start(op, finished=self._found)
 
     def _found(self, passages) -> None:
-        self._lookup = None
         self.set_passages(passages)
         self.shown.emit(passages)
-
-    def _forget(self) -> None:
-        if self._lookup is not None:
-            self._lookup.stop()
-            self._lookup = None
 
     def set_passages(self, passages) -> None:
         """Show ``passages`` (Passage objects or their dicts); none hides the list."""
         if not passages:
-            self._forget()
+            self._lookup.drop()
         for row in self.rows:
             row.deleteLater()
         self.rows = []

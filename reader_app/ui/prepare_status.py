@@ -22,7 +22,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-from reader_app.ui.jobs import Job, Watch
+from reader_app.ui.jobs import Job, LatestJob
 
 PREPARING = "Preparing for questions…"
 READY = "Ready"
@@ -35,8 +35,7 @@ class PrepareStatus(QWidget):
         super().__init__(parent)
         self.setObjectName("prepareStatus")
         self.worker = worker
-        self.job: Job | None = None  # the running preparation
-        self._watch: Watch | None = None
+        self._preparing = LatestJob()
         self.paper_id: str | None = None
         self.mode = "doubledipper"
         self.prepared: set[tuple[str, str]] = set()  # (paper, mode) prepared in this session
@@ -82,15 +81,20 @@ class PrepareStatus(QWidget):
         if (paper_id, mode) in self.prepared:
             self._show_ready()
             return None
-        self.job = self.worker.prepare(paper_id, mode=mode)
-        self._watch = self.job.watch(progress=self._on_progress, finished=self._on_finished,
-                                     failed=self._on_failed, cancelled=self._on_cancelled)
+        job = self._preparing.start(self.worker.prepare(paper_id, mode=mode), progress=self._on_progress,
+                                    finished=self._on_finished, failed=self._on_failed,
+                                    cancelled=self._on_cancelled)
         self._show_progress(percent)
-        return self.job
+        return job
+
+    @property
+    def job(self) -> Job | None:
+        """The running preparation's job."""
+        return self._preparing.job
 
     def pause(self) -> None:
         if self.job is not None:
-            self._drop()
+            self._preparing.drop()
             self.state = "paused"
 
     def resume(self) -> None:
@@ -98,34 +102,24 @@ class PrepareStatus(QWidget):
             self.start(self.paper_id, self.mode)
 
     def stop(self) -> None:
-        self._drop()
+        self._preparing.drop()
         self._show_idle()
-
-    def _drop(self) -> None:
-        """Cancel the running preparation and stop listening to it."""
-        if self.job is not None:
-            self.job.cancel()
-            self._watch.stop()
-            self.job = self._watch = None
 
     # ---- the job's signals ----------------------------------------------------------------
     def _on_progress(self, done: int, _total: int, label: str) -> None:
         self._show_progress(done, label)
 
     def _on_finished(self, result) -> None:
-        self.job = self._watch = None
         self.result = result
         self.prepared.add((self.paper_id, self.mode))
         self._show_ready()
         self.ready.emit(self.paper_id or "", self.mode)
 
     def _on_failed(self, _message: str) -> None:  # no model, no text, ...: the Ask panel says so when asked
-        self.job = self._watch = None
         self._show_idle()
 
     def _on_cancelled(self) -> None:
-        job, self.job, self._watch = self.job, None, None
-        if job is not None and job.preempted:  # gave way to another request: resume when idle
+        if self._preparing.last.preempted:  # gave way to another request: resume when idle
             self.state = "paused"
         else:  # the status bar's Cancel
             self._show_idle()

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from reader_app.ui.citation_chip import ChipRow
-from reader_app.ui.jobs import Job, Watch
+from reader_app.ui.jobs import Job, LatestJob
 from reader_app.ui.ops import run_op
 
 TLDR = "tldr"
@@ -110,22 +110,22 @@ class SectionCard(QFrame):
         self.chips.hide()
         lay.addWidget(self.chips)
         self.state = "empty"  # empty, queued, streaming, done, failed
-        self.job: Job | None = None  # the summary being written
-        self._watch: Watch | None = None
+        self._writing = LatestJob()
+
+    @property
+    def job(self) -> Job | None:
+        """The job writing this card's summary, while it runs."""
+        return self._writing.job
 
     def follow(self, job: Job) -> None:
         """Show the summary ``job`` writes: queued, its streamed pieces, then the result."""
         self.set_queued()
-        self.job = job
-        self._watch = job.watch(token=self.append, finished=self._finished, failed=self.set_failed,
-                                cancelled=self.reset_idle, ended=self._ended)
+        self._writing.start(job, token=self.append, finished=self._finished, failed=self.set_failed,
+                            cancelled=self.reset_idle, ended=self._ended)
 
     def drop(self) -> None:
         """Cancel the running summary and stop listening to it."""
-        if self.job is not None:
-            self.job.cancel()
-            self._watch.stop()
-            self.job = self._watch = None
+        self._writing.drop()
 
     def _finished(self, result) -> None:
         rows = result if isinstance(result, list) else [result]
@@ -133,7 +133,6 @@ class SectionCard(QFrame):
         self.set_summary(_get(row, "summary", ""), _get(row, "citations", []))
 
     def _ended(self) -> None:
-        self.job = self._watch = None
         self.jobEnded.emit(self.key)
 
     def set_queued(self) -> None:
@@ -190,6 +189,7 @@ class SummaryPanel(QWidget):
         self.paper_id: str | None = None
         self.cards: dict[object, SectionCard] = {}
         self._total = 0
+        self._loading = LatestJob()  # reading the paper's sections and cached summaries
         self._build()
 
     def _build(self) -> None:
@@ -226,22 +226,27 @@ class SummaryPanel(QWidget):
         if paper_id == self.paper_id:
             return
         self.paper_id = paper_id
+        self._loading.drop()
         self._clear_cards()
         self.status.setText("")
         if paper_id:
-            pid = paper_id
-
-            given = paper if paper is not None and getattr(paper, "id", None) == pid else None
+            given = paper if paper is not None and getattr(paper, "id", None) == paper_id else None
 
             def load():
                 lib = self.services.library()
-                loaded = given if given is not None else lib.get_paper(pid)
-                return loaded, list(lib.summaries(pid))
+                loaded = given if given is not None else lib.get_paper(paper_id)
+                return loaded, list(lib.summaries(paper_id))
 
             self.status.setText("Loading…")
-            run_op(self, load, on_success=lambda res, pid=pid: self._fill(pid, *res),
-                   on_failure=lambda exc: self.status.setText(f"Could not load the sections: {exc}"))
+            op = run_op(self, load, on_failure=lambda _exc: None)  # said in the panel: _load_failed
+            self._loading.start(op, finished=self._loaded, failed=self._load_failed)
         self._update_buttons()
+
+    def _loaded(self, result) -> None:
+        self._fill(*result)
+
+    def _load_failed(self, message: str) -> None:
+        self.status.setText(f"Could not load the sections: {message}")
 
     @property
     def jobs(self) -> dict[object, Job]:
@@ -255,9 +260,7 @@ class SummaryPanel(QWidget):
             card.deleteLater()
         self.cards = {}
 
-    def _fill(self, pid: str, paper, cached) -> None:
-        if pid != self.paper_id:
-            return
+    def _fill(self, paper, cached) -> None:
         self._clear_cards()
         self.status.setText("")
         self._add_card(TLDR, "TL;DR", 1, 0)
