@@ -11,7 +11,8 @@
 - ``services.engine_factory`` - ``None`` (the real ``reader_app.assistant.open_engine``)
   or a callable ``(**EngineConfig.kwargs()) -> Engine`` (tests pass a FakeEngine);
 - ``services.llm_worker()`` - the one ``LlmWorker`` (one model on one thread), created
-  lazily with the engine factory and a per-thread library opener;
+  lazily with the engine factory and a per-thread library opener.  This is the only place
+  it is built: the side panel and the settings get it from here;
 - ``services.import_pdf(path, password=None) -> (paper_id, duplicate)`` - extraction in a
   subprocess plus the library insert; call it on a worker thread.
 

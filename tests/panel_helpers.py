@@ -56,12 +56,22 @@ def make_panel(qtbot, services, paper_id):
     return panel
 
 
-def ask(qtbot, panel, question: str, timeout: int = 20000):
+def ask(qtbot, panel, question: str, timeout: int = 20000, on_job=None):
+    """Ask ``question`` with the Ask button and wait for the answer; ``on_job(job)`` is
+    called with the question's job as soon as it is asked (before it delivers anything)."""
     ap = panel.ask_panel
     ap.question.setPlainText(question)
     with qtbot.waitSignal(ap.answered, timeout=timeout) as blocker:
         qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+        if on_job is not None:
+            on_job(ap.job)
     return blocker.args[0]
+
+
+def wait_job(qtbot, job, timeout: int = 20000):
+    """Wait until ``job`` (a ``ui.jobs.Job``) ended; returns it."""
+    qtbot.waitUntil(lambda: job.done, timeout=timeout)
+    return job
 
 
 def db_notes(env):

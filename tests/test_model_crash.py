@@ -54,18 +54,18 @@ def test_window_survives_a_killed_model_and_the_next_question_works(qtbot, tmp_p
         ap = win.side_panel.ask_panel
         ap.set_mode("zero-shot")  # no demonstrations: the answer starts soon
         ap.question.setPlainText("Draft text that must survive the crash")
-        worker = ap.worker
         killed = []
 
-        def kill_on_first_token(rid, _text):
+        def kill_on_first_token(*_fields):
             if not killed and engines and engines[-1].pid:
                 killed.append(engines[-1].pid)
                 os.kill(engines[-1].pid, signal.SIGKILL)
 
-        worker.tokenReceived.connect(kill_on_first_token)
-        with qtbot.waitSignal(worker.requestFailed, timeout=120000) as failed:
-            ap.ask("What is this paper about?")
-        message = failed.args[1]
+        job = ap.ask("What is this paper about?")
+        job.update.connect(kill_on_first_token)
+        with qtbot.waitSignal(job.failed, timeout=120000) as failed:
+            pass
+        message = failed.args[0]
         assert message.startswith(KILLED) and "\n" not in message
         assert killed and engines[-1].pid is None
         # the window, the typing and the paper are all still there; the line is shown
@@ -74,7 +74,6 @@ def test_window_survives_a_killed_model_and_the_next_question_works(qtbot, tmp_p
         assert win.paper is not None and win.paper.id == paper_id
         assert not ap.busy and ap.ask_button.isEnabled()
 
-        worker.tokenReceived.disconnect(kill_on_first_token)
         with qtbot.waitSignal(ap.answered, timeout=180000) as done:
             ap.ask("What is this paper about?")
         answer = done.args[0]

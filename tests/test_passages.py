@@ -83,10 +83,11 @@ def test_panel_lists_passages_before_the_answer_and_they_jump(qtbot, panel_env):
     panel = make_panel(qtbot, services, panel_env.paper_id)
     ap = panel.ask_panel
     tokens = []
-    panel.worker.tokenReceived.connect(lambda _rid, t: tokens.append(t))
     ap.question.setPlainText("Which corpus is the model trained on?")
     with qtbot.waitSignal(ap.passagesShown, timeout=5000) as shown:
-        ap.ask()
+        job = ap.ask()
+        job.token.connect(tokens.append)
+        job.update.connect(lambda *fields: tokens.append(fields))
     assert not tokens, "the model answered before the passages were shown"
     passages = shown.args[0]
     para = panel_env.paper.paragraphs[2]  # the PubMed paragraph

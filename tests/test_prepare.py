@@ -172,14 +172,10 @@ def test_panel_prepares_on_open_a_question_takes_over_and_it_resumes(qtbot, pane
     ap = panel.ask_panel
     status = ap.prepare_status
     seen = []
-
-    def note(_rid, *_args):
-        seen.append(status.label.text())
-
-    panel.worker.progress.connect(note)  # disconnected below: the worker outlives the panel
+    qtbot.waitUntil(lambda: status.job is not None, timeout=10000)
+    status.job.progress.connect(lambda *_args: seen.append(status.label.text()))  # after the status's own slot
     qtbot.waitUntil(lambda: any(t.startswith("Preparing for questions…") and t.endswith("%") for t in seen),
                     timeout=10000)
-    panel.worker.progress.disconnect(note)
     assert status.state == "preparing" and status.bar.isVisibleTo(ap)
 
     # a question takes over: preparation pauses, the answer comes, preparation resumes
@@ -211,19 +207,21 @@ def test_any_request_preempts_preparation_which_resumes_when_idle_but_cancel_sto
     services = panel_env.services(engine_factory=lambda **_kw: FakeEngine(responder(), delay=0.02))
     panel = make_panel(qtbot, services, panel_env.paper_id)
     status, worker = panel.ask_panel.prepare_status, panel.worker
-    qtbot.waitUntil(lambda: status.state == "preparing" and status.rid is not None, timeout=10000)
-    first = status.rid
+    qtbot.waitUntil(lambda: status.state == "preparing" and status.job is not None, timeout=10000)
+    first = status.job
     ran = []
-    with qtbot.waitSignal(worker.requestCancelled, check_params_cb=lambda rid: rid == first, timeout=10000):
+    with qtbot.waitSignal(first.cancelled, timeout=10000):
         worker.call(lambda ctx: ran.append(1), label="Summarising")
-    qtbot.waitUntil(lambda: status.rid not in (None, first), timeout=10000)  # resumed after the request
+    assert first.preempted
+    qtbot.waitUntil(lambda: status.job not in (None, first), timeout=10000)  # resumed after the request
     assert ran == [1]
     # Cancel from the status bar (nothing else waiting): stopped, not resumed
-    rid = status.rid
-    with qtbot.waitSignal(worker.requestCancelled, check_params_cb=lambda r: r == rid, timeout=10000):
-        worker.cancel(rid)
+    job = status.job
+    with qtbot.waitSignal(job.cancelled, timeout=10000):
+        job.cancel()
+    assert not job.preempted
     qtbot.wait(200)
-    assert status.state == "idle" and status.rid is None
+    assert status.state == "idle" and status.job is None
 
 
 @pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
@@ -234,11 +232,20 @@ def test_prepare_after_import_setting(qtbot, ui_env, papers_dir, monkeypatch, tm
     monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path / "config"))
     settings.set_value("prepare_after_import", True)
     win = ui_env.window(respond="3]\nAnswer: yes")
-    worker = win.side_panel.worker
+    from reader_app.ui.ops import tracker
+
     results = []
-    worker.requestFinished.connect(lambda _rid, r: results.append(r) if isinstance(r, dict) else None)
+
+    def prepared(job):
+        if getattr(job, "kind", "") == "prepare":
+            job.finished.connect(results.append)
+
+    tracker.started.connect(prepared)  # the jobs the window starts show there (the status bar)
     win.import_files([str(papers_dir / "2302.07302v1.pdf")])
-    qtbot.waitUntil(lambda: bool(results), timeout=120000)
+    try:
+        qtbot.waitUntil(lambda: bool(results), timeout=120000)
+    finally:
+        tracker.started.disconnect(prepared)
     assert set(results[0]) == KEYS and results[0]["windows"] >= 1
 
 

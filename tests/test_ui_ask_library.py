@@ -20,7 +20,7 @@ from reader_app.core.model import Scope  # noqa: E402
 from reader_app.library import Library  # noqa: E402
 from reader_app.ui.ask_scope import NO_SELECTION  # noqa: E402
 from reader_app.ui.ops import wait_for_ops  # noqa: E402
-from tests.panel_helpers import make_panel, responder  # noqa: E402
+from tests.panel_helpers import make_panel, responder, wait_job  # noqa: E402
 from tests.scripted_answers import cite_needles  # noqa: E402
 from tests.test_library_qa import topic_paper  # noqa: E402
 
@@ -51,9 +51,9 @@ def _spy_library_requests(worker):
     return calls
 
 
-def _ask_and_wait(qtbot, ap, question, signal=None, timeout=20000):
+def _ask_and_wait(qtbot, ap, question, timeout=20000):
     ap.question.setPlainText(question)
-    with qtbot.waitSignal(signal or ap.answered, timeout=timeout) as blocker:
+    with qtbot.waitSignal(ap.answered, timeout=timeout) as blocker:
         qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
     return blocker.args
 
@@ -146,7 +146,11 @@ def test_bad_input_gets_one_line_and_the_panel_keeps_working(qtbot, panel_env):
     ap = panel.ask_panel
 
     def fails(question):
-        (_rid, message) = _ask_and_wait(qtbot, ap, question, signal=panel.worker.requestFailed)
+        ap.question.setPlainText(question)
+        qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+        job = wait_job(qtbot, ap.job)
+        assert job.outcome == "failed"
+        message = job.message
         assert ap.notice.isVisibleTo(ap) and ap.notice.text() == message
         assert "\n" not in message and "Traceback" not in message and "Internal error" not in message
         assert ap.question.toPlainText() == question  # nothing lost: ask it again after a fix
@@ -184,13 +188,14 @@ def test_a_paper_removed_while_its_question_waits_is_one_line(qtbot, panel_env):
     gate = threading.Event()
     worker.call(lambda ctx: gate.wait(10), label="Busy")  # the question waits behind this
     ap.question.setPlainText("What corpus is the model trained on?")
-    assert ap.ask() is not None
+    job = ap.ask()
+    assert job is not None and job is ap.job
     lib = Library.open(panel_env.library_path)
     lib.remove_paper(panel_env.paper_id)
     lib.close()
-    with qtbot.waitSignal(worker.requestFailed, timeout=20000) as blocker:
+    with qtbot.waitSignal(job.failed, timeout=20000) as blocker:
         gate.set()
-    message = blocker.args[1]
+    message = blocker.args[0]
     assert ap.notice.text() == message == "this paper is no longer in the library"
     assert not ap.busy
 

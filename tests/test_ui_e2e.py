@@ -106,14 +106,14 @@ def test_real_model_answers_through_the_worker_thread(qtbot, tmp_path, monkeypat
         worker = panel.worker
         assert worker.model_state == "none"  # opening a paper does not load the model (preparation off)
         tokens, states = [], []
-        worker.tokenReceived.connect(lambda _rid, t: tokens.append(t))
         worker.modelStateChanged.connect(lambda s, _d: states.append(s))
         ap = panel.ask_panel
         ap.question.setPlainText("What corpus is SciBERT trained on?")
         ended = []
         ap.answered.connect(lambda a: ended.append(a))
-        worker.requestFailed.connect(lambda _rid, msg: ended.append(msg))
         qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+        ap.job.token.connect(tokens.append)
+        ap.job.failed.connect(ended.append)
         # 1 CPU-minute on a quiet laptop; far longer on a loaded 2-core CI box
         qtbot.waitUntil(lambda: bool(ended), timeout=900000)
         answer = ended[0]

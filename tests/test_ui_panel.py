@@ -19,7 +19,7 @@ from reader_app.core.errors import ModelError  # noqa: E402
 from reader_app.core.model import Answer, Citation, Timings  # noqa: E402
 from reader_app.library import Library  # noqa: E402
 from reader_app.ui.ops import wait_for_ops  # noqa: E402
-from tests.panel_helpers import ask, load_paper, make_panel, responder  # noqa: E402
+from tests.panel_helpers import ask, load_paper, make_panel, responder, wait_job  # noqa: E402
 from tests.panel_helpers import db_notes as _db_notes  # noqa: E402
 
 
@@ -28,9 +28,11 @@ def test_ask_streams_and_citation_chip_jumps(qtbot, panel_env):
     panel = make_panel(qtbot, services, panel_env.paper_id)
     ap = panel.ask_panel
     snapshots = []
-    # connected after the panel's own slot, so each snapshot shows the view after a token
-    panel.worker.tokenReceived.connect(lambda _rid, _t: snapshots.append(ap.answer_view.toPlainText()))
-    answer = ask(qtbot, panel, "What corpus is the model trained on?")
+
+    def follow(job):  # connected after the panel's own slot: each snapshot shows the view after an update
+        job.update.connect(lambda *_fields: snapshots.append(ap.answer_view.toPlainText()))
+
+    answer = ask(qtbot, panel, "What corpus is the model trained on?", on_job=follow)
 
     assert answer.answerable and "PubMed" in answer.answer
     assert len(snapshots) >= 5  # streamed piece by piece ...
@@ -113,18 +115,38 @@ def test_stop_cancels_the_answer(qtbot, panel_env):
     panel = make_panel(qtbot, services, panel_env.paper_id)
     ap = panel.ask_panel
     ap.question.setPlainText("Tell me everything.")
-    with qtbot.waitSignal(panel.worker.tokenReceived, timeout=20000):
-        qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+    qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+    job = ap.job
+    with qtbot.waitSignal(job.update, timeout=20000):
+        pass
     assert ap.stop_button.isEnabled() and not ap.ask_button.isEnabled()
     assert ap.stop_button.isVisible() and not ap.ask_button.isVisible(), "Stop takes Ask's place"
-    rid = ap.request_id  # (a preparation the question preempted is cancelled too: not that one)
-    with qtbot.waitSignal(panel.worker.requestCancelled, timeout=10000, check_params_cb=lambda r: r == rid):
+    with qtbot.waitSignal(job.cancelled, timeout=10000):
         qtbot.mouseClick(ap.stop_button, Qt.LeftButton)
+    assert ap.job is None and job.outcome == "cancelled"
     assert ap.timings_label.text() == "Stopped."
     assert "word199" not in ap.answer_view.toPlainText()
     assert not ap.stop_button.isEnabled()
     ap.question.setPlainText("again")
     assert ap.ask_button.isEnabled() and ap.ask_button.isVisible() and not ap.stop_button.isVisible()
+
+
+def test_switching_papers_drops_the_running_answer(qtbot, panel_env):
+    long_answer = "1]\nAnswer: " + " ".join(f"word{i}" for i in range(200))
+    panel = make_panel(qtbot, panel_env.services(respond=long_answer, delay=0.02), panel_env.paper_id)
+    ap = panel.ask_panel
+    ap.question.setPlainText("Tell me everything.")
+    qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+    job = ap.job
+    with qtbot.waitSignal(job.update, timeout=20000):
+        pass
+    panel.set_paper(None)
+    assert ap.job is None and not ap.busy and job.is_cancelled
+    assert wait_job(qtbot, job).outcome == "cancelled"
+    qtbot.wait(100)
+    # nothing of the dropped answer reaches the panel afterwards, not even "Stopped."
+    assert ap.answer_view.toPlainText() == "" and ap.timings_label.text() == ""
+    assert ap.history.count() == 0 and ap.current_answer is None
 
 
 def test_ask_about_selection_quotes_the_selection(qtbot, panel_env):
@@ -163,8 +185,8 @@ def test_no_model_says_how_to_fix_and_notes_still_work(qtbot, panel_env):
     panel = make_panel(qtbot, services, panel_env.paper_id)
     ap = panel.ask_panel
     ap.question.setPlainText("Anything?")
-    with qtbot.waitSignal(panel.worker.requestFailed, timeout=10000):
-        qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+    qtbot.mouseClick(ap.ask_button, Qt.LeftButton)
+    assert wait_job(qtbot, ap.job, 10000).outcome == "failed"
     assert ap.notice.isVisibleTo(ap)
     text = ap.notice.text()
     assert text.startswith("No model") and "Settings" in text and "reader-app models add" in text
@@ -194,9 +216,11 @@ def test_summaries_stream_cache_and_cite(qtbot, panel_env):
     assert [sp.cards[k].title.text() for k in keys] == ["TL;DR", "1 Introduction", "2 Data", "3 Results"]
     card = sp.cards[1]
     seen = []
-    panel.worker.tokenReceived.connect(lambda _r, _t: seen.append(card.text.text()))
-    with qtbot.waitSignal(panel.worker.requestFinished, timeout=20000):
-        qtbot.mouseClick(card.button, Qt.LeftButton)
+    qtbot.mouseClick(card.button, Qt.LeftButton)
+    job = card.job
+    assert sp.jobs == {1: job}
+    job.token.connect(lambda _t: seen.append(card.text.text()))  # after the card's own slot
+    assert wait_job(qtbot, job).outcome == "finished" and card.job is None and not sp.jobs
     assert len(seen) > 3 and not any(s.startswith("## ") for s in seen)
     assert "PubMed" in card.text.text() and card.button.text() == "Regenerate"
     assert card.chips.chips and card.chips.chips[0].text().startswith("p. ")
@@ -234,13 +258,13 @@ def test_summarise_all_and_stop(qtbot, panel_env):
     services = panel_env.services(respond=responder(), delay=0.01)
     panel = make_panel(qtbot, services, panel_env.paper_id)
     sp = panel.summary_panel
-    rids = sp.generate_all()
-    assert len(rids) == 4 and sp.stop_button.isEnabled()
+    jobs = sp.generate_all()
+    assert len(jobs) == 4 and sp.stop_button.isEnabled() and set(sp.jobs.values()) == set(jobs)
     assert sp.status.text().startswith("Summarising")
-    with qtbot.waitSignal(panel.worker.requestFinished, timeout=20000):
-        pass
+    qtbot.waitUntil(lambda: any(j.outcome == "finished" for j in jobs), timeout=20000)
     sp.stop()
-    qtbot.waitUntil(lambda: not sp._requests, timeout=10000)
+    qtbot.waitUntil(lambda: not sp.jobs, timeout=10000)
+    assert all(j.done for j in jobs)
     done = [k for k, c in sp.cards.items() if c.state == "done"]
     assert 1 <= len(done) < 4
     assert all(c.state in ("done", "empty") for c in sp.cards.values())
@@ -258,11 +282,11 @@ def test_regenerate_asks_the_model_again(qtbot, panel_env):
 
     panel = make_panel(qtbot, panel_env.services(respond=respond), panel_env.paper_id)
     card = panel.summary_panel.cards["tldr"]
-    with qtbot.waitSignal(panel.worker.requestFinished, timeout=20000):
-        qtbot.mouseClick(card.button, Qt.LeftButton)
+    qtbot.mouseClick(card.button, Qt.LeftButton)
+    wait_job(qtbot, card.job)
     assert card.text.text().startswith("First version") and card.button.text() == "Regenerate"
-    with qtbot.waitSignal(panel.worker.requestFinished, timeout=20000):
-        qtbot.mouseClick(card.button, Qt.LeftButton)
+    qtbot.mouseClick(card.button, Qt.LeftButton)
+    wait_job(qtbot, card.job)
     assert card.text.text().startswith("Second version")
     lib = Library.open(panel_env.library_path)
     try:
@@ -286,13 +310,16 @@ def test_no_paper_disables_the_panel(qtbot, panel_env):
 def test_progress_names_model_load_examples_and_answer(qtbot, panel_env):
     panel = make_panel(qtbot, panel_env.services(respond=responder()), panel_env.paper_id)
     labels = []
-    panel.worker.progress.connect(lambda _rid, label, _d, _t: labels.append(label))
-    ask(qtbot, panel, "What corpus is the model trained on?")
+
+    def follow(job):
+        job.progress.connect(lambda _d, _t, label: labels.append(label))
+
+    ask(qtbot, panel, "What corpus is the model trained on?", on_job=follow)
     assert labels[0].startswith("Loading")
     assert any(lb.startswith("Writing example question 1") for lb in labels)
     assert labels[-1] == "Answering"
     labels.clear()
-    ask(qtbot, panel, "What accuracy does the model reach?")  # examples are cached now
+    ask(qtbot, panel, "What accuracy does the model reach?", on_job=follow)  # examples are cached now
     assert not any(lb.startswith("Writing example") for lb in labels) and labels[-1] == "Answering"
 
 

@@ -99,3 +99,49 @@ def test_dead_parent_gets_no_callback(qtbot):
     gate.set()
     assert wait_for_ops()
     assert called == []
+
+
+def test_latest_job_hears_only_the_job_started_last(qtbot):
+    from reader_app.ui.jobs import LatestJob
+
+    w = _Win()
+    qtbot.addWidget(w)
+    gates = [threading.Event(), threading.Event()]
+    heard = []
+    latest = LatestJob()
+    first = latest.start(run_op(w, lambda: gates[0].wait(5) and "first"), finished=heard.append)
+    assert latest.job is first
+    second = latest.start(run_op(w, lambda: gates[1].wait(5) and "second"), finished=heard.append)
+    assert first.is_cancelled and not second.is_cancelled and latest.job is second
+    gates[0].set()
+    qtbot.waitUntil(lambda: first.done, timeout=5000)
+    assert heard == [] and first.result == "first"  # it ended, unheard
+    gates[1].set()
+    qtbot.waitUntil(lambda: second.done, timeout=5000)
+    assert heard == ["second"] and latest.job is None and latest.last is second
+    latest.drop()
+    assert latest.last is None
+    assert wait_for_ops()
+
+
+def test_an_op_is_a_job_with_the_same_signals_as_model_jobs(qtbot):
+    w = _Win()
+    qtbot.addWidget(w)
+
+    def missing():
+        raise NotFound("no such paper")
+
+    def stopped():
+        raise Cancelled("cancelled")
+
+    outcomes = []
+    for fn in (lambda: 7, missing, stopped):
+        op = run_op(w, fn, on_failure=lambda _exc: None)
+        op.finished.connect(lambda r: outcomes.append(("finished", r)))
+        op.failed.connect(lambda m: outcomes.append(("failed", m)))
+        op.cancelled.connect(lambda: outcomes.append(("cancelled",)))
+        op.ended.connect(lambda: outcomes.append(("ended",)))
+        qtbot.waitUntil(lambda op=op: op.done, timeout=5000)
+    assert outcomes == [("finished", 7), ("ended",), ("failed", "no such paper"), ("ended",),
+                        ("cancelled",), ("ended",)]
+    assert w.errors == []  # on_failure took them

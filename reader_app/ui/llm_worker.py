@@ -4,16 +4,18 @@
 the ``Assistant``.  The GUI never calls either directly: it queues a request and reacts
 to signals, which Qt delivers on the GUI thread (queued connections).
 
-Requests run one after another, in the order they were queued.  Each gets an integer id
-so that a panel can ignore signals about requests it did not make::
+Requests run one after another, in the order they were queued.  Each returns its own
+:class:`LlmJob` (a ``ui.jobs.Job``, as ``ui.ops.run_op`` returns for other work); the
+caller connects to the job it started and to nothing else::
 
-    rid = worker.ask(paper_id, "What dataset?")          # -> int; selection=Selection(text, page)
-    worker.answerUpdated.connect(lambda rid, text, evidence, phase: ...)  # AnswerUpdate.to_fields()
-    worker.tokenReceived.connect(lambda rid, text: ...)  # raw streamed pieces (summaries too)
-    worker.requestFinished.connect(lambda rid, result: ...)  # Answer / list[dict]
-    worker.requestFailed.connect(lambda rid, message: ...)   # one line, never a traceback
-    worker.requestCancelled.connect(lambda rid: ...)
-    worker.cancel(rid)                                     # Stop button
+    job = worker.ask(paper_id, "What dataset?")   # selection=Selection(text, page)
+    job.update.connect(lambda text, evidence, phase: ...)  # AnswerUpdate.to_fields()
+    job.token.connect(lambda text: ...)           # raw streamed pieces (summaries)
+    job.progress.connect(lambda done, total, label: ...)
+    job.finished.connect(lambda result: ...)      # Answer / list[dict] / ...
+    job.failed.connect(lambda message: ...)       # one line, never a traceback
+    job.cancelled.connect(lambda: ...)
+    job.cancel()                                  # Stop button
 
 The model is loaded lazily on the worker thread, by the first request that needs it, and
 again after ``configure()`` changed the settings.  ``modelStateChanged(state, detail)``
@@ -27,7 +29,6 @@ connections are per thread); ``library_opener`` is a callable returning one.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import queue
 import threading
@@ -38,6 +39,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from reader_app.core.errors import Cancelled, ModelCrashed, ModelError, NotFound, ReaderError
+from reader_app.ui.jobs import Job
 
 log = logging.getLogger("reader_app.ui")
 _still_running: list = []  # workers that outlived shutdown(); never garbage-collected
@@ -68,13 +70,28 @@ class EngineConfig:
                     n_ctx=self.n_ctx or None, threads=self.threads or None)
 
 
+class LlmJob(Job):
+    """A request to the model: its ``kind`` (``"ask"``, ``"ask_library"``, ``"prepare"``,
+    ``"summarize"``, ``"load"``, ``"call"``); ``preempted`` is set when a preparation was
+    cancelled to let another request in (it may resume when the worker is idle)."""
+
+    def __init__(self, kind: str, label: str):
+        super().__init__(label, kind=kind, cancellable=True)
+        self.preempted = False
+
+
 @dataclass
 class LlmRequest:
-    id: int
-    kind: str  # "ask", "ask_library", "prepare", "summarize", "load", "call"
-    label: str
+    job: LlmJob
     params: dict = field(default_factory=dict)
-    cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def kind(self) -> str:
+        return self.job.kind
+
+    @property
+    def cancel(self) -> threading.Event:
+        return self.job.cancel_event
 
 
 class JobContext:
@@ -83,15 +100,16 @@ class JobContext:
     def __init__(self, worker: LlmWorker, request: LlmRequest):
         self._worker = worker
         self.request = request
+        self.job = request.job
         self.cancel = request.cancel
 
     @property
     def engine(self):
-        return self._worker.ensure_engine(self.request)
+        return self._worker.ensure_engine(self.job)
 
     @property
     def assistant(self):
-        return self._worker.ensure_assistant(self.request)
+        return self._worker.ensure_assistant(self.job)
 
     @property
     def library(self):
@@ -99,14 +117,14 @@ class JobContext:
 
     def on_token(self, text: str) -> None:
         if not self.cancel.is_set():
-            self._worker.tokenReceived.emit(self.request.id, text)
+            self.job.post_token(text)
 
     def on_update(self, update) -> None:
         if not self.cancel.is_set():
-            self._worker.answerUpdated.emit(self.request.id, *update.to_fields())
+            self.job.post_update(*update.to_fields())
 
     def progress(self, label: str, done: int = 0, total: int = 0) -> None:
-        self._worker.progress.emit(self.request.id, label, int(done), int(total))
+        self.job.post_progress(done, total, label)
 
     def check(self) -> None:
         if self.cancel.is_set():
@@ -126,15 +144,6 @@ def _default_assistant_factory(engine, library, ranker=None):
 
 
 class LlmWorker(QThread):
-    requestStarted = Signal(int, str)  # id, label
-    tokenReceived = Signal(int, str)  # id, text piece
-    # id, AnswerUpdate.to_fields() (an answer while it streams): strings, never a Python object
-    # per token between threads (PySide6 6.12 segfaulted under load with Signal(int, object))
-    answerUpdated = Signal(int, str, str, str)
-    requestFinished = Signal(int, object)  # id, result (Answer, list[dict], ...)
-    requestFailed = Signal(int, str)  # id, one-line message
-    requestCancelled = Signal(int)  # id
-    progress = Signal(int, str, int, int)  # id, label, done, total (0 = indeterminate)
     modelStateChanged = Signal(str, str)  # state, detail
     idle = Signal()  # the queue ran empty
 
@@ -150,10 +159,8 @@ class LlmWorker(QThread):
         self._assistant_factory = assistant_factory or (
             lambda engine, library: _default_assistant_factory(engine, library, ranker))
         self._queue: queue.Queue[LlmRequest | None] = queue.Queue()
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._pending: dict[int, LlmRequest] = {}
-        self._preempted: set[int] = set()  # preparations cancelled to let another request in
+        self._pending: list[LlmRequest] = []  # queued or running
         self._config = config or EngineConfig()
         self._loaded_config: EngineConfig | None = None
         self._engine = None
@@ -178,54 +185,46 @@ class LlmWorker(QThread):
         with self._lock:
             return self._config
 
-    def load(self) -> int:
+    def load(self) -> LlmJob:
         """Load (or reload) the model now, e.g. at start-up or after Settings."""
         return self._submit("load", "Loading model")
 
     def ask(self, paper_id: str, question: str, *, mode: str = "doubledipper", k: int = 3,
-            selection=None, quick: bool = False) -> int:
+            selection=None, quick: bool = False) -> LlmJob:
         """``selection``: a ``core.model.Selection`` the question is about; ``quick``: a quick
         answer from the paper's best passages (``Assistant.ask_quick``), for a paper still
         being prepared (``mode`` and ``k`` are then unused)."""
         return self._submit("ask", "Quick answer" if quick else "Answering", paper_id=paper_id, question=question,
                             mode=mode, k=k, selection=selection, quick=bool(quick))
 
-    def ask_library(self, question: str, scope=None, *, selection=None) -> int:
+    def ask_library(self, question: str, scope=None, *, selection=None) -> LlmJob:
         """A question across the papers of ``scope`` (a ``core.model.Scope``; None: the whole
         library), answered by ``Assistant.ask_library``; its citations name their papers."""
         return self._submit("ask_library", "Answering across papers", question=question, scope=scope,
                             selection=selection)
 
-    def prepare(self, paper_id: str, *, mode: str = "doubledipper", k: int = 3) -> int:
+    def prepare(self, paper_id: str, *, mode: str = "doubledipper", k: int = 3) -> LlmJob:
         """Prepare a paper for questions (windows, demonstrations, saved prefix states);
-        progress reports percent done (done of 100).  Cancel it to let a question in."""
+        progress reports percent done (done of 100).  Any other request preempts it: the
+        job is cancelled with ``preempted`` set."""
         return self._submit("prepare", "Preparing for questions", paper_id=paper_id, mode=mode, k=k)
 
     def summarize(self, paper_id: str, section_index: int | str | None = None, *,
-                  force: bool = False, label: str | None = None) -> int:
-        """``section_index``: an int, ``"tldr"`` or ``"all"``; ``label`` for the status bar."""
+                  force: bool = False, label: str | None = None) -> LlmJob:
+        """``section_index``: an int, ``"tldr"`` or ``"all"``; ``label`` for the status bar.
+        The summary streams as ``token`` pieces."""
         label = label or ("Summarising" if section_index != "tldr" else "Writing the TL;DR")
         return self._submit("summarize", label, paper_id=paper_id, section_index=section_index, force=force)
 
-    def call(self, fn: Callable[[JobContext], Any], label: str = "Working") -> int:
+    def call(self, fn: Callable[[JobContext], Any], label: str = "Working") -> LlmJob:
         """Run ``fn(ctx)`` on the worker thread; its return value is the result."""
         return self._submit("call", label, fn=fn)
 
-    def cancel(self, request_id: int) -> None:
-        with self._lock:
-            req = self._pending.get(request_id)
-        if req is not None:
-            req.cancel.set()
-
     def cancel_all(self) -> None:
         with self._lock:
-            reqs = list(self._pending.values())
-        for req in reqs:
-            req.cancel.set()
-
-    def is_pending(self, request_id: int) -> bool:
-        with self._lock:
-            return request_id in self._pending
+            jobs = [req.job for req in self._pending]
+        for job in jobs:
+            job.cancel()
 
     def shutdown(self, timeout_ms: int = 60000) -> None:
         """Cancel everything, stop the thread and close the engine.
@@ -239,24 +238,22 @@ class LlmWorker(QThread):
         if self.isRunning() and not self.wait(timeout_ms):
             _still_running.append(self)
 
-    def preempted(self, request_id: int) -> bool:
-        """Whether this (cancelled) preparation gave way to another request."""
-        with self._lock:
-            return request_id in self._preempted
-
-    def _submit(self, kind: str, label: str, **params) -> int:
-        req = LlmRequest(next(self._ids), kind, label, params)
+    def _submit(self, kind: str, label: str, **params) -> LlmJob:
+        req = LlmRequest(LlmJob(kind, label), params)
+        if self._stopping:  # after shutdown(): nothing runs any more
+            req.job.post_cancelled()
+            return req.job
         with self._lock:
             if kind != "prepare":  # background preparation gives way to what the reader asked for
-                for other in self._pending.values():
-                    if other.kind == "prepare":
-                        other.cancel.set()
-                        self._preempted.add(other.id)
-            self._pending[req.id] = req
+                for other in self._pending:
+                    if other.kind == "prepare" and not other.job.is_cancelled:
+                        other.job.preempted = True
+                        other.job.cancel()
+            self._pending.append(req)
         if not self.isRunning() and not self._stopping:
             self.start()
         self._queue.put(req)
-        return req.id
+        return req.job
 
     # ---- worker thread -----------------------------------------------------------------
     def run(self) -> None:  # noqa: D401 - QThread entry point
@@ -268,51 +265,50 @@ class LlmWorker(QThread):
                 self._run_one(req)
             finally:
                 with self._lock:
-                    self._pending.pop(req.id, None)
+                    self._pending.remove(req)
                     empty = not self._pending
                 if empty:
                     self.idle.emit()
         self._close()
 
     def _run_one(self, req: LlmRequest) -> None:
-        if req.cancel.is_set():
-            self.requestCancelled.emit(req.id)
+        job = req.job
+        if job.is_cancelled:
+            job.post_cancelled()
             return
-        self.requestStarted.emit(req.id, req.label)
-        ctx = JobContext(self, req)
+        job.post_started()
         try:
-            result = self._dispatch(ctx)
+            result = self._dispatch(JobContext(self, req))
         except Cancelled:
-            self.requestCancelled.emit(req.id)
+            job.post_cancelled()
             return
         except ModelCrashed as exc:  # the model's process died; the window lives on
             log.warning("model process crashed: %s", exc)
             if self.model_state != "error":  # (it did load once: the next request loads it again)
                 self._close_engine()
                 self._set_state("none", "")
-            self.requestFailed.emit(req.id, _one_line(exc))
+            job.post_failed(_one_line(exc))
             return
         except ModelError as exc:
-            self.requestFailed.emit(req.id, no_model_message(str(exc)) if self.model_state == "error"
-                                    else _one_line(exc))
+            job.post_failed(no_model_message(str(exc)) if self.model_state == "error" else _one_line(exc))
             return
         except ReaderError as exc:
-            self.requestFailed.emit(req.id, _one_line(exc))
+            job.post_failed(_one_line(exc))
             return
         except Exception as exc:  # never a traceback in the GUI; it goes to the log
-            log.error("LLM request %r failed", req.label, exc_info=True)
-            self.requestFailed.emit(req.id, f"Internal error: {_one_line(exc) or type(exc).__name__}")
+            log.error("LLM request %r failed", job.label, exc_info=True)
+            job.post_failed(f"Internal error: {_one_line(exc) or type(exc).__name__}")
             return
-        if req.cancel.is_set():
-            self.requestCancelled.emit(req.id)
+        if job.is_cancelled:
+            job.post_cancelled()
         else:
-            self.requestFinished.emit(req.id, result)
+            job.post_finished(result)
 
     def _dispatch(self, ctx: JobContext):
         req = ctx.request
         p = req.params
         if req.kind == "load":
-            self.ensure_engine(req, force=True)
+            self.ensure_engine(req.job, force=True)
             return self._engine.name
         if req.kind == "call":
             return p["fn"](ctx)
@@ -337,7 +333,7 @@ class LlmWorker(QThread):
             return assistant.prepare(paper, mode=p["mode"], k=p["k"], cancel=req.cancel,
                                      progress=lambda f, label: ctx.progress(label, int(f * 100), 100))
         if req.kind == "summarize":
-            ctx.progress(req.label)
+            ctx.progress(req.job.label)
             return assistant.summarize(paper, p["section_index"], on_token=ctx.on_token, cancel=req.cancel,
                                        force=bool(p.get("force")), progress=ctx.progress)
         raise ReaderError(f"unknown request {req.kind!r}")
@@ -356,14 +352,14 @@ class LlmWorker(QThread):
             self._library = self._library_opener()
         return self._library
 
-    def ensure_engine(self, req: LlmRequest, force: bool = False):
+    def ensure_engine(self, job: LlmJob, force: bool = False):
         cfg = self.config
         if self._engine is not None and not force and cfg == self._loaded_config:
             return self._engine
         self._close_engine()
         label = cfg.model or (cfg.base_url if cfg.backend != "llama" else "") or "default model"
         self._set_state("loading", label)
-        self.progress.emit(req.id, f"Loading {label}", 0, 0)
+        job.post_progress(0, 0, f"Loading {label}")
         try:
             self._engine = self._engine_factory(**cfg.kwargs())
         except ModelCrashed as exc:  # e.g. an illegal instruction while loading: say what to do
@@ -382,8 +378,8 @@ class LlmWorker(QThread):
         self._set_state("ready", getattr(self._engine, "name", "") or label)
         return self._engine
 
-    def ensure_assistant(self, req: LlmRequest):
-        engine = self.ensure_engine(req)
+    def ensure_assistant(self, job: LlmJob):
+        engine = self.ensure_engine(job)
         if self._assistant is None or self._assistant_engine is not engine:
             self._assistant = self._assistant_factory(engine, self.ensure_library())
             self._assistant_engine = engine

@@ -186,12 +186,7 @@ class MainWindow(QMainWindow):
         panel.set_library_selection(self.library_pane.selected_ids)
         self.library_pane.loaded.connect(panel.refresh_scopes)
         panel.pageRequested.connect(lambda p: self.pdf_view.go_to(p))
-        worker = panel.worker
-        worker.modelStateChanged.connect(self.show_model_state)
-        worker.progress.connect(self._llm_progress)
-        worker.requestFinished.connect(lambda rid, _r: self.op_status.clear_external(rid))
-        worker.requestFailed.connect(lambda rid, _m: self.op_status.clear_external(rid))
-        worker.requestCancelled.connect(lambda rid: self.op_status.clear_external(rid))
+        panel.worker.modelStateChanged.connect(self.show_model_state)  # its jobs show through ops.tracker
 
     # ---- messages ------------------------------------------------------------------------
     def show_error(self, msg: str, quiet: bool = False) -> None:
@@ -216,10 +211,6 @@ class MainWindow(QMainWindow):
         text = {"loading": f"Loading model: {detail or name}…", "error": "No usable model"}.get(state, f"Model: {name}")
         self.model_label.setText(text)
         self.model_label.setToolTip(detail if state == "error" else "The language model used for answers and summaries")
-
-    def _llm_progress(self, rid: int, label: str, done: int, total: int) -> None:
-        worker = self.side_panel.worker
-        self.op_status.show_external(rid, label, done, total, cancel=lambda: worker.cancel(rid))
 
     # ---- opening papers ---------------------------------------------------------------------
     def open_paper(self, paper_id: str, page: int | None = None, paragraph: int = -1) -> None:

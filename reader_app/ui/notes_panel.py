@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from reader_app.core.model import Highlight
 from reader_app.ui.highlights import MENU_COLORS, color_icon
+from reader_app.ui.jobs import LatestJob
 from reader_app.ui.ops import run_op
 
 QUOTE_LIMIT = 2000
@@ -63,6 +64,7 @@ class NotesPanel(QWidget):
         self._selection = ("", 0)
         self._quote: tuple[str, int] | None = None  # (text, page) for the note being written
         self._editing = None  # the Note being edited, or None for a new note
+        self._loading = LatestJob()  # reading the paper's notes, tags and highlights
         self._build()
         self._update_editor()
 
@@ -165,6 +167,7 @@ class NotesPanel(QWidget):
     def reload(self) -> None:
         pid = self.paper_id
         if not pid:
+            self._loading.drop()
             self._update_buttons()
             return
 
@@ -174,8 +177,8 @@ class NotesPanel(QWidget):
             tags = list(lib.get_paper(pid, with_paragraphs=False).tags)
             return notes, tags, list(lib.highlights(pid))
 
-        run_op(self, load, on_success=lambda res, pid=pid: self._loaded(pid, *res),
-               on_failure=self._failed)
+        self._loading.start(run_op(self, load, on_failure=lambda _exc: None),  # said here: _load_failed
+                            finished=self._loaded, failed=self._load_failed)
 
     # ---- notes -----------------------------------------------------------------------
     def quote_selection(self) -> None:
@@ -351,15 +354,17 @@ class NotesPanel(QWidget):
         self.reload()
         self.notesChanged.emit()
 
-    def _loaded(self, pid, notes, tags, highlights=()) -> None:
-        if pid != self.paper_id:
-            return
+    def _loaded(self, result) -> None:
+        notes, tags, highlights = result
         self.notes = notes
         self.highlights = list(highlights)
         self.tags = [str(t) for t in tags]
         if not self.tags_edit.hasFocus():
             self.tags_edit.setText(", ".join(self.tags))
         self._render()
+
+    def _load_failed(self, message: str) -> None:
+        self._say(f"Could not read the notes: {message}")
 
     def _failed(self, exc) -> None:
         self._say(f"Could not save: {exc}" if str(exc) else "Could not save.")

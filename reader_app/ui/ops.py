@@ -1,7 +1,8 @@
-"""Background operations: run work off the GUI thread, get results back on it.
+"""Background operations: run non-model work off the GUI thread, get results back on it.
 
 Modelled on Anki's ``CollectionOp`` / ``QueryOp``: a widget never blocks on the
-database, PyMuPDF or the model.  It starts an operation and reacts when it ends::
+database or PyMuPDF.  It starts an operation and reacts when it ends (model work goes to
+``ui.llm_worker.LlmWorker``; both return the same kind of :class:`~reader_app.ui.jobs.Job`)::
 
     from reader_app.ui.ops import run_op
 
@@ -21,8 +22,10 @@ Contract (stable; other UI modules rely on it):
 label="", cancellable=False, pool=None) -> Op``
 
 - ``fn`` runs on a ``QThreadPool`` thread.  It is called as ``fn(op)`` when it takes
-  one positional parameter, else as ``fn()``.  ``op`` is the returned :class:`Op`:
-  ``op.report(done, total, text="")``, ``op.cancelled`` (bool),
+  one positional parameter, else as ``fn()``.  ``op`` is the returned :class:`Op`, a
+  :class:`~reader_app.ui.jobs.Job` (its signals ``progress``, ``finished``, ``failed``,
+  ``cancelled``, ``ended`` work as for model jobs): ``op.report(done, total, text="")``,
+  ``op.is_cancelled`` (bool),
   ``op.cancel_event`` (``threading.Event``, pass it to ``Engine.generate(cancel=...)``),
   ``op.check_cancelled()``, and ``op.emit(value)`` to stream partial values.
 - ``on_success(result)``, ``on_failure(exc)``, ``progress(done, total, text)`` and
@@ -32,9 +35,9 @@ label="", cancellable=False, pool=None) -> Op``
   message (in the parent window's ``show_error(msg)`` if it has one, else a message box);
   any other exception is logged with its traceback and shown as a generic one-liner.
   ``Cancelled`` is quiet (status message "Cancelled").
-- Every op is announced on :data:`tracker` (``started(op)`` / ``finished(op)`` /
-  ``progressed(op)``), so the main window's status bar shows a progress bar and a
-  Cancel button for ops started with a ``label``.
+- Every op is announced on :data:`tracker` (``ui.jobs.tracker``: ``started(op)`` /
+  ``finished(op)`` / ``progressed(op)``), so the main window's status bar shows a progress
+  bar and a Cancel button for ops started with a ``label``, as for model jobs.
 - :func:`error_message(exc)` gives the user-facing one-liner for any exception.
 """
 
@@ -42,15 +45,15 @@ from __future__ import annotations
 
 import inspect
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Qt, Signal, Slot
 from shiboken6 import isValid
 
 from reader_app.core.errors import Cancelled, ReaderError
+from reader_app.ui.jobs import FINISHED, Job, tracker  # noqa: F401 - tracker: re-exported (status bar)
 
 log = logging.getLogger("reader_app.ui")
 
@@ -88,64 +91,27 @@ def _accepts_arg(fn: Callable) -> bool:
     return False
 
 
-class OpTracker(QObject):
-    """Announces running ops so a status bar can show them (lives on the GUI thread)."""
+class Op(Job):
+    """Handle of one background operation (created on the GUI thread): a :class:`Job`
+    whose ``fn`` runs on the pool, plus ``run_op``'s callbacks."""
 
-    started = Signal(object)
-    finished = Signal(object)
-    progressed = Signal(object)
-
-    def __init__(self):
-        super().__init__()
-        self.running: list[Op] = []
-
-
-class _TrackerProxy:
-    """Creates the tracker lazily (a QObject needs a QCoreApplication's thread)."""
-
-    _obj: OpTracker | None = None
-
-    def __getattr__(self, name):
-        if _TrackerProxy._obj is None:
-            _TrackerProxy._obj = OpTracker()
-        return getattr(_TrackerProxy._obj, name)
-
-
-tracker: Any = _TrackerProxy()
-
-
-class Op(QObject):
-    """Handle of one background operation (created on the GUI thread)."""
-
-    _succeeded = Signal(object)
-    _failed = Signal(object)
-    _progress = Signal(object)
-    _partial = Signal(object)
+    partial = Signal(object)  # a value sent with ``op.emit(value)``
+    _x_partial = Signal(object)
 
     def __init__(self, parent, fn, on_success, on_failure, progress, on_partial, label, cancellable):
-        super().__init__()  # no Qt parent: we check the parent's liveness ourselves
+        super().__init__(label, cancellable=cancellable)  # no Qt parent: we check the parent's liveness
         self._parent = parent
         self._fn = fn
         self._on_success = on_success
         self._on_failure = on_failure
         self._on_progress = progress
         self._on_partial = on_partial
-        self.label = label
-        self.cancellable = cancellable
-        self.cancel_event = threading.Event()
-        self.done = False
-        self.last_progress: tuple[int, int, str] = (0, 0, "")
+        self.exception: BaseException | None = None  # what ``fn`` raised, for ``on_failure``
         self._last_emit = 0.0
-        self._succeeded.connect(self._deliver_success)
-        self._failed.connect(self._deliver_failure)
-        self._progress.connect(self._deliver_progress)
-        self._partial.connect(self._deliver_partial)
+        self._x_partial.connect(self._deliver_partial, Qt.ConnectionType.QueuedConnection)
+        self.progress.connect(self._progress_callback)
 
     # -- worker side -----------------------------------------------------------------
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_event.is_set()
-
     def check_cancelled(self) -> None:
         if self.cancel_event.is_set():
             raise Cancelled("cancelled")
@@ -156,14 +122,11 @@ class Op(QObject):
         if done < total and now - self._last_emit < 0.033:
             return
         self._last_emit = now
-        self._send(self._progress, (int(done), int(total), str(text)))
+        self.post_progress(done, total, text)
 
     def emit(self, value) -> None:
         """Send a partial result (e.g. a streamed token) to ``on_partial``."""
-        self._send(self._partial, value)
-
-    def cancel(self) -> None:
-        self.cancel_event.set()
+        self._send(self._x_partial, value)
 
     def run(self) -> None:
         try:
@@ -171,60 +134,43 @@ class Op(QObject):
         except BaseException as exc:  # noqa: BLE001 - everything goes to the GUI thread
             if not isinstance(exc, ReaderError):
                 log.error("background operation %r failed", self.label or self._fn, exc_info=True)
-            self._send(self._failed, exc)
+            self.exception = exc  # read on the GUI thread after the queued end below
+            if isinstance(exc, Cancelled):
+                self.post_cancelled()
+            else:
+                self.post_failed(error_message(exc))
         else:
-            self._send(self._succeeded, result)
-
-    @staticmethod
-    def _send(signal, value) -> None:
-        try:
-            signal.emit(value)
-        except RuntimeError:  # the app is shutting down and the op's QObject is gone
-            pass
+            self.post_finished(result)
 
     # -- GUI side --------------------------------------------------------------------
     def _alive(self) -> bool:
         return self._parent is None or isValid(self._parent)
 
-    def _finish(self) -> None:
-        self.done = True
-        if self in tracker.running:
-            tracker.running.remove(self)
-        tracker.finished.emit(self)
-        _live.discard(self)
-
-    @Slot(object)
-    def _deliver_success(self, result) -> None:
-        try:
-            if self._alive() and self._on_success is not None:
-                _guard(self._parent, self._on_success, result)
-        finally:
-            self._finish()
-
-    @Slot(object)
-    def _deliver_failure(self, exc) -> None:
+    def _before_end(self, outcome: str, value) -> None:
         try:
             if not self._alive():
                 return
-            if self._on_failure is not None:
-                _guard(self._parent, self._on_failure, exc)
+            if outcome == FINISHED:
+                if self._on_success is not None:
+                    _guard(self._parent, self._on_success, value)
+            elif self._on_failure is not None:
+                _guard(self._parent, self._on_failure, self.exception or Cancelled("cancelled"))
             else:
-                show_error(self._parent, exc)
+                show_error(self._parent, self.exception or value)
         finally:
-            self._finish()
+            _live.discard(self)
 
-    @Slot(object)
-    def _deliver_progress(self, value) -> None:
-        self.last_progress = value
-        if self.done:
-            return
-        tracker.progressed.emit(self)
+    @Slot(int, int, str)
+    def _progress_callback(self, done: int, total: int, text: str) -> None:
         if self._on_progress is not None and self._alive():
-            _guard(self._parent, self._on_progress, *value)
+            _guard(self._parent, self._on_progress, done, total, text)
 
     @Slot(object)
     def _deliver_partial(self, value) -> None:
-        if self._on_partial is not None and self._alive() and not self.done:
+        if self.done:
+            return
+        self.partial.emit(value)
+        if self._on_partial is not None and self._alive():
             _guard(self._parent, self._on_partial, value)
 
 
@@ -300,8 +246,6 @@ def run_op(
     """Run ``fn`` on a worker thread; see the module docstring for the contract."""
     op = Op(parent, fn, on_success, on_failure, progress, on_partial, label, cancellable)
     _live.add(op)
-    tracker.running.append(op)
-    tracker.started.emit(op)
     (pool or default_pool()).start(_Runnable(op))
     return op
 

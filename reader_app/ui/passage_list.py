@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from reader_app.ui.citation_chip import chip_label, citation_fields
+from reader_app.ui.jobs import LatestJob
 from reader_app.ui.ops import run_op
 
 
@@ -30,7 +31,7 @@ class PassageList(QWidget):
         self.setObjectName("passages")
         self.passages: list = []
         self.rows: list[QLabel] = []
-        self._lookup: object | None = None  # the latest find()
+        self._lookup = LatestJob()  # the latest find()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(3)
@@ -41,21 +42,20 @@ class PassageList(QWidget):
 
     def find(self, services, paper_id: str, question: str, selection=None) -> None:
         """Look up and show the question's best paragraphs (BM25 in the library, milliseconds;
-        ``services.ranker`` keeps the ranking for the assistant)."""
-        self._lookup = lookup = object()
+        ``services.ranker`` keeps the ranking for the assistant).  A later ``find`` or
+        ``set_passages`` replaces this one."""
+        op = run_op(self, lambda: services.ranker.passages_in_library(services.library(), paper_id, question, selection),
+                    on_failure=lambda _exc: None)  # no passages: the answer still comes
+        self._lookup.start(op, finished=self._found)
 
-        def show(passages):
-            if lookup is self._lookup:
-                self.set_passages(passages)
-                self.shown.emit(passages)
-
-        run_op(self, lambda: services.ranker.passages_in_library(services.library(), paper_id, question, selection),
-               on_success=show, on_failure=lambda _exc: None)  # no passages: the answer still comes
+    def _found(self, passages) -> None:
+        self.set_passages(passages)
+        self.shown.emit(passages)
 
     def set_passages(self, passages) -> None:
         """Show ``passages`` (Passage objects or their dicts); none hides the list."""
         if not passages:
-            self._lookup = None
+            self._lookup.drop()
         for row in self.rows:
             row.deleteLater()
         self.rows = []

@@ -4,10 +4,12 @@ Preparation (``LlmWorker.prepare``, ``assistant.prepare``) writes the paper's
 demonstrations and saves the KV state of its prompt prefixes, so that the first
 question answers at once.  It runs on the model's worker at low priority:
 
-- ``start(paper_id, mode)`` when a paper is opened (``auto`` says whether to);
+- ``start(paper_id, mode)`` when a paper is opened (``auto`` says whether to); ``job`` is
+  the running preparation's job;
 - any other request (a question, a summary) takes over: the worker cancels the
-  preparation, the request reuses whatever was prepared, and when the worker is idle
-  again preparation goes on where it stopped (``pause()`` does the same at once);
+  preparation (the job ends ``cancelled`` with ``preempted`` set), the request reuses
+  whatever was prepared, and when the worker is idle again preparation goes on where it
+  stopped (``pause()`` does the same at once);
 - ``stop()`` when the paper is switched; Cancel in the status bar stops it too.
 
 ``ready(paper_id, mode)`` fires when a preparation completes (the Ask panel then asks the
@@ -20,6 +22,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
+from reader_app.ui.jobs import Job, LatestJob
+
 PREPARING = "Preparing for questions…"
 READY = "Ready"
 
@@ -31,7 +35,7 @@ class PrepareStatus(QWidget):
         super().__init__(parent)
         self.setObjectName("prepareStatus")
         self.worker = worker
-        self.rid: int | None = None
+        self._preparing = LatestJob()
         self.paper_id: str | None = None
         self.mode = "doubledipper"
         self.prepared: set[tuple[str, str]] = set()  # (paper, mode) prepared in this session
@@ -48,10 +52,6 @@ class PrepareStatus(QWidget):
         lay.addWidget(self.bar, 1)
         self.state = "idle"  # idle, preparing, paused, ready
         self._show_idle()
-        worker.progress.connect(self._on_progress)
-        worker.requestFinished.connect(self._on_finished)
-        worker.requestFailed.connect(self._on_failed)
-        worker.requestCancelled.connect(self._on_cancelled)
         worker.idle.connect(self.resume)
 
     @staticmethod
@@ -71,9 +71,9 @@ class PrepareStatus(QWidget):
         return self.state in ("preparing", "paused")
 
     # ---- control ------------------------------------------------------------------------
-    def start(self, paper_id: str, mode: str = "doubledipper") -> int | None:
-        if self.rid is not None and (paper_id, mode) == (self.paper_id, self.mode):
-            return self.rid
+    def start(self, paper_id: str, mode: str = "doubledipper") -> Job | None:
+        if self.job is not None and (paper_id, mode) == (self.paper_id, self.mode):
+            return self.job
         same = (paper_id, mode) == (self.paper_id, self.mode) and self.state == "paused"
         percent = self.bar.value() if same else 0
         self.stop()
@@ -81,14 +81,20 @@ class PrepareStatus(QWidget):
         if (paper_id, mode) in self.prepared:
             self._show_ready()
             return None
-        self.rid = self.worker.prepare(paper_id, mode=mode)
+        job = self._preparing.start(self.worker.prepare(paper_id, mode=mode), progress=self._on_progress,
+                                    finished=self._on_finished, failed=self._on_failed,
+                                    cancelled=self._on_cancelled)
         self._show_progress(percent)
-        return self.rid
+        return job
+
+    @property
+    def job(self) -> Job | None:
+        """The running preparation's job."""
+        return self._preparing.job
 
     def pause(self) -> None:
-        if self.rid is not None:
-            self.worker.cancel(self.rid)
-            self.rid = None
+        if self.job is not None:
+            self._preparing.drop()
             self.state = "paused"
 
     def resume(self) -> None:
@@ -96,36 +102,27 @@ class PrepareStatus(QWidget):
             self.start(self.paper_id, self.mode)
 
     def stop(self) -> None:
-        if self.rid is not None:
-            self.worker.cancel(self.rid)
-            self.rid = None
+        self._preparing.drop()
         self._show_idle()
 
-    # ---- worker signals -----------------------------------------------------------------
-    def _on_progress(self, rid: int, label: str, done: int, _total: int) -> None:
-        if rid == self.rid:
-            self._show_progress(done, label)
+    # ---- the job's signals ----------------------------------------------------------------
+    def _on_progress(self, done: int, _total: int, label: str) -> None:
+        self._show_progress(done, label)
 
-    def _on_finished(self, rid: int, result) -> None:
-        if rid == self.rid:
-            self.rid = None
-            self.result = result
-            self.prepared.add((self.paper_id, self.mode))
-            self._show_ready()
-            self.ready.emit(self.paper_id or "", self.mode)
+    def _on_finished(self, result) -> None:
+        self.result = result
+        self.prepared.add((self.paper_id, self.mode))
+        self._show_ready()
+        self.ready.emit(self.paper_id or "", self.mode)
 
-    def _on_failed(self, rid: int, _message: str) -> None:
-        if rid == self.rid:  # no model, no text, ...: the Ask panel says so when asked
-            self.rid = None
+    def _on_failed(self, _message: str) -> None:  # no model, no text, ...: the Ask panel says so when asked
+        self._show_idle()
+
+    def _on_cancelled(self) -> None:
+        if self._preparing.last.preempted:  # gave way to another request: resume when idle
+            self.state = "paused"
+        else:  # the status bar's Cancel
             self._show_idle()
-
-    def _on_cancelled(self, rid: int) -> None:
-        if rid == self.rid:
-            self.rid = None
-            if self.worker.preempted(rid):  # gave way to another request: resume when idle
-                self.state = "paused"
-            else:  # the status bar's Cancel
-                self._show_idle()
 
     # ---- display ------------------------------------------------------------------------
     def _show_progress(self, percent: int, detail: str = "") -> None:

@@ -4,13 +4,11 @@ When the mode is DoubleDipper, the ``quick_answer`` setting is on and the paper'
 preparation is under way (``PrepareStatus.under_way``), a question is answered at once
 from the paper's best passages (``LlmWorker.ask(..., quick=True)``); when preparation
 completes (``PrepareStatus.ready``) the full answer to the same question is asked and
-replaces it.  ``PendingFull`` is what the panel remembers meanwhile; ``QuickBar`` the
-note and its "Full answer now" button.
+replaces it.  ``ui.ask_flow.AskFlow`` decides when (and remembers the question meanwhile);
+``QuickBar`` is the note and its "Full answer now" button.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
@@ -27,18 +25,6 @@ def quick_answers_on() -> bool:
     except Exception:  # a broken settings file never stops the panel
         value = None
     return True if value is None else bool(value)
-
-
-@dataclass
-class PendingFull:
-    """A question answered quickly, whose full answer is still to come."""
-
-    paper_id: str
-    question: str
-    selection: object  # core.model.Selection | None
-    mode: str
-    answer: object = None  # the quick Answer, once it is in
-    due: bool = False  # the paper is prepared: ask the full answer when the worker is free
 
 
 class QuickBar(QWidget):

@@ -17,7 +17,7 @@ class ScreenshotDriver(QObject):
         super().__init__(win)
         self.win, self.out, self.ask = win, out, ask
         self._done = False
-        self._rid = None
+        self._job = None
         win.password_prompt = lambda _name: None  # no dialogs in a scripted run: --password instead
         win.importFinished.connect(self._imported)
         win.pdf_view.firstPageShown.connect(self._first_page)
@@ -40,19 +40,13 @@ class ScreenshotDriver(QObject):
     def _first_page(self) -> None:
         side = self.win.side_panel
         if self.ask and side is not None:
-            worker = side.worker
-            worker.requestFinished.connect(self._answered)
-            worker.requestFailed.connect(self._answered)
-            worker.requestCancelled.connect(self._answered)
             side.show_tab("ask")
-            self._rid = side.ask_panel.ask(self.ask)
-            if self._rid is None:
+            self._job = side.ask_panel.ask(self.ask)
+            if self._job is None:
                 self._later()
+            else:
+                self._job.ended.connect(self._later)
         else:
-            self._later()
-
-    def _answered(self, rid, *_rest) -> None:
-        if rid == self._rid:
             self._later()
 
     def _later(self) -> None:

@@ -2,7 +2,7 @@
 
 Contract (the main window relies on it)::
 
-    panel = SidePanel(services, parent=None)
+    panel = SidePanel(services, parent=None, worker=None)
 
     # slots, called by the window
     panel.set_paper(paper_id: str | None, paper=None)  # the paper shown (None: nothing open);
@@ -24,11 +24,12 @@ Contract (the main window relies on it)::
     panel.pageRequested(int)              # a page link (note or section heading) was clicked
 
 ``services`` (``reader_app.app.Services``) must provide ``library()`` (a ``Library`` for
-the calling thread; called on worker threads only) and ``llm_worker()`` (the app's one
-:class:`LlmWorker`; an object without it gets one made from the persisted settings).  The panel
-never runs SQL or touches the model itself: DB work goes through ``ui.ops`` and LLM work
-through the worker thread.  ``panel.worker`` is the LLM worker (status bar: connect to its
-``modelStateChanged`` and ``progress`` signals).
+the calling thread; called on worker threads only) and, unless ``worker`` is given,
+``llm_worker()``: the app's one :class:`~reader_app.ui.llm_worker.LlmWorker`, built by the
+composition root (app.py); the panel never builds one.  The panel never runs SQL or touches
+the model itself: DB work goes through ``ui.ops`` and LLM work through the worker's jobs.
+``panel.worker`` is the LLM worker (status bar: its ``modelStateChanged``; every job it
+runs is announced on ``ui.jobs.tracker``).
 """
 
 from __future__ import annotations
@@ -37,26 +38,8 @@ from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from reader_app.ui.ask_panel import AskPanel
-from reader_app.ui.llm_worker import LlmWorker
 from reader_app.ui.notes_panel import NotesPanel
 from reader_app.ui.summary_panel import SummaryPanel
-
-
-def llm_worker_for(services) -> LlmWorker:
-    """The app's one LLM worker: ``services.llm``, created from the settings if missing."""
-    factory = getattr(services, "llm_worker", None)
-    if callable(factory):
-        return factory()
-    worker = getattr(services, "llm", None)
-    if worker is None:
-        from reader_app.ui.settings_dialog import current_engine_config
-
-        worker = LlmWorker(services.library, config=current_engine_config())
-        try:
-            services.llm = worker
-        except AttributeError:
-            pass
-    return worker
 
 
 class SidePanel(QWidget):
@@ -65,10 +48,10 @@ class SidePanel(QWidget):
     notesChanged = Signal()
     pageRequested = Signal(int)
 
-    def __init__(self, services, parent=None):
+    def __init__(self, services, parent=None, *, worker=None):
         super().__init__(parent)
         self.services = services
-        self.worker = llm_worker_for(services)
+        self.worker = worker if worker is not None else services.llm_worker()
         self.paper_id: str | None = None
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)

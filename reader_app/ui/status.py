@@ -1,16 +1,15 @@
 """The status bar's permanent part: running operations with progress and Cancel, the model.
 
-``OpStatus`` listens to ``reader_app.ui.ops.tracker``: every op started with a ``label``
-shows as "label… text" with a progress bar (busy when the total is unknown) and a
-Cancel button when it is cancellable.  The LLM worker's progress can be fed in with
-``show_external(key, label, done, total, cancel=None)`` / ``clear_external(key)``.
+``OpStatus`` listens to ``reader_app.ui.jobs.tracker``: every job started with a ``label``
+(``ui.ops`` operations and the LLM worker's requests alike) shows as "label… text" with a
+progress bar (busy when the total is unknown) and a Cancel button when it is cancellable.
 """
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
-from reader_app.ui.ops import tracker
+from reader_app.ui.jobs import tracker
 
 
 class OpStatus(QWidget):
@@ -23,12 +22,12 @@ class OpStatus(QWidget):
         self.bar.setTextVisible(False)
         self.cancel_button = QToolButton(text="Cancel", autoRaise=True)
         self.cancel_button.clicked.connect(self._cancel)
+        self._cancel_fn = None
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.label)
         lay.addWidget(self.bar)
         lay.addWidget(self.cancel_button)
-        self._external: dict = {}
         tracker.started.connect(self._changed)
         tracker.finished.connect(self._changed)
         tracker.progressed.connect(self._changed)
@@ -43,10 +42,6 @@ class OpStatus(QWidget):
             op = ops[0]
             done, total, text = op.last_progress
             return (op.label, text, done, total, op.cancel if op.cancellable else None, len(ops))
-        if self._external:
-            key = next(iter(self._external))
-            label, done, total, cancel = self._external[key]
-            return (label, "", done, total, cancel, len(self._external))
         return None
 
     def _changed(self, _op=None) -> None:
@@ -70,15 +65,7 @@ class OpStatus(QWidget):
         self.show()
 
     def _cancel(self) -> None:
-        fn = getattr(self, "_cancel_fn", None)
+        fn = self._cancel_fn
         if fn is not None:
             fn()
             self.label.setText("Cancelling…")
-
-    def show_external(self, key, label: str, done: int = 0, total: int = 0, cancel=None) -> None:
-        self._external[key] = (label, done, total, cancel)
-        self._refresh()
-
-    def clear_external(self, key) -> None:
-        self._external.pop(key, None)
-        self._refresh()

@@ -1,7 +1,7 @@
 """The Summary tab: a TL;DR and one card per section, generated on demand.
 
-Summaries are written by the assistant on the LLM worker thread (streamed into their
-card) and cached by it in the library per model; the cached ones are read back through
+Summaries are written by the assistant on the LLM worker thread (each card follows its
+own job: its ``token`` pieces stream into the card) and cached by it in the library per model; the cached ones are read back through
 ``ui.ops`` when a paper is shown.  Citations are chips like the Ask tab's.
 """
 
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from reader_app.ui.citation_chip import ChipRow
+from reader_app.ui.jobs import Job, LatestJob
 from reader_app.ui.ops import run_op
 
 TLDR = "tldr"
@@ -69,6 +70,7 @@ class SectionCard(QFrame):
     generate = Signal(object)  # key: section index or "tldr"
     citationActivated = Signal(int, object)
     pageRequested = Signal(int)
+    jobEnded = Signal(object)  # key: the card's summary finished, failed or was cancelled
 
     def __init__(self, key, title: str, level: int = 1, page: int = 0, parent=None):
         super().__init__(parent)
@@ -108,6 +110,30 @@ class SectionCard(QFrame):
         self.chips.hide()
         lay.addWidget(self.chips)
         self.state = "empty"  # empty, queued, streaming, done, failed
+        self._writing = LatestJob()
+
+    @property
+    def job(self) -> Job | None:
+        """The job writing this card's summary, while it runs."""
+        return self._writing.job
+
+    def follow(self, job: Job) -> None:
+        """Show the summary ``job`` writes: queued, its streamed pieces, then the result."""
+        self.set_queued()
+        self._writing.start(job, token=self.append, finished=self._finished, failed=self.set_failed,
+                            cancelled=self.reset_idle, ended=self._ended)
+
+    def drop(self) -> None:
+        """Cancel the running summary and stop listening to it."""
+        self._writing.drop()
+
+    def _finished(self, result) -> None:
+        rows = result if isinstance(result, list) else [result]
+        row = rows[0] if rows else {}
+        self.set_summary(_get(row, "summary", ""), _get(row, "citations", []))
+
+    def _ended(self) -> None:
+        self.jobEnded.emit(self.key)
 
     def set_queued(self) -> None:
         self.state = "queued"
@@ -162,13 +188,9 @@ class SummaryPanel(QWidget):
         self.worker = worker
         self.paper_id: str | None = None
         self.cards: dict[object, SectionCard] = {}
-        self._requests: dict[int, object] = {}  # request id -> card key
         self._total = 0
+        self._loading = LatestJob()  # reading the paper's sections and cached summaries
         self._build()
-        worker.tokenReceived.connect(self._on_token)
-        worker.requestFinished.connect(self._on_finished)
-        worker.requestFailed.connect(self._on_failed)
-        worker.requestCancelled.connect(self._on_cancelled)
 
     def _build(self) -> None:
         lay = QVBoxLayout(self)
@@ -203,35 +225,42 @@ class SummaryPanel(QWidget):
         """``paper``: the Paper already loaded (with paragraphs) by the window, not read again."""
         if paper_id == self.paper_id:
             return
-        self.stop()
         self.paper_id = paper_id
-        self._requests.clear()
+        self._loading.drop()
         self._clear_cards()
         self.status.setText("")
         if paper_id:
-            pid = paper_id
-
-            given = paper if paper is not None and getattr(paper, "id", None) == pid else None
+            given = paper if paper is not None and getattr(paper, "id", None) == paper_id else None
 
             def load():
                 lib = self.services.library()
-                loaded = given if given is not None else lib.get_paper(pid)
-                return loaded, list(lib.summaries(pid))
+                loaded = given if given is not None else lib.get_paper(paper_id)
+                return loaded, list(lib.summaries(paper_id))
 
             self.status.setText("Loading…")
-            run_op(self, load, on_success=lambda res, pid=pid: self._fill(pid, *res),
-                   on_failure=lambda exc: self.status.setText(f"Could not load the sections: {exc}"))
+            op = run_op(self, load, on_failure=lambda _exc: None)  # said in the panel: _load_failed
+            self._loading.start(op, finished=self._loaded, failed=self._load_failed)
         self._update_buttons()
+
+    def _loaded(self, result) -> None:
+        self._fill(*result)
+
+    def _load_failed(self, message: str) -> None:
+        self.status.setText(f"Could not load the sections: {message}")
+
+    @property
+    def jobs(self) -> dict[object, Job]:
+        """Card key -> the job writing its summary, for the cards being written."""
+        return {key: card.job for key, card in self.cards.items() if card.job is not None}
 
     def _clear_cards(self) -> None:
         for card in self.cards.values():
+            card.drop()
             self.body_layout.removeWidget(card)
             card.deleteLater()
         self.cards = {}
 
-    def _fill(self, pid: str, paper, cached) -> None:
-        if pid != self.paper_id:
-            return
+    def _fill(self, paper, cached) -> None:
         self._clear_cards()
         self.status.setText("")
         self._add_card(TLDR, "TL;DR", 1, 0)
@@ -245,6 +274,7 @@ class SummaryPanel(QWidget):
     def _add_card(self, key, title, level, page) -> None:
         card = SectionCard(key, title, level, page, self.body)
         card.generate.connect(self.generate)
+        card.jobEnded.connect(self._card_done)
         card.citationActivated.connect(self.citationActivated)
         card.pageRequested.connect(self.pageRequested)
         self.body_layout.insertWidget(self.body_layout.count() - 1, card)
@@ -264,74 +294,44 @@ class SummaryPanel(QWidget):
                 card.setToolTip(f"cached summary by {_get(row, 'model')}")
 
     # ---- generation ------------------------------------------------------------------
-    def generate(self, key, force: bool | None = None) -> int | None:
+    def generate(self, key, force: bool | None = None) -> Job | None:
         """Queue the summary of one card (``"tldr"`` or a section index)."""
         card = self.cards.get(key)
         if card is None or not self.paper_id or card.state in ("queued", "streaming"):
             return None
         if force is None:
             force = card.state == "done"
-        card.set_queued()
         what = "the TL;DR" if key == TLDR else f"“{card.title.text()}”"
-        rid = self.worker.summarize(self.paper_id, key, force=force,
-                                    label=f"{'Rewriting' if force else 'Writing'} the summary of {what}"
-                                    if key != TLDR else f"{'Rewriting' if force else 'Writing'} {what}")
-        self._requests[rid] = key
+        verb = "Rewriting" if force else "Writing"
+        job = self.worker.summarize(self.paper_id, key, force=force,
+                                    label=f"{verb} the summary of {what}" if key != TLDR else f"{verb} {what}")
+        card.follow(job)
         self._total += 1
         self._update_buttons()
-        return rid
+        return job
 
-    def generate_all(self) -> list[int]:
-        rids = []
+    def generate_all(self) -> list[Job]:
+        jobs = []
         for key, card in self.cards.items():
             if card.state in ("empty", "failed"):
-                rid = self.generate(key, force=False)
-                if rid is not None:
-                    rids.append(rid)
-        return rids
+                job = self.generate(key, force=False)
+                if job is not None:
+                    jobs.append(job)
+        return jobs
 
     def stop(self) -> None:
-        for rid in list(self._requests):
-            self.worker.cancel(rid)
+        for job in self.jobs.values():
+            job.cancel()
 
-    def _on_token(self, rid: int, text: str) -> None:
-        key = self._requests.get(rid)
-        if key is not None and key in self.cards:
-            self.cards[key].append(text)
-
-    def _on_finished(self, rid: int, result) -> None:
-        key = self._requests.pop(rid, None)
-        if key is None:
-            return
-        card = self.cards.get(key)
-        if card is not None:
-            rows = result if isinstance(result, list) else [result]
-            row = rows[0] if rows else {}
-            card.set_summary(_get(row, "summary", ""), _get(row, "citations", []))
-        self._update_buttons()
-
-    def _on_failed(self, rid: int, message: str) -> None:
-        key = self._requests.pop(rid, None)
-        if key is None:
-            return
-        if key in self.cards:
-            self.cards[key].set_failed(message)
-        self._update_buttons()
-
-    def _on_cancelled(self, rid: int) -> None:
-        key = self._requests.pop(rid, None)
-        if key is None:
-            return
-        if key in self.cards:
-            self.cards[key].reset_idle()
+    def _card_done(self, _key) -> None:
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        running = bool(self._requests)
-        self.stop_button.setEnabled(running)
+        running = len(self.jobs)
+        self.stop_button.setEnabled(bool(running))
         self.all_button.setEnabled(bool(self.paper_id) and bool(self.cards))
         if running:
-            done = self._total - len(self._requests)
+            done = self._total - running
             self.status.setText(f"Summarising {done + 1} of {self._total}…")
         else:
             self._total = 0
