@@ -219,9 +219,10 @@ def test_summaries_stream_cache_and_cite(qtbot, panel_env):
     qtbot.mouseClick(card.button, Qt.LeftButton)
     job = card.job
     assert sp.jobs == {1: job}
-    job.token.connect(lambda _t: seen.append(card.text.text()))  # after the card's own slot
+    job.summary.connect(lambda *_u: seen.append(card.text.text()))  # after the card's own slot
     assert wait_job(qtbot, job).outcome == "finished" and card.job is None and not sp.jobs
     assert len(seen) > 3 and not any(s.startswith("## ") for s in seen)
+    assert len(set(seen)) > 3 and all(len(a) <= len(b) for a, b in zip(seen, seen[1:-1]))  # it grows as it streams
     assert "PubMed" in card.text.text() and card.button.text() == "Regenerate"
     assert card.chips.chips and card.chips.chips[0].text().startswith("p. ")
     with qtbot.waitSignal(panel.citationActivated) as blocker:

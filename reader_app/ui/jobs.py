@@ -128,7 +128,8 @@ class Job(QObject):
 
     started = Signal(str)
     progress = Signal(int, int, str)
-    update = Signal(str, str, str)
+    update = Signal(str, str, str)  # an answer so far: AnswerUpdate.to_fields()
+    summary = Signal(str, str, str, str)  # a summary so far: SummaryUpdate.to_fields()
     token = Signal(str)
     finished = Signal(object)
     failed = Signal(str)
@@ -140,6 +141,7 @@ class Job(QObject):
     _x_started = Signal(str)
     _x_progress = Signal(int, int, str)
     _x_update = Signal(str, str, str)
+    _x_summary = Signal(str, str, str, str)
     _x_token = Signal(str)
     _x_end = Signal(str, object)  # outcome, then the result (or message) once
 
@@ -159,6 +161,7 @@ class Job(QObject):
         self._x_started.connect(self._deliver_started, queued)
         self._x_progress.connect(self._deliver_progress, queued)
         self._x_update.connect(self._deliver_update, queued)
+        self._x_summary.connect(self._deliver_summary, queued)
         self._x_token.connect(self._deliver_token, queued)
         self._x_end.connect(self._deliver_end, queued)
         tracker.running.append(self)
@@ -185,6 +188,9 @@ class Job(QObject):
 
     def post_update(self, text: str, evidence: str, phase: str) -> None:
         self._send(self._x_update, str(text), str(evidence), str(phase))
+
+    def post_summary(self, section: str, title: str, text: str, phase: str) -> None:
+        self._send(self._x_summary, str(section), str(title), str(text), str(phase))
 
     def post_token(self, text: str) -> None:
         self._send(self._x_token, str(text))
@@ -223,6 +229,11 @@ class Job(QObject):
     def _deliver_update(self, text: str, evidence: str, phase: str) -> None:
         if not self.done:
             self.update.emit(text, evidence, phase)
+
+    @Slot(str, str, str, str)
+    def _deliver_summary(self, section: str, title: str, text: str, phase: str) -> None:
+        if not self.done:
+            self.summary.emit(section, title, text, phase)
 
     @Slot(str)
     def _deliver_token(self, text: str) -> None:

@@ -10,7 +10,7 @@ caller connects to the job it started and to nothing else::
 
     job = worker.ask(paper_id, "What dataset?")   # selection=Selection(text, page)
     job.update.connect(lambda text, evidence, phase: ...)  # AnswerUpdate.to_fields()
-    job.token.connect(lambda text: ...)           # raw streamed pieces (summaries)
+    job.summary.connect(lambda section, title, text, phase: ...)  # summaries so far
     job.progress.connect(lambda done, total, label: ...)
     job.finished.connect(lambda result: ...)      # Answer / list[dict] / ...
     job.failed.connect(lambda message: ...)       # one line, never a traceback
@@ -123,6 +123,10 @@ class JobContext:
         if not self.cancel.is_set():
             self.job.post_update(*update.to_fields())
 
+    def on_summary(self, update) -> None:
+        if not self.cancel.is_set():
+            self.job.post_summary(*update.to_fields())
+
     def progress(self, label: str, done: int = 0, total: int = 0) -> None:
         self.job.post_progress(done, total, label)
 
@@ -212,7 +216,7 @@ class LlmWorker(QThread):
     def summarize(self, paper_id: str, section_index: int | str | None = None, *,
                   force: bool = False, label: str | None = None) -> LlmJob:
         """``section_index``: an int, ``"tldr"`` or ``"all"``; ``label`` for the status bar.
-        The summary streams as ``token`` pieces."""
+        The summary streams as ``summary`` updates (``SummaryUpdate.to_fields()``)."""
         label = label or ("Summarising" if section_index != "tldr" else "Writing the TL;DR")
         return self._submit("summarize", label, paper_id=paper_id, section_index=section_index, force=force)
 
@@ -334,7 +338,7 @@ class LlmWorker(QThread):
                                      progress=lambda f, label: ctx.progress(label, int(f * 100), 100))
         if req.kind == "summarize":
             ctx.progress(req.job.label)
-            return assistant.summarize(paper, p["section_index"], on_token=ctx.on_token, cancel=req.cancel,
+            return assistant.summarize(paper, p["section_index"], on_update=ctx.on_summary, cancel=req.cancel,
                                        force=bool(p.get("force")), progress=ctx.progress)
         raise ReaderError(f"unknown request {req.kind!r}")
 

@@ -1,8 +1,9 @@
 """The Summary tab: a TL;DR and one card per section, generated on demand.
 
 Summaries are written by the assistant on the LLM worker thread (each card follows its
-own job: its ``token`` pieces stream into the card) and cached by it in the library per model; the cached ones are read back through
-``ui.ops`` when a paper is shown.  Citations are chips like the Ask tab's.
+own job: its ``summary`` updates, ``SummaryUpdate``, stream into the card) and cached by it
+in the library per model; the cached ones are read back through ``ui.ops`` when a paper is
+shown.  Citations are chips like the Ask tab's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reader_app.core.model import SummaryUpdate
 from reader_app.ui.citation_chip import ChipRow
 from reader_app.ui.jobs import Job, LatestJob
 from reader_app.ui.ops import run_op
@@ -120,7 +122,7 @@ class SectionCard(QFrame):
     def follow(self, job: Job) -> None:
         """Show the summary ``job`` writes: queued, its streamed pieces, then the result."""
         self.set_queued()
-        self._writing.start(job, token=self.append, finished=self._finished, failed=self.set_failed,
+        self._writing.start(job, summary=self.show_update, finished=self._finished, failed=self.set_failed,
                             cancelled=self.reset_idle, ended=self._ended)
 
     def drop(self) -> None:
@@ -143,16 +145,14 @@ class SectionCard(QFrame):
         self.text.show()
         self.chips.set_citations([])
 
-    def append(self, piece: str) -> None:
+    def show_update(self, section: str, title: str, text: str, phase: str) -> None:
+        """The summary so far (``SummaryUpdate.to_fields()``); its citations come with the result."""
+        if SummaryUpdate.from_fields(section, title, text, phase).key != self.key or self.state == "done":
+            return
         if self.state != "streaming":
             self.state = "streaming"
-            self._raw = ""
             self.text.setStyleSheet("")
-        self._raw += piece
-        text = self._raw
-        if text.startswith("## "):  # the assistant announces each part with "## <title>"
-            text = text.split("\n", 1)[1] if "\n" in text else ""
-        self.text.setText(text.lstrip())
+        self.text.setText(text.strip() or "…")
 
     def set_summary(self, summary: str, citations) -> None:
         self.state = "done"
