@@ -29,8 +29,8 @@ def main() -> int:
     from reader_app.app import Services
     from reader_app.library import Library
     from reader_app.pdf import extract_paper_isolated
-    from reader_app.ui import highlights
-    from reader_app.ui.main_window import MainWindow
+    from reader_app.ui.reader import highlights
+    from reader_app.ui.window.main_window import MainWindow
 
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "highlights.png").resolve()
     tmp = Path(tempfile.mkdtemp(prefix="hl-shot-"))

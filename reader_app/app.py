@@ -21,7 +21,7 @@ the app.  With ``screenshot`` it imports/opens ``paths[0]``, waits until the fir
 is drawn (and, with ``ask``, until the answer finished), saves the window as PNG and
 returns 0 (2 when the paper could not be opened).
 
-One window per library (``reader_app.ui.single_instance``): a window that is not a
+One window per library (``reader_app.ui.window.single_instance``): a window that is not a
 ``--screenshot`` run listens for later starts on the same library.  ``hand_off(paths,
 library, password)`` is what such a later start calls first: it passes the files to the
 open window (which imports, opens and raises itself) and returns the line to print, or
@@ -44,17 +44,17 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from reader_app import settings
+from reader_app import RESOURCES, settings
 from reader_app.assistant.ranking import Ranker
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.library import Library, default_library_dir
-from reader_app.ui.main_window import MainWindow
-from reader_app.ui.ops import error_message
-from reader_app.ui.platform_check import create_application
-from reader_app.ui.screenshot import ScreenshotDriver
+from reader_app.ui.window.main_window import MainWindow
+from reader_app.ui.background.ops import error_message
+from reader_app.ui.window.platform_check import create_application
+from reader_app.ui.window.screenshot import ScreenshotDriver
 
 try:
-    from reader_app.ui import single_instance
+    from reader_app.ui.window import single_instance
 except ImportError as exc:  # QtNetwork missing: the window works without hand-offs
     logging.getLogger("reader_app").debug("no single-instance hand-off: %s", exc)
     single_instance = None
@@ -62,18 +62,6 @@ except ImportError as exc:  # QtNetwork missing: the window works without hand-o
 log = logging.getLogger("reader_app")
 
 
-def resource_dir() -> Path:
-    """Icons and other files from the top-level ``resources/`` folder.
-
-    An installed wheel carries them as the package ``reader_app.resources``; a source
-    checkout (editable install) has them beside the package.
-    """
-    here = Path(__file__).resolve().parent
-    installed = here / "resources"
-    return installed if installed.is_dir() else here.parent / "resources"
-
-
-RESOURCES = resource_dir()
 ORG = "reader-app"
 APP = "reader-app"
 
@@ -146,7 +134,7 @@ class Services:
 
     # ---- model -------------------------------------------------------------------------
     def engine_config(self):
-        from reader_app.ui.llm_worker import EngineConfig
+        from reader_app.ui.background.llm_worker import EngineConfig
 
         try:
             from reader_app import settings as s
@@ -160,7 +148,7 @@ class Services:
 
     def llm_worker(self):
         if self._llm is None:
-            from reader_app.ui.llm_worker import LlmWorker
+            from reader_app.ui.background.llm_worker import LlmWorker
 
             self._llm = LlmWorker(self.open_library, config=self.engine_config(),
                                   engine_factory=self.engine_factory, ranker=self.ranker)

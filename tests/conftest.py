@@ -226,8 +226,8 @@ def ui_env(qtbot, tmp_path, ui_template_library):
     from PySide6.QtCore import QSettings
 
     from reader_app.app import Services
-    from reader_app.ui.main_window import MainWindow
-    from reader_app.ui.ops import wait_for_ops
+    from reader_app.ui.window.main_window import MainWindow
+    from reader_app.ui.background.ops import wait_for_ops
     from tests.fakes import FakeEngine
 
     src, paper_id = ui_template_library

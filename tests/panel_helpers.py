@@ -7,8 +7,8 @@ import re
 from PySide6.QtCore import Qt
 
 from reader_app.library import Library
-from reader_app.ui.ops import wait_for_ops
-from reader_app.ui.side_panel import SidePanel
+from reader_app.ui.background.ops import wait_for_ops
+from reader_app.ui.panel.side_panel import SidePanel
 
 
 def number_of(prefix: str, needle: str) -> int:

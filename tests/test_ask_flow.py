@@ -1,4 +1,4 @@
-"""The Ask tab's quick -> full -> library decisions (ui/ask_flow.py), without Qt."""
+"""The Ask tab's quick -> full -> library decisions (ui/ask/ask_flow.py), without Qt."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from reader_app.core.model import Scope, Selection
-from reader_app.ui.ask_flow import LIBRARY, PAPER, QUICK, AskFlow, AskRequest
+from reader_app.ui.ask.ask_flow import LIBRARY, PAPER, QUICK, AskFlow, AskRequest
 
 QUESTION = "What corpus is the model trained on?"
 
@@ -23,7 +23,7 @@ def flow_on(paper_id: str = "p1") -> AskFlow:
 
 
 def test_it_imports_nothing_from_qt():
-    code = "import sys, reader_app.ui.ask_flow; print(sorted(m for m in sys.modules if 'PySide6' in m))"
+    code = "import sys, reader_app.ui.ask.ask_flow; print(sorted(m for m in sys.modules if 'PySide6' in m))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
 

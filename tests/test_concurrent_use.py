@@ -107,7 +107,7 @@ def _sha(path: Path) -> str:
 
 @pytest.mark.slow
 def test_window_and_cli_write_the_same_library_at_once(tmp_path, papers_dir):
-    from reader_app.ui.single_instance import is_listening, server_name
+    from reader_app.ui.window.single_instance import is_listening, server_name
 
     lib = tmp_path / "library"
     env = _env(tmp_path)

@@ -195,7 +195,7 @@ pytestqt = pytest.importorskip("pytestqt")
 @pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 def test_the_badge_shows_the_level_says_what_it_means_and_goes_with_the_answer(qtbot):
     from reader_app.core.model import Answer, Timings
-    from reader_app.ui.confidence_badge import ConfidenceBadge
+    from reader_app.ui.ask.confidence_badge import ConfidenceBadge
 
     badge = ConfidenceBadge()
     qtbot.addWidget(badge)

@@ -30,8 +30,8 @@ def test_window_survives_a_killed_model_and_the_next_question_works(qtbot, tmp_p
 
     from reader_app.app import Services
     from reader_app.llm.process_engine import ProcessEngine
-    from reader_app.ui.main_window import MainWindow
-    from reader_app.ui.ops import wait_for_ops
+    from reader_app.ui.window.main_window import MainWindow
+    from reader_app.ui.background.ops import wait_for_ops
 
     monkeypatch.setenv("READER_APP_CACHE_DIR", str(tmp_path / "cache"))
     src, paper_id = ui_template_library

@@ -75,7 +75,7 @@ def test_wheel_carries_the_icons(tmp_path):
     inst = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
                           capture_output=True, text=True, timeout=300, env=env)
     assert inst.returncode == 0, inst.stderr[-2000:]
-    probe = ("import pathlib, reader_app, reader_app.app as a; print(a.RESOURCES);"
+    probe = ("import pathlib, reader_app; print(reader_app.RESOURCES);"
              "print(len(__import__('json').loads((pathlib.Path(reader_app.__file__).parent"
              " / 'llm' / 'catalog.json').read_text())['models']))")
     out = subprocess.run([str(py), "-I", "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60,

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from reader_app.ui import platform_check  # noqa: E402
+from reader_app.ui.window import platform_check  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 QT_FATAL = ('qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin.\n'

@@ -232,7 +232,7 @@ def test_prepare_after_import_setting(qtbot, ui_env, papers_dir, monkeypatch, tm
     monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path / "config"))
     settings.set_value("prepare_after_import", True)
     win = ui_env.window(respond="3]\nAnswer: yes")
-    from reader_app.ui.ops import tracker
+    from reader_app.ui.background.ops import tracker
 
     results = []
 

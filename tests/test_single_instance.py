@@ -25,7 +25,7 @@ HANDED = "to the reader-app window already open on this library"
 # ---- in-process: protocol, names, stale sockets ---------------------------------------------
 
 def test_server_name_is_per_library_short_and_stable(tmp_path):
-    from reader_app.ui.single_instance import server_name
+    from reader_app.ui.window.single_instance import server_name
 
     a, b = tmp_path / "a", tmp_path / "b"
     assert server_name(a) == server_name(str(a)) == server_name(tmp_path / "x" / ".." / "a")
@@ -39,7 +39,7 @@ def test_server_name_is_per_library_short_and_stable(tmp_path):
 def _send_in_process(name, message, reply_ms=5000):
     """``send`` from another process (a blocking Qt wait here would stall this thread's server)."""
     code = ("import json, sys\n"
-            "from reader_app.ui.single_instance import send, HandOffError\n"
+            "from reader_app.ui.window.single_instance import send, HandOffError\n"
             "try:\n"
             "    print(json.dumps({'result': send(sys.argv[1], json.loads(sys.argv[2]), reply_ms=int(sys.argv[3]))}))\n"
             "except HandOffError as exc:\n"
@@ -60,7 +60,7 @@ def _reply(qtbot, proc) -> dict:
 
 def test_request_reaches_the_server_and_bad_requests_are_refused(qtbot, tmp_path):
     """A real QLocalServer (event loop in this process) and real clients (other processes)."""
-    from reader_app.ui.single_instance import InstanceServer, is_listening, server_name
+    from reader_app.ui.window.single_instance import InstanceServer, is_listening, server_name
 
     name = server_name(tmp_path / "lib")
     server = InstanceServer(name)
@@ -103,7 +103,7 @@ def test_request_reaches_the_server_and_bad_requests_are_refused(qtbot, tmp_path
 def test_nobody_listening_and_stale_socket(tmp_path):
     from PySide6.QtCore import QDir
 
-    from reader_app.ui.single_instance import InstanceServer, is_listening, send, server_name
+    from reader_app.ui.window.single_instance import InstanceServer, is_listening, send, server_name
 
     name = server_name(tmp_path / "lib")
     assert send(name, {"open": []}) is False  # nothing there
@@ -130,7 +130,7 @@ def test_hand_off_to_a_window_that_never_answers_is_one_warning(tmp_path, monkey
     from PySide6.QtCore import QDir
 
     from reader_app import app
-    from reader_app.ui import single_instance
+    from reader_app.ui.window import single_instance
 
     lib = tmp_path / "lib"
     name = single_instance.server_name(lib)
@@ -167,7 +167,7 @@ def _start_window(tmp_path: Path, lib: Path, *args: str, tag: str = "first") -> 
 
 
 def _wait_listening(proc: subprocess.Popen, lib: Path, timeout: float = 90) -> None:
-    from reader_app.ui.single_instance import is_listening, server_name
+    from reader_app.ui.window.single_instance import is_listening, server_name
 
     name = server_name(lib)
     deadline = time.monotonic() + timeout
@@ -235,12 +235,12 @@ def test_two_windows_started_at_once_make_one_window(tmp_path):
 
 
 def test_start_lock_serialises_starts_and_frees_on_unlock(tmp_path):
-    from reader_app.ui import single_instance
+    from reader_app.ui.window import single_instance
 
     name = single_instance.server_name(tmp_path / "lib")
     first = single_instance.start_lock(name, 100)
     assert first is not None
-    code = ("import sys; from reader_app.ui import single_instance as s; "
+    code = ("import sys; from reader_app.ui.window import single_instance as s; "
             f"sys.exit(0 if s.start_lock({name!r}, 300) is None else 3)")
     held = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), cwd=str(REPO), timeout=60)
     assert held.returncode == 0, "another process cannot take it while held"
@@ -276,7 +276,7 @@ def test_second_open_hands_its_file_to_the_first_window(tmp_path, papers_dir):
     finally:
         _stop(first)
     assert first.returncode == 0  # SIGTERM closes the window cleanly ...
-    from reader_app.ui.single_instance import is_listening, server_name
+    from reader_app.ui.window.single_instance import is_listening, server_name
 
     assert not is_listening(server_name(lib))  # ... and removes its socket
 
@@ -285,7 +285,7 @@ def test_second_open_hands_its_file_to_the_first_window(tmp_path, papers_dir):
 def test_window_of_a_crashed_instance_is_taken_over(tmp_path, papers_dir):
     from PySide6.QtCore import QDir
 
-    from reader_app.ui.single_instance import is_listening, server_name
+    from reader_app.ui.window.single_instance import is_listening, server_name
 
     lib = tmp_path / "library"
     name = server_name(lib)

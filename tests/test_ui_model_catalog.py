@@ -10,9 +10,9 @@ pytest.importorskip("pytestqt")
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from reader_app.llm.catalog import CatalogModel  # noqa: E402
-from reader_app.ui.model_catalog import ModelCatalogDialog  # noqa: E402
-from reader_app.ui.ops import wait_for_ops  # noqa: E402
-from reader_app.ui.settings_dialog import SettingsDialog  # noqa: E402
+from reader_app.ui.window.model_catalog import ModelCatalogDialog  # noqa: E402
+from reader_app.ui.background.ops import wait_for_ops  # noqa: E402
+from reader_app.ui.window.settings_dialog import SettingsDialog  # noqa: E402
 from tests.test_download import FileServer, sha  # noqa: E402
 from tests.test_models import tiny_model  # noqa: E402
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QLabel  # noqa: E402
 from reader_app.core.errors import ModelError  # noqa: E402
 from reader_app.core.model import Answer, Citation, Timings  # noqa: E402
 from reader_app.library import Library  # noqa: E402
-from reader_app.ui.ops import wait_for_ops  # noqa: E402
+from reader_app.ui.background.ops import wait_for_ops  # noqa: E402
 from tests.panel_helpers import ask, load_paper, make_panel, responder, wait_job  # noqa: E402
 from tests.panel_helpers import db_notes as _db_notes  # noqa: E402
 
@@ -194,7 +194,7 @@ def test_no_model_says_how_to_fix_and_notes_still_work(qtbot, panel_env):
     assert ap.ask_button.isEnabled() is False or ap.question.isEnabled()
 
     # choosing another model in Settings clears the advice
-    from reader_app.ui.llm_worker import EngineConfig
+    from reader_app.ui.background.llm_worker import EngineConfig
 
     panel.worker.configure(EngineConfig(model="another.gguf"))
     assert not ap.notice.isVisibleTo(ap) and panel.worker.model_state == "none"
@@ -238,7 +238,7 @@ def test_summaries_stream_cache_and_cite(qtbot, panel_env):
 
 def test_summary_cards_use_the_paper_the_window_loaded(qtbot, panel_env):
     """The window passes its loaded Paper: the panel reads only the cached summaries."""
-    from reader_app.ui.side_panel import SidePanel
+    from reader_app.ui.panel.side_panel import SidePanel
 
     paper = load_paper(panel_env.library_path, panel_env.paper_id)
     paper.sections[1].title = "2 Data, as the window has it"
@@ -353,7 +353,7 @@ def test_section_page_link_requests_the_page(qtbot, panel_env):
 def test_mode_picker_reaches_the_assistant_and_is_remembered(qtbot, panel_env, monkeypatch):
     from reader_app import settings as assistant_settings
     from reader_app.assistant.service import Assistant
-    from reader_app.ui.side_panel import SidePanel
+    from reader_app.ui.panel.side_panel import SidePanel
     from tests.fakes import FakeEngine
 
     modes = []

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt, QUrl  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from reader_app.library import Library  # noqa: E402
-from reader_app.ui.ops import wait_for_ops  # noqa: E402
+from reader_app.ui.background.ops import wait_for_ops  # noqa: E402
 from tests.panel_helpers import db_notes as _db_notes  # noqa: E402
 from tests.panel_helpers import make_panel  # noqa: E402
 

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from reader_app.core.errors import BadInput  # noqa: E402
-from reader_app.ui.llm_worker import EngineConfig, LlmWorker  # noqa: E402
+from reader_app.ui.background.llm_worker import EngineConfig, LlmWorker  # noqa: E402
 from tests.fakes import FakeEngine  # noqa: E402
 
 
@@ -171,7 +171,7 @@ def test_shutdown_stops_the_thread(qtbot, worker_env):
 
 
 def test_jobs_show_in_the_status_bar_tracker_until_they_end(qtbot, worker_env):
-    from reader_app.ui.ops import tracker
+    from reader_app.ui.background.ops import tracker
 
     w = worker_env(lambda **kw: FakeEngine("x"))
     gate = threading.Event()
@@ -204,7 +204,7 @@ def test_the_worker_is_built_in_one_place_the_composition_root():
 
 
 def test_the_side_panel_uses_the_worker_it_is_given(qtbot, panel_env):
-    from reader_app.ui.side_panel import SidePanel
+    from reader_app.ui.panel.side_panel import SidePanel
 
     services = panel_env.services()
     panel = SidePanel(services)
@@ -220,7 +220,7 @@ def test_the_side_panel_uses_the_worker_it_is_given(qtbot, panel_env):
 
 
 def test_the_status_bar_shows_a_model_job_and_its_cancel_stops_it(qtbot, worker_env):
-    from reader_app.ui.status import OpStatus
+    from reader_app.ui.window.status import OpStatus
 
     w = worker_env(lambda **kw: FakeEngine(" ".join(["tok"] * 1000), delay=0.01))
     status = OpStatus()

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from reader_app import settings  # noqa: E402
 from reader_app.library import Library  # noqa: E402
-from reader_app.ui.quick_answer import QUICK_NOTE  # noqa: E402
+from reader_app.ui.ask.quick_answer import QUICK_NOTE  # noqa: E402
 from tests.fakes import FakeEngine  # noqa: E402
 from tests.panel_helpers import make_panel, responder  # noqa: E402
 
@@ -122,7 +122,7 @@ def test_no_quick_answer_once_prepared_or_in_another_mode(qtbot, panel_env):
 
 
 def test_settings_dialog_has_the_quick_answer_checkbox(qtbot, panel_env):
-    from reader_app.ui.settings_dialog import SettingsDialog
+    from reader_app.ui.window.settings_dialog import SettingsDialog
 
     assert settings.DEFAULTS["quick_answer"] is True
     dialog = SettingsDialog()

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateS
 
 from PySide6.QtGui import QImage  # noqa: E402
 
-from reader_app.ui.screenshot import ScreenshotDriver  # noqa: E402
+from reader_app.ui.window.screenshot import ScreenshotDriver  # noqa: E402
 
 
 def test_screenshot_waits_for_the_answer(qtbot, ui_env, papers_dir):

@@ -12,8 +12,8 @@ pytest.importorskip("pytestqt")
 from PySide6.QtWidgets import QDialog  # noqa: E402
 
 from reader_app import settings as assistant_settings  # noqa: E402
-from reader_app.ui.ops import wait_for_ops  # noqa: E402
-from reader_app.ui.settings_dialog import LIBRARY_KEY, SettingsDialog, current_engine_config  # noqa: E402
+from reader_app.ui.background.ops import wait_for_ops  # noqa: E402
+from reader_app.ui.window.settings_dialog import LIBRARY_KEY, SettingsDialog, current_engine_config  # noqa: E402
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 

@@ -174,7 +174,7 @@ def test_import_folder_reports_progress_and_failures(qtbot, ui_env, bad_pdfs_dir
     (folder / "readme.txt").write_text("not imported")
     seen = []
     win.op_status.label.destroyed.connect(lambda: None)
-    from reader_app.ui.ops import tracker
+    from reader_app.ui.background.ops import tracker
 
     tracker.progressed.connect(lambda op: seen.append(op.last_progress))
     with qtbot.waitSignal(win.importFinished, timeout=60000) as sig:
@@ -262,7 +262,7 @@ def test_status_bar_shows_the_model(qtbot, ui_env):
 def test_window_works_without_the_side_panel(qtbot, ui_env, monkeypatch):
     from PySide6.QtWidgets import QLabel
 
-    from reader_app.ui import main_window
+    from reader_app.ui.window import main_window
 
     def broken(_services):
         raise RuntimeError("no panel today")
@@ -290,7 +290,7 @@ def test_window_settings_follow_the_config_dir(tmp_path, monkeypatch):
 def test_import_of_a_scan_shows_ocr_progress(qtbot, ui_env, shared_dir):
     """A scanned PDF is read by OCR page by page, and the status bar says so."""
     from reader_app.pdf import ocr as ocr_mod
-    from reader_app.ui.ops import tracker
+    from reader_app.ui.background.ops import tracker
     from tests.gold import make_scan as _scan
 
     if not ocr_mod.ocr_available():

@@ -12,7 +12,7 @@ from PySide6.QtCore import QThread  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from reader_app.core.errors import Cancelled, NotFound  # noqa: E402
-from reader_app.ui.ops import error_message, run_op, tracker, wait_for_ops  # noqa: E402
+from reader_app.ui.background.ops import error_message, run_op, tracker, wait_for_ops  # noqa: E402
 
 
 class _Win(QWidget):
@@ -102,7 +102,7 @@ def test_dead_parent_gets_no_callback(qtbot):
 
 
 def test_latest_job_hears_only_the_job_started_last(qtbot):
-    from reader_app.ui.jobs import LatestJob
+    from reader_app.ui.background.jobs import LatestJob
 
     w = _Win()
     qtbot.addWidget(w)

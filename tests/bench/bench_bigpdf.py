@@ -128,7 +128,7 @@ def child(library: str, paper_id: str, runs: int) -> int:
     from fakes import FakeEngine
     from reader_app.app import Services, make_application
     from reader_app.pdf import render
-    from reader_app.ui.main_window import MainWindow
+    from reader_app.ui.window.main_window import MainWindow
 
     app = make_application()
     tmp = Path(tempfile.mkdtemp(prefix="bench-bigpdf-ui-"))

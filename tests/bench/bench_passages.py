@@ -42,8 +42,8 @@ def main() -> None:
     from reader_app.app import Services
     from reader_app.library import Library
     from reader_app.pdf import extract_paper_isolated
-    from reader_app.ui.ops import wait_for_ops
-    from reader_app.ui.side_panel import SidePanel
+    from reader_app.ui.background.ops import wait_for_ops
+    from reader_app.ui.panel.side_panel import SidePanel
     from tests.fakes import FakeEngine
 
     app = QApplication.instance() or QApplication([])

@@ -89,7 +89,7 @@ def bench_gui_stall(pdf: Path, model: str | None, work: Path, limit_s: float) ->
 
     from reader_app.app import Services
     from reader_app import settings
-    from reader_app.ui.side_panel import SidePanel
+    from reader_app.ui.panel.side_panel import SidePanel
 
     app = QApplication.instance() or QApplication([])
     (pid,) = make_library(work / "library-gui", [pdf])

@@ -104,7 +104,7 @@ def main() -> int:
     from PySide6.QtCore import QSettings
 
     from reader_app.app import Services, make_application
-    from reader_app.ui.main_window import MainWindow
+    from reader_app.ui.window.main_window import MainWindow
     from fakes import FakeEngine
 
     app = make_application()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def open_window(services, size=(1560, 960)):
     """The main window on ``services``, sized for docs/ screenshots and shown."""
-    from reader_app.ui.main_window import MainWindow
+    from reader_app.ui.window.main_window import MainWindow
 
     win = MainWindow(services)
     win.resize(*size)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QComboBox
 
 from reader_app.core.errors import BadInput
 from reader_app.core.model import Scope
-from reader_app.ui.ops import run_op
+from reader_app.ui.background.ops import run_op
 
 PAPER, SELECTED, TAG, LIBRARY = "paper", "selected", "tag", "library"
 NO_SELECTION = "No papers are selected: select them in the library list first (Ctrl+click picks several)."

@@ -44,10 +44,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractScrollArea
 
-from reader_app.ui.highlight_paint import paint_highlights, highlight_at
-from reader_app.ui.ops import run_op
-from reader_app.ui.pdf_text import TextFind, TextSelection
-from reader_app.ui.render_cache import RenderCache
+from reader_app.ui.reader.highlight_paint import paint_highlights, highlight_at
+from reader_app.ui.background.ops import run_op
+from reader_app.ui.reader.pdf_text import TextFind, TextSelection
+from reader_app.ui.reader.render_cache import RenderCache
 
 GAP = 10  # logical pixels between pages and around them
 MIN_ZOOM, MAX_ZOOM = 0.25, 6.0

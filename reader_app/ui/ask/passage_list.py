@@ -12,9 +12,9 @@ import html
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from reader_app.ui.citation_chip import chip_label, citation_fields
-from reader_app.ui.jobs import LatestJob
-from reader_app.ui.ops import run_op
+from reader_app.ui.ask.citation_chip import chip_label, citation_fields
+from reader_app.ui.background.jobs import LatestJob
+from reader_app.ui.background.ops import run_op
 
 
 def _snippet(text: str, limit: int = 160) -> str:

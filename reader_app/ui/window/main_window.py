@@ -7,7 +7,7 @@
 positions, geometry) and the highlight actions (``highlights.install``, given the Edit
 menu).  All library work goes through ``ui.ops.run_op``; the window only reacts.
 
-The side panel (``reader_app/ui/side_panel.py``, see its contract) is wired to the PDF
+The side panel (``reader_app/ui/panel/side_panel.py``, see its contract) is wired to the PDF
 view, the library pane and the status bar (its ``worker``).  When it cannot be built
 (``side_panel`` is None) the window shows a placeholder and reading still works.
 
@@ -41,16 +41,16 @@ from PySide6.QtWidgets import (
 )
 
 from reader_app.core.errors import PasswordError
-from reader_app.ui import highlights
-from reader_app.ui.find_bar import FindBar
-from reader_app.ui.library_pane import LibraryPane
-from reader_app.ui.ops import run_op
-from reader_app.ui.paper_actions import PaperActions
-from reader_app.ui.pdf_view import PdfView
-from reader_app.ui.side_panel import SidePanel
-from reader_app.ui.status import OpStatus
-from reader_app.ui.window_actions import WindowActions
-from reader_app.ui.window_state import WindowState
+from reader_app.ui.reader import highlights
+from reader_app.ui.reader.find_bar import FindBar
+from reader_app.ui.library.library_pane import LibraryPane
+from reader_app.ui.background.ops import run_op
+from reader_app.ui.library.paper_actions import PaperActions
+from reader_app.ui.reader.pdf_view import PdfView
+from reader_app.ui.panel.side_panel import SidePanel
+from reader_app.ui.window.status import OpStatus
+from reader_app.ui.window.window_actions import WindowActions
+from reader_app.ui.window.window_state import WindowState
 
 log = logging.getLogger("reader_app.ui")
 ZOOM_STEPS = (50, 75, 100, 125, 150, 200, 300, 400)

@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from reader_app.core.model import Highlight
-from reader_app.ui.highlights import MENU_COLORS, color_icon
-from reader_app.ui.jobs import LatestJob
-from reader_app.ui.ops import run_op
+from reader_app.ui.reader.highlights import MENU_COLORS, color_icon
+from reader_app.ui.background.jobs import LatestJob
+from reader_app.ui.background.ops import run_op
 
 QUOTE_LIMIT = 2000
 

@@ -1,15 +1,15 @@
 """The Ask tab: a question box, the streamed answer with citation chips, and the history.
 
-Questions go to the :class:`~reader_app.ui.llm_worker.LlmWorker` (never to the model
+Questions go to the :class:`~reader_app.ui.background.llm_worker.LlmWorker` (never to the model
 directly): each returns its own job, whose signals the panel follows until it ends.  The
 paper's Q&A history is read from the library through ``ui.ops``.
 
-What to ask next is decided by :class:`~reader_app.ui.ask_flow.AskFlow` (no Qt): while the
+What to ask next is decided by :class:`~reader_app.ui.ask.ask_flow.AskFlow` (no Qt): while the
 paper is prepared a DoubleDipper question gets a quick answer first (quick_answer.py), then
 the full one.  The scope picker (ask_scope.py) sends a question across papers
 (``LlmWorker.ask_library``); its chips name their papers, and a chip of another paper emits
 ``paperCitationActivated(paper_id, page, paragraph index)``.  The answer itself is shown
-by :class:`~reader_app.ui.answer_card.AnswerCard`.
+by :class:`~reader_app.ui.ask.answer_card.AnswerCard`.
 """
 
 from __future__ import annotations
@@ -32,15 +32,15 @@ from PySide6.QtWidgets import (
 from reader_app.assistant.confidence import level
 from reader_app.core.errors import BadInput
 from reader_app.core.model import AnswerUpdate, Selection
-from reader_app.ui.answer_card import AnswerCard, is_library, with_passage
-from reader_app.ui.ask_flow import LIBRARY, AskFlow, AskRequest
-from reader_app.ui.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store_mode
-from reader_app.ui.ask_scope import ScopePicker
-from reader_app.ui.eliding_button import ElidingButton
-from reader_app.ui.jobs import Job, LatestJob
-from reader_app.ui.ops import run_op
-from reader_app.ui.prepare_status import PrepareStatus
-from reader_app.ui.quick_answer import quick_answers_on
+from reader_app.ui.ask.answer_card import AnswerCard, is_library, with_passage
+from reader_app.ui.ask.ask_flow import LIBRARY, AskFlow, AskRequest
+from reader_app.ui.ask.ask_modes import DEFAULT_MODE, MODE_LABELS, mode_combo, store_mode
+from reader_app.ui.ask.ask_scope import ScopePicker
+from reader_app.ui.ask.eliding_button import ElidingButton
+from reader_app.ui.background.jobs import Job, LatestJob
+from reader_app.ui.background.ops import run_op
+from reader_app.ui.ask.prepare_status import PrepareStatus
+from reader_app.ui.ask.quick_answer import quick_answers_on
 
 # history tags of answers that are not from the paper's own prompt: "[quick] …", "[library] …"
 KIND_TAGS = {"quick": ("quick", "A quick answer from the paper's best passages"),

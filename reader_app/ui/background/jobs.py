@@ -3,8 +3,8 @@
 Modelled on Anki's ``QueryOp`` / ``CollectionOp``.  Every request for background work
 returns a :class:`Job`; whoever started it connects to that job, and to nothing else::
 
-    job = worker.ask(paper_id, "What dataset?")   # model work (ui/llm_worker.py)
-    job = run_op(self, fn, on_success=...)        # other work off the GUI thread (ui/ops.py)
+    job = worker.ask(paper_id, "What dataset?")   # model work (ui/background/llm_worker.py)
+    job = run_op(self, fn, on_success=...)        # other work off the GUI thread (ui/background/ops.py)
 
     job.started(label)                 # it left the queue and runs now
     job.progress(done, total, text)    # total 0: indeterminate

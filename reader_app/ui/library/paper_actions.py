@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
 from reader_app import settings
 from reader_app.core.errors import PasswordError, ReaderError
 from reader_app.export.markdown import export_papers
-from reader_app.ui.ops import run_op
-from reader_app.ui.paper_dialog import PaperInfoDialog
+from reader_app.ui.background.ops import run_op
+from reader_app.ui.library.paper_dialog import PaperInfoDialog
 
 
 def _expand(paths: list[str]) -> list[str]:

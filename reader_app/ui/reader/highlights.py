@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import QInputDialog, QMenu
 
 from reader_app.core.model import HIGHLIGHT_COLORS
-from reader_app.ui.ops import run_op
+from reader_app.ui.background.ops import run_op
 
 MENU_COLORS = ("yellow", "red", "green", "blue", "purple")
 SHORTCUT = "Ctrl+Shift+H"

@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
 
 from reader_app import settings as assistant_settings
 from reader_app.llm.model_files import add_model, list_models, model_name
-from reader_app.ui.llm_worker import EngineConfig
-from reader_app.ui.model_catalog import ModelCatalogDialog
-from reader_app.ui.ops import run_op
+from reader_app.ui.background.llm_worker import EngineConfig
+from reader_app.ui.window.model_catalog import ModelCatalogDialog
+from reader_app.ui.background.ops import run_op
 
 AUTO_EVIDENCE = -1  # the "Cite from" choice that leaves it to the answer style
 

@@ -25,7 +25,7 @@ Contract (the main window relies on it)::
 
 ``services`` (``reader_app.app.Services``) must provide ``library()`` (a ``Library`` for
 the calling thread; called on worker threads only) and, unless ``worker`` is given,
-``llm_worker()``: the app's one :class:`~reader_app.ui.llm_worker.LlmWorker`, built by the
+``llm_worker()``: the app's one :class:`~reader_app.ui.background.llm_worker.LlmWorker`, built by the
 composition root (app.py); the panel never builds one.  The panel never runs SQL or touches
 the model itself: DB work goes through ``ui.ops`` and LLM work through the worker's jobs.
 ``panel.worker`` is the LLM worker (status bar: its ``modelStateChanged``; every job it
@@ -37,9 +37,9 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
-from reader_app.ui.ask_panel import AskPanel
-from reader_app.ui.notes_panel import NotesPanel
-from reader_app.ui.summary_panel import SummaryPanel
+from reader_app.ui.ask.ask_panel import AskPanel
+from reader_app.ui.panel.notes_panel import NotesPanel
+from reader_app.ui.panel.summary_panel import SummaryPanel
 
 
 class SidePanel(QWidget):

@@ -22,7 +22,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-from reader_app.ui.jobs import Job, LatestJob
+from reader_app.ui.background.jobs import Job, LatestJob
 
 PREPARING = "Preparing for questions…"
 READY = "Ready"

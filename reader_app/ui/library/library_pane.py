@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from reader_app.export.bibtex import bibliography
-from reader_app.ui.ops import run_op
+from reader_app.ui.background.ops import run_op
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("Title", "Authors", "Year", "Tags")

@@ -2,9 +2,9 @@
 
 Modelled on Anki's ``CollectionOp`` / ``QueryOp``: a widget never blocks on the
 database or PyMuPDF.  It starts an operation and reacts when it ends (model work goes to
-``ui.llm_worker.LlmWorker``; both return the same kind of :class:`~reader_app.ui.jobs.Job`)::
+``ui.llm_worker.LlmWorker``; both return the same kind of :class:`~reader_app.ui.background.jobs.Job`)::
 
-    from reader_app.ui.ops import run_op
+    from reader_app.ui.background.ops import run_op
 
     def work(op):                       # runs on a worker thread
         lib = services.library()        # per-thread Library (see app.Services)
@@ -23,7 +23,7 @@ label="", cancellable=False, pool=None) -> Op``
 
 - ``fn`` runs on a ``QThreadPool`` thread.  It is called as ``fn(op)`` when it takes
   one positional parameter, else as ``fn()``.  ``op`` is the returned :class:`Op`, a
-  :class:`~reader_app.ui.jobs.Job` (its signals ``progress``, ``finished``, ``failed``,
+  :class:`~reader_app.ui.background.jobs.Job` (its signals ``progress``, ``finished``, ``failed``,
   ``cancelled``, ``ended`` work as for model jobs): ``op.report(done, total, text="")``,
   ``op.is_cancelled`` (bool),
   ``op.cancel_event`` (``threading.Event``, pass it to ``Engine.generate(cancel=...)``),
@@ -53,7 +53,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Qt, Signal, Slot
 from shiboken6 import isValid
 
 from reader_app.core.errors import Cancelled, ReaderError
-from reader_app.ui.jobs import FINISHED, Job, tracker  # noqa: F401 - tracker: re-exported (status bar)
+from reader_app.ui.background.jobs import FINISHED, Job, tracker  # noqa: F401 - tracker: re-exported (status bar)
 
 log = logging.getLogger("reader_app.ui")
 

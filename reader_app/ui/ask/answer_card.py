@@ -13,11 +13,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from reader_app.ui.answer_format import UNANSWERED, AnswerText, timings_text
-from reader_app.ui.citation_chip import ChipRow
-from reader_app.ui.confidence_badge import ConfidenceBadge
-from reader_app.ui.passage_list import PassageList
-from reader_app.ui.quick_answer import QuickBar
+from reader_app.ui.ask.answer_format import UNANSWERED, AnswerText, timings_text
+from reader_app.ui.ask.citation_chip import ChipRow
+from reader_app.ui.ask.confidence_badge import ConfidenceBadge
+from reader_app.ui.ask.passage_list import PassageList
+from reader_app.ui.ask.quick_answer import QuickBar
 
 NOTE_BUTTON_STYLE = ("QPushButton { color: palette(link); border: none; padding: 1px 4px; }"
                      " QPushButton:hover { text-decoration: underline; }"

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from PySide6.QtGui import QImage
 
-from reader_app.ui.ops import run_op
+from reader_app.ui.background.ops import run_op
 
 CACHE_BYTES = 300 * 1024 * 1024
 

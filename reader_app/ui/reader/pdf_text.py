@@ -16,7 +16,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtGui import QGuiApplication
 
-from reader_app.ui.ops import run_op
+from reader_app.ui.background.ops import run_op
 
 
 def word_at(words, x: float, y: float) -> int | None:

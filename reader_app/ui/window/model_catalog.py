@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from reader_app.llm import catalog
 from reader_app.core.errors import Cancelled
-from reader_app.ui.ops import error_message, run_op
+from reader_app.ui.background.ops import error_message, run_op
 
 COLUMNS = ("Model", "Size", "RAM needed", "On this machine", "QASPER F1", "Good for")
 

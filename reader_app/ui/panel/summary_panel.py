@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from reader_app.core.model import SummaryUpdate
-from reader_app.ui.citation_chip import ChipRow
-from reader_app.ui.jobs import Job, LatestJob
-from reader_app.ui.ops import run_op
+from reader_app.ui.ask.citation_chip import ChipRow
+from reader_app.ui.background.jobs import Job, LatestJob
+from reader_app.ui.background.ops import run_op
 
 TLDR = "tldr"
 SKIP_TITLES = ("references", "bibliography", "acknowledgements", "acknowledgments", "acknowledgment")

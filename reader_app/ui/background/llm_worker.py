@@ -39,7 +39,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from reader_app.core.errors import Cancelled, ModelCrashed, ModelError, NotFound, ReaderError
-from reader_app.ui.jobs import Job
+from reader_app.ui.background.jobs import Job
 
 log = logging.getLogger("reader_app.ui")
 _still_running: list = []  # workers that outlived shutdown(); never garbage-collected

@@ -14,7 +14,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QDialog, QMessageBox, QStyle, QToolBar
 
-from reader_app.ui.settings_dialog import SettingsDialog
+from reader_app.ui.window.settings_dialog import SettingsDialog
 
 S, K = QStyle.StandardPixmap, QKeySequence.StandardKey
 

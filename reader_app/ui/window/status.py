@@ -1,6 +1,6 @@
 """The status bar's permanent part: running operations with progress and Cancel, the model.
 
-``OpStatus`` listens to ``reader_app.ui.jobs.tracker``: every job started with a ``label``
+``OpStatus`` listens to ``reader_app.ui.background.jobs.tracker``: every job started with a ``label``
 (``ui.ops`` operations and the LLM worker's requests alike) shows as "label… text" with a
 progress bar (busy when the total is unknown) and a Cancel button when it is cancellable.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
-from reader_app.ui.jobs import tracker
+from reader_app.ui.background.jobs import tracker
 
 
 class OpStatus(QWidget):
