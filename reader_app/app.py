@@ -48,6 +48,8 @@ from reader_app import RESOURCES, settings
 from reader_app.assistant.ranking import Ranker
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.library import Library, default_library_dir
+from reader_app.llm.engines import EngineConfig
+from reader_app.ui.background.llm_worker import LlmWorker
 from reader_app.ui.window.main_window import MainWindow
 from reader_app.ui.background.ops import error_message
 from reader_app.ui.window.platform_check import create_application
@@ -133,23 +135,11 @@ class Services:
         return lib.add_paper(paper, str(p))
 
     # ---- model -------------------------------------------------------------------------
-    def engine_config(self):
-        from reader_app.ui.background.llm_worker import EngineConfig
-
-        try:
-            from reader_app import settings as s
-
-            values = s.load()
-        except Exception:  # noqa: BLE001 - a broken settings file never stops the app
-            values = {}
-        return EngineConfig(model=values.get("model"), backend=values.get("backend") or "llama",
-                            base_url=values.get("base_url"), api_key=values.get("api_key"),
-                            n_ctx=values.get("n_ctx_cap"), threads=values.get("threads"))
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig.from_settings(settings.current())  # (a broken settings file: defaults)
 
     def llm_worker(self):
         if self._llm is None:
-            from reader_app.ui.background.llm_worker import LlmWorker
-
             self._llm = LlmWorker(self.open_library, config=self.engine_config(),
                                   engine_factory=self.engine_factory, ranker=self.ranker)
         return self._llm

@@ -37,6 +37,7 @@ DEFAULTS: dict = {
     "backend": "llama",  # "llama" (llama.cpp on this machine) or "openai" (a server)
     "model_process": True,  # run llama.cpp in its own process (a crash there cannot take the app down)
     "base_url": None,  # for the openai backend
+    "api_key": None,  # for the openai backend (optional)
     "kv_disk_cap_bytes": 2 * GIB,  # size cap of the on-disk KV state cache
     "kv_ram_states": 3,  # prefix states kept in RAM (LRU)
     "kv_ram_cap_bytes": 1 * GIB,  # ... and their total size cap
@@ -96,6 +97,7 @@ class Settings:
     backend: str = DEFAULTS["backend"]
     model_process: bool = DEFAULTS["model_process"]
     base_url: str | None = DEFAULTS["base_url"]
+    api_key: str | None = DEFAULTS["api_key"]
     kv_disk_cap_bytes: int = DEFAULTS["kv_disk_cap_bytes"]
     kv_ram_states: int = DEFAULTS["kv_ram_states"]
     kv_ram_cap_bytes: int = DEFAULTS["kv_ram_cap_bytes"]

@@ -210,39 +210,60 @@ def test_the_cli_check_can_fail(tmp_path):
     assert "reader_app.cli" in _module_imports(bad)
 
 
+# Imports sit at the top of a module.  One inside a function (any module, ours or not) must say
+# why in a comment on its line or on the line above: it breaks a real import cycle or
+# defers a heavy import (llama_cpp, pymupdf via reader_app.pdf, sqlite_utils via reader_app.library
+# on CLI paths that do not need it, PySide6).  Files other engineers are reworking are exempt
+# until the lead clears them from this list:
+LOCAL_IMPORTS_PENDING = {
+    "llm/llama_engine.py", "llm/kv_states.py", "llm/kvcache.py",  # KV states
+}
+
+
 def _local_imports_without_reason(path: Path):
-    """Imports inside a function with no comment on their line or the line above: the rule is
-    imports at the top, function-local only to break a cycle or defer a heavy import, saying so."""
+    """(line, text) of each import inside a function (at any depth: methods, nested functions)
+    with no comment on its line or on the line above it."""
     lines = path.read_text(encoding="utf-8").splitlines()
 
     def walk(node, in_function):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 yield from walk(child, True)
-            elif isinstance(child, (ast.Import, ast.ImportFrom)):
-                n = child.lineno
-                if in_function and "#" not in lines[n - 1] and "#" not in lines[n - 2]:
-                    yield n, lines[n - 1].strip()
+            elif isinstance(child, (ast.Import, ast.ImportFrom)) and in_function:
+                here = lines[child.lineno - 1]
+                above = lines[child.lineno - 2] if child.lineno > 1 else ""
+                if "#" not in here and "#" not in above:
+                    yield child.lineno, here.strip()
             else:
                 yield from walk(child, in_function)
 
-    yield from walk(ast.parse("\n".join(lines)), False)
+    yield from walk(ast.parse("\n".join(lines), str(path)), False)
 
 
-TOP_IMPORT_PARTS = [p for part in ("commands", "library", "pdf", "export", "core")
-                    for p in sorted((PKG / part).rglob("*.py"))] + [PKG / "cli.py"]
-
-
-@pytest.mark.parametrize("path", TOP_IMPORT_PARTS, ids=lambda p: p.relative_to(PKG).as_posix())
-def test_function_local_imports_say_why(path):
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: p.relative_to(PKG).as_posix())
+def test_local_imports_say_why(path):
+    rel = path.relative_to(PKG).as_posix()
+    if rel in LOCAL_IMPORTS_PENDING:
+        pytest.skip("being reworked (LOCAL_IMPORTS_PENDING)")
     found = list(_local_imports_without_reason(path))
-    assert not found, f"{path.relative_to(PKG)}: imports inside functions without a reason: {found}"
+    assert not found, f"{rel}: imports inside functions without a comment saying why: {found}"
+
+
+def test_local_import_exemptions_name_real_files():
+    missing = sorted(rel for rel in LOCAL_IMPORTS_PENDING if not (PKG / rel).is_file())
+    assert not missing, f"LOCAL_IMPORTS_PENDING names files that do not exist: {missing}"
 
 
 def test_the_local_import_check_can_fail(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    import json\n\n\ndef g():\n    # deferred: heavy\n    import numpy\n")
-    assert [n for n, _ in _local_imports_without_reason(bad)] == [2]
+    bad.write_text("import os\n\n\n"
+                   "def f():\n    import json\n\n\n"  # 5: no reason
+                   "def g():\n    # deferred: imports pymupdf\n    from reader_app.pdf import render\n\n\n"
+                   "class C:\n    def m(self):\n        x = 1\n"
+                   "        from reader_app.library import Library\n\n"  # 16: no reason
+                   "    def n(self):\n        def inner():\n            import numpy  # deferred: heavy\n"
+                   "        return inner\n")
+    assert [n for n, _ in _local_imports_without_reason(bad)] == [5, 16]
 
 
 def _stitched_methods(path: Path):
@@ -389,48 +410,3 @@ def test_menus_by_text_check_can_fail(tmp_path):
     bad.write_text("def install(win):\n"
                    "    return next((a.menu() for a in win.menuBar().actions() if a.text() == '&Edit'), None)\n")
     assert [line for line, _ in _menus_found_by_text(bad)] == [2, 2]
-
-
-# Function-local imports of our own modules still to move or explain (files being reworked
-# for background jobs, and Services' model part): (file, function).
-LOCAL_IMPORTS_PENDING = {
-    ("ui/background/llm_worker.py", "_default_assistant_factory"),
-    ("ui/ask/prepare_status.py", "auto"),
-    ("ui/panel/side_panel.py", "llm_worker_for"),
-    ("app.py", "engine_config"),
-    ("app.py", "llm_worker"),
-}
-
-
-def _unexplained_local_imports(path: Path, rel: str = ""):
-    """``from reader_app... import`` inside a function without a comment (on its line or the
-    line above) saying why: imports sit at the top unless they break a cycle or defer a
-    heavy import."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    tree = ast.parse("\n".join(lines))
-    seen = set()
-    for func in ast.walk(tree):
-        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        for node in ast.walk(func):
-            if not (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "reader_app"):
-                continue
-            if node.lineno in seen or (rel, func.name) in LOCAL_IMPORTS_PENDING:
-                continue
-            seen.add(node.lineno)
-            here, above = lines[node.lineno - 1], lines[node.lineno - 2].strip() if node.lineno > 1 else ""
-            if "#" not in here and not above.startswith("#"):
-                yield node.lineno, f"{func.name}: {here.strip()}"
-
-
-@pytest.mark.parametrize("path", sorted((PKG / "ui").rglob("*.py")) + [PKG / "app.py"], ids=lambda p: p.name)
-def test_local_imports_say_why(path):
-    found = list(_unexplained_local_imports(path, path.relative_to(PKG).as_posix()))
-    assert not found, f"{path.name} imports inside functions without saying why: {found}"
-
-
-def test_local_imports_check_can_fail(tmp_path):
-    bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from reader_app.library import Library\n    return Library\n"
-                   "def g():\n    # deferred: imports pymupdf\n    from reader_app.pdf import render\n    return render\n")
-    assert [line for line, _ in _unexplained_local_imports(bad)] == [2]

@@ -131,7 +131,7 @@ def test_skip_splits_a_run(dataset):
 
 
 def test_prediction_uses_qasper_answer_format():
-    from reader_app.assistant.eval import prediction
+    from reader_app.assistant.qasper import prediction
     from functools import partial
 
     from reader_app.core.model import Answer as _Answer, Citation, Timings

@@ -6,6 +6,7 @@ Standard library plus citations.py; used by answers.py and demos.py.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from reader_app.assistant.citations import NUMBER_WORDS, STOPWORDS, content_words, is_yes_no, support, words
 from reader_app.core.text import sentence_ends, split_sentences
@@ -126,8 +127,6 @@ def not_an_answer(question: str, answer: str, evidence: list[int]) -> bool:
 
 
 def _non_latin_share(text: str) -> float:
-    import unicodedata
-
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return 0.0

@@ -11,7 +11,6 @@ Evidence F1, Answer F1 by answer type).
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 
@@ -19,21 +18,10 @@ from reader_app.assistant import qasper
 from reader_app.assistant.service import Assistant
 from reader_app.assistant.eval_report import confidence_report, per_question, paired_bootstrap, score
 from reader_app.assistant.prompts import MODES
-from reader_app.assistant.reply import is_boolean_question, parse_answer
+from reader_app.assistant.reply import parse_answer
 from reader_app.core.errors import BadInput
 
 EVAL_MODES = (*MODES, "quick")  # quick: answers from the best passages (passage_qa.py)
-
-
-def prediction(answer) -> dict:
-    """QASPER's answer format: "Unanswerable", a bare "Yes"/"No" for a yes/no question, else the text."""
-    if not answer.answerable:
-        return {"answer": "Unanswerable", "evidence": []}
-    text = answer.answer
-    yes_no = re.match(r"\W*(yes|no)\b", text, re.I)
-    if yes_no and is_boolean_question(answer.question):
-        text = yes_no.group(1).capitalize()
-    return {"answer": text, "evidence": [c.text for c in answer.citations if c.verified]}
 
 
 def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mode="doubledipper", k: int = 3,
@@ -78,7 +66,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
                 for qi, (qid, question) in enumerate(qasper.questions(data[arxiv_id])):
                     ans = (assistant.ask_quick(paper, question) if m == "quick"
                            else assistant.ask(paper, question, mode=m, k=k))
-                    pred = predicted[m][qid] = prediction(ans)
+                    pred = predicted[m][qid] = qasper.prediction(ans)
                     rows[m].append({"question_id": qid, "confidence": ans.confidence,
                                     "signals": ans.trace.signals, "check_s": round(ans.trace.check_s, 4)})
                     own[m][qid] = parse_answer(getattr(ans, "raw", "")).answer

@@ -17,19 +17,17 @@ import time
 from collections.abc import Callable
 
 from reader_app.assistant import passage_qa, qasper
-from reader_app.assistant.eval import prediction
 from reader_app.assistant.eval_report import confidence_report, gold_kind, per_question, score
 from reader_app.assistant.reply import parse_answer
 from reader_app.assistant.service import Assistant
 from reader_app.core.errors import BadInput, ReaderError
 from reader_app.core.model import Scope
+from reader_app.library import Library
 
 
 def run_across(engine, path: str, *, across: int, papers: int | None = None, skip: int = 0,
                predictions_out: str | None = None, on_progress: Callable[[str], None] | None = None,
                answer_style: str | None = None, library_dir: str | None = None) -> dict:
-    from reader_app.library import Library
-
     if across < 1:
         raise BadInput("--across must be at least 1")
     evaluator = qasper.load_evaluator(path)
@@ -82,7 +80,7 @@ def _ask_all(assistant, lib, data, asked_ids, predictions_out, on_progress) -> l
                 rank = candidates.index(gold_pid) + 1 if gold_pid in candidates else 0
                 try:
                     ans = assistant.ask_library(question)
-                    pred, raw, t = prediction(ans), ans.raw, ans.timings
+                    pred, raw, t = qasper.prediction(ans), ans.raw, ans.timings
                     cited = sorted({c.paper_id for c in ans.citations if c.verified})
                     conf, sig = ans.confidence, ans.trace.signals
                 except ReaderError as exc:  # no paper matches: an unanswered question

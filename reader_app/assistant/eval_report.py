@@ -20,7 +20,13 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
+from reader_app.assistant import confidence as conf
+from reader_app.assistant import qasper
+from reader_app.assistant.prompts import Demo
+from reader_app.assistant.reply import primer as primer_of
+from reader_app.assistant.style import style_named
 from reader_app.core.errors import BadInput
+from reader_app.core.model import Answer, Timings
 
 
 def gold_kind(references: list[dict]) -> str:
@@ -49,8 +55,6 @@ def paired_bootstrap(a: dict[str, float], b: dict[str, float], n: int = 10000, s
 def confidence_report(f1: dict[str, float], rows: list[dict], n: int = 2000, seed: int = 0) -> dict:
     """How well confidence separates right from wrong answers over the ``rows`` (prediction
     lines with "question_id", "confidence" and "signals") that have a confidence and an F1."""
-    from reader_app.assistant import confidence as conf
-
     rs = [r for r in rows if r["question_id"] in f1 and isinstance(r.get("confidence"), (int, float))]
     if len(rs) < 4:
         return {"questions": len(rs)}
@@ -153,14 +157,8 @@ def reshape(rows: dict[str, list[dict]], data: dict, style: str | None = None) -
     saw the whole paper when it fitted one window (most QASPER papers at 8k tokens); for a
     longer paper its window is not saved, so every paragraph counts as seen.  A reply that
     does not end its line counts as cut by the token cap."""
-    from reader_app.assistant import qasper
-    from reader_app.assistant.answers import shape_answer
-    from reader_app.assistant.eval import prediction
-    from reader_app.assistant.prompts import Demo
-    from reader_app.assistant.reply import primer as primer_of
-    from reader_app.assistant.style import style_named
-    from reader_app.assistant.windows import included, number_of
-    from reader_app.core.model import Answer, Timings
+    # deferred: both import reader_app.library (sqlite_utils), and `reader-app --help` imports this module
+    from reader_app.assistant import answers, windows
 
     papers: dict[str, dict] = {}
     for mode, rs in rows.items():
@@ -171,14 +169,14 @@ def reshape(rows: dict[str, list[dict]], data: dict, style: str | None = None) -
                 raise BadInput(f"question {r['question_id']}: paper {pid!r} is not in the data set")
             if pid not in papers:
                 paper = qasper.paper_from_qasper(pid, data[pid])
-                papers[pid] = {number_of(p): p for p in included(paper)}
+                papers[pid] = {windows.number_of(p): p for p in windows.included(paper)}
             raw = r.get("raw") or ""
             reply = raw[len(primer):] if raw.startswith(primer) else raw
             demos = [Demo.from_dict(d) for d in r.get("demos") or []]
-            text, ok, cites = shape_answer(r["question"], reply, primer, papers[pid],
-                                           style_named(style or r.get("style") or "small"), demos,
-                                           cut=not reply.endswith("\n"))
-            pred = prediction(Answer(pid, r["question"], text, ok, cites, mode, "", Timings()))
+            text, ok, cites = answers.shape_answer(r["question"], reply, primer, papers[pid],
+                                                   style_named(style or r.get("style") or "small"), demos,
+                                                   cut=not reply.endswith("\n"))
+            pred = qasper.prediction(Answer(pid, r["question"], text, ok, cites, mode, "", Timings()))
             r["predicted_answer"], r["predicted_evidence"] = pred["answer"], pred["evidence"]
 
 
@@ -214,8 +212,6 @@ def score_files(evaluator, data: dict, paths: list[str], baseline: str = "zero-s
 
 def rescore_confidence(rows: dict[str, list[dict]]) -> None:
     """Each saved row's confidence again from its saved signals, with today's formula."""
-    from reader_app.assistant import confidence as conf
-
     for rs in rows.values():
         for r in rs:
             sig = conf.Signals.from_dict(r.get("signals"))

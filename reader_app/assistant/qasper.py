@@ -1,4 +1,5 @@
-"""QASPER (Dasigi et al. 2021) papers straight into the document model, and its official metric.
+"""QASPER (Dasigi et al. 2021) papers straight into the document model, its answer format and
+its official metric.
 
 The official evaluator (``qasper_evaluator.py``, shipped beside the data set in
 ``../shared/qasper``) is imported by path at run time, never copied into this repo.
@@ -9,8 +10,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 
+from reader_app.assistant.reply import is_boolean_question
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Paper, Paragraph, Section
 
@@ -56,6 +59,17 @@ def paper_from_qasper(arxiv_id: str, entry: dict) -> Paper:
 def questions(entry: dict) -> list[tuple[str, str]]:
     """[(question_id, question)] of one QASPER paper."""
     return [(q["question_id"], q["question"]) for q in entry.get("qas") or []]
+
+
+def prediction(answer) -> dict:
+    """QASPER's answer format: "Unanswerable", a bare "Yes"/"No" for a yes/no question, else the text."""
+    if not answer.answerable:
+        return {"answer": "Unanswerable", "evidence": []}
+    text = answer.answer
+    yes_no = re.match(r"\W*(yes|no)\b", text, re.I)
+    if yes_no and is_boolean_question(answer.question):
+        text = yes_no.group(1).capitalize()
+    return {"answer": text, "evidence": [c.text for c in answer.citations if c.verified]}
 
 
 def load_evaluator(dataset_path: str | Path):

@@ -60,11 +60,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from reader_app import settings
-from reader_app.assistant import confidence, passage_qa, prompts, reply
+from reader_app.assistant import confidence, passage_qa, prompts, reply, summaries
 from reader_app.assistant.answers import NOT_ANSWERED_TEXT, shape_answer  # noqa: F401
 from reader_app.assistant.demos import DemoWriter, demo_candidates
 from reader_app.llm.engine import Engine, GenerateOptions, Generation
 from reader_app.assistant.paper_store import LibraryPort, PaperStore
+from reader_app.assistant.prepare import prepare_paper
 from reader_app.assistant.prompts import Demo
 from reader_app.assistant.ranking import Ranker
 from reader_app.assistant.reply import ANSWER_STOP, answer_done, live_view, parse_answer, through_answer_line
@@ -416,17 +417,13 @@ class Assistant:
                   on_update: Callable[[SummaryUpdate], None] | None = None) -> list[dict]:
         """``force``: ignore cached summaries and write (and cache) fresh ones; ``on_update``:
         a ``SummaryUpdate`` as each part streams and when it is done (summaries.py)."""
-        from reader_app.assistant.summaries import summarize
-
         with self._lock:
-            return summarize(self, paper, section_index, on_token=on_token, cancel=cancel,
+            return summaries.summarize(self, paper, section_index, on_token=on_token, cancel=cancel,
                              force=force, progress=progress, on_update=on_update)
 
     def prepare(self, paper: Paper, *, mode: str = "doubledipper", k: int | None = None,
                 cancel: threading.Event | None = None, progress=None) -> dict:
         """Prepare ``paper`` for questions ahead of time (prepare.py)."""
-        from reader_app.assistant.prepare import prepare_paper
-
         with self._lock:
             return prepare_paper(self, paper, mode=mode, k=k, cancel=cancel, progress=progress)
 

@@ -55,6 +55,7 @@ def check_build() -> None:
     """Raise ModelError (one line) when the installed llama.cpp cannot run here."""
     if os.environ.get("READER_APP_ALLOW_AMX") == "1":
         return
+    # deferred: loads llama.cpp's shared library, which the checks above do not need
     import llama_cpp
 
     raw = llama_cpp.llama_print_system_info()

@@ -41,8 +41,19 @@ class EngineConfig:
     chat_template: str | None = None
     in_process: bool | None = None  # llama.cpp in this process (None: the model_process setting)
 
+    @classmethod
+    def from_settings(cls, conf: settings.Settings) -> EngineConfig:
+        """The engine the settings choose."""
+        return cls(model=conf.model, backend=conf.backend or "llama", base_url=conf.base_url,
+                   api_key=conf.api_key, n_ctx=conf.n_ctx_cap, threads=conf.threads)
+
     def but(self, **changes) -> EngineConfig:
         return replace(self, **changes)
+
+    def kwargs(self) -> dict:
+        """The fields as keyword arguments, for an engine factory ``(**kwargs) -> Engine``
+        (``open_engine`` or a test's fake); empty ones as None."""
+        return {f.name: getattr(self, f.name) or None for f in fields(self)}
 
 
 def open_engine(config: EngineConfig | str | None = None, /, **changes) -> Engine:

@@ -9,14 +9,13 @@ after a few thousand calls CPython aborts with "Fatal Python error: none_dealloc
 immortal, exactly what Python 3.12 does.  Importing any ``reader_app.ui`` module applies it.
 """
 
+import ctypes
 import sys
 
 
 def _immortalize_singletons() -> None:
     if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
         return
-    import ctypes
-
     for obj in (None, True, False, Ellipsis, NotImplemented):
         refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is PyObject's first field
         if refcnt.value < (1 << 40):

@@ -22,6 +22,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
+from reader_app import settings
 from reader_app.ui.background.jobs import Job, LatestJob
 
 PREPARING = "Preparing for questions…"
@@ -58,9 +59,7 @@ class PrepareStatus(QWidget):
     def auto(services) -> bool:
         """Prepare papers when opened: the ``prepare_on_open`` setting; by default on for the
         app's own model, off for a custom engine factory (tests, embedding)."""
-        from reader_app import settings
-
-        value = settings.get("prepare_on_open")
+        value = settings.current().prepare_on_open
         if value is None:
             return getattr(services, "engine_factory", None) is None
         return bool(value)

@@ -38,7 +38,9 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
+from reader_app.assistant.service import Assistant
 from reader_app.core.errors import Cancelled, ModelCrashed, ModelError, NotFound, ReaderError
+from reader_app.llm.engines import EngineConfig, open_engine
 from reader_app.ui.background.jobs import Job
 
 log = logging.getLogger("reader_app.ui")
@@ -51,23 +53,6 @@ def no_model_message(detail: str = "") -> str:
     detail = " ".join(str(detail).split())
     head = f"No model ({detail})" if detail else "No model"
     return f"{head}: {NO_MODEL_HINT}."
-
-
-@dataclass
-class EngineConfig:
-    """What ``open_engine`` is called with; compared to decide whether to reload."""
-
-    model: str | None = None
-    backend: str = "llama"
-    base_url: str | None = None
-    api_key: str | None = None
-    n_ctx: int | None = None
-    threads: int | None = None
-
-    def kwargs(self) -> dict:
-        return dict(model=self.model or None, backend=self.backend or "llama",
-                    base_url=self.base_url or None, api_key=self.api_key or None,
-                    n_ctx=self.n_ctx or None, threads=self.threads or None)
 
 
 class LlmJob(Job):
@@ -136,14 +121,10 @@ class JobContext:
 
 
 def _default_engine_factory(**kwargs):
-    from reader_app.assistant import open_engine  # imported lazily: loads llama_cpp
-
-    return open_engine(**kwargs)
+    return open_engine(EngineConfig(**kwargs))
 
 
 def _default_assistant_factory(engine, library, ranker=None):
-    from reader_app.assistant.service import Assistant
-
     return Assistant(engine, library=library, ranker=ranker)
 
 

@@ -49,7 +49,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Qt, Signal, Slot
+from PySide6.QtCore import (QCoreApplication, QDeadlineTimer, QEventLoop, QObject, QRunnable, QThreadPool, Qt, Signal,
+                            Slot)
+from PySide6.QtWidgets import QApplication, QMessageBox
 from shiboken6 import isValid
 
 from reader_app.core.errors import Cancelled, ReaderError
@@ -214,8 +216,6 @@ def show_error(parent, exc: BaseException | str) -> None:
             return
     if quiet:
         return
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
     app = QApplication.instance()
     if app is None or app.platformName() in ("offscreen", "minimal"):
         # no screen: a modal box could never be dismissed (headless runs, tests, --screenshot)
@@ -252,8 +252,6 @@ def run_op(
 
 def wait_for_ops(timeout_ms: int = 10000) -> bool:
     """Block (processing events) until every op delivered; for tests and shutdown."""
-    from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
-
     deadline = QDeadlineTimer(timeout_ms)
     while _live and not deadline.hasExpired():
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)

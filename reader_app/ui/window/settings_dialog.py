@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from reader_app import settings as assistant_settings
 from reader_app.llm.model_files import add_model, list_models, model_name
-from reader_app.ui.background.llm_worker import EngineConfig
+from reader_app.llm.engines import EngineConfig
 from reader_app.ui.window.model_catalog import ModelCatalogDialog
 from reader_app.ui.background.ops import run_op
 
@@ -44,13 +44,7 @@ BACKENDS = (("llama", "Local model (llama.cpp)"), ("openai", "Server (OpenAI-com
 
 def current_engine_config() -> EngineConfig:
     """The engine settings as stored (a broken settings file means defaults)."""
-    try:
-        v = assistant_settings.load()
-    except Exception:  # noqa: BLE001 - never stop the app over a settings file
-        v = dict(assistant_settings.DEFAULTS)
-    return EngineConfig(model=v.get("model"), backend=v.get("backend") or "llama",
-                        base_url=v.get("base_url"), api_key=v.get("api_key"),
-                        n_ctx=v.get("n_ctx_cap"), threads=v.get("threads"))
+    return EngineConfig.from_settings(assistant_settings.current())
 
 
 def _size(n: int) -> str:
