@@ -22,7 +22,8 @@ import traceback
 from reader_app import __version__
 from reader_app.core.errors import ReaderError
 
-COMMAND_MODULES = ("library", "models", "assistant", "prepare", "gui", "maintenance", "reextract", "highlights")
+COMMAND_MODULES = ("library", "models", "assistant", "prepare", "gui", "maintenance", "reextract", "highlights",
+                   "imports")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -324,3 +324,48 @@ def write_annotated(src: str | Path, out: str | Path, highlights: list[Highlight
         doc.close()
         tmp.unlink(missing_ok=True)
     return added
+
+
+# ---- rects from another reader (Zotero) -> boxes as displayed ---------------------------
+
+def place_rects(path: str | Path, marks: list[tuple[int, list]], password: str | None = None) -> list:
+    """For each ``(page_index, rects)`` (0-based page; rects ``[x0, y0, x1, y1]`` in PDF
+    points, origin bottom left, as Zotero keeps them): ``(page, boxes, text)`` with the
+    boxes as displayed (1-based page, clipped to the page) and the words under them, or a
+    one-line reason string when the position cannot be used (off the page, malformed)."""
+    doc = open_pdf(Path(path), password)
+    out: list = []
+    pages: dict[int, tuple] = {}
+    try:
+        for page_index, rects in marks:
+            if isinstance(page_index, bool) or not isinstance(page_index, int) or not 0 <= page_index < doc.page_count:
+                out.append(f"page {page_index!r} is not in the PDF")
+                continue
+            if page_index not in pages:
+                page = doc[page_index]
+                pages[page_index] = (page, page.transformation_matrix,
+                                     page.rotation_matrix if page.rotation else None, [],
+                                     pymupdf.Rect(0, 0, page.cropbox.width, page.cropbox.height))
+            page, to_page, rot, words, area = pages[page_index]
+            shown = []
+            try:
+                for r in rects or []:
+                    x0, y0, x1, y1 = (float(v) for v in r)
+                    box = (pymupdf.Rect(x0, y0, x1, y1) * to_page).normalize() & area
+                    if box.is_valid and not box.is_empty and all(abs(v) < 1e6 for v in box):
+                        shown.append(box)
+            except (TypeError, ValueError):
+                out.append("a position rect is not four numbers")
+                continue
+            if not shown:
+                out.append("the position is off the page" if rects else "the position has no rects")
+                continue
+            if not words:
+                words.append(_PageWords(page))
+            text = words[0].text_in(shown)
+            boxes = [(round(b.x0, 2), round(b.y0, 2), round(b.x1, 2), round(b.y1, 2))
+                     for b in ((b * rot if rot is not None else b) for b in shown)]
+            out.append((page_index + 1, boxes, text))
+    finally:
+        doc.close()
+    return out
