@@ -32,9 +32,10 @@ class ZoteroBuilder:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rng = random.Random(seed)
         self.conn = sqlite3.connect(str(self.dir / "zotero.sqlite"), isolation_level=None)
-        self.conn.execute("BEGIN")
-        for name in ("system.sql", "userdata.sql", "triggers.sql"):
-            self.conn.executescript("BEGIN;" + (SCHEMA / name).read_text(encoding="utf-8") + ";COMMIT;")
+        self.conn.executescript("BEGIN;" + "\n".join((SCHEMA / name).read_text(encoding="utf-8")
+                                                      for name in ("system.sql", "userdata.sql", "triggers.sql"))
+                                + ";COMMIT;")
+        self.conn.execute("BEGIN")  # one transaction until commit(): many rows, one fsync
         self._fill_schema(json.loads((SCHEMA / "schema.json").read_text(encoding="utf-8")))
         self.conn.execute("INSERT INTO libraries (libraryID, type, editable, filesEditable) VALUES (1, 'user', 1, 1)")
         self.conn.execute("INSERT OR REPLACE INTO version (schema, version) VALUES ('userdata', 129)")

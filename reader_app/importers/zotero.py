@@ -116,16 +116,18 @@ class _Run:
             self.skip(item, UNREADABLE, str(exc))
             return
         self.counts["imported" if new else ("updated" if link is not None else "already in library")] += 1
-        self.tags(item, paper_id)
-        for n in item["notes"]:
-            md, dropped = html_to_markdown(n["html"])
-            self.notes_cleaned.update(dropped)
-            self.notes[self.links.upsert_note(paper_id, f"{item['libraryID']}/{n['key']}", md, n["stamp"])] += 1
-        self.annotations(item, chosen, path, paper_id)
-        f = item["fields"]
-        data = {"zotero_key": item["key"], "type": item["type"], "url": f.get("url", ""),
-                "publication": next((f[k] for k in PUBLICATION_FIELDS if f.get(k)), "")}
-        self.links.link(key, "item", paper_id, stamp=stamp, data=data)
+        placed = self.place(chosen, path)  # reading the PDF: outside the write transaction
+        with self.links.transaction():  # the rest of the item: one commit
+            self.tags(item, paper_id)
+            for n in item["notes"]:
+                md, dropped = html_to_markdown(n["html"])
+                self.notes_cleaned.update(dropped)
+                self.notes[self.links.upsert_note(paper_id, f"{item['libraryID']}/{n['key']}", md, n["stamp"])] += 1
+            self.annotations(item, placed, paper_id)
+            f = item["fields"]
+            data = {"zotero_key": item["key"], "type": item["type"], "url": f.get("url", ""),
+                    "publication": next((f[k] for k in PUBLICATION_FIELDS if f.get(k)), "")}
+            self.links.link(key, "item", paper_id, stamp=stamp, data=data)
 
     def paper(self, item: dict, link: dict | None, path: Path) -> tuple[str, bool]:
         f = item["fields"]
@@ -160,12 +162,13 @@ class _Run:
             except BadInput:
                 self.counts["tags skipped"] += 1
 
-    def annotations(self, item: dict, attachment: dict, path: Path, paper_id: str) -> None:
-        todo, marks = [], []
+    def place(self, attachment: dict, path: Path) -> list:
+        """(annotation, where) for each annotation of the attachment: where is (page, boxes,
+        words) or the reason it is skipped."""
+        out, todo, marks = [], [], []
         for a in attachment["annotations"]:
-            kind = KINDS.get(a["kind"])
-            if kind is None:
-                self.marks_skipped[a["kind"] or f"unknown type {a['type']}"] += 1
+            if KINDS.get(a["kind"]) is None:
+                out.append((a, a["kind"] or f"unknown type {a['type']}"))
                 continue
             try:
                 pos = json.loads(a["position"] or "")
@@ -173,21 +176,26 @@ class _Run:
                 if not isinstance(rects, list):
                     raise TypeError
             except (ValueError, TypeError, KeyError):
-                self.marks_skipped["malformed position"] += 1
+                out.append((a, "malformed position"))
                 continue
             todo.append(a)
             marks.append((page_index, rects))
-        if not todo:
-            return
-        try:
-            placed = place_rects(path, marks)
-        except ReaderError:
-            self.marks_skipped["unreadable PDF"] += len(todo)
-            return
-        for a, where in zip(todo, placed):
+        if todo:
+            try:
+                placed = place_rects(path, marks)
+            except ReaderError:
+                placed = ["unreadable PDF"] * len(todo)
+            for a, where in zip(todo, placed):
+                if isinstance(where, str):
+                    where = ("off the page" if "off the page" in where or "not in the PDF" in where
+                             else where if where == "unreadable PDF" else "malformed position")
+                out.append((a, where))
+        return out
+
+    def annotations(self, item: dict, placed: list, paper_id: str) -> None:
+        for a, where in placed:
             if isinstance(where, str):
-                self.marks_skipped["off the page" if "off the page" in where or "not in the PDF" in where
-                                   else "malformed position"] += 1
+                self.marks_skipped[where] += 1
                 continue
             page, boxes, words = where
             kind = KINDS[a["kind"]]

@@ -43,6 +43,10 @@ class ImportLinks:
         self.db = library.db
         self.source = source
 
+    def transaction(self):
+        """One write transaction for several calls (they join it): one commit, one fsync."""
+        return write(self.db)
+
     # ---- links
     def get(self, key: str) -> dict | None:
         cur = self.db.conn.execute("SELECT * FROM import_links WHERE source = ? AND key = ?", [self.source, key])
