@@ -6,6 +6,7 @@ import sys
 
 from reader_app.cli import add_common
 from reader_app.commands.common import open_library, short
+from reader_app.importers.summary import summary_text as render_import
 
 
 def register(sub) -> None:
@@ -55,32 +56,3 @@ def cmd_import_bib(args):
 
     with open_library(args) as lib:
         return import_bib(lib, args.file, on_progress=_Bar())
-
-
-def render_import(r: dict) -> str:
-    lines = []
-    for w in r.get("warnings", []):
-        lines.append(f"warning: {w}")
-    head = (f"{r['items']} {'items' if 'profile' in r else 'entries'}: {r['imported']} imported, "
-            f"{r['updated']} updated, {r['already_in_library']} already in the library, {r['unchanged']} unchanged, "
-            f"{sum(r['skipped'].values())} skipped")
-    if "matched" in r:
-        head += f", {r['matched']} matched to papers here"
-    lines.append(head + (f" ({r['seconds']} s)" if "seconds" in r else ""))
-    if r.get("stopped"):
-        lines.append("stopped before the end: run the same command again to import the rest")
-    if r["skipped"]:
-        lines.append("skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(r["skipped"].items())))
-        for s in r["skipped_items"][:20]:
-            lines.append(f"  {s['key']}  {s['reason']}: {short(s['title'] or '(untitled)', 50)}"
-                         + (f"  ({short(s['detail'], 80)})" if s.get("detail") else ""))
-        if len(r["skipped_items"]) > 20:
-            lines.append(f"  ... and {len(r['skipped_items']) - 20} more (--json lists all)")
-    for name in ("notes", "annotations"):
-        if r.get(name):
-            lines.append(f"{name}: " + ", ".join(f"{n} {k}" for k, n in r[name].items()))
-    if r.get("annotations_skipped"):
-        lines.append("annotations skipped: " + ", ".join(f"{n} {k}" for k, n in sorted(r["annotations_skipped"].items())))
-    if r.get("notes_cleaned"):
-        lines.append("removed from notes: " + ", ".join(f"{n} {k}" for k, n in sorted(r["notes_cleaned"].items())))
-    return "\n".join(lines)

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QStyle, QToolBar
 
 from reader_app.core.errors import PasswordError, ReaderError
+from reader_app.ui import zotero_import
 from reader_app.ui.ops import run_op
 
 
@@ -42,6 +43,7 @@ def build(win) -> None:
     win.act_open = _action(win, m, "&Open PDF…", lambda: open_dialog(win), K.Open, S.SP_DialogOpenButton,
                            "Import PDFs and open them (Ctrl+O)")
     _action(win, m, "Import &folder…", lambda: import_folder_dialog(win))
+    zotero_import.install(win, m)  # Import from Zotero…, Import BibTeX…
     m.addSeparator()
     em = m.addMenu("&Export to Markdown")
     _action(win, em, "&Current paper…", lambda: export_current(win))
