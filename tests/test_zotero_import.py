@@ -299,3 +299,20 @@ def test_find_profile_from_prefs(tmp_path, monkeypatch, home):
     assert prof.data_dir == data.resolve() and prof.base_dir == home
     with pytest.raises(BadInput, match="no zotero.sqlite"):
         find_profile(tmp_path / "home")
+
+
+def test_a_renamed_column_of_a_newer_zotero_leaves_out_only_that_part(tmp_path, small_pdf, home):
+    b = ZoteroBuilder(tmp_path / "Zotero")
+    item, _ = b.item("journalArticle", {"title": "Still imported"}, creators=["Ann Author"], tags=["kept"])
+    att, _ = b.stored_pdf(item, small_pdf)
+    b.annotation(att, "highlight", {"pageIndex": 0, "rects": pdf_rects(small_pdf, 0, "small but valid")})
+    b.conn.execute("ALTER TABLE itemAnnotations RENAME COLUMN comment TO commentText")
+    b.conn.execute("UPDATE version SET version = 130 WHERE schema = 'userdata'")
+    b.close()
+    with Library.open(tmp_path / "lib") as lib:
+        r = import_zotero(lib, tmp_path / "Zotero")
+        assert r["imported"] == 1 and not r.get("annotations")
+        assert any("could not read Zotero's annotations" in w for w in r["warnings"]), r
+        assert any("newer Zotero (schema 130" in w for w in r["warnings"])
+        p = lib.list_papers()[0]
+        assert p.title == "Still imported" and p.authors == ["Ann Author"] and p.tags == ["kept"]

@@ -156,6 +156,7 @@ class ZoteroReader:
     warnings: list[str] = field(default_factory=list)
     userdata_version: int = 0
     _has: set = field(default_factory=set)
+    _ctypes: dict = field(default_factory=dict)
 
     def close(self) -> None:
         try:
@@ -215,65 +216,26 @@ class ZoteroReader:
         """Every regular item (and top-level PDF attachment) not in the trash, oldest first.
 
         ``collection`` keeps those in that collection (by name or "Parent/Child" path, with
-        its sub-collections); BadInput when no collection has that name."""
-        types, fields, ctypes = self._names()
-        has = self._has
-        trash = {r[0] for r in self.conn.execute("SELECT itemID FROM deletedItems")} if "deletedItems" in has else set()
-        rows = self._rows("SELECT itemID, itemTypeID, key, libraryID, dateAdded, dateModified, "
-                          "clientDateModified, version FROM items ORDER BY itemID")
-        by_id = {r["itemID"]: r for r in rows if r["itemID"] not in trash}
-        for r in by_id.values():
-            r["type"] = types.get(r["itemTypeID"], "")
-            r["fields"] = {}
-            r["creators"] = []
-            r["tags"] = []
-            r["collections"] = []
-            r["attachments"] = []
-            r["notes"] = []
-        for item_id, fid, value in self.conn.execute(
-                "SELECT d.itemID, d.fieldID, v.value FROM itemData d JOIN itemDataValues v ON v.valueID = d.valueID"):
-            if item_id in by_id and fid in fields:
-                by_id[item_id]["fields"][fields[fid]] = "" if value is None else str(value)
-        if "itemCreators" in has:
-            for item_id, first, last, mode, ctype in self.conn.execute(
-                    """SELECT ic.itemID, c.firstName, c.lastName, c.fieldMode, ic.creatorTypeID
-                       FROM itemCreators ic JOIN creators c ON c.creatorID = ic.creatorID
-                       ORDER BY ic.itemID, ic.orderIndex"""):
-                if item_id in by_id:
-                    name = (last or "") if mode == 1 else " ".join(p for p in (first, last) if p)
-                    if name.strip():
-                        by_id[item_id]["creators"].append({"name": name.strip(), "type": ctypes.get(ctype, "")})
-        if "itemTags" in has:
-            for item_id, name in self.conn.execute(
-                    "SELECT it.itemID, t.name FROM itemTags it JOIN tags t ON t.tagID = it.tagID ORDER BY t.name"):
-                if item_id in by_id and name and name.strip():
-                    by_id[item_id]["tags"].append(name.strip())
-        paths = self._collection_paths()
-        if "collectionItems" in has:
-            for cid, item_id in self.conn.execute("SELECT collectionID, itemID FROM collectionItems"):
-                if item_id in by_id and cid in paths:
-                    by_id[item_id]["collections"].append(paths[cid])
-        for a in self._rows("SELECT itemID, parentItemID, linkMode, contentType, path FROM itemAttachments"):
-            owner = by_id.get(a["parentItemID"]) if a["parentItemID"] is not None else by_id.get(a["itemID"])
-            me = by_id.get(a["itemID"])
-            if owner is None or me is None:
-                continue
-            a.update(key=me["key"], title=me["fields"].get("title", ""), stamp=_stamp(me), annotations=[])
-            owner["attachments"].append(a)
-        if "itemNotes" in has:
-            for n in self._rows("SELECT itemID, parentItemID, note FROM itemNotes WHERE parentItemID IS NOT NULL"):
-                owner, me = by_id.get(n["parentItemID"]), by_id.get(n["itemID"])
-                if owner is not None and me is not None and owner["type"] not in ("attachment", "note"):
-                    owner["notes"].append({"key": me["key"], "html": n["note"] or "", "stamp": _stamp(me)})
-        if "itemAnnotations" in has:
-            attachments = {a["itemID"]: a for r in by_id.values() for a in r["attachments"]}
-            for n in self._rows("""SELECT itemID, parentItemID, type, authorName, text, comment, color, pageLabel,
-                                          sortIndex, position FROM itemAnnotations ORDER BY sortIndex"""):
-                att, me = attachments.get(n["parentItemID"]), by_id.get(n["itemID"])
-                if att is None or me is None:
-                    continue
-                n.update(key=me["key"], stamp=_stamp(me), kind=ANNOTATION_TYPES.get(n["type"], ""))
-                att["annotations"].append(n)
+        its sub-collections); BadInput when no collection has that name.  A part of the
+        database that cannot be read (a damaged table, a column a newer Zotero renamed) is
+        left out with a warning; BadInput when the items themselves cannot be read."""
+        try:
+            by_id = self._base_items()
+        except sqlite3.DatabaseError as exc:
+            raise BadInput(f"cannot read the items of {self.profile.database} ({exc}): a damaged database, "
+                           "or one from a Zotero this reader does not know") from None
+        paths: dict[int, str] = {}
+        for what, step in (("creators", self._creators), ("tags", self._tags), ("collections", None),
+                           ("attachments", self._attachments), ("notes", self._notes),
+                           ("annotations", self._annotations)):
+            try:
+                if step is None:
+                    paths = self._collection_paths()
+                    self._collection_items(by_id, paths)
+                else:
+                    step(by_id)
+            except sqlite3.DatabaseError as exc:
+                self.warnings.append(f"could not read Zotero's {what} ({exc}); imported without them")
         out = []
         for r in by_id.values():
             if r["type"] in ("note", "annotation"):
@@ -284,6 +246,78 @@ class ZoteroReader:
         if collection is not None:
             out = self._in_collection(out, collection, paths)
         return out
+
+    def _base_items(self) -> dict[int, dict]:
+        types, fields, self._ctypes = self._names()
+        trash = ({r[0] for r in self.conn.execute("SELECT itemID FROM deletedItems")}
+                 if "deletedItems" in self._has else set())
+        rows = self._rows("SELECT itemID, itemTypeID, key, libraryID, dateAdded, dateModified, "
+                          "clientDateModified, version FROM items ORDER BY itemID")
+        by_id = {r["itemID"]: r for r in rows if r["itemID"] not in trash}
+        for r in by_id.values():
+            r.update(type=types.get(r["itemTypeID"], ""), fields={}, creators=[], tags=[], collections=[],
+                     attachments=[], notes=[])
+        for item_id, fid, value in self.conn.execute(
+                "SELECT d.itemID, d.fieldID, v.value FROM itemData d JOIN itemDataValues v ON v.valueID = d.valueID"):
+            if item_id in by_id and fid in fields:
+                by_id[item_id]["fields"][fields[fid]] = "" if value is None else str(value)
+        return by_id
+
+    def _creators(self, by_id: dict) -> None:
+        if "itemCreators" not in self._has:
+            return
+        for item_id, first, last, mode, ctype in self.conn.execute(
+                """SELECT ic.itemID, c.firstName, c.lastName, c.fieldMode, ic.creatorTypeID
+                   FROM itemCreators ic JOIN creators c ON c.creatorID = ic.creatorID
+                   ORDER BY ic.itemID, ic.orderIndex"""):
+            if item_id in by_id:
+                name = (last or "") if mode == 1 else " ".join(p for p in (first, last) if p)
+                if name.strip():
+                    by_id[item_id]["creators"].append({"name": name.strip(), "type": self._ctypes.get(ctype, "")})
+
+    def _tags(self, by_id: dict) -> None:
+        if "itemTags" not in self._has:
+            return
+        for item_id, name in self.conn.execute(
+                "SELECT it.itemID, t.name FROM itemTags it JOIN tags t ON t.tagID = it.tagID ORDER BY t.name"):
+            if item_id in by_id and name and str(name).strip():
+                by_id[item_id]["tags"].append(str(name).strip())
+
+    def _collection_items(self, by_id: dict, paths: dict[int, str]) -> None:
+        if "collectionItems" not in self._has:
+            return
+        for cid, item_id in self.conn.execute("SELECT collectionID, itemID FROM collectionItems"):
+            if item_id in by_id and cid in paths:
+                by_id[item_id]["collections"].append(paths[cid])
+
+    def _attachments(self, by_id: dict) -> None:
+        for a in self._rows("SELECT itemID, parentItemID, linkMode, contentType, path FROM itemAttachments"):
+            owner = by_id.get(a["parentItemID"]) if a["parentItemID"] is not None else by_id.get(a["itemID"])
+            me = by_id.get(a["itemID"])
+            if owner is None or me is None:
+                continue
+            a.update(key=me["key"], title=me["fields"].get("title", ""), stamp=_stamp(me), annotations=[])
+            owner["attachments"].append(a)
+
+    def _notes(self, by_id: dict) -> None:
+        if "itemNotes" not in self._has:
+            return
+        for n in self._rows("SELECT itemID, parentItemID, note FROM itemNotes WHERE parentItemID IS NOT NULL"):
+            owner, me = by_id.get(n["parentItemID"]), by_id.get(n["itemID"])
+            if owner is not None and me is not None and owner["type"] not in ("attachment", "note"):
+                owner["notes"].append({"key": me["key"], "html": n["note"] or "", "stamp": _stamp(me)})
+
+    def _annotations(self, by_id: dict) -> None:
+        if "itemAnnotations" not in self._has:
+            return
+        attachments = {a["itemID"]: a for r in by_id.values() for a in r["attachments"]}
+        for n in self._rows("""SELECT itemID, parentItemID, type, authorName, text, comment, color, pageLabel,
+                                      sortIndex, position FROM itemAnnotations ORDER BY sortIndex"""):
+            att, me = attachments.get(n["parentItemID"]), by_id.get(n["itemID"])
+            if att is None or me is None:
+                continue
+            n.update(key=me["key"], stamp=_stamp(me), kind=ANNOTATION_TYPES.get(n["type"], ""))
+            att["annotations"].append(n)
 
     def _collection_paths(self) -> dict[int, str]:
         if "collections" not in self._has:
