@@ -316,3 +316,27 @@ def test_a_renamed_column_of_a_newer_zotero_leaves_out_only_that_part(tmp_path, 
         assert any("newer Zotero (schema 130" in w for w in r["warnings"])
         p = lib.list_papers()[0]
         assert p.title == "Still imported" and p.authors == ["Ann Author"] and p.tags == ["kept"]
+
+
+def test_an_unreadable_wal_is_a_warning_not_a_failure(tmp_path, small_pdf, home, monkeypatch):
+    """Zotero on Windows keeps the -wal file locked: the committed part is imported and the
+    summary says what was left out."""
+    from reader_app.library import zotero_db
+
+    b = ZoteroBuilder(tmp_path / "Zotero")
+    item, _ = b.item("journalArticle", {"title": "In the main file"})
+    b.stored_pdf(item, small_pdf)
+    b.close()
+    (tmp_path / "Zotero" / "zotero.sqlite-wal").write_bytes(b"")
+    real = zotero_db.shutil.copyfile
+
+    def locked(src, dst, *a, **k):
+        if str(src).endswith("-wal"):
+            raise PermissionError(13, "The process cannot access the file because it is being used")
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(zotero_db.shutil, "copyfile", locked)
+    with Library.open(tmp_path / "lib") as lib:
+        r = import_zotero(lib, tmp_path / "Zotero")
+    assert r["imported"] == 1
+    assert any("cannot read zotero.sqlite-wal" in w and "close Zotero" in w for w in r["warnings"]), r

@@ -196,6 +196,7 @@ def import_bib(lib, path, *, on_progress: Callable | None = None, extract: Calla
                             setattr(paper, name, value)
                     paper_id, dup = lib.add_paper(paper, str(pdf))
                     state = "already in library" if dup else "imported"
+                    links.remember(paper_id, doi=paper.doi or "", title=paper.title or "")
             except PasswordError as exc:
                 skip(ENCRYPTED, str(exc))
                 continue

@@ -42,6 +42,7 @@ class ImportLinks:
         self.lib = library
         self.db = library.db
         self.source = source
+        self._index: tuple[dict, dict] | None = None  # (doi -> id, title -> id), built on first find_paper
 
     def transaction(self):
         """One write transaction for several calls (they join it): one commit, one fsync."""
@@ -100,20 +101,31 @@ class ImportLinks:
         if changes:
             with write(self.db):
                 self.db["papers"].update(paper_id, changes)
+            self.remember(paper_id, doi=doi, title=title)
 
     def find_paper(self, *, doi: str = "", title: str = "") -> str | None:
         """A paper here with this DOI, else with this title (normalized), else None."""
-        d = normalize_doi(doi)
-        if d:
-            for pid, pdoi in self.db.conn.execute("SELECT id, doi FROM papers WHERE doi IS NOT NULL AND doi != ''"):
-                if normalize_doi(pdoi) == d:
-                    return pid
-        t = normalize_title(title)
-        if len(t) >= 8:
-            for pid, ptitle in self.db.conn.execute("SELECT id, title FROM papers"):
-                if normalize_title(ptitle) == t:
-                    return pid
+        if self._index is None:
+            self._index = ({}, {})
+            for pid, pdoi, ptitle in self.db.conn.execute("SELECT id, doi, title FROM papers ORDER BY added"):
+                self.remember(pid, doi=pdoi or "", title=ptitle or "")
+        by_doi, by_title = self._index
+        d, t = normalize_doi(doi), normalize_title(title)
+        if d and d in by_doi:
+            return by_doi[d]
+        if len(t) >= 8 and t in by_title:
+            return by_title[t]
         return None
+
+    def remember(self, paper_id: str, *, doi: str = "", title: str = "") -> None:
+        """Make a paper added (or renamed) during this import findable by ``find_paper``."""
+        if self._index is None:
+            return
+        d, t = normalize_doi(doi), normalize_title(title)
+        if d:
+            self._index[0].setdefault(d, paper_id)
+        if len(t) >= 8:
+            self._index[1].setdefault(t, paper_id)
 
     # ---- notes
     def upsert_note(self, paper_id: str, key: str, text: str, stamp: str) -> str:
