@@ -75,6 +75,8 @@ def zotero(tmp_path, papers_dir, home):
     words2 = _words(acl, 1)
     b.annotation(att, "underline", {"pageIndex": 1, "rects": pdf_rects(acl, 1, words2)}, text=words2)
     b.annotation(att, "note", {"pageIndex": 0, "rects": [[50, 700, 72, 722]]}, comment="check the numbers")
+    b.annotation(att, "note", {"pageIndex": 0, "rects": [[50, 600, 72, 622]]}, comment="  ")
+    b.annotation(att, "highlight", {"pageIndex": 1, "rects": pdf_rects(acl, 1, words2)}, color="not-a-colour")
     b.annotation(att, "image", {"pageIndex": 0, "rects": [[50, 50, 300, 300]]})
     b.annotation(att, "ink", {"pageIndex": 0, "width": 2, "paths": [[10, 10, 20, 20]]})
     b.annotation(att, "highlight", {"pageIndex": 0, "rects": [[5000, 5000, 5100, 5100]]}, text="off")
@@ -105,8 +107,9 @@ def test_import_items_metadata_tags_notes_and_annotations(tmp_path, zotero):
         assert r["items"] == 5 and r["imported"] == 3, r
         assert r["skipped"] == {"no PDF": 1, "missing file": 1}
         assert {s["title"] for s in r["skipped_items"]} == {"A book without a PDF", "File is gone"}
-        assert r["annotations"] == {"added": 3}
-        assert r["annotations_skipped"] == {"image": 1, "ink": 1, "off the page": 2, "malformed position": 2}
+        assert r["annotations"] == {"added": 4}
+        assert r["annotations_skipped"] == {"image": 1, "ink": 1, "off the page": 2, "malformed position": 2,
+                                            "empty note": 1}
         assert r["notes"] == {"added": 1} and r["notes_cleaned"] == {"remote image": 1, "script": 1}
         papers = {p.title: p for p in lib.list_papers()}
         assert set(papers) == {"S2ORC: The Semantic Scholar Open Research Corpus", "EACL paper", "Relative linked"}
@@ -125,6 +128,7 @@ def test_import_items_metadata_tags_notes_and_annotations(tmp_path, zotero):
         hl = next(h for h in marks if h.kind == "highlight")
         assert hl.text == zotero.keys["words"] and hl.note == "key claim" and hl.color == "#5fb236"
         assert hl.author == "Kyle" and hl.source == "zotero" and hl.page == 1
+        assert next(h for h in marks if h.kind == "highlight" and h.page == 2).color == "#ffd400"
         under = next(h for h in marks if h.kind == "underline")
         assert under.page == 2 and under.text == zotero.keys["words2"]
         sticky = next(h for h in marks if h.kind == "text")
@@ -167,12 +171,12 @@ def test_rerun_adds_only_what_changed_and_keeps_the_readers_work(tmp_path, zoter
         zotero.commit()
         r = import_zotero(lib, tmp_path / "Zotero")
         assert r["updated"] == 1 and r["unchanged"] == 2 and r["imported"] == 0, r
-        assert r["annotations"] == {"added": 1, "updated": 1, "unchanged": 1, "kept": 1}, r
+        assert r["annotations"] == {"added": 1, "updated": 1, "unchanged": 2, "kept": 1}, r
         assert r["notes"] == {"added": 1, "unchanged": 1}
         p = lib.get_paper(pid)
         assert p.title == "S2ORC (renamed in Zotero)" and "local tag" in p.tags
         marks = lib.highlights(pid)
-        assert len(marks) == 4 and not any(h.kind == "text" for h in marks)  # deleted here: stays deleted
+        assert len(marks) == 5 and not any(h.kind == "text" for h in marks)  # deleted here: stays deleted
         assert next(h for h in marks if h.kind == "underline").color_name == "red"
         assert any(h.note == "changed claim" for h in marks) and any(h.text == "mine" for h in marks)
         assert len(lib.list_papers()) == 3 and len(lib.notes(pid)) == 2
@@ -193,9 +197,9 @@ def test_round_trip_markdown_and_annotated_pdf(tmp_path, zotero):
     assert zotero.keys["words"] in section and "key claim" in section and "*From Zotero — Kyle*" in section
     copy = tmp_path / "annotated.pdf"
     r = run_cli("export", pid, "--annotated-pdf", copy, "--json", library=lib)
-    assert r.code == 0 and r.json()["annotations"] == 3, r
+    assert r.code == 0 and r.json()["annotations"] == 4, r
     found, _ = read_annotations_file(copy)
-    hl = next(h for h in found if h.kind == "highlight")
+    hl = next(h for h in found if h.kind == "highlight" and h.page == 1)
     assert hl.text == zotero.keys["words"] and hl.note == "key claim" and hl.color == "#5fb236"
     r = run_cli("import-zotero", tmp_path / "Zotero", "--collection", "Nope", library=lib,
                 env={"HOME": str(tmp_path / "home")})

@@ -27,20 +27,20 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from reader_app.core.errors import BadInput, Cancelled, PasswordError, PdfError, ReaderError
+from reader_app.core.errors import BadInput, Cancelled, NotFound, PasswordError, PdfError, ReaderError
 from reader_app.core.model import Highlight
 from reader_app.importers.html_notes import html_to_markdown
 from reader_app.library.import_links import ADDED, KEPT, UNCHANGED, UPDATED, ImportLinks
 from reader_app.library.zotero_db import PUBLICATION_FIELDS, find_profile, is_pdf, open_zotero
 from reader_app.pdf import extract_paper_isolated, sha256_file
 from reader_app.pdf.annotations import place_rects
-from reader_app.core.errors import NotFound
 
 SOURCE = "zotero"
 KINDS = {"highlight": "highlight", "underline": "underline", "note": "text", "text": "text"}
 NO_PDF, MISSING, ENCRYPTED, UNREADABLE = "no PDF", "missing file", "encrypted", "unreadable"
 
 Progress = Callable[[int, int, str], None]
+_COLOR = re.compile(r"#[0-9a-f]{6}")
 
 
 def year_of(date: str) -> int | None:
@@ -199,11 +199,14 @@ class _Run:
                 continue
             page, boxes, words = where
             kind = KINDS[a["kind"]]
-            h = Highlight(page=page, quads=boxes, color=a["color"] or "#ffd400", kind=kind,
+            note = (a["comment"] or "").strip()
+            if kind == "text" and not note:
+                self.marks_skipped["empty note"] += 1  # a sticky note that says nothing
+                continue
+            color = str(a["color"] or "").strip().lower()
+            h = Highlight(page=page, quads=boxes, color=color if _COLOR.fullmatch(color) else "#ffd400", kind=kind,
                           text="" if kind == "text" else (" ".join((a["text"] or "").split()) or words),
-                          note=(a["comment"] or "").strip(), author=(a["authorName"] or "").strip(), source=SOURCE)
-            if kind == "text" and not h.note:
-                h.note = "(empty note)"
+                          note=note, author=(a["authorName"] or "").strip(), source=SOURCE)
             try:
                 self.marks[self.links.upsert_mark(paper_id, f"{item['libraryID']}/{a['key']}", h, a["stamp"])] += 1
             except BadInput:
