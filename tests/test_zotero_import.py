@@ -190,6 +190,8 @@ def test_round_trip_markdown_and_annotated_pdf(tmp_path, zotero):
     assert r.code == 0, r
     assert r.json()["items"] == 1 and r.json()["imported"] == 1
     pid = run_cli("list", "--json", library=lib).json()[0]["id"]
+    shown = run_cli("show", pid, "--json", library=lib).json()
+    assert shown["publication"] == "Proceedings of ACL" and shown["url"] == "https://aclanthology.org/2020.acl-main.447"
     out = tmp_path / "md"
     assert run_cli("export", pid, "--out", out, library=lib).code == 0
     md = next(out.glob("*.md")).read_text(encoding="utf-8")
