@@ -40,8 +40,9 @@ def render_highlights(rows) -> str:
     out = []
     for r in rows:
         head = f"#{r['id']}  p. {r['page']}  {r['color_name']} {r['kind']}"
-        if r["source"] == "pdf":
-            head += f"  (from the PDF{', ' + r['author'] if r['author'] else ''})"
+        if r["source"] in ("pdf", "zotero"):
+            where = "the PDF" if r["source"] == "pdf" else "Zotero"
+            head += f"  (from {where}{', ' + r['author'] if r['author'] else ''})"
         body = [head]
         if r["text"]:
             body.append(f"    > {short(r['text'], 300)}")
@@ -96,5 +97,5 @@ def export_annotated(lib, paper_ids: list[str], out: str, force: bool = False) -
     marks = lib.highlights(paper.id)
     imported = {h.key: h for h in marks if h.source == "pdf"}
     imported.update((k, None) for k in lib.deleted_import_keys(paper.id))
-    added = write_annotated(paper.file, target, [h for h in marks if h.source == "user"], imported=imported)
+    added = write_annotated(paper.file, target, [h for h in marks if h.source != "pdf"], imported=imported)
     return {"id": paper.id, "annotated_pdf": target, "annotations": added}

@@ -12,6 +12,7 @@ from reader_app.core.errors import BadInput, NotFound, ReaderError
 from reader_app.core.files import atomic_write
 from reader_app.export.bibtex import bibliography, cite_keys
 from reader_app.export.markdown import export_papers
+from reader_app.library.import_links import ImportLinks
 
 
 def register(sub) -> None:
@@ -154,6 +155,7 @@ def render_list(rows) -> str:
 def cmd_show(args):
     with open_library(args) as lib:
         paper = lib.get_paper(args.id, with_paragraphs=True)
+        imported = ImportLinks(lib, "").paper_data(paper.id)  # from Zotero or a .bib file
     return {
         "id": paper.id,
         "title": paper.title,
@@ -169,6 +171,8 @@ def cmd_show(args):
         "ocr": bool(paper.ocr_pages),
         "ocr_pages": paper.ocr_pages,
         "file": paper.file,
+        "publication": imported.get("publication") or None,
+        "url": imported.get("url") or None,
     }
 
 
@@ -182,6 +186,10 @@ def render_show(r) -> str:
     if r["arxiv_id"]:
         meta.append(f"arXiv:{r['arxiv_id']}")
     lines.append(" · ".join(meta))
+    if r.get("publication"):
+        lines.append(f"in {r['publication']}")
+    if r.get("url"):
+        lines.append(r["url"])
     if r["tags"]:
         lines.append("tags: " + ", ".join(r["tags"]))
     for w in r["warnings"]:

@@ -150,8 +150,9 @@ def render_highlights(highlights: list) -> list[str]:
         note = clean(h.note).strip()
         if note:
             out.append(note if h.source == "user" else md_text(note))
-        if h.source == "pdf":
-            out.append(f"*From the PDF{(' — ' + md_line(h.author)) if h.author.strip() else ''}*")
+        if h.source in ("pdf", "zotero"):
+            where = "the PDF" if h.source == "pdf" else "Zotero"
+            out.append(f"*From {where}{(' — ' + md_line(h.author)) if h.author.strip() else ''}*")
     return out
 
 

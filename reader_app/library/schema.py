@@ -184,6 +184,29 @@ def _v6_qa_confidence(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE qa_history ADD COLUMN confidence REAL")
 
 
+def _v7_import_links(db: sqlite_utils.Database) -> None:
+    """Issue P: what came from another reference manager (Zotero, a .bib file), so importing
+    again adds only what is new or changed.  ``key``: the source's own key (a Zotero item,
+    note or annotation key, "<libraryID>/<key>"); ``kind``: "item", "note" or "annotation";
+    ``local_id``: our notes.id / highlights.id; ``stamp``: the source's version when imported;
+    ``local_stamp``: our row's ``updated`` then (a later local edit is never overwritten);
+    ``data``: JSON of what our tables have no column for (publication, URL)."""
+    db.execute("""
+        CREATE TABLE import_links (
+            source TEXT NOT NULL,
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            local_id INTEGER,
+            stamp TEXT NOT NULL DEFAULT '',
+            local_stamp TEXT NOT NULL DEFAULT '',
+            data TEXT NOT NULL DEFAULT '{}',
+            updated TEXT NOT NULL,
+            PRIMARY KEY (source, key)
+        )""")
+    db.execute("CREATE INDEX import_links_paper ON import_links(paper_id)")
+
+
 # ORDERED. Version N is MIGRATIONS[N-1]. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_core,
@@ -192,6 +215,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v4_qa_selection,
     _v5_highlights,
     _v6_qa_confidence,
+    _v7_import_links,
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

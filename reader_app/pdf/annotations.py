@@ -194,11 +194,52 @@ def _norm(s: str) -> str:
     return " ".join(s.split())
 
 
+_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+              "\ufb05": "st", "\ufb06": "st", "\u00ad": "", "\u2010": "-", "\u2011": "-"}
+_LIG_RE = re.compile("|".join(map(re.escape, _LIGATURES)))
+
+
+def _plain(word: str) -> str:
+    """A word as typed: ligatures spelled out, soft hyphens dropped."""
+    return _LIG_RE.sub(lambda m: _LIGATURES[m.group(0)], word)
+
+
+def _joined(words: list, dehyphenate: bool) -> tuple[str, list[int]]:
+    """The words as one string (with each word's start); ``dehyphenate`` joins a word
+    broken across lines ("distrib-" + "uted") the way the reader reads it."""
+    joined, starts = "", []
+    for i, w in enumerate(words):
+        prev = words[i - 1] if i else None
+        glued = (dehyphenate and prev is not None and joined.endswith("-") and len(joined) > 1
+                 and joined[-2].isalpha() and (prev[5], prev[6]) != (w[5], w[6]) and w[4][:1].islower())
+        if glued:
+            joined = joined[:-1]
+        elif joined:
+            joined += " "
+        starts.append(len(joined))
+        joined += _plain(w[4])
+    return joined, starts
+
+
+def _locate(words: list, want: str) -> tuple[int, int] | None:
+    """(first, last) word index of ``want`` in ``words``, or None."""
+    for dehyphenate in (False, True):
+        joined, starts = _joined(words, dehyphenate)
+        for pattern, flags in ((r"(?<!\w)%s(?!\w)", 0), (r"(?<!\w)%s(?!\w)", re.I), ("%s", 0), ("%s", re.I)):
+            m = re.search(pattern % re.escape(want), joined, flags)  # whole words first, then inside words
+            if m:
+                return (bisect.bisect_right(starts, m.start()) - 1, bisect.bisect_right(starts, m.end() - 1) - 1)
+    return None
+
+
 def find_text(path: str | Path, page: int, text: str, password: str | None = None) -> tuple[list, str]:
     """The boxes (one per line, as displayed) and the words of the first occurrence of
     ``text`` on ``page`` (1-based).  Whitespace and line breaks do not matter; case only
-    when no exact match exists.  BadInput when the page or the text is not there."""
-    want = _norm(text or "")
+    when no exact match exists; ligatures ("ﬁ") and words hyphenated across lines match
+    as typed.  The words are read in the order the page gives them, the order the window
+    selects them in (a two-column page is read column by column, not across the columns);
+    a visual top-to-bottom order is tried next.  BadInput when the page or the text is not there."""
+    want = _norm(_plain(text or ""))
     if not want:
         raise BadInput("empty text: give the words to highlight")
     doc = open_pdf(Path(path), password)
@@ -206,28 +247,18 @@ def find_text(path: str | Path, page: int, text: str, password: str | None = Non
         if not isinstance(page, int) or not 1 <= page <= doc.page_count:
             raise BadInput(f"page {page} is out of range (the paper has {doc.page_count} pages)")
         p = doc[page - 1]
-        words = p.get_text("words", sort=True)
+        orders = [p.get_text("words", sort=False), p.get_text("words", sort=True)]
         rot = p.rotation_matrix if p.rotation else None
     finally:
         doc.close()
-    joined, starts = "", []
-    for w in words:
-        if joined:
-            joined += " "
-        starts.append(len(joined))
-        joined += w[4]
-    at = -1
-    for pattern, flags in ((r"(?<!\w)%s(?!\w)", 0), (r"(?<!\w)%s(?!\w)", re.I), ("%s", 0), ("%s", re.I)):
-        m = re.search(pattern % re.escape(want), joined, flags)  # whole words first, then inside words
-        if m:
-            at = m.start()
+    for words in orders:
+        span = _locate(words, want)
+        if span is not None:
             break
-    if at < 0:
+    else:
         short = want if len(want) <= 60 else want[:57] + "..."
         raise BadInput(f"text not found on page {page}: {short!r}")
-    first = bisect.bisect_right(starts, at) - 1
-    last = bisect.bisect_right(starts, at + len(want) - 1) - 1
-    chosen = words[first:last + 1]
+    chosen = words[span[0]:span[1] + 1]
     lines: dict[tuple[int, int], list] = {}
     for w in chosen:
         lines.setdefault((w[5], w[6]), []).append(w)
@@ -322,3 +353,48 @@ def write_annotated(src: str | Path, out: str | Path, highlights: list[Highlight
     finally:
         doc.close()
     return added
+
+
+# ---- rects from another reader (Zotero) -> boxes as displayed ---------------------------
+
+def place_rects(path: str | Path, marks: list[tuple[int, list]], password: str | None = None) -> list:
+    """For each ``(page_index, rects)`` (0-based page; rects ``[x0, y0, x1, y1]`` in PDF
+    points, origin bottom left, as Zotero keeps them): ``(page, boxes, text)`` with the
+    boxes as displayed (1-based page, clipped to the page) and the words under them, or a
+    one-line reason string when the position cannot be used (off the page, malformed)."""
+    doc = open_pdf(Path(path), password)
+    out: list = []
+    pages: dict[int, tuple] = {}
+    try:
+        for page_index, rects in marks:
+            if isinstance(page_index, bool) or not isinstance(page_index, int) or not 0 <= page_index < doc.page_count:
+                out.append(f"page {page_index!r} is not in the PDF")
+                continue
+            if page_index not in pages:
+                page = doc[page_index]
+                pages[page_index] = (page, page.transformation_matrix,
+                                     page.rotation_matrix if page.rotation else None, [],
+                                     pymupdf.Rect(0, 0, page.cropbox.width, page.cropbox.height))
+            page, to_page, rot, words, area = pages[page_index]
+            shown = []
+            try:
+                for r in rects or []:
+                    x0, y0, x1, y1 = (float(v) for v in r)
+                    box = (pymupdf.Rect(x0, y0, x1, y1) * to_page).normalize() & area
+                    if box.is_valid and not box.is_empty and all(abs(v) < 1e6 for v in box):
+                        shown.append(box)
+            except (TypeError, ValueError):
+                out.append("a position rect is not four numbers")
+                continue
+            if not shown:
+                out.append("the position is off the page" if rects else "the position has no rects")
+                continue
+            if not words:
+                words.append(_PageWords(page))
+            text = words[0].text_in(shown)
+            boxes = [(round(b.x0, 2), round(b.y0, 2), round(b.x1, 2), round(b.y1, 2))
+                     for b in ((b * rot if rot is not None else b) for b in shown)]
+            out.append((page_index + 1, boxes, text))
+    finally:
+        doc.close()
+    return out

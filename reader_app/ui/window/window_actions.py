@@ -14,6 +14,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QDialog, QMessageBox, QStyle, QToolBar
 
+from reader_app.ui.library import zotero_import
 from reader_app.ui.window.settings_dialog import SettingsDialog
 
 S, K = QStyle.StandardPixmap, QKeySequence.StandardKey
@@ -29,6 +30,7 @@ class WindowActions:
         self.open = self._action(m, "&Open PDF…", papers.open_dialog, K.Open, S.SP_DialogOpenButton,
                                  "Import PDFs and open them (Ctrl+O)")
         self.import_folder = self._action(m, "Import &folder…", papers.import_folder_dialog)
+        self.import_zotero, self.import_bib = zotero_import.install(win, m)
         m.addSeparator()
         em = self.export_menu = m.addMenu("&Export to Markdown")
         self.export_current = self._action(em, "&Current paper…", papers.export_current)

@@ -1,0 +1,1 @@
+"""Importers from other reference managers: Zotero (``zotero``) and BibTeX files (``bib``)."""
