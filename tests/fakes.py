@@ -47,7 +47,7 @@ class FakeEngine(Engine):
         self.calls.append((prefix, suffix, dict(max_tokens=opts.max_tokens, stop=list(opts.stop) or None,
                                                 grammar=opts.grammar, temperature=opts.temperature,
                                                 seed=opts.seed, base=opts.base)))
-        return Generation.of(lambda out: self._run(out, prefix, suffix, opts, cancel))
+        return super().generate(prefix, suffix, opts, cancel=cancel)
 
     def _run(self, out: Generation, prefix: str, suffix: str, opts: GenerateOptions,
              cancel: threading.Event | None) -> Iterator[str]:

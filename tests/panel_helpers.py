@@ -69,7 +69,7 @@ def ask(qtbot, panel, question: str, timeout: int = 20000, on_job=None):
 
 
 def wait_job(qtbot, job, timeout: int = 20000):
-    """Wait until ``job`` (a ``ui.jobs.Job``) ended; returns it."""
+    """Wait until ``job`` (a ``ui.background.jobs.Job``) ended; returns it."""
     qtbot.waitUntil(lambda: job.done, timeout=timeout)
     return job
 

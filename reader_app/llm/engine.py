@@ -164,13 +164,21 @@ class Engine(ABC):
         suffix.
         """
 
-    @abstractmethod
     def generate(self, prefix: str, suffix: str = "", options: GenerateOptions | None = None, *,
                  cancel: threading.Event | None = None, **changes) -> Generation:
         """One completion of ``prefix + suffix`` with ``options`` (``changes``: fields of
         GenerateOptions to set instead).  Iterate the value for its pieces; setting
         ``cancel`` stops it between tokens.  The prefix's KV state is reused when cached
         (RAM, then disk)."""
+        opts = options_from(options, changes)
+        return Generation.of(lambda out: self._run(out, prefix, suffix, opts, cancel))
+
+    @abstractmethod
+    def _run(self, out: Generation, prefix: str, suffix: str, options: GenerateOptions,
+             cancel: threading.Event | None) -> Iterator[str]:
+        """The backend's generation: yield the pieces and record this call's results on ``out``
+        (timings; logprobs, first_top and cache where the backend knows them), in a
+        ``finally`` so that a caller who stops early still gets them."""
 
     def info(self) -> EngineInfo:
         """The engine's facts (backends with more to say give more)."""

@@ -36,7 +36,7 @@ import numpy as np
 
 from reader_app import settings
 from reader_app.llm.build_check import check_build
-from reader_app.llm.engine import (Engine, EngineInfo, GenerateOptions, Generation, load_template, options_from,
+from reader_app.llm.engine import (Engine, EngineInfo, GenerateOptions, Generation, load_template,
                                    specials_pattern, split_chat)
 from reader_app.llm.kv_states import PrefixStates
 from reader_app.llm.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256
@@ -258,14 +258,9 @@ class LlamaEngine(PrefixStates, Engine):
 
     # -- generation
 
-    def generate(self, prefix: str, suffix: str = "", options: GenerateOptions | None = None, *,
-                 cancel: threading.Event | None = None, **changes) -> Generation:
-        """``options.base``: a leading part of ``prefix`` that other prompts share (see ``_prepare``)."""
-        opts = options_from(options, changes)
-        return Generation.of(lambda out: self._run(out, prefix, suffix, opts, cancel))
-
     def _run(self, out: Generation, prefix: str, suffix: str, opts: GenerateOptions,
              cancel: threading.Event | None) -> Iterator[str]:
+        """``opts.base``: a leading part of ``prefix`` that other prompts share (see ``_prepare``)."""
         start = time.perf_counter()
         self._flush_pending()
         self._gen += 1

@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from reader_app.llm.engine import Engine, GenerateOptions, Generation, load_template, options_from, split_chat
+from reader_app.llm.engine import Engine, GenerateOptions, Generation, load_template, split_chat
 from reader_app.core.errors import BadInput, ModelError, ReaderError
 
 DEFAULT_N_CTX = 4096
@@ -187,12 +187,6 @@ class OpenAIEngine(Engine):
         return ModelError("the model server ended the answer without sending anything")
 
     # -- generation
-
-    def generate(self, prefix: str, suffix: str = "", options: GenerateOptions | None = None, *,
-                 cancel: threading.Event | None = None, **changes) -> Generation:
-        """``options.base`` is not needed: the server's prompt cache keeps the prefix."""
-        opts = options_from(options, changes)
-        return Generation.of(lambda out: self._run(out, prefix, suffix, opts, cancel))
 
     def _run(self, out: Generation, prefix: str, suffix: str, opts: GenerateOptions,
              cancel: threading.Event | None) -> Iterator[str]:

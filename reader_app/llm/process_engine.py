@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from reader_app.llm.engine import Engine, EngineInfo, GenerateOptions, Generation, options_from
+from reader_app.llm.engine import Engine, EngineInfo, GenerateOptions, Generation
 from reader_app.core.child import Child, exit_signal, exit_words
 from reader_app.core.errors import HelperProcessError, ModelCrashed, ModelError, ReaderError
 from reader_app.core.model import Timings
@@ -144,11 +144,6 @@ class ProcessEngine(Engine):
     def chat_prefix_suffix(self, system: str, user_prefix: str, user_tail: str) -> tuple[str, str]:
         prefix, suffix, self.template_used = self._call("chat", system, user_prefix, user_tail)
         return prefix, suffix
-
-    def generate(self, prefix: str, suffix: str = "", options: GenerateOptions | None = None, *,
-                 cancel: threading.Event | None = None, **changes) -> Generation:
-        opts = options_from(options, changes)
-        return Generation.of(lambda out: self._run(out, prefix, suffix, opts, cancel))
 
     def _run(self, out: Generation, prefix: str, suffix: str, opts: GenerateOptions,
              cancel: threading.Event | None) -> Iterator[str]:

@@ -2,7 +2,7 @@
 
 Questions go to the :class:`~reader_app.ui.background.llm_worker.LlmWorker` (never to the model
 directly): each returns its own job, whose signals the panel follows until it ends.  The
-paper's Q&A history is read from the library through ``ui.ops``.
+paper's Q&A history is read from the library through ``ui.background.ops``.
 
 What to ask next is decided by :class:`~reader_app.ui.ask.ask_flow.AskFlow` (no Qt): while the
 paper is prepared a DoubleDipper question gets a quick answer first (quick_answer.py), then

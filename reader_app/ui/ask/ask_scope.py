@@ -3,7 +3,7 @@
 - **This paper** (default): ``LlmWorker.ask`` on the open paper;
 - **Selected papers**: the library pane's selection (``selection_source``, a callable the
   window sets to ``LibraryPane.selected_ids``);
-- **Tag: x**: the papers tagged x (the library's tags, read through ``ui.ops``);
+- **Tag: x**: the papers tagged x (the library's tags, read through ``ui.background.ops``);
 - **Whole library**.
 
 Every choice but the first is a ``core.model.Scope`` for ``LlmWorker.ask_library``.

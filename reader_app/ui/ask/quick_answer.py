@@ -4,7 +4,7 @@ When the mode is DoubleDipper, the ``quick_answer`` setting is on and the paper'
 preparation is under way (``PrepareStatus.under_way``), a question is answered at once
 from the paper's best passages (``LlmWorker.ask(..., quick=True)``); when preparation
 completes (``PrepareStatus.ready``) the full answer to the same question is asked and
-replaces it.  ``ui.ask_flow.AskFlow`` decides when (and remembers the question meanwhile);
+replaces it.  ``ui.ask.ask_flow.AskFlow`` decides when (and remembers the question meanwhile);
 ``QuickBar`` is the note and its "Full answer now" button.
 """
 

@@ -5,7 +5,7 @@ the ``Assistant``.  The GUI never calls either directly: it queues a request and
 to signals, which Qt delivers on the GUI thread (queued connections).
 
 Requests run one after another, in the order they were queued.  Each returns its own
-:class:`LlmJob` (a ``ui.jobs.Job``, as ``ui.ops.run_op`` returns for other work); the
+:class:`LlmJob` (a ``ui.background.jobs.Job``, as ``ui.background.ops.run_op`` returns for other work); the
 caller connects to the job it started and to nothing else::
 
     job = worker.ask(paper_id, "What dataset?")   # selection=Selection(text, page)

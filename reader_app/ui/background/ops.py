@@ -2,7 +2,7 @@
 
 Modelled on Anki's ``CollectionOp`` / ``QueryOp``: a widget never blocks on the
 database or PyMuPDF.  It starts an operation and reacts when it ends (model work goes to
-``ui.llm_worker.LlmWorker``; both return the same kind of :class:`~reader_app.ui.background.jobs.Job`)::
+``ui.background.llm_worker.LlmWorker``; both return the same kind of :class:`~reader_app.ui.background.jobs.Job`)::
 
     from reader_app.ui.background.ops import run_op
 
@@ -35,7 +35,7 @@ label="", cancellable=False, pool=None) -> Op``
   message (in the parent window's ``show_error(msg)`` if it has one, else a message box);
   any other exception is logged with its traceback and shown as a generic one-liner.
   ``Cancelled`` is quiet (status message "Cancelled").
-- Every op is announced on :data:`tracker` (``ui.jobs.tracker``: ``started(op)`` /
+- Every op is announced on :data:`tracker` (``ui.background.jobs.tracker``: ``started(op)`` /
   ``finished(op)`` / ``progressed(op)``), so the main window's status bar shows a progress
   bar and a Cancel button for ops started with a ``label``, as for model jobs.
 - :func:`error_message(exc)` gives the user-facing one-liner for any exception.

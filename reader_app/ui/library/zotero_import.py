@@ -1,5 +1,5 @@
 """File ▸ Import from Zotero… and File ▸ Import BibTeX…: pick the source, import it off
-the GUI thread (``ui.ops``: the status bar shows the progress bar and a Cancel button),
+the GUI thread (``ui.background.ops``: the status bar shows the progress bar and a Cancel button),
 then show what was imported and what was skipped, with reasons.
 
 ``install(win, menu)`` adds the two actions to ``menu``; ``start_import(win, kind, path,

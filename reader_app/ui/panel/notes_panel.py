@@ -3,7 +3,7 @@
 A highlight shows its colour, its quoted text (click: ``highlightActivated(page, bbox)``,
 the window scrolls there) and its note, with Colour / Note / Delete links.
 
-Every read and write goes through ``ui.ops`` on a worker thread with that thread's own
+Every read and write goes through ``ui.background.ops`` on a worker thread with that thread's own
 ``Library`` (``services.library()``); the panel re-reads the notes after each change
 and emits ``notesChanged``.
 """

@@ -27,9 +27,9 @@ Contract (the main window relies on it)::
 the calling thread; called on worker threads only) and, unless ``worker`` is given,
 ``llm_worker()``: the app's one :class:`~reader_app.ui.background.llm_worker.LlmWorker`, built by the
 composition root (app.py); the panel never builds one.  The panel never runs SQL or touches
-the model itself: DB work goes through ``ui.ops`` and LLM work through the worker's jobs.
+the model itself: DB work goes through ``ui.background.ops`` and LLM work through the worker's jobs.
 ``panel.worker`` is the LLM worker (status bar: its ``modelStateChanged``; every job it
-runs is announced on ``ui.jobs.tracker``).
+runs is announced on ``ui.background.jobs.tracker``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Summaries are written by the assistant on the LLM worker thread (each card follows its
 own job: its ``summary`` updates, ``SummaryUpdate``, stream into the card) and cached by it
-in the library per model; the cached ones are read back through ``ui.ops`` when a paper is
+in the library per model; the cached ones are read back through ``ui.background.ops`` when a paper is
 shown.  Citations are chips like the Ask tab's.
 """
 

@@ -7,7 +7,7 @@ action; it sets up the PDF view's context menu (on a selection: highlight it; on
 highlight: recolour, note, delete) and reloads the view's highlights whenever a paper is
 shown or the Notes tab changes something.  ``win`` is the ``MainWindow``: its public
 ``pdf_view``, ``paper``, ``services``, ``side_panel`` (or None), ``paperShown`` and
-``highlight_note_prompt`` are used.  All library work runs in ``ui.ops.run_op`` with the
+``highlight_note_prompt`` are used.  All library work runs in ``ui.background.ops.run_op`` with the
 worker thread's own ``Library``.
 """
 

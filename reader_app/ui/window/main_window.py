@@ -5,7 +5,7 @@
 ``window_actions`` (``WindowActions``: menus, toolbar, named actions), ``paper_actions``
 (``PaperActions``: import, export, edit, remove), ``state`` (``WindowState``: reading
 positions, geometry) and the highlight actions (``highlights.install``, given the Edit
-menu).  All library work goes through ``ui.ops.run_op``; the window only reacts.
+menu).  All library work goes through ``ui.background.ops.run_op``; the window only reacts.
 
 The side panel (``reader_app/ui/panel/side_panel.py``, see its contract) is wired to the PDF
 view, the library pane and the status bar (its ``worker``).  When it cannot be built

@@ -1,7 +1,7 @@
 """The status bar's permanent part: running operations with progress and Cancel, the model.
 
 ``OpStatus`` listens to ``reader_app.ui.background.jobs.tracker``: every job started with a ``label``
-(``ui.ops`` operations and the LLM worker's requests alike) shows as "label… text" with a
+(``ui.background.ops`` operations and the LLM worker's requests alike) shows as "label… text" with a
 progress bar (busy when the total is unknown) and a Cancel button when it is cancellable.
 """
 
