@@ -107,3 +107,9 @@ def test_a_new_module_must_be_named(tmp_path):
     text = "| `__init__.py` | version |\n| `llm/engine.py` | engines |\n"
     assert unnamed(text, pkg) == ["llm/embedder.py"]
     assert unnamed(text + "| `llm/embedder.py` | embeddings |\n", pkg) == []
+
+
+def test_readme_names_no_missing_module_and_stays_short():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert not stale(text), f"README.md names files that do not exist: {stale(text)}"
+    assert len(text.splitlines()) <= 250, "README is for users: keep it at 250 lines or fewer"
