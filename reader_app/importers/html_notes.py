@@ -22,6 +22,8 @@ def _escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+_INLINE = {"strong": "**", "b": "**", "em": "*", "i": "*", "s": "~~", "del": "~~", "strike": "~~"}  # open = close
+
 class _Converter(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -57,12 +59,8 @@ class _Converter(HTMLParser):
             self.out.append("#" * int(tag[1]) + " ")
         elif tag == "br":
             self.out.append("  \n")
-        elif tag in ("strong", "b"):
-            self.out.append("**")
-        elif tag in ("em", "i"):
-            self.out.append("*")
-        elif tag in ("s", "del", "strike"):
-            self.out.append("~~")
+        elif tag in _INLINE:
+            self.out.append(_INLINE[tag])
         elif tag == "code" and not self.pre:
             self.out.append("`")
         elif tag == "pre":
@@ -112,12 +110,8 @@ class _Converter(HTMLParser):
             return
         if tag in _BLOCK or tag in ("h1", "h2", "h3", "h4", "h5", "h6", "blockquote"):
             self._nl()
-        elif tag in ("strong", "b"):
-            self.out.append("**")
-        elif tag in ("em", "i"):
-            self.out.append("*")
-        elif tag in ("s", "del", "strike"):
-            self.out.append("~~")
+        elif tag in _INLINE:
+            self.out.append(_INLINE[tag])
         elif tag == "code" and not self.pre:
             self.out.append("`")
         elif tag == "pre":
