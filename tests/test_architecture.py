@@ -410,3 +410,33 @@ def test_menus_by_text_check_can_fail(tmp_path):
     bad.write_text("def install(win):\n"
                    "    return next((a.menu() for a in win.menuBar().actions() if a.text() == '&Edit'), None)\n")
     assert [line for line, _ in _menus_found_by_text(bad)] == [2, 2]
+
+
+# Engines return values (issue N): a call's results come back in its ``Generation``, never as
+# ``last_*`` attributes read after the call, and nobody probes an engine with getattr/hasattr.
+ENGINE_HOMES = ("llm/", "assistant/")
+
+
+def _side_channels(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("last_"):
+            yield node.lineno, ast.unparse(node)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "hasattr", "setattr") and node.args
+              and "engine" in ast.unparse(node.args[0]).lower()):
+            yield node.lineno, ast.unparse(node)
+
+
+@pytest.mark.parametrize("path", [p for p in _sources() if p.relative_to(PKG).as_posix().startswith(ENGINE_HOMES)],
+                         ids=lambda p: p.relative_to(PKG).as_posix())
+def test_engines_return_values_not_attributes(path):
+    found = list(_side_channels(path))
+    assert not found, f"{path.relative_to(PKG)} reads engine results on the side: {found}"
+
+
+def test_side_channel_check_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(engine):\n    engine.stream('p')\n    t = engine.last_timings\n"
+                   "    return getattr(engine, 'shares_base', False), t\n")
+    assert [line for line, _ in _side_channels(bad)] == [3, 4]
