@@ -72,6 +72,7 @@ def test_disk_cache_refuses_another_format_and_sweeps_old_versions(tmp_path):
     path = cache.put("m", "a" * 64, s)
     assert cache.get("m", "a" * 64, s.tokens, kv="k=f16,v=f16,fa=0") is None and not path.exists()
     path = cache.put("m", "a" * 64, s)
+    assert cache.read(path) == s  # a file read as it is, without its key
     assert cache.get("m", "a" * 64, s.tokens, kv=s.kv).data == s.data
     old = tmp_path / "0123456789abcdef-old.kv"
     old.write_bytes(b"RAKV" + struct.pack("<II", 1, 2) + b"{}")

@@ -169,6 +169,13 @@ class DiskKVCache:
             pass
         return state
 
+    def read(self, path: str | os.PathLike) -> PrefixState | None:
+        """The state a file holds, or None when it fails a check (nothing is deleted)."""
+        try:
+            return _decode(Path(path).read_bytes())
+        except OSError:
+            return None
+
     def put(self, model_key: str, key: str, state: PrefixState) -> Path | None:
         if state.nbytes > self.cap_bytes:
             return None
