@@ -42,6 +42,9 @@ DEFAULTS: dict = {
     "kv_ram_states": 3,  # prefix states kept in RAM (LRU)
     "kv_ram_cap_bytes": 1 * GIB,  # ... and their total size cap
     "kv_min_prefix_tokens": 128,  # shorter prefixes are not worth caching
+    "kv_type_k": "q8_0",  # the KV cache's K type: f16, q8_0 (K below 8 bits breaks Qwen2.5), ...
+    "kv_type_v": "q4_0",  # ... and V type: f16, q8_0, q4_0, ... (quantized V needs flash_attn; else f16)
+    "flash_attn": True,  # flash attention (needed for a quantized V); q8_0/q4_0 states are 2.5x smaller than f16
     "evidence_candidates": None,  # Evidence may cite only the question's N best paragraphs by BM25 (0 = any;
     # None = by answer style: 5 for small models, 10 for capable ones)
     "prepare_after_import": False,  # also prepare papers right after importing them
@@ -102,6 +105,9 @@ class Settings:
     kv_ram_states: int = DEFAULTS["kv_ram_states"]
     kv_ram_cap_bytes: int = DEFAULTS["kv_ram_cap_bytes"]
     kv_min_prefix_tokens: int = DEFAULTS["kv_min_prefix_tokens"]
+    kv_type_k: str = DEFAULTS["kv_type_k"]
+    kv_type_v: str = DEFAULTS["kv_type_v"]
+    flash_attn: bool = DEFAULTS["flash_attn"]
     evidence_candidates: int | None = DEFAULTS["evidence_candidates"]
     prepare_after_import: bool = DEFAULTS["prepare_after_import"]
     prepare_on_open: bool | None = DEFAULTS["prepare_on_open"]

@@ -9,8 +9,11 @@ Disk files live in ``<cache dir>/kv/`` as ``<model16>-<prefix32>.kv``::
 
     b"RAKV" | u32 version | u32 header length | JSON header | int32 tokens | state bytes
 
-The header records the token count, the state length and a CRC-32 of tokens+state.
-A file that fails any check is deleted and treated as a miss (the engine rebuilds it).
+The header records the token count, the state length, a CRC-32 of tokens+state and the KV
+format the state was saved in (``kv``: K and V types, flash attention; version 2).
+A file that fails any check - of another version (the f16 files of version 1), another KV
+format, damaged - is deleted and treated as a miss (the engine rebuilds it); files of
+another version are also swept when the folder is evicted.
 Writes go to a temporary file in the same folder and are renamed into place.
 Eviction drops the least recently used files (mtime, refreshed on every hit) until the
 folder is under the cap.
@@ -33,13 +36,14 @@ from reader_app import settings
 from reader_app.core.files import atomic_write, remove_stale_temporaries
 
 _MAGIC = b"RAKV"
-_VERSION = 1
+_VERSION = 2  # 1: no KV format in the header (always f16 K and V)
 
 
 @dataclass
 class PrefixState:
     tokens: list[int]
     data: bytes  # llama.cpp sequence state
+    kv: str = ""  # the KV format it was saved in (kv_states.KVFormat.tag)
 
     @property
     def nbytes(self) -> int:
@@ -126,6 +130,9 @@ class RamLRU:
         while len(self._items) > self.max_items or self.nbytes > self.max_bytes:
             self._items.popitem(last=False)
 
+    def drop(self, key: str) -> None:
+        self._items.pop(key, None)
+
     def clear(self) -> None:
         self._items.clear()
 
@@ -144,15 +151,16 @@ class DiskKVCache:
         model_id = hashlib.sha256(model_key.encode()).hexdigest()[:16]
         return self.folder / f"{model_id}-{key[:32]}.kv"
 
-    def get(self, model_key: str, key: str, tokens: list[int]) -> PrefixState | None:
-        """The state for these prefix tokens, or None.  A damaged file is deleted."""
+    def get(self, model_key: str, key: str, tokens: list[int], kv: str | None = None) -> PrefixState | None:
+        """The state for these prefix tokens (saved in KV format ``kv``, when given), or None.
+        A damaged file, or one of another version or format, is deleted."""
         path = self.path_for(model_key, key)
         try:
             raw = path.read_bytes()
         except OSError:
             return None
         state = _decode(raw)
-        if state is None or state.tokens != list(tokens):
+        if state is None or state.tokens != list(tokens) or (kv is not None and state.kv != kv):
             path.unlink(missing_ok=True)
             return None
         try:
@@ -160,6 +168,13 @@ class DiskKVCache:
         except OSError:
             pass
         return state
+
+    def read(self, path: str | os.PathLike) -> PrefixState | None:
+        """The state a file holds, or None when it fails a check (nothing is deleted)."""
+        try:
+            return _decode(Path(path).read_bytes())
+        except OSError:
+            return None
 
     def put(self, model_key: str, key: str, state: PrefixState) -> Path | None:
         if state.nbytes > self.cap_bytes:
@@ -182,7 +197,8 @@ class DiskKVCache:
         return sum(_size(p) for p in self.files())
 
     def evict(self, keep: Path | None = None) -> list[Path]:
-        """Delete least recently used files until the folder is under the cap."""
+        """Delete files of another format version, and least recently used ones until the
+        folder is under the cap."""
         entries = []
         for p in self.files():
             try:
@@ -194,9 +210,9 @@ class DiskKVCache:
         total = sum(e[1] for e in entries)
         removed = []
         for _mtime, size, p in entries:
-            if total <= self.cap_bytes:
-                break
             if keep is not None and p == keep:
+                continue
+            if total <= self.cap_bytes and _version(p) == _VERSION:
                 continue
             p.unlink(missing_ok=True)
             removed.append(p)
@@ -220,10 +236,23 @@ def _size(p: Path) -> int:
         return 0
 
 
+def _version(p: Path) -> int | None:
+    """The format version of a state file (None: not one, or unreadable)."""
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return _VERSION  # leave what cannot be read to the size cap
+    if len(head) < 8 or head[:4] != _MAGIC:
+        return None
+    return struct.unpack_from("<I", head, 4)[0]
+
+
 def _encode(state: PrefixState) -> list[bytes]:
     toks = array("i", state.tokens).tobytes()
     crc = zlib.crc32(state.data, zlib.crc32(toks))
-    header = json.dumps({"n_tokens": len(state.tokens), "state_bytes": len(state.data), "crc32": crc}).encode()
+    header = json.dumps({"n_tokens": len(state.tokens), "state_bytes": len(state.data), "crc32": crc,
+                         "kv": state.kv}).encode()
     return [_MAGIC, struct.pack("<II", _VERSION, len(header)), header, toks, state.data]
 
 
@@ -236,6 +265,9 @@ def _decode(raw: bytes) -> PrefixState | None:
             return None
         header = json.loads(raw[12 : 12 + hlen])
         n, nbytes, crc = int(header["n_tokens"]), int(header["state_bytes"]), int(header["crc32"])
+        kv = header["kv"]
+        if not isinstance(kv, str):
+            return None
         start = 12 + hlen
         if n < 0 or nbytes < 0 or len(raw) != start + 4 * n + nbytes:
             return None
@@ -243,6 +275,6 @@ def _decode(raw: bytes) -> PrefixState | None:
         data = raw[start + 4 * n :]
         if zlib.crc32(data, zlib.crc32(toks)) != crc:
             return None
-        return PrefixState(tokens=array("i", toks).tolist(), data=data)
+        return PrefixState(tokens=array("i", toks).tolist(), data=data, kv=kv)
     except (ValueError, KeyError, TypeError, struct.error):
         return None

@@ -38,8 +38,8 @@ from reader_app import settings
 from reader_app.llm.build_check import check_build
 from reader_app.llm.engine import (Engine, EngineInfo, GenerateOptions, Generation, load_template,
                                    specials_pattern, split_chat)
-from reader_app.llm.kv_states import PrefixStates
-from reader_app.llm.kvcache import DiskKVCache, PrefixState, RamLRU, file_sha256
+from reader_app.llm.kv_states import KVFormat, PrefixStates, kv_format
+from reader_app.llm.kvcache import DiskKVCache, RamLRU, file_sha256
 from reader_app.llm.model_files import model_name, read_gguf_header
 from reader_app.core.errors import BadInput, ModelError
 from reader_app.core.model import Timings
@@ -131,12 +131,15 @@ class _StopFilter:
 # ---------------------------------------------------------------- engine
 
 
-class LlamaEngine(PrefixStates, Engine):
+class LlamaEngine(Engine):
     backend = "llama"
 
     def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, threads: int | None = None,
                  n_ctx_cap: int | None = None, disk_cache: DiskKVCache | None | bool = True,
-                 ram_states: int | None = None, n_batch: int = 512, chat_template: str | None = None):
+                 ram_states: int | None = None, n_batch: int = 512, chat_template: str | None = None,
+                 type_k: str | None = None, type_v: str | None = None, flash_attn: bool | None = None):
+        """``type_k``, ``type_v`` ("f16", "q8_0", "q4_0", ...) and ``flash_attn``: the KV cache's
+        format; None takes the settings (``kv_type_k``, ``kv_type_v``, ``flash_attn``)."""
         check_build()  # a build that would die with SIGILL here: one line naming the fix
         path = Path(model_path).expanduser()
         header = read_gguf_header(path)  # ModelError for missing / non-GGUF / corrupt headers
@@ -154,13 +157,14 @@ class LlamaEngine(PrefixStates, Engine):
         self.chat_template = header.chat_template
         if chat_template:  # an override: Jinja text, a .jinja file or another GGUF's template
             self.chat_template = load_template(chat_template) or self.chat_template
+        self.kv: KVFormat = kv_format(type_k, type_v, flash_attn)
         _silence_llama_cpp()
         _LOG.clear()
         try:
             self._llama = llama_cpp.Llama(
                 model_path=str(path), n_ctx=self.n_ctx, n_batch=min(n_batch, self.n_ctx),
                 n_threads=self.threads, n_threads_batch=self.threads,
-                logits_all=False, verbose=False, seed=0)
+                logits_all=False, verbose=False, seed=0, **self.kv.llama_kwargs())
         except Exception as exc:  # noqa: BLE001 - llama.cpp reports failures as ValueError/RuntimeError
             detail = _last_llama_error() or str(exc)
             raise ModelError(f"cannot load model {path.name}: {detail}") from None
@@ -172,15 +176,15 @@ class LlamaEngine(PrefixStates, Engine):
         bos, eos = ll.token_bos(), ll.token_eos()
         self.bos_token = self._piece(bos, special=True).decode("utf-8", "replace") if bos >= 0 else ""
         self.eos_token = self._piece(eos, special=True).decode("utf-8", "replace") if eos >= 0 else ""
-        # caches
-        self.ram = RamLRU(conf.kv_ram_states if ram_states is None else ram_states,
-                          conf.kv_ram_cap_bytes or settings.GIB)
+        # prefix states: the context, the RAM and disk caches
         if disk_cache is True:
             disk_cache = DiskKVCache()
-        self.disk: DiskKVCache | None = disk_cache or None
-        self.min_cache_tokens = conf.kv_min_prefix_tokens or 0
-        self._key: str | None = None
-        self._pending: list[tuple[str, PrefixState]] = []  # disk writes deferred to the end of a call
+        model_file = self.model_path
+        self.states = PrefixStates(
+            ll, tokenize_prefix=self._tokenize_prefix, key=lambda: "gguf:" + file_sha256(model_file),
+            n_ctx=self.n_ctx,
+            ram=RamLRU(conf.kv_ram_states if ram_states is None else ram_states, conf.kv_ram_cap_bytes or settings.GIB),
+            disk=disk_cache or None, min_cache_tokens=conf.kv_min_prefix_tokens or 0, kv=self.kv)
         self._gen = 0
         self._valid_grammars: set[str] = set()
         self._specials = None  # regex of the vocabulary's control-token texts, built on first use
@@ -195,9 +199,7 @@ class LlamaEngine(PrefixStates, Engine):
 
     @property
     def key(self) -> str:
-        if self._key is None:
-            self._key = "gguf:" + file_sha256(self.model_path)
-        return self._key
+        return self.states.model_key
 
     # -- tokens
 
@@ -260,9 +262,9 @@ class LlamaEngine(PrefixStates, Engine):
 
     def _run(self, out: Generation, prefix: str, suffix: str, opts: GenerateOptions,
              cancel: threading.Event | None) -> Iterator[str]:
-        """``opts.base``: a leading part of ``prefix`` that other prompts share (see ``_prepare``)."""
+        """``opts.base``: a leading part of ``prefix`` that other prompts share (see ``PrefixStates.prepare``)."""
         start = time.perf_counter()
-        self._flush_pending()
+        self.states.flush_pending()
         self._gen += 1
         gen_id = self._gen
         ll = self._live()
@@ -280,8 +282,8 @@ class LlamaEngine(PrefixStates, Engine):
         ttft = None
         gen = None
         try:
-            shared, b_toks = self._shared_length(opts.base, prefix, p_toks)
-            evaluated, ok, out.cache = self._prepare(p_toks, s_toks, cancel, shared, b_toks)
+            shared, b_toks = self.states.shared_length(opts.base, prefix, p_toks)
+            evaluated, ok, out.cache = self.states.prepare(p_toks, s_toks, cancel, shared, b_toks)
             rest = full[ll.n_tokens :]
             timings.cached_tokens = len(full) - evaluated - len(rest)
             if not ok or budget <= 0 or (cancel is not None and cancel.is_set()):
@@ -323,7 +325,7 @@ class LlamaEngine(PrefixStates, Engine):
             timings.completion_tokens = n_out
             timings.total_s = total
             timings.ttft_s = ttft if ttft is not None else total
-            self._flush_pending()
+            self.states.flush_pending()
 
     def _top(self, ll, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` likeliest tokens at the last position, (text, log-probability), best first."""
@@ -349,9 +351,11 @@ class LlamaEngine(PrefixStates, Engine):
         return float(row[token]) - top - float(np.log(np.exp(row - top).sum()))
 
     def close(self) -> None:
-        self._flush_pending()
+        states = getattr(self, "states", None)  # (None when the model failed to load)
+        if states is not None:
+            states.flush_pending()
+            states.clear()
         llama = getattr(self, "_llama", None)
         if llama is not None:
             llama.close()
             self._llama = None  # type: ignore[assignment]
-        self.ram.clear()

@@ -189,7 +189,7 @@ def same_instance(model: str, threads: int, n_ctx: int, max_tokens: int, reps: i
     ll, vocab = app._llama, app._vocab
 
     def app_run():
-        app._truncate(0)
+        app.states.truncate(0)
         yield from app.generate(base["prefix"], base["suffix"], max_tokens=max_tokens)
 
     def raw_run():
