@@ -21,11 +21,11 @@ import traceback
 from pathlib import Path
 
 from reader_app import __version__
-from reader_app.commands import assistant, gui, highlights, library, maintenance, models, prepare, reextract
+from reader_app.commands import assistant, gui, highlights, library, maintenance, models, prepare, reextract, vectors
 from reader_app.core.errors import ReaderError
 
 # in the order ``--help`` lists them; each has ``register(subparsers)``
-COMMAND_GROUPS = (library, models, assistant, prepare, gui, maintenance, reextract, highlights)
+COMMAND_GROUPS = (library, models, assistant, prepare, gui, maintenance, reextract, highlights, vectors)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -184,6 +184,20 @@ def _v6_qa_confidence(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE qa_history ADD COLUMN confidence REAL")
 
 
+def _v7_vectors(db: sqlite_utils.Database) -> None:
+    """Issue O: each paragraph's vector by each embedding model (float32 BLOB), with a hash of
+    the text it was computed from, so vectors stale after ``reextract`` are recomputed."""
+    db.execute("""
+        CREATE TABLE paragraph_vectors (
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (model, paper_id, idx)
+        )""")
+
+
 # ORDERED. Version N is MIGRATIONS[N-1]. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_core,
@@ -192,6 +206,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v4_qa_selection,
     _v5_highlights,
     _v6_qa_confidence,
+    _v7_vectors,
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
