@@ -146,3 +146,12 @@ def test_cli_find_and_vectors(cli, papers_dir, tmp_path):
     r = cli("find", "expository writing", "--embedder", broken)
     assert r.code == 0 and "Beyond Summarization" in r.out.splitlines()[0]
     assert r.err.count("\n") == 1 and "ranking by words (BM25) only" in r.err
+
+
+def test_eval_qasper_reports_retrieval_without_a_model(cli, qasper_dir, tmp_path):
+    r = cli("eval", "qasper", qasper_dir / "qasper-dev.json", "--retrieval-only", "--papers", "2",
+            "--embedder", tmp_path / "none.gguf", "--json")
+    assert r.code == 0, r
+    out = r.json()
+    assert out["mode"] == "retrieval" and out["questions"] >= 2 and set(out["gold_paragraph_top5"]) == {"bm25"}
+    assert 0 <= out["paper_top1"]["bm25"] <= 1 and r.err.count("\n") == 1 and "BM25" in r.err

@@ -40,7 +40,7 @@ def _within(paper, question: str, embedder, lib) -> dict[str, list[int]]:
         dense = hybrid.dense_rank(paper, question, embedder, lib)
         out["dense"] = [i for i, _ in dense]
         for how in ("rrf", "weighted"):
-            out[how] = [i for i, _ in hybrid.fuse([words, dense], how, hybrid._weights(how))]
+            out[how] = [i for i, _ in hybrid.fuse([words, dense], how, hybrid.fusion_weights(how))]
     return out
 
 
@@ -109,15 +109,3 @@ def run_retrieval(path: str, *, papers: int = 40, skip: int = 0, embedder=None, 
         "rank_across_s_median": round(statistics.median(secs["across"]), 3) if secs.get("across") else None,
     }
 
-
-def render_retrieval(r: dict) -> str:
-    pct = (lambda x: "-" if x is None else f"{100 * x:.0f}%")
-    lines = [f"QASPER retrieval, {r['papers']} papers, {r['questions']} questions with gold evidence"
-             + (f", embedder {r['embedder']}" if r["embedder"] else "")]
-    if r.get("note"):
-        lines.append(r["note"])
-    for name in RANKINGS:
-        if name in r["gold_paragraph_top5"]:
-            lines.append(f"  {name:9s} gold paragraph in top {TOP} {pct(r['gold_paragraph_top5'][name])}, "
-                         f"paper top-1 {pct(r['paper_top1'][name])}, top-3 {pct(r['paper_top3'][name])}")
-    return "\n".join(lines)

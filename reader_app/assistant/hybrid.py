@@ -116,7 +116,7 @@ def fuse(rankings: list[list[tuple]], how: str = "rrf", weights: list[float] | N
     return sorted(total.items(), key=lambda t: (-t[1], t[0]))
 
 
-def _weights(how: str) -> list[float]:
+def fusion_weights(how: str) -> list[float]:
     return [1.0 - DENSE_WEIGHT, DENSE_WEIGHT] if how == "weighted" else [1.0, 1.0]
 
 
@@ -127,7 +127,7 @@ def hybrid_rank(paper: Paper, question: str, embedder: Embedder | None, library=
     words = bm25_rank(paper, question, library)
     if embedder is None:
         return words
-    return fuse([words, dense_rank(paper, question, embedder, library)], how, _weights(how))
+    return fuse([words, dense_rank(paper, question, embedder, library)], how, fusion_weights(how))
 
 
 def library_dense(library, question: str, embedder: Embedder, limit: int = LIBRARY_DENSE,
@@ -166,7 +166,7 @@ def library_hybrid(library, question: str, embedder: Embedder | None, *, paper_i
     near = library_dense(library, question, embedder, paper_ids=allowed)
     if not words:
         return near
-    return fuse([bm25, near], how, _weights(how))
+    return fuse([bm25, near], how, fusion_weights(how))
 
 
 def check_question(library, question: str) -> None:
