@@ -313,8 +313,8 @@ def cmd_eval(args):
 
 def _eval_retrieval(args) -> dict:
     # deferred: pulls in llama.cpp (the embedder), the library and numpy; --help stays fast
-    from reader_app.assistant.eval_retrieval import run_retrieval
-    from reader_app.assistant.hybrid import open_retrieval
+    from reader_app.assistant.eval_retrieval import run_retrieval  # deferred: heavy (llama.cpp, numpy)
+    from reader_app.assistant.hybrid import open_retrieval  # deferred: heavy (llama.cpp, numpy)
 
     embedder, note = open_retrieval(args.embedder)
     if note:
