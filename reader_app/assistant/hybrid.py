@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from reader_app.assistant.ranking import rank as bm25_rank
+from reader_app.assistant.ranking import Ranker, rank as bm25_rank
 from reader_app.core.errors import BadInput, ModelError, NotFound
 from reader_app.core.model import Paper, Paragraph
 from reader_app.library.ranking import RANKED_KINDS, ranked_paragraphs, section_title
@@ -128,6 +128,23 @@ def hybrid_rank(paper: Paper, question: str, embedder: Embedder | None, library=
     if embedder is None:
         return words
     return fuse([words, dense_rank(paper, question, embedder, library)], how, fusion_weights(how))
+
+
+def hybrid_ranker(library, embedder: Embedder | None, how: str = "rrf") -> Ranker:
+    """A ``Ranker`` (the Ask panel's and the assistant's one ranking) that fuses BM25 with
+    ``embedder``'s vectors; plain BM25 when ``embedder`` is None, and for a library paper
+    whose vectors the background job (``embed_library``) has not computed yet, so that a
+    question never waits for a whole paper's vectors."""
+    if embedder is None:
+        return Ranker(library)
+
+    def rank(paper: Paper, question: str, lib) -> list[tuple[int, float]]:
+        stored = _stored(lib, paper, embedder.name)
+        if stored is not None and not stored:  # in the library, vectors not computed yet: words until they are
+            return bm25_rank(paper, question, lib)
+        return hybrid_rank(paper, question, embedder, lib, how)
+
+    return Ranker(library, rank_fn=rank, embedder=embedder)
 
 
 def library_dense(library, question: str, embedder: Embedder, limit: int = LIBRARY_DENSE,

@@ -182,6 +182,7 @@ def cmd_ask(args):
 def _ask_library(args):
     # deferred: the assistant pulls in the library (sqlite_utils, numpy); --help stays fast
     from reader_app.assistant.service import Assistant
+    from reader_app.assistant.hybrid import hybrid_ranker, open_retrieval  # deferred: heavy (llama.cpp, numpy)
 
     question = args.paper if args.question is None else f"{args.paper} {args.question}"
     if not " ".join(question.split()):
@@ -198,10 +199,16 @@ def _ask_library(args):
                 raise BadInput("the library is empty: add papers first (reader-app add FILE.pdf)")
             scope = Scope()
         engine = _open_engine(args)
+        embedder, note = open_retrieval()
+        if note:
+            print(f"reader-app: {note}", file=sys.stderr, flush=True)
         try:
-            answer = Assistant(engine, lib, answer_style=args.answer_style).ask_library(question, scope)
+            answer = Assistant(engine, lib, answer_style=args.answer_style,
+                               ranker=hybrid_ranker(lib, embedder)).ask_library(question, scope)
         finally:
             engine.close()
+            if embedder is not None:
+                embedder.close()
     out = answer.to_dict()
     out["raw"] = getattr(answer, "raw", "")
     out["scope"] = scope.describe()
