@@ -116,8 +116,9 @@ def fuse(rankings: list[list[tuple]], how: str = "rrf", weights: list[float] | N
     return sorted(total.items(), key=lambda t: (-t[1], t[0]))
 
 
-def fusion_weights(how: str) -> list[float]:
-    return [1.0 - DENSE_WEIGHT, DENSE_WEIGHT] if how == "weighted" else [1.0, 1.0]
+def fusion_weights(how: str, dense_weight: float = DENSE_WEIGHT) -> list[float]:
+    """[BM25's weight, dense's weight] for ``fuse``."""
+    return [1.0 - dense_weight, dense_weight] if how == "weighted" else [1.0, 1.0]
 
 
 def hybrid_rank(paper: Paper, question: str, embedder: Embedder | None, library=None,
@@ -167,7 +168,8 @@ def library_dense(library, question: str, embedder: Embedder, limit: int = LIBRA
 
 
 def library_hybrid(library, question: str, embedder: Embedder | None, *, paper_ids=None, tag: str | None = None,
-                   how: str = "rrf", dense: bool = True, words: bool = True) -> list[tuple[tuple[str, int], float]]:
+                   how: str = "rrf", dense: bool = True, words: bool = True,
+                   dense_weight: float = DENSE_WEIGHT) -> list[tuple[tuple[str, int], float]]:
     """[((paper id, paragraph index), score)] best first across the library (or ``paper_ids``
     / papers tagged ``tag``): BM25, dense, or both fused."""
     bm25 = ([((pid, idx), s) for pid, idx, s in library.rank_library(question, paper_ids=paper_ids, tag=tag)]
@@ -183,7 +185,7 @@ def library_hybrid(library, question: str, embedder: Embedder | None, *, paper_i
     near = library_dense(library, question, embedder, paper_ids=allowed)
     if not words:
         return near
-    return fuse([bm25, near], how, fusion_weights(how))
+    return fuse([bm25, near], how, fusion_weights(how, dense_weight))
 
 
 def check_question(library, question: str) -> None:
