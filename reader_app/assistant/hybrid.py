@@ -81,7 +81,7 @@ def embed_question(embedder: Embedder, question: str) -> np.ndarray | None:
     """The question's vector, or None for a question without content words."""
     if not content_words(question or ""):
         return None
-    return embedder.embed([question])[0]
+    return embedder.embed_one(question)
 
 
 def dense_rank(paper: Paper, question: str, embedder: Embedder, library=None) -> list[tuple[int, float]]:

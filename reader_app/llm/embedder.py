@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,22 @@ class Embedder:
         self.dim = dim
         self._llama = llama
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # a question is embedded once
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """One text's vector, remembered for the last 64 texts (a question is ranked within
+        its paper and across the library: one embedding)."""
+        with self._lock:
+            found = self._recent.get(text)
+            if found is not None:
+                self._recent.move_to_end(text)
+                return found
+        vec = self.embed([text])[0]
+        with self._lock:
+            self._recent[text] = vec
+            while len(self._recent) > 64:
+                self._recent.popitem(last=False)
+        return vec
 
     def embed(self, texts: list[str], batch: int = 16) -> np.ndarray:
         """[len(texts), dim] float32, each row of length 1 (a text without words: zeros)."""
