@@ -49,7 +49,7 @@ def _across(lib, question: str, embedder) -> dict[str, list[str]]:
     if embedder is not None:
         out["dense"] = hybrid.candidate_papers(lib, question, embedder, most=10, words=False)
         for how in ("rrf", "weighted"):
-            out[how] = hybrid.candidate_papers(lib, question, embedder, most=10, how=how)
+            out[how] = hybrid.candidate_papers(lib, question, embedder, most=10, how=how, dense_weight=0.5)
     return out
 
 

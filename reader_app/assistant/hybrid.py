@@ -6,8 +6,10 @@ chosen over a weighted sum of normalized scores by measurement, docs/evaluation.
 paragraph's vector is that of its section title and text; vectors come from the library
 when stored and fresh (same text hash), else are computed on the spot, so a paper ranks
 the same whether or not it is in the library.  Across the library, ``library_hybrid`` fuses
-the library's BM25 paragraphs with the nearest stored vectors the same way, and
-``candidate_papers`` scores a paper by the sum of its best 3 fused paragraphs.
+the library's BM25 paragraphs with the nearest stored vectors, and ``candidate_papers``
+scores a paper by the sum of its best 3 fused paragraphs (weighted, dense 0.3: across papers
+no fusion beat BM25 on QASPER, so library answers keep BM25's candidate papers and use the
+hybrid ranking within each).
 
 No embedding model (missing, corrupt, wrong architecture): ``open_retrieval`` returns None
 and one line saying ranking is by words only; every function here then ranks by BM25.
@@ -29,6 +31,9 @@ from reader_app.llm.embedder import Embedder, open_embedder
 
 RRF_K = 60  # reciprocal-rank constant (Cormack et al. 2009)
 DENSE_WEIGHT = 0.5  # weighted fusion: share of the (min-max normalized) cosine
+# across the library (``candidate_papers``): the best fused variant measured on QASPER, which
+# only ties BM25 there (paper top-1 48.0% both) and on the topical questions (docs/evaluation.md)
+LIBRARY_FUSION, LIBRARY_DENSE_WEIGHT = "weighted", 0.3
 LIBRARY_DENSE = 300  # nearest paragraphs taken from the library's vectors
 PAPER_SCORE_TOP = 3  # a paper's score: the sum of its best fused paragraphs
 FUSIONS = ("rrf", "weighted")
@@ -145,7 +150,7 @@ def hybrid_ranker(library, embedder: Embedder | None, how: str = "rrf") -> Ranke
             return bm25_rank(paper, question, lib)
         return hybrid_rank(paper, question, embedder, lib, how)
 
-    return Ranker(library, rank_fn=rank, embedder=embedder)
+    return Ranker(library, rank_fn=rank)
 
 
 def library_dense(library, question: str, embedder: Embedder, limit: int = LIBRARY_DENSE,
@@ -199,7 +204,11 @@ def check_question(library, question: str) -> None:
 
 def candidate_papers(library, question: str, embedder: Embedder | None, most: int = 4, **kw) -> list[str]:
     """Ids of the papers matching ``question`` best: the sum of each paper's best fused
-    paragraph scores, best first."""
+    paragraph scores, best first (``reader-app find``; library answers keep BM25's
+    candidates, ``passage_qa.candidate_papers``, since fusion did not beat it there)."""
+    kw.setdefault("how", LIBRARY_FUSION)
+    if kw["how"] == "weighted":
+        kw.setdefault("dense_weight", LIBRARY_DENSE_WEIGHT)
     per: dict[str, list[float]] = {}
     for (pid, _idx), score in library_hybrid(library, question, embedder, **kw):
         per.setdefault(pid, []).append(score)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from reader_app.assistant import hybrid, prompts
+from reader_app.assistant import prompts
 from reader_app.assistant.citations import content_words
 from reader_app.assistant.windows import INCLUDED_KINDS, truncate
 from reader_app.core.errors import BadInput, NotFound
@@ -49,11 +49,8 @@ class PassagePrompt:
     papers: list[Paper] = field(default_factory=list)  # in the order they appear
 
 
-def candidate_papers(library, question: str, scope: Scope, most: int = LIBRARY_PAPERS, embedder=None) -> list[str]:
-    """Ids of the papers in ``scope`` that match ``question`` best, best first; with an
-    ``embedder``, by BM25 fused with the paragraphs' vectors (``hybrid.candidate_papers``)."""
-    if embedder is not None:
-        return hybrid.candidate_papers(library, question, embedder, most, paper_ids=scope.paper_ids, tag=scope.tag)
+def candidate_papers(library, question: str, scope: Scope, most: int = LIBRARY_PAPERS) -> list[str]:
+    """Ids of the papers in ``scope`` that match ``question`` best, best first."""
     hits = library.rank_library(question, paper_ids=scope.paper_ids, tag=scope.tag)
     per: dict[str, list[float]] = {}
     for pid, _idx, score in hits:
@@ -129,7 +126,7 @@ def library_prompt(assistant, question: str, scope: Scope, budget: int = LIBRARY
         raise BadInput("library questions need a library")
     if not content_words(question):
         raise BadInput("the question has only common words: name what you are looking for")
-    ids = candidate_papers(library, question, scope, embedder=assistant.ranker.embedder)
+    ids = candidate_papers(library, question, scope)
     if not ids:
         raise NotFound(f"no paper in {scope.describe()} matches this question")
     papers = []

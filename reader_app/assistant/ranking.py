@@ -35,11 +35,10 @@ def rank(paper: Paper, question: str, library=None) -> list[tuple[int, float]]:
 class Ranker:
     """Rankings of recent questions, shared by the Ask panel and the assistant."""
 
-    def __init__(self, library=None, size: int = 32, rank_fn=None, embedder=None):
-        """``rank_fn(paper, question, library)``: the ranking to cache (default ``rank``, BM25);
-        ``embedder``: the embedding model behind it, if any (library questions use it too)."""
+    def __init__(self, library=None, size: int = 32, rank_fn=None):
+        """``rank_fn(paper, question, library)``: the ranking to cache (default ``rank``, BM25;
+        ``hybrid.hybrid_ranker`` passes BM25 fused with dense vectors)."""
         self.library = library
-        self.embedder = embedder
         self._rank_fn = rank_fn or rank
         self._size = size
         self._cache: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()

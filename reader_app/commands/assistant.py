@@ -146,6 +146,17 @@ def _paper(lib, spec: str):
     return lib.get_paper(spec)
 
 
+def _hybrid(lib):
+    """(ranker, embedder): passages by BM25 fused with the embedding model's vectors, or by
+    BM25 alone (embedder None) with one line on stderr saying so."""
+    from reader_app.assistant.hybrid import hybrid_ranker, open_retrieval  # deferred: heavy (llama.cpp, numpy)
+
+    embedder, note = open_retrieval()
+    if note:
+        print(f"reader-app: {note}", file=sys.stderr, flush=True)
+    return hybrid_ranker(lib, embedder), embedder
+
+
 def cmd_ask(args):
     # deferred: the assistant pulls in the library (sqlite_utils, numpy); --help stays fast
     from reader_app.assistant.service import Assistant
@@ -163,9 +174,10 @@ def cmd_ask(args):
     with open_library(args) as lib:
         paper = _paper(lib, args.paper)
         engine = _open_engine(args)
+        ranker, embedder = _hybrid(lib) if args.quick else (None, None)
         try:
             assistant = Assistant(engine, lib, evidence_candidates=args.evidence_candidates,
-                                  answer_style=args.answer_style)
+                                  answer_style=args.answer_style, ranker=ranker)
             if args.quick:
                 answer = assistant.ask_quick(paper, args.question)
             else:
@@ -173,6 +185,8 @@ def cmd_ask(args):
             passages = assistant.passages(paper, args.question)
         finally:
             engine.close()
+            if embedder is not None:
+                embedder.close()
     out = answer.to_dict()
     out["raw"] = getattr(answer, "raw", "")
     out["passages"] = [p.to_dict() for p in passages]  # best BM25 matches, shown before the answer
@@ -182,7 +196,6 @@ def cmd_ask(args):
 def _ask_library(args):
     # deferred: the assistant pulls in the library (sqlite_utils, numpy); --help stays fast
     from reader_app.assistant.service import Assistant
-    from reader_app.assistant.hybrid import hybrid_ranker, open_retrieval  # deferred: heavy (llama.cpp, numpy)
 
     question = args.paper if args.question is None else f"{args.paper} {args.question}"
     if not " ".join(question.split()):
@@ -199,12 +212,9 @@ def _ask_library(args):
                 raise BadInput("the library is empty: add papers first (reader-app add FILE.pdf)")
             scope = Scope()
         engine = _open_engine(args)
-        embedder, note = open_retrieval()
-        if note:
-            print(f"reader-app: {note}", file=sys.stderr, flush=True)
+        ranker, embedder = _hybrid(lib)
         try:
-            answer = Assistant(engine, lib, answer_style=args.answer_style,
-                               ranker=hybrid_ranker(lib, embedder)).ask_library(question, scope)
+            answer = Assistant(engine, lib, answer_style=args.answer_style, ranker=ranker).ask_library(question, scope)
         finally:
             engine.close()
             if embedder is not None:

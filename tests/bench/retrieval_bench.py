@@ -38,7 +38,7 @@ from reader_app.library import Library  # noqa: E402
 from reader_app.pdf import extract_paper, sha256_file  # noqa: E402
 
 RANKINGS = {"bm25": dict(embedder=None), "dense": dict(words=False), "rrf": dict(how="rrf"),
-            "weighted": dict(how="weighted"), "weighted0.3": dict(how="weighted", dense_weight=0.3)}
+            "weighted": dict(how="weighted", dense_weight=0.5), "weighted0.3": dict(how="weighted", dense_weight=0.3)}
 
 
 def candidates(lib, q, emb, name):
@@ -140,6 +140,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-topical", action="store_true", help="only the timings (--library: where the "
                     "synthetic library takes its paragraphs and vectors from, e.g. an eval --retrieval-only library)")
+    ap.add_argument("--no-timings", action="store_true", help="only the topical questions")
     args = ap.parse_args()
     log = (lambda s: print(s, file=sys.stderr, flush=True))
     emb, note = hybrid.open_retrieval()
@@ -151,8 +152,9 @@ def main() -> None:
         result = {"embedder": emb.name}
         if not args.no_topical:
             result["topical"] = topical(lib, emb, log)
-        result["ten_pages"] = ten_pages(emb)
-        if args.synthetic:
+        if not args.no_timings:
+            result["ten_pages"] = ten_pages(emb)
+        if args.synthetic and not args.no_timings:
             result["synthetic"] = synthetic(lib, emb, args.synthetic, tmp / "big", log)
     finally:
         lib.close()
@@ -162,9 +164,10 @@ def main() -> None:
     t = result.get("topical")
     if t:
         print_topical(t, emb)
-    p = result["ten_pages"]
-    print(f"embedding {p['file']} ({p['pages']} pages, {p['paragraphs']} paragraphs): {p['embed_s']} s "
-          f"({p['embed_cpu_s']} s of CPU)")
+    p = result.get("ten_pages")
+    if p:
+        print(f"embedding {p['file']} ({p['pages']} pages, {p['paragraphs']} paragraphs): {p['embed_s']} s "
+              f"({p['embed_cpu_s']} s of CPU)")
     if "synthetic" in result:
         s = result["synthetic"]
         print(f"ranking {s['papers']} papers ({s['vectors']} vectors, {s['matrix_mb']} MB): median {s['rank_median_s']} s, "
