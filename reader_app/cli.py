@@ -22,11 +22,11 @@ from pathlib import Path
 
 from reader_app import __version__
 from reader_app.commands import (assistant, gui, highlights, imports, library, maintenance, models, prepare,
-                                 reextract)
+                                 reextract, vectors)
 from reader_app.core.errors import ReaderError
 
 # in the order ``--help`` lists them; each has ``register(subparsers)``
-COMMAND_GROUPS = (library, models, assistant, prepare, gui, maintenance, reextract, highlights, imports)
+COMMAND_GROUPS = (library, models, assistant, prepare, gui, maintenance, reextract, highlights, imports, vectors)
 
 
 class _Parser(argparse.ArgumentParser):

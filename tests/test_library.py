@@ -404,10 +404,11 @@ def test_library_is_a_thin_facade_over_parts_sharing_one_database(lib, pdf):
     from reader_app.library.search import Search
     from reader_app.library.store import AssistantStore
     from reader_app.library.tags import Tags
+    from reader_app.library.vectors import Vectors
 
     parts = {"paper_store": Papers, "tag_store": Tags, "note_store": Notes, "highlight_store": Highlights,
              "assistant_store": AssistantStore, "search_index": Search, "ranker": Ranking,
-             "maintenance": Maintenance}
+             "maintenance": Maintenance, "vector_store": Vectors}
     for attr, cls in parts.items():
         assert type(getattr(lib, attr)) is cls, attr
     # each Library method of a part's name calls that part (same signature and docstring)
@@ -415,7 +416,8 @@ def test_library_is_a_thin_facade_over_parts_sharing_one_database(lib, pdf):
     assert {"add_paper", "add_note", "add_highlight", "add_qa", "search", "rank_paragraphs", "backup",
             "add_tags"} <= delegated
     for name in delegated:
-        owner = [cls for cls in parts.values() if getattr(cls, name, None) is vars(Library)[name].__wrapped__]
+        wrapped = vars(Library)[name].__wrapped__
+        owner = [cls for cls in parts.values() if getattr(cls, wrapped.__name__, None) is wrapped]
         assert len(owner) == 1, name
     # the parts share one connection: what one part writes, the others and the facade see
     pid, _ = lib.paper_store.add_paper(make_paper("a" * 64, tags=["nlp"]), pdf)

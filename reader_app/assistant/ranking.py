@@ -35,8 +35,11 @@ def rank(paper: Paper, question: str, library=None) -> list[tuple[int, float]]:
 class Ranker:
     """Rankings of recent questions, shared by the Ask panel and the assistant."""
 
-    def __init__(self, library=None, size: int = 32):
+    def __init__(self, library=None, size: int = 32, rank_fn=None):
+        """``rank_fn(paper, question, library)``: the ranking to cache (default ``rank``, BM25;
+        ``hybrid.hybrid_ranker`` passes BM25 fused with dense vectors)."""
         self.library = library
+        self._rank_fn = rank_fn or rank
         self._size = size
         self._cache: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()
         self._lock = threading.Lock()
@@ -50,7 +53,7 @@ class Ranker:
             if found is not None:
                 self._cache.move_to_end(key)
                 return found
-        ranked = rank(paper, question, library if library is not None else self.library) if question else []
+        ranked = self._rank_fn(paper, question, library if library is not None else self.library) if question else []
         with self._lock:
             self._cache[key] = ranked
             while len(self._cache) > self._size:

@@ -92,6 +92,11 @@ def register(sub) -> None:
     p.add_argument("--across", type=int, default=None, metavar="N",
                    help="put N papers in one library and ask the questions of the first --papers of them "
                         "without naming their paper (library questions)")
+    p.add_argument("--retrieval-only", action="store_true",
+                   help="no model: how often each ranking (BM25, dense, hybrid) finds the gold paragraph "
+                        "(top 5, within its paper) and the gold paper (top 1 and 3, across --papers papers, default 40)")
+    p.add_argument("--embedder", metavar="FILE.gguf", default=None,
+                   help="embedding model for --retrieval-only (default: the embedded all-MiniLM-L6-v2)")
     p.add_argument("--baseline", default="zero-shot", metavar="MODE",
                    help="with --score: the mode each other mode is compared with (default zero-shot)")
     p.add_argument("--k", type=int, default=3)
@@ -141,6 +146,17 @@ def _paper(lib, spec: str):
     return lib.get_paper(spec)
 
 
+def _hybrid(lib):
+    """(ranker, embedder): passages by BM25 fused with the embedding model's vectors, or by
+    BM25 alone (embedder None) with one line on stderr saying so."""
+    from reader_app.assistant.hybrid import hybrid_ranker, open_retrieval  # deferred: heavy (llama.cpp, numpy)
+
+    embedder, note = open_retrieval()
+    if note:
+        print(f"reader-app: {note}", file=sys.stderr, flush=True)
+    return hybrid_ranker(lib, embedder), embedder
+
+
 def cmd_ask(args):
     # deferred: the assistant pulls in the library (sqlite_utils, numpy); --help stays fast
     from reader_app.assistant.service import Assistant
@@ -158,9 +174,10 @@ def cmd_ask(args):
     with open_library(args) as lib:
         paper = _paper(lib, args.paper)
         engine = _open_engine(args)
+        ranker, embedder = _hybrid(lib) if args.quick else (None, None)
         try:
             assistant = Assistant(engine, lib, evidence_candidates=args.evidence_candidates,
-                                  answer_style=args.answer_style)
+                                  answer_style=args.answer_style, ranker=ranker)
             if args.quick:
                 answer = assistant.ask_quick(paper, args.question)
             else:
@@ -168,6 +185,8 @@ def cmd_ask(args):
             passages = assistant.passages(paper, args.question)
         finally:
             engine.close()
+            if embedder is not None:
+                embedder.close()
     out = answer.to_dict()
     out["raw"] = getattr(answer, "raw", "")
     out["passages"] = [p.to_dict() for p in passages]  # best BM25 matches, shown before the answer
@@ -193,10 +212,13 @@ def _ask_library(args):
                 raise BadInput("the library is empty: add papers first (reader-app add FILE.pdf)")
             scope = Scope()
         engine = _open_engine(args)
+        ranker, embedder = _hybrid(lib)
         try:
-            answer = Assistant(engine, lib, answer_style=args.answer_style).ask_library(question, scope)
+            answer = Assistant(engine, lib, answer_style=args.answer_style, ranker=ranker).ask_library(question, scope)
         finally:
             engine.close()
+            if embedder is not None:
+                embedder.close()
     out = answer.to_dict()
     out["raw"] = getattr(answer, "raw", "")
     out["scope"] = scope.describe()
@@ -280,6 +302,8 @@ def cmd_eval(args):
     _check_candidates(args)
     evaluator = load_evaluator(args.file)  # clear errors before the model loads
     data = load_dataset(args.file)
+    if args.retrieval_only:
+        return _eval_retrieval(args)
     if args.score:
         return score_files(evaluator, data, args.score, baseline=args.baseline,
                            reshape_style=(args.answer_style if args.answer_style not in (None, "auto") else True)
@@ -304,13 +328,43 @@ def cmd_eval(args):
         engine.close()
 
 
+def _eval_retrieval(args) -> dict:
+    # deferred: pulls in llama.cpp (the embedder), the library and numpy; --help stays fast
+    from reader_app.assistant.eval_retrieval import run_retrieval  # deferred: heavy (llama.cpp, numpy)
+    from reader_app.assistant.hybrid import open_retrieval  # deferred: heavy (llama.cpp, numpy)
+
+    embedder, note = open_retrieval(args.embedder)
+    if note:
+        print(f"reader-app: {note}", file=sys.stderr, flush=True)
+    progress = (lambda s: print(s, file=sys.stderr, flush=True)) if args.progress else None
+    try:
+        return run_retrieval(args.file, papers=args.papers or 40, skip=args.skip, embedder=embedder, note=note,
+                             on_progress=progress)
+    finally:
+        if embedder is not None:
+            embedder.close()
+
+
 def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def render_retrieval(r: dict) -> str:
+    """``eval qasper --retrieval-only``: one line per ranking."""
+    lines = [f"QASPER retrieval, {r['papers']} papers, {r['questions']} questions with gold evidence"
+             + (f", embedder {r['embedder']}" if r["embedder"] else ", by words only")]
+    for name in ("bm25", "dense", "rrf", "weighted"):
+        if name in r["gold_paragraph_top5"]:
+            lines.append(f"  {name:9s} gold paragraph in top 5 {_pct(r['gold_paragraph_top5'][name])}, "
+                         f"paper top-1 {_pct(r['paper_top1'][name])}, top-3 {_pct(r['paper_top3'][name])}")
+    return "\n".join(lines)
 
 
 def render_eval(r) -> str:
     if isinstance(r, list):
         return "\n\n".join(render_eval(x) for x in r)
+    if r.get("mode") == "retrieval":
+        return render_retrieval(r)
     bt = r["by_type"]
     head = f"QASPER, {r['papers']} papers, {r['questions']} questions, mode {r['mode']}"
     if r.get("model"):

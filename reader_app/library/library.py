@@ -10,6 +10,7 @@
 - ``assistant_store`` (:class:`~.store.AssistantStore`): demonstrations, Q&A history, summaries;
 - ``search_index`` (:class:`~.search.Search`): full-text search;
 - ``ranker`` (:class:`~.ranking.Ranking`): which paragraphs answer a question;
+- ``vector_store`` (:class:`~.vectors.Vectors`): paragraph vectors for retrieval by meaning;
 - ``maintenance`` (:class:`~.maintenance.Maintenance`): integrity check, reindex, backup.
 
 Each public method of a part is also a method of ``Library`` of the same name (what
@@ -37,6 +38,7 @@ from .maintenance import Maintenance
 from .notes import Notes
 from .papers import FILES_DIR, Papers
 from .ranking import Ranking
+from .vectors import Vectors
 from .search import Search
 from .store import AssistantStore
 from .tags import Tags
@@ -79,6 +81,7 @@ class Library:
         self.assistant_store = AssistantStore(self._db)
         self.search_index = Search(self._db)
         self.ranker = Ranking(self._db, self.paper_store)
+        self.vector_store = Vectors(self._db)
         self.maintenance = Maintenance(self._db, self.db_path, self.files_dir)
 
     # ------------------------------------------------------------------ lifecycle
@@ -180,6 +183,13 @@ class Library:
     search = _via("search_index", Search.search)
     rank_paragraphs = _via("ranker", Ranking.rank_paragraphs)
     rank_library = _via("ranker", Ranking.rank_library)
+
+    # ------------------------------------------------------------------ paragraph vectors (retrieval by meaning)
+    stored_vectors = _via("vector_store", Vectors.stored)
+    save_vectors = _via("vector_store", Vectors.save)
+    papers_without_vectors = _via("vector_store", Vectors.papers_without)
+    vector_count = _via("vector_store", Vectors.count)
+    vector_matrix = _via("vector_store", Vectors.matrix)
 
     # ------------------------------------------------------------------ upkeep
     sweep_stale_incoming = _via("maintenance", Maintenance.sweep_stale_incoming)

@@ -154,6 +154,7 @@ class Papers:
             })
             self._db.execute("DELETE FROM paragraphs WHERE paper_id = ?", [pid])
             self._db.execute("DELETE FROM sections WHERE paper_id = ?", [pid])
+            self._db.execute("DELETE FROM paragraph_vectors WHERE paper_id = ?", [pid])  # stale: recomputed
             paper.id = pid
             self._insert_structure(paper)
             self._highlights.insert_imported_in_write(pid, paper.annotations)  # new ones only: keys already kept are skipped

@@ -207,6 +207,20 @@ def _v7_import_links(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX import_links_paper ON import_links(paper_id)")
 
 
+def _v8_vectors(db: sqlite_utils.Database) -> None:
+    """Issue O: each paragraph's vector by each embedding model (float32 BLOB), with a hash of
+    the text it was computed from, so vectors stale after ``reextract`` are recomputed."""
+    db.execute("""
+        CREATE TABLE paragraph_vectors (
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (model, paper_id, idx)
+        )""")
+
+
 # ORDERED. Version N is MIGRATIONS[N-1]. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_core,
@@ -216,6 +230,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v5_highlights,
     _v6_qa_confidence,
     _v7_import_links,
+    _v8_vectors,
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

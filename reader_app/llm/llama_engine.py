@@ -65,7 +65,8 @@ def _silence_llama_cpp() -> None:
 _silence_llama_cpp()
 
 
-def _last_llama_error() -> str:
+def last_llama_error() -> str:
+    """What llama.cpp last logged as a warning or error (its log is silenced, not printed)."""
     for line in reversed(_LOG):
         if "error loading model:" in line:
             return line.split("error loading model:", 1)[1].strip()
@@ -166,7 +167,7 @@ class LlamaEngine(Engine):
                 n_threads=self.threads, n_threads_batch=self.threads,
                 logits_all=False, verbose=False, seed=0, **self.kv.llama_kwargs())
         except Exception as exc:  # noqa: BLE001 - llama.cpp reports failures as ValueError/RuntimeError
-            detail = _last_llama_error() or str(exc)
+            detail = last_llama_error() or str(exc)
             raise ModelError(f"cannot load model {path.name}: {detail}") from None
         _silence_llama_cpp()  # Llama() may have re-installed its own logger
         ll = self._llama
@@ -252,7 +253,7 @@ class LlamaEngine(Engine):
             with _quiet_stderr():  # the grammar parser prints its errors straight to fd 2
                 sampler = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode("utf-8"), b"root")
             if not sampler:
-                detail = _last_llama_error() or "it does not parse"
+                detail = last_llama_error() or "it does not parse"
                 raise BadInput(f"invalid GBNF grammar: {detail}")
             llama_cpp.llama_sampler_free(sampler)
             self._valid_grammars.add(grammar)
@@ -317,7 +318,7 @@ class LlamaEngine(Engine):
                         ttft = time.perf_counter() - start
                     yield tail
         except RuntimeError as exc:  # llama_decode failures and the like
-            raise ModelError(f"generation failed: {_last_llama_error() or exc}") from None
+            raise ModelError(f"generation failed: {last_llama_error() or exc}") from None
         finally:
             if gen is not None:
                 gen.close()

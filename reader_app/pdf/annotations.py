@@ -18,7 +18,7 @@ import pymupdf
 from reader_app.core.errors import BadInput, PdfError
 from reader_app.core.files import atomic_write
 from reader_app.core.model import HIGHLIGHT_COLORS, Highlight
-from reader_app.pdf.opening import _short, open_pdf
+from reader_app.pdf.opening import short_text, open_pdf
 
 MAX_IMPORT = 5000  # annotations read from one PDF; the rest are skipped (and counted)
 MAX_TEXT = 5000  # characters of text kept from under one annotation
@@ -347,7 +347,7 @@ def write_annotated(src: str | Path, out: str | Path, highlights: list[Highlight
         try:  # the whole copy in memory, then one durable write (fsynced, renamed into place)
             atomic_write(out_p, doc.tobytes(garbage=1, deflate=True))
         except (OSError, RuntimeError, ValueError) as exc:
-            raise BadInput(f"cannot write {out_p}: {getattr(exc, 'strerror', None) or _short(exc)}") from None
+            raise BadInput(f"cannot write {out_p}: {getattr(exc, 'strerror', None) or short_text(exc)}") from None
     except PdfError:
         raise
     finally:

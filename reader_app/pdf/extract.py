@@ -14,7 +14,7 @@ from reader_app.core.model import Paper, Paragraph, Section, ocr_note, page_rang
 from reader_app.pdf import figures, layercheck, layout, metadata, ocr
 from reader_app.pdf.annotations import read_annotations
 from reader_app.pdf.lines import PageText, read_page
-from reader_app.pdf.opening import _short, open_pdf, sha256_file
+from reader_app.pdf.opening import short_text, open_pdf, sha256_file
 from reader_app.pdf.structure import KNOWN_RE, REF_RE, Builder, Para, body_style, finish, heading_rest, num_level
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def extract_paper(path: str | Path, password: str | None = None, progress=None) 
     except ReaderError:
         raise
     except Exception as exc:  # anything MuPDF or our heuristics throw on odd files
-        raise PdfError(f"cannot extract the PDF's text ({_short(exc)})") from None
+        raise PdfError(f"cannot extract the PDF's text ({short_text(exc)})") from None
     finally:
         doc.close()
 

@@ -23,7 +23,7 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _short(exc: BaseException) -> str:
+def short_text(exc: BaseException) -> str:
     msg = " ".join(str(exc).split())
     return (msg[:150] + "...") if len(msg) > 150 else msg
 
@@ -41,14 +41,14 @@ def open_pdf(path: str | Path, password: str | None = None) -> pymupdf.Document:
     try:
         size = p.stat().st_size
     except OSError as exc:
-        raise PdfError(f"cannot read file ({_short(exc)})") from None
+        raise PdfError(f"cannot read file ({short_text(exc)})") from None
     if size == 0:
         raise PdfError("the file is empty")
     try:
         with open(p, "rb") as fh:
             head = fh.read(1024)
     except OSError as exc:
-        raise PdfError(f"cannot read file ({_short(exc)})") from None
+        raise PdfError(f"cannot read file ({short_text(exc)})") from None
     looks_pdf = b"%PDF" in head
     try:
         doc = pymupdf.open(str(p), filetype="pd")
@@ -69,5 +69,5 @@ def open_pdf(path: str | Path, password: str | None = None) -> pymupdf.Document:
         raise
     except Exception as exc:
         doc.close()
-        raise PdfError(f"broken PDF ({_short(exc)})") from None
+        raise PdfError(f"broken PDF ({short_text(exc)})") from None
     return doc
