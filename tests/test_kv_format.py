@@ -14,32 +14,10 @@ from reader_app import settings
 from reader_app.core.errors import BadInput
 from reader_app.llm.kv_states import KVFormat, kv_format
 from reader_app.llm.kvcache import DiskKVCache, PrefixState
-from reader_app.llm.model_files import embedded_model_path
+from test_kvcache import PAPER, SYSTEM, model_env, needs_model, new_engine  # noqa: F401 (model_env: a fixture)
 
-MODEL = embedded_model_path()
-needs_model = pytest.mark.skipif(MODEL is None, reason="embedded model not installed")
-
-PAPER = "\n".join(
-    f"[{i}] In experiment {i}, the authors trained a small transformer on {i * 1000} sentences "
-    f"and measured an accuracy of {50 + i} percent on the held-out set."
-    for i in range(1, 9)
-)
-SYSTEM = "You answer questions about the paper below. Use only the paper."
 Q8Q4 = {"type_k": "q8_0", "type_v": "q4_0", "flash_attn": True}
 F16 = {"type_k": "f16", "type_v": "f16", "flash_attn": False}
-
-
-@pytest.fixture
-def model_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("READER_APP_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path / "config"))
-    return tmp_path
-
-
-def new_engine(tmp_path, **kw):
-    from reader_app.llm.llama_engine import LlamaEngine
-
-    return LlamaEngine(MODEL, n_ctx=2048, threads=1, disk_cache=DiskKVCache(tmp_path / "kv"), **kw)
 
 
 def ask(eng, question="What accuracy was measured in experiment 3?"):
