@@ -6,6 +6,12 @@ assistant's answer (``"Unanswerable"`` when it says the paper does not answer, w
 QASPER's label for that case); the predicted evidence is the text of the verified
 cited paragraphs.  Scores come from the official ``qasper_evaluator`` (Answer F1,
 Evidence F1, Answer F1 by answer type).
+
+Quick answers recycle demonstrations (``passage_demos``: own, library or none; recycled.py)
+from those kept for prepared papers.  ``demos_from`` stands in for a library of prepared
+papers: ``--predictions`` files of doubledipper runs, whose rows keep the demonstrations
+each paper's preparation wrote.  ``ranker``: passages by another ranking than BM25 (e.g.
+``hybrid.hybrid_ranker``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from collections.abc import Callable
 
 from reader_app.assistant import qasper
 from reader_app.assistant.service import Assistant
-from reader_app.assistant.eval_report import confidence_report, per_question, paired_bootstrap, score
+from reader_app.assistant.eval_report import (confidence_report, per_question, paired_bootstrap, read_predictions,
+                                              score)
 from reader_app.assistant.prompts import MODES
 from reader_app.assistant.reply import parse_answer
 from reader_app.core.errors import BadInput
@@ -28,7 +35,8 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
              predictions_out: str | None = None,
              on_progress: Callable[[str], None] | None = None, use_grammar: bool = True,
              max_window_tokens: int | None = None, evidence_candidates: int | None = None,
-             answer_style: str | None = None, probe: bool | None = None, samples: int | None = None):
+             answer_style: str | None = None, probe: bool | None = None, samples: int | None = None,
+             passage_demos: str | None = None, demos_from: list[str] | None = None, ranker=None):
     """Score one mode (``mode="zero-shot"`` -> one result dict) or several (a list -> a list).
 
     With several modes each paper is answered in every mode before the next paper, so
@@ -50,7 +58,8 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
     subset = {i: data[i] for i in ids}
     assistant = Assistant(engine, None, k=k, use_grammar=use_grammar, max_window_tokens=max_window_tokens,
                           evidence_candidates=evidence_candidates, answer_style=answer_style, probe=probe,
-                          samples=samples)
+                          samples=samples, passage_demos=passage_demos, ranker=ranker)
+    kept = keep_demonstrations(assistant, data, demos_from) if demos_from else 0
     predicted: dict[str, dict[str, dict]] = {m: {} for m in modes}
     own: dict[str, dict[str, str]] = {m: {} for m in modes}  # the model's own Answer: line
     first: dict[str, list] = {m: [] for m in modes}
@@ -72,7 +81,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
                     own[m][qid] = parse_answer(getattr(ans, "raw", "")).answer
                     (first[m] if qi == 0 else follow[m]).append(ans.timings.ttft_s)
                     if out:
-                        demos = ans.trace.demos if m == "doubledipper" else []
+                        demos = ans.trace.demos
                         out.write(json.dumps({"question_id": qid, "mode": m, "paper": arxiv_id,
                                               "predicted_answer": pred["answer"],
                                               "predicted_evidence": pred["evidence"], "question": question,
@@ -112,7 +121,28 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
             result["confidence"] = confidence_report(f1s[m], rows[m])
         if m == "doubledipper":
             result["demonstrations"] = dict(assistant.demo_log)
+        if m == "quick":
+            result["passage_demos"] = assistant.request().passage_demos
+            result["papers_with_demonstrations"] = kept
         if m != "zero-shot" and "zero-shot" in modes:
             result["vs_zero-shot"] = paired_bootstrap(f1s[m], f1s["zero-shot"])
         results.append(result)
     return results[0] if isinstance(mode, str) else results
+
+
+def keep_demonstrations(assistant: Assistant, data: dict, paths: list[str]) -> int:
+    """Keep the demonstrations saved in doubledipper ``--predictions`` files as if their
+    papers had been prepared with this model; returns how many papers got some."""
+    per: dict[str, list[dict]] = {}
+    for row in read_predictions(paths).get("doubledipper", []):
+        seen = per.setdefault(str(row.get("paper")), [])
+        for d in row.get("demos") or []:
+            if isinstance(d, dict) and d not in seen:
+                seen.append(d)
+    kept = 0
+    for arxiv_id, demos in per.items():
+        if arxiv_id in data and demos:
+            paper = qasper.paper_from_qasper(arxiv_id, data[arxiv_id])
+            assistant.store.save_demonstrations(paper, assistant.model_key, "recycled", demos)
+            kept += 1
+    return kept

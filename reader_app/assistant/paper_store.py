@@ -25,6 +25,7 @@ class LibraryPort(Protocol):
     def rank_paragraphs(self, paper_id: str, query: str, limit: int | None = None) -> list[tuple[int, float]]: ...
     def get_demonstrations(self, paper_id: str, model_key: str, window_key: str) -> list[dict] | None: ...
     def put_demonstrations(self, paper_id: str, model_key: str, window_key: str, demos: list[dict]) -> None: ...
+    def list_demonstrations(self, model_key: str) -> list[tuple[str, str, list[dict]]]: ...
     def get_summary(self, paper_id: str, model_key: str, section_key: str) -> dict | None: ...
     def put_summary(self, paper_id: str, model_key: str, section_key: str, data: dict) -> None: ...
     def add_qa(self, answer: Answer) -> int: ...
@@ -36,6 +37,7 @@ class PaperStore:
     def __init__(self, library: LibraryPort | None = None):
         self.library = library
         self._demos: dict[tuple, list] = {}
+        self._papers: dict[str, Paper] = {}  # the papers demonstrations were kept for in RAM
         self._summaries: dict[tuple, dict] = {}
         self._lock = threading.Lock()
 
@@ -65,8 +67,32 @@ class PaperStore:
     def save_demonstrations(self, paper: Paper, model_key: str, window_key: str, demos: list[dict]) -> None:
         with self._lock:
             self._demos[(paper.id, model_key, window_key)] = list(demos)
+            if paper.paragraphs:
+                self._papers[paper.id] = paper
         if self.holds(paper):
             self.library.put_demonstrations(paper.id, model_key, window_key, list(demos))
+
+    def all_demonstrations(self, model_key: str) -> list[tuple[str, list[dict]]]:
+        """[(paper id, demonstrations)] of every window kept for ``model_key``, in RAM and in the
+        library, in a stable order (by paper id, then window key): what passage answers
+        recycle (``recycled.py``)."""
+        with self._lock:
+            found = {(pid, wkey): demos for (pid, mkey, wkey), demos in self._demos.items() if mkey == model_key}
+        if self.library is not None:
+            for pid, wkey, demos in self.library.list_demonstrations(model_key):
+                found.setdefault((pid, wkey), demos)
+        return [(pid, demos) for (pid, _wkey), demos in sorted(found.items()) if demos]
+
+    def paper(self, paper_id: str) -> Paper | None:
+        """A paper demonstrations were kept for, with its paragraphs (RAM, else the library)."""
+        with self._lock:
+            paper = self._papers.get(paper_id)
+        if paper is not None or self.library is None:
+            return paper
+        try:
+            return self.library.get_paper(paper_id)
+        except NotFound:
+            return None
 
     # -- summaries: key = (paper id, model key, section key) --------------------------------
     def summary(self, paper: Paper, model_key: str, section_key: str) -> dict | None:

@@ -120,6 +120,24 @@ def render_demos(demos: list[Demo]) -> str:
     return "\n".join(parts) + "\n"
 
 
+PASSAGE_DEMO_INTRO = ("Examples of questions answered from passages, each with the number of its evidence "
+                      "paragraph and a short answer:")
+
+
+def render_passage_demos(demos) -> str:
+    """Recycled demonstrations (``recycled.PassageDemo``) for a passage prompt: each with its
+    own numbered passages; "" for none."""
+    if not demos:
+        return ""
+    parts = [PASSAGE_DEMO_INTRO, "<examples>"]
+    for d in demos:
+        parts.append("Passages:")
+        parts.extend(paragraph_line(i, text) for i, text in enumerate(d.passages, 1))
+        parts.append(example(clean(d.question), d.evidence, clean(d.answer)))
+    parts.append("</examples>")
+    return "\n".join(parts) + "\n"
+
+
 # how a capable model (style.py) is asked to answer: its own words, complete, concise
 ANSWER_SHAPE = ("a short phrase when the question asks for a name, a number or a list; otherwise one to "
                 "three complete sentences in your own words. Do not copy whole paragraphs.")

@@ -68,6 +68,7 @@ from reader_app.assistant.paper_store import LibraryPort, PaperStore
 from reader_app.assistant.prepare import prepare_paper
 from reader_app.assistant.prompts import Demo
 from reader_app.assistant.ranking import Ranker
+from reader_app.assistant.recycled import VARIANTS as DEMO_VARIANTS, DemoBank
 from reader_app.assistant.reply import ANSWER_STOP, answer_done, live_view, parse_answer, through_answer_line
 from reader_app.assistant.style import BUDGET, AnswerStyle, style_for
 from reader_app.assistant.windows import Window, build_windows, route
@@ -88,6 +89,7 @@ class Request:
     evidence_candidates: int  # 0 = Evidence may cite any paragraph
     probe: bool = False  # ask the model to check its answer, for the confidence (confidence.PROBE)
     samples: int = 0  # answers sampled to compare with the shown one, for the confidence
+    passage_demos: str = "own"  # which demonstrations passage answers recycle (recycled.py)
 
 
 class Assistant:
@@ -97,7 +99,7 @@ class Assistant:
                  max_answer_tokens: int | None = None, use_grammar: bool = True, temperature: float = 0.0,
                  seed: int = 0, max_window_tokens: int | None = None, evidence_candidates: int | None = None,
                  answer_style: str | None = None, ranker: Ranker | None = None, probe: bool | None = None,
-                 samples: int | None = None):
+                 samples: int | None = None, passage_demos: str | None = None):
         self.engine = engine
         self.store = PaperStore(library)
         self.ranker = ranker or Ranker(library)
@@ -111,8 +113,12 @@ class Assistant:
         self._evidence_candidates = evidence_candidates
         self._probe = probe  # None: the confidence_probe setting, read at each request
         self._samples = samples  # None: the confidence_samples setting
+        if passage_demos is not None and passage_demos not in DEMO_VARIANTS:
+            raise BadInput(f"unknown demonstrations {passage_demos!r}; choose one of {', '.join(DEMO_VARIANTS)}")
+        self._passage_demos = passage_demos  # None: the passage_demos setting
         self._windows: dict[tuple, list[Window]] = {}
         self._demos = DemoWriter(self.store)
+        self._bank = DemoBank(self.store)  # demonstrations recycled into passage answers
         self._prompt_demos: list[Demo] = []  # the demonstrations of the prompt being answered
         self._lock = threading.Lock()
 
@@ -127,9 +133,10 @@ class Assistant:
             n = conf.evidence_candidates
         probe = self._probe if self._probe is not None else conf.confidence_probe
         samples = self._samples if self._samples is not None else conf.confidence_samples
+        demos = self._passage_demos or conf.passage_demos
         return Request(mode=mode, k=self.k if k is None else k, style=style,
                        evidence_candidates=style.evidence_candidates if n is None else max(0, n), probe=probe,
-                       samples=max(0, samples))
+                       samples=max(0, samples), passage_demos=demos if demos in DEMO_VARIANTS else "own")
 
     @property
     def style(self) -> AnswerStyle:
@@ -280,7 +287,7 @@ class Assistant:
         if not paper.paragraphs:
             raise BadInput("this paper has no text to ask about")
         answer = self._ask_passages(question, selection, lambda asked: passage_qa.paper_prompt(self, paper, asked),
-                                    "quick", cancel, on_token, on_update, progress)
+                                    "quick", cancel, on_token, on_update, progress, paper_id=paper.id)
         answer.paper_id = paper.id
         answer.id = self.store.save_answer(paper, answer)
         return answer
@@ -302,8 +309,14 @@ class Assistant:
             answer.id = self.store.save_answer(Paper(id=cited), answer)
         return answer
 
+    def passage_demos(self, paper_id: str | None, variant: str | None = None) -> list:
+        """The recycled demonstrations (``recycled.PassageDemo``) a passage answer about
+        ``paper_id`` (None: a library question) carries, in ``variant`` (default: the setting)."""
+        variant = variant or self.request("zero-shot-evidence", 0).passage_demos
+        return self._bank.pick(self.model_key, paper_id, variant, self.engine.count_tokens)
+
     def _ask_passages(self, question: str, selection: Selection | None, build, mode: str,
-                      cancel, on_token, on_update, progress) -> Answer:
+                      cancel, on_token, on_update, progress, paper_id: str | None = None) -> Answer:
         question, selection = _question(question, selection)
         asked = prompts.with_selection(question, selection)
         with self._lock:
@@ -313,19 +326,25 @@ class Assistant:
                 progress("Finding passages")
             passages = build(asked)
             primer = reply.primer("zero-shot-evidence")
+            # the recycled demonstrations make the prefix (the same for every question: its KV
+            # state is cached); the passages and the question the suffix
+            demos = self._bank.pick(self.model_key, paper_id, req.passage_demos, self.engine.count_tokens)
             prefix, suffix = self.engine.chat_prefix_suffix(
-                prompts.SYSTEM_PASSAGES, passages.text,
-                prompts.question_tail(asked, "zero-shot-evidence", req.style.name))
+                prompts.SYSTEM_PASSAGES, prompts.render_passage_demos(demos),
+                passages.text + prompts.question_tail(asked, "zero-shot-evidence", req.style.name))
             grammar = (reply.grammar("zero-shot-evidence", asked, sorted(passages.paragraphs))
                        if self.use_grammar else None)
             raw, cut, timings, trace, sig = self._answer_stream(prefix, suffix + primer, primer, req, grammar, start,
                                                            cancel, on_token, on_update, progress)
-            text, answerable, citations = shape_answer(asked, raw, primer, passages.paragraphs, req.style, (), cut)
+            text, answerable, citations = shape_answer(asked, raw, primer, passages.paragraphs, req.style,
+                                                       [d.as_demo() for d in demos], cut)
         answer = Answer(paper_id="", question=question, answer=text, answerable=answerable,
                         citations=passage_qa.locate(citations, passages), mode=mode, model=self.engine.name,
                         timings=timings, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         raw=primer + raw, selection=selection)
         answer.draft = "" if answerable else live_view(answer.raw).text
+        trace.demos = [{"question": d.question, "evidence": d.evidence, "answer": d.answer, "paper": d.paper_id}
+                       for d in demos]
         answer.trace = trace
         answer.confidence = confidence.confidence(sig, answerable)
         return answer

@@ -115,6 +115,14 @@ def register(sub) -> None:
     p.add_argument("--samples", type=int, default=None, metavar="N",
                    help="also sample N more answers and measure how much they agree with the answer, for "
                         "its confidence (default: the confidence_samples setting)")
+    p.add_argument("--passage-demos", choices=("own", "library", "none"), default=None,
+                   help="quick answers recycle demonstrations: the paper's own (else other papers'), other "
+                        "papers' only, or none (default: the passage_demos setting)")
+    p.add_argument("--demos-from", nargs="+", metavar="PRED.jsonl", default=None,
+                   help="doubledipper --predictions files whose demonstrations stand for those of prepared papers")
+    p.add_argument("--ranking", choices=("bm25", "hybrid"), default="bm25",
+                   help="passages and evidence candidates by BM25 (default) or BM25 fused with the embedded "
+                        "embedding model's vectors")
     _style_option(p)
     _engine_options(p)
     p.set_defaults(func=cmd_eval, render=render_eval)
@@ -320,10 +328,16 @@ def cmd_eval(args):
                               answer_style=args.answer_style)
 
         mode = list(MODES) if args.mode == "all" else args.mode
-        return run_eval(engine, args.file, papers=args.papers, skip=args.skip, mode=mode, k=args.k,
-                        predictions_out=args.predictions, on_progress=progress,
-                        evidence_candidates=args.evidence_candidates, answer_style=args.answer_style,
-                        probe=args.probe, samples=args.samples)
+        ranker, embedder = _hybrid(None) if args.ranking == "hybrid" else (None, None)
+        try:
+            return run_eval(engine, args.file, papers=args.papers, skip=args.skip, mode=mode, k=args.k,
+                            predictions_out=args.predictions, on_progress=progress,
+                            evidence_candidates=args.evidence_candidates, answer_style=args.answer_style,
+                            probe=args.probe, samples=args.samples, passage_demos=args.passage_demos,
+                            demos_from=args.demos_from, ranker=ranker)
+        finally:
+            if embedder is not None:
+                embedder.close()
     finally:
         engine.close()
 

@@ -173,6 +173,7 @@ class Library:
     # ------------------------------------------------------------------ the assistant's store
     get_demonstrations = _via("assistant_store", AssistantStore.get_demonstrations)
     put_demonstrations = _via("assistant_store", AssistantStore.put_demonstrations)
+    list_demonstrations = _via("assistant_store", AssistantStore.list_demonstrations)
     add_qa = _via("assistant_store", AssistantStore.add_qa)
     qa_history = _via("assistant_store", AssistantStore.qa_history)
     get_summary = _via("assistant_store", AssistantStore.get_summary)

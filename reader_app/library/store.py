@@ -67,6 +67,14 @@ class AssistantStore:
                      "window_key": str(window_key), "demos": dumps(list(demos)), "created": now()},
                     pk=("paper_id", "model_key", "window_key"))
 
+    def list_demonstrations(self, model_key: str) -> list[tuple[str, str, list[dict]]]:
+        """[(paper id, window key, demonstrations)] kept for ``model_key``, by paper id and window
+        key (a stable order: what passage answers recycle, ``assistant/recycled.py``)."""
+        with self._db.lock:
+            rows = self._db.rows("""SELECT paper_id, window_key, demos FROM demonstrations WHERE model_key = ?
+                                 ORDER BY paper_id, window_key""", [str(model_key)])
+            return [(r["paper_id"], r["window_key"], loads(r["demos"], None) or []) for r in rows]
+
     # --- Q&A history
     def add_qa(self, answer: Answer) -> int:
         with self._db.lock:
