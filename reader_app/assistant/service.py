@@ -60,10 +60,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from reader_app import settings
-from reader_app.assistant import confidence, passage_qa, prompts, reply, summaries
+from reader_app.assistant import budget, confidence, passage_qa, prompts, reply, summaries
 from reader_app.assistant.answers import NOT_ANSWERED_TEXT, shape_answer  # noqa: F401
 from reader_app.assistant.demos import DemoWriter, demo_candidates
 from reader_app.llm.engine import Engine, GenerateOptions, Generation
+from reader_app.llm.speeds import SpeedStore
 from reader_app.assistant.paper_store import LibraryPort, PaperStore
 from reader_app.assistant.prepare import prepare_paper
 from reader_app.assistant.prompts import Demo
@@ -97,7 +98,7 @@ class Assistant:
                  max_answer_tokens: int | None = None, use_grammar: bool = True, temperature: float = 0.0,
                  seed: int = 0, max_window_tokens: int | None = None, evidence_candidates: int | None = None,
                  answer_style: str | None = None, ranker: Ranker | None = None, probe: bool | None = None,
-                 samples: int | None = None):
+                 samples: int | None = None, answer_ttft_s: float | None = None, speeds: SpeedStore | None = None):
         self.engine = engine
         self.store = PaperStore(library)
         self.ranker = ranker or Ranker(library)
@@ -111,6 +112,8 @@ class Assistant:
         self._evidence_candidates = evidence_candidates
         self._probe = probe  # None: the confidence_probe setting, read at each request
         self._samples = samples  # None: the confidence_samples setting
+        self._answer_ttft_s = answer_ttft_s  # None: the answer_ttft_s setting
+        self.speeds = speeds or SpeedStore()  # measured prompt speeds (llm/speeds.py), kept per model
         self._windows: dict[tuple, list[Window]] = {}
         self._demos = DemoWriter(self.store)
         self._prompt_demos: list[Demo] = []  # the demonstrations of the prompt being answered
@@ -148,6 +151,30 @@ class Assistant:
 
     def answer_tokens(self, style: AnswerStyle) -> int:
         return self._max_answer_tokens or style.max_answer_tokens
+
+    @property
+    def answer_ttft_s(self) -> float:
+        """Seconds to the first token that answers from passages aim at: as given, else the setting."""
+        if self._answer_ttft_s is not None and self._answer_ttft_s > 0:
+            return float(self._answer_ttft_s)
+        return settings.current().answer_ttft_s
+
+    @property
+    def prompt_speed(self) -> float | None:
+        """This model's measured prompt speed on this machine (tokens/s), None before the first."""
+        return self.speeds.speed(self.model_key)
+
+    def record_speed(self, timings: Timings) -> float | None:
+        """Keep the prompt speed a generation's ``timings`` show (llm/speeds.py); returns it."""
+        return self.speeds.record(self.model_key, timings)
+
+    def passage_budget(self, fixed_tokens: int, *, other_tokens: int = 0, floor: int = budget.QUICK_FLOOR) -> int:
+        """Passage tokens an answer from passages can read now (budget.py): as many as this
+        machine evaluates in ``answer_ttft_s`` besides ``fixed_tokens`` (the rest of the prompt
+        it evaluates anew: the question), at least ``floor``, at most what the context holds
+        besides those, ``other_tokens`` (the rest of the prompt, from a cached state) and the answer."""
+        room = budget.context_room(self.engine.n_ctx, fixed_tokens + other_tokens, self.max_answer_tokens)
+        return budget.passage_budget(self.prompt_speed, self.answer_ttft_s, fixed_tokens, room, floor)
 
     @property
     def model_key(self) -> str:
@@ -327,6 +354,7 @@ class Assistant:
                         raw=primer + raw, selection=selection)
         answer.draft = "" if answerable else live_view(answer.raw).text
         answer.trace = trace
+        trace.passage_budget, trace.passage_tokens = passages.budget, passages.tokens
         answer.confidence = confidence.confidence(sig, answerable)
         return answer
 
@@ -453,6 +481,7 @@ class Assistant:
             pieces.close()  # the engine records its results when it is closed
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
+        self.record_speed(gen.timings)
         return gen
 
 
