@@ -16,8 +16,8 @@ papers while they fit the budget.  The budget follows the machine (budget.py): a
 passage tokens as this model reads on this machine in the ``answer_ttft_s`` setting's
 seconds, at least ``QUICK_FLOOR`` (``LIBRARY_FLOOR`` across papers), at most what the
 context holds; a larger budget takes more best paragraphs per paper, and one that holds the
-whole paper takes the whole paper, in reading order.  Every paragraph gets a number of its own in the prompt
-([1], [2], ... across all papers), so the model's Evidence names paragraphs as it does for
+whole paper takes the whole paper, in reading order.  Every paragraph gets a number of its
+own in the prompt ([1], [2], ... across all papers), so the model's Evidence names paragraphs as it does for
 one paper; the numbers map back to (paper, paragraph) and citations are verified against
 the paragraph's text as usual (answers.py).  When no cited paragraph supports the answer,
 it is marked unanswerable ("the papers do not seem to answer this").

@@ -7,7 +7,9 @@ What the UI and the CLI call::
     assistant = Assistant(engine, library=None)        # library: a reader_app.library Library, optional
     #   options: k=3, use_grammar=True (GBNF-shaped replies), max_answer_tokens=None (the style's),
     #            evidence_candidates=None (the setting; 0 = Evidence may cite any paragraph),
-    #            max_window_tokens=None (cap a window below the model's context), temperature=0, seed=0
+    #            max_window_tokens=None (cap a window below the model's context), temperature=0, seed=0,
+    #            answer_ttft_s=None (the setting: the first-token target of answers from passages),
+    #            speeds=None (a llm.speeds.SpeedStore; default: prompt-speeds.json in the cache dir)
     answer = assistant.ask(paper, "What dataset do they use?",
                            mode="doubledipper",         # or "zero-shot", "zero-shot-evidence"
                            k=3,                          # number of demonstrations
