@@ -18,6 +18,7 @@ Folders used by the assistant, each overridable by an environment variable:
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -57,6 +58,8 @@ DEFAULTS: dict = {
     # with it (each costs about one more answer's generation; on QASPER it told no more than the free default)
     "confidence_probe": False,  # confidence also from the model's check of its own answer (one more token)
     "answer_style": "auto",  # "small" (the 135M model's crutches), "capable" (1B+), "auto" (by model size)
+    "answer_ttft_s": 10.0,  # seconds to the first token that quick and library answers aim at: their passages
+    # grow with the model's measured prompt speed (assistant/budget.py)
     "library_path": None,  # the library's folder; None = the default (--library and $READER_APP_LIBRARY win)
 }
 
@@ -119,6 +122,7 @@ class Settings:
     confidence_samples: int = DEFAULTS["confidence_samples"]
     confidence_probe: bool = DEFAULTS["confidence_probe"]
     answer_style: str = DEFAULTS["answer_style"]
+    answer_ttft_s: float = DEFAULTS["answer_ttft_s"]
     library_path: str | None = DEFAULTS["library_path"]
 
     @classmethod
@@ -134,6 +138,8 @@ class Settings:
                 typed[f.name] = int_value(values, f.name)
             elif kind == "bool":
                 typed[f.name] = value if isinstance(value, bool) else default
+            elif kind == "float":
+                typed[f.name] = float_value(values, f.name)
             else:
                 typed[f.name] = value if isinstance(value, str) else default
         return cls(**typed)
@@ -192,6 +198,15 @@ def int_value(values: dict, key: str, minimum: int = 0) -> int | None:
         value = DEFAULTS.get(key)
         return None if value is None else int(value)
     return max(minimum, value)
+
+
+def float_value(values: dict, key: str) -> float:
+    """A positive number setting of settings already read; anything else (a string, a
+    boolean, zero, a negative or not finite number) falls back to the default."""
+    value = values.get(key, DEFAULTS.get(key))
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+        return float(value)
+    return float(DEFAULTS[key])
 
 
 def physical_cores() -> int:

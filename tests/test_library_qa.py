@@ -9,9 +9,11 @@ import re
 import pytest
 
 from reader_app.assistant import passage_qa
+from reader_app.assistant.budget import QUICK_FLOOR
 from reader_app.assistant.service import Assistant
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Paper, Paragraph, Scope, Section
+from reader_app.llm.speeds import SpeedStore
 from tests.fakes import FakeEngine
 
 TOPICS = {
@@ -141,15 +143,15 @@ def test_bad_library_questions_get_one_line(library, tmp_path):
         a.ask_library("How many hours of Yoruba speech were recorded?", Scope(paper_ids=()))
 
 
-def test_quick_answer_reads_only_the_best_passages(library):
+def test_quick_answer_reads_only_the_best_passages(library, tmp_path):
     paper = library.get_paper("a" * 64)
     eng = FakeEngine(cite("12,000 protein", "12,000 protein structures"))
-    a = Assistant(eng, library)
+    a = Assistant(eng, library, speeds=SpeedStore(tmp_path / "speeds.json"))  # no speed measured yet
     answer = a.ask_quick(paper, "How many protein structures is the network trained on?")
     assert answer.answerable and answer.mode == "quick" and answer.paper_id == paper.id
     assert answer.citations[0].paragraph == 3 and answer.citations[0].paper_id == paper.id
     prompt_tokens = eng.count_tokens(eng.calls[-1][0])
-    assert prompt_tokens < passage_qa.QUICK_BUDGET + 200  # passages, not the paper
+    assert prompt_tokens < QUICK_FLOOR + 200  # passages, not the paper
     assert not any("Write one question" in c[1] for c in eng.calls), "no demonstrations are written"
     # the passages listed before the answer are the ones it read, from one ranking
     shown = {p.paragraph for p in a.passages(paper, "How many protein structures is the network trained on?")}

@@ -36,8 +36,11 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
              on_progress: Callable[[str], None] | None = None, use_grammar: bool = True,
              max_window_tokens: int | None = None, evidence_candidates: int | None = None,
              answer_style: str | None = None, probe: bool | None = None, samples: int | None = None,
-             passage_demos: str | None = None, demos_from: list[str] | None = None, ranker=None):
+             passage_demos: str | None = None, demos_from: list[str] | None = None, ranker=None,
+             ttft: float | None = None):
     """Score one mode (``mode="zero-shot"`` -> one result dict) or several (a list -> a list).
+    ``ttft``: the first-token target of quick answers' passage budget (None: the
+    ``answer_ttft_s`` setting); a quick result reports the budget and the passages' tokens.
 
     With several modes each paper is answered in every mode before the next paper, so
     the modes share the paper's system + paper KV state (one read of the paper).
@@ -50,6 +53,8 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
         raise BadInput("--papers must be at least 1")
     if skip < 0:
         raise BadInput("--skip must be 0 or more")
+    if ttft is not None and not 0 < ttft < float("inf"):
+        raise BadInput("--ttft must be a number of seconds above 0")
     evaluator = qasper.load_evaluator(path)  # fail early, before any model time is spent
     data = qasper.load_dataset(path)
     ids = list(data)[skip:][: papers or len(data)]
@@ -58,7 +63,8 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
     subset = {i: data[i] for i in ids}
     assistant = Assistant(engine, None, k=k, use_grammar=use_grammar, max_window_tokens=max_window_tokens,
                           evidence_candidates=evidence_candidates, answer_style=answer_style, probe=probe,
-                          samples=samples, passage_demos=passage_demos, ranker=ranker)
+                          samples=samples, passage_demos=passage_demos, ranker=ranker,
+                          answer_ttft_s=ttft)
     kept = keep_demonstrations(assistant, data, demos_from) if demos_from else 0
     predicted: dict[str, dict[str, dict]] = {m: {} for m in modes}
     own: dict[str, dict[str, str]] = {m: {} for m in modes}  # the model's own Answer: line
@@ -66,6 +72,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
     follow: dict[str, list] = {m: [] for m in modes}
     seconds = {m: 0.0 for m in modes}
     rows: dict[str, list[dict]] = {m: [] for m in modes}  # confidence and signals per answer
+    budgets: dict[str, list[tuple[int, int]]] = {m: [] for m in modes}  # (passage budget, tokens) per answer
     out = open(predictions_out, "w", encoding="utf-8") if predictions_out else None
     try:
         for pi, arxiv_id in enumerate(ids):
@@ -80,6 +87,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
                                     "signals": ans.trace.signals, "check_s": round(ans.trace.check_s, 4)})
                     own[m][qid] = parse_answer(getattr(ans, "raw", "")).answer
                     (first[m] if qi == 0 else follow[m]).append(ans.timings.ttft_s)
+                    budgets[m].append((ans.trace.passage_budget, ans.trace.passage_tokens))
                     if out:
                         demos = ans.trace.demos
                         out.write(json.dumps({"question_id": qid, "mode": m, "paper": arxiv_id,
@@ -124,6 +132,11 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
         if m == "quick":
             result["passage_demos"] = assistant.request().passage_demos
             result["papers_with_demonstrations"] = kept
+            speed = assistant.prompt_speed
+            result.update({"answer_ttft_s": assistant.answer_ttft_s,
+                           "passage_budget": mean([b for b, _ in budgets[m]]),
+                           "passage_tokens": mean([t for _, t in budgets[m]]),
+                           "prompt_tokens_per_s": round(speed, 1) if speed else None})
         if m != "zero-shot" and "zero-shot" in modes:
             result["vs_zero-shot"] = paired_bootstrap(f1s[m], f1s["zero-shot"])
         results.append(result)

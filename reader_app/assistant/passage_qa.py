@@ -12,8 +12,12 @@ comes in seconds rather than minutes:
 
 Passages are long units in the LongRAG sense: each best paragraph comes with its
 neighbours in the same section and under its section title, taken round-robin across
-papers while they fit the budget.  Every paragraph gets a number of its own in the prompt
-([1], [2], ... across all papers), so the model's Evidence names paragraphs as it does for
+papers while they fit the budget.  The budget follows the machine (budget.py): as many
+passage tokens as this model reads on this machine in the ``answer_ttft_s`` setting's
+seconds, at least ``QUICK_FLOOR`` (``LIBRARY_FLOOR`` across papers), at most what the
+context holds; a larger budget takes more best paragraphs per paper, and one that holds the
+whole paper takes the whole paper, in reading order.  Every paragraph gets a number of its
+own in the prompt ([1], [2], ... across all papers), so the model's Evidence names paragraphs as it does for
 one paper; the numbers map back to (paper, paragraph) and citations are verified against
 the paragraph's text as usual (answers.py).  When no cited paragraph supports the answer,
 it is marked unanswerable ("the papers do not seem to answer this").
@@ -24,19 +28,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from reader_app.assistant import prompts
+from reader_app.assistant import prompts, reply
+from reader_app.assistant.budget import LIBRARY_FLOOR, QUICK_FLOOR
 from reader_app.assistant.citations import content_words
+from reader_app.assistant.style import BUDGET
 from reader_app.assistant.windows import INCLUDED_KINDS, truncate
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Citation, Paper, Paragraph, Scope
 
 LIBRARY_PAPERS = 4  # papers a library question draws passages from
 PAPER_SCORE_TOP = 3  # a paper's score: the sum of its best paragraphs' scores
-UNITS_PER_PAPER = 3  # best paragraphs per paper (each with its neighbours)
+UNITS_PER_PAPER = 3  # best paragraphs per paper (each with its neighbours), at least
+UNIT_TOKENS = 300  # ... and one more per this many tokens of a larger budget (a unit: ~3 paragraphs)
 NEIGHBOURS = 1  # paragraphs before and after a best one, in the same section
 PARAGRAPH_TOKENS = 220  # a passage paragraph is cut to this many tokens
-LIBRARY_BUDGET = 1800  # prompt tokens for passages of a library question
-QUICK_BUDGET = 380  # ... of a quick answer (1.5B model on 2 cores: ~30 tokens/s)
+PASSAGES_MODE = "zero-shot-evidence"  # the prompt mode of answers from passages
 
 
 @dataclass
@@ -47,6 +53,8 @@ class PassagePrompt:
     paragraphs: dict[int, Paragraph]  # prompt number -> the paragraph (its text as shown)
     where: dict[int, tuple[Paper, int]]  # prompt number -> (paper, paragraph number in it)
     papers: list[Paper] = field(default_factory=list)  # in the order they appear
+    budget: int = 0  # the passage tokens it could take
+    tokens: int = 0  # ... and those it took (estimated as the budget counts them)
 
 
 def candidate_papers(library, question: str, scope: Scope, most: int = LIBRARY_PAPERS) -> list[str]:
@@ -59,9 +67,14 @@ def candidate_papers(library, question: str, scope: Scope, most: int = LIBRARY_P
     return ranked[:most]
 
 
+def _body(paper: Paper) -> list[Paragraph]:
+    """The paragraphs passages may hold, in reading order."""
+    return [p for p in paper.paragraphs if p.kind in INCLUDED_KINDS and p.text.strip()]
+
+
 def _units(paper: Paper, ranking: list[tuple[int, float]], per_paper: int) -> list[list[Paragraph]]:
     """The paper's best paragraphs, each with its neighbours in the same section."""
-    body = [p for p in paper.paragraphs if p.kind in INCLUDED_KINDS and p.text.strip()]
+    body = _body(paper)
     pos = {p.index: i for i, p in enumerate(body)}
     units, used = [], set()
     for idx, _score in ranking:
@@ -77,9 +90,34 @@ def _units(paper: Paper, ranking: list[tuple[int, float]], per_paper: int) -> li
     return units
 
 
+def units_per_paper(budget: int, papers: int) -> int:
+    """Best paragraphs (with their neighbours) taken per paper: ``UNITS_PER_PAPER``, more
+    when the budget holds more."""
+    return max(UNITS_PER_PAPER, budget // (UNIT_TOKENS * max(1, papers)))
+
+
+def _cost(count: Callable[[str], int], unit: list[Paragraph]) -> int:
+    """Tokens a unit of paragraphs takes in the prompt, as the budget counts them."""
+    return sum(min(count(p.text), PARAGRAPH_TOKENS) + 4 for p in unit) + 8
+
+
+def whole_paper_fits(paper: Paper, count: Callable[[str], int], budget: int) -> bool:
+    """Whether all of ``paper``'s passage paragraphs fit ``budget`` (counted as if each
+    were a unit of its own: an upper bound; stops counting once over)."""
+    used = 0
+    for p in _body(paper):
+        used += _cost(count, [p])
+        if used > budget:
+            return False
+    return True
+
+
 def build(papers: list[tuple[Paper, list[tuple[int, float]]]], count: Callable[[str], int], budget: int,
-          per_paper: int = UNITS_PER_PAPER) -> PassagePrompt:
-    """The passage prompt for ``papers`` ([(paper, its ranking for the question)], best first)."""
+          per_paper: int | None = None) -> PassagePrompt:
+    """The passage prompt for ``papers`` ([(paper, its ranking for the question)], best first);
+    ``per_paper``: best paragraphs per paper (None: ``units_per_paper``)."""
+    if per_paper is None:
+        per_paper = units_per_paper(budget, len(papers))
     units = {p.id: _units(p, ranking, per_paper) for p, ranking in papers}
     chosen: dict[str, list[Paragraph]] = {p.id: [] for p, _ in papers}
     used = 0
@@ -88,7 +126,7 @@ def build(papers: list[tuple[Paper, list[tuple[int, float]]]], count: Callable[[
             if r >= len(units[paper.id]):
                 continue
             unit = units[paper.id][r]
-            cost = sum(min(count(p.text), PARAGRAPH_TOKENS) + 4 for p in unit) + 8
+            cost = _cost(count, unit)
             if used + cost > budget and used:
                 continue
             chosen[paper.id] += unit
@@ -116,11 +154,22 @@ def build(papers: list[tuple[Paper, list[tuple[int, float]]]], count: Callable[[
             where[n] = (paper, p.index + 1)
         out.append("</paper>")
     out.append("</papers>")
-    return PassagePrompt("\n".join(out) + "\n", paragraphs, where, shown)
+    return PassagePrompt("\n".join(out) + "\n", paragraphs, where, shown, budget=budget, tokens=used)
 
 
-def library_prompt(assistant, question: str, scope: Scope, budget: int = LIBRARY_BUDGET) -> PassagePrompt:
-    """Passages for a question across the papers of ``scope`` (``assistant``'s library)."""
+def prompt_overhead(assistant, question: str) -> tuple[int, int]:
+    """Tokens of a passages prompt besides its passages: (those evaluated anew: the question
+    with its instruction and the reply's primer; those a cached state may hold: the system
+    prompt and the chat template)."""
+    count = assistant.engine.count_tokens
+    tail = prompts.question_tail(question, PASSAGES_MODE, assistant.style.name) + reply.primer(PASSAGES_MODE)
+    return count(tail), count(prompts.SYSTEM_PASSAGES) + BUDGET.chat_template
+
+
+def library_prompt(assistant, question: str, scope: Scope, budget: int | None = None,
+                   cached_tokens: int = 0) -> PassagePrompt:
+    """Passages for a question across the papers of ``scope`` (``assistant``'s library);
+    ``budget``: passage tokens (None: ``assistant.passage_budget``, at least ``LIBRARY_FLOOR``)."""
     library = assistant.store.library
     if library is None:
         raise BadInput("library questions need a library")
@@ -136,15 +185,32 @@ def library_prompt(assistant, question: str, scope: Scope, budget: int = LIBRARY
         except NotFound:  # removed while the question runs
             continue
         papers.append((paper, assistant.ranking(paper, question)))
+    if budget is None:
+        fixed, other = prompt_overhead(assistant, question)
+        budget = assistant.passage_budget(fixed, other_tokens=other + cached_tokens, floor=LIBRARY_FLOOR)
     prompt = build(papers, assistant.engine.count_tokens, budget)
     if not prompt.paragraphs:
         raise NotFound(f"no paper in {scope.describe()} matches this question")
     return prompt
 
 
-def paper_prompt(assistant, paper: Paper, question: str, budget: int = QUICK_BUDGET) -> PassagePrompt:
-    """Passages of one paper: what a quick answer reads."""
-    return build([(paper, assistant.ranking(paper, question))], assistant.engine.count_tokens, budget)
+def paper_prompt(assistant, paper: Paper, question: str, budget: int | None = None,
+                 cached_tokens: int = 0) -> PassagePrompt:
+    """Passages of one paper: what a quick answer reads; ``budget``: passage tokens (None:
+    ``assistant.passage_budget``, at least ``QUICK_FLOOR``).  A budget that holds the whole
+    paper gets the whole paper.  ``cached_tokens``: more of the prompt's prefix (recycled
+    demonstrations), which takes room in the context but no time (its state is cached)."""
+    if budget is None:
+        fixed, other = prompt_overhead(assistant, question)
+        budget = assistant.passage_budget(fixed, other_tokens=other + cached_tokens, floor=QUICK_FLOOR)
+    count = assistant.engine.count_tokens
+    ranking = assistant.ranking(paper, question)
+    per_paper = None
+    if whole_paper_fits(paper, count, budget):  # the rest after the best, so all of it is taken
+        ranked = {i for i, _ in ranking}
+        ranking = ranking + [(p.index, 0.0) for p in _body(paper) if p.index not in ranked]
+        per_paper = len(ranking)
+    return build([(paper, ranking)], count, budget, per_paper)
 
 
 def locate(citations: list[Citation], prompt: PassagePrompt) -> list[Citation]:

@@ -78,6 +78,7 @@ def prepare_paper(assistant, paper: Paper, *, mode: str = "doubledipper", k: int
         shared = engine.chat_prefix_suffix(prompts.system_for(mode), window.text, "")[0]
         gen = engine.complete(prefix, "", max_tokens=0, base=shared, cancel=cancel)
         check()
+        assistant.record_speed(gen.timings)  # a prefix read anew is a good measure of prompt speed
         prefix_tokens += gen.timings.prompt_tokens
         if gen.cache not in ("kv", "ram", "disk"):
             all_cached = False

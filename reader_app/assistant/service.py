@@ -7,7 +7,9 @@ What the UI and the CLI call::
     assistant = Assistant(engine, library=None)        # library: a reader_app.library Library, optional
     #   options: k=3, use_grammar=True (GBNF-shaped replies), max_answer_tokens=None (the style's),
     #            evidence_candidates=None (the setting; 0 = Evidence may cite any paragraph),
-    #            max_window_tokens=None (cap a window below the model's context), temperature=0, seed=0
+    #            max_window_tokens=None (cap a window below the model's context), temperature=0, seed=0,
+    #            answer_ttft_s=None (the setting: the first-token target of answers from passages),
+    #            speeds=None (a llm.speeds.SpeedStore; default: prompt-speeds.json in the cache dir)
     answer = assistant.ask(paper, "What dataset do they use?",
                            mode="doubledipper",         # or "zero-shot", "zero-shot-evidence"
                            k=3,                          # number of demonstrations
@@ -60,10 +62,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from reader_app import settings
-from reader_app.assistant import confidence, passage_qa, prompts, reply, summaries
+from reader_app.assistant import budget, confidence, passage_qa, prompts, reply, summaries
 from reader_app.assistant.answers import NOT_ANSWERED_TEXT, shape_answer  # noqa: F401
 from reader_app.assistant.demos import DemoWriter, demo_candidates
 from reader_app.llm.engine import Engine, GenerateOptions, Generation
+from reader_app.llm.speeds import SpeedStore
 from reader_app.assistant.paper_store import LibraryPort, PaperStore
 from reader_app.assistant.prepare import prepare_paper
 from reader_app.assistant.prompts import Demo
@@ -99,7 +102,8 @@ class Assistant:
                  max_answer_tokens: int | None = None, use_grammar: bool = True, temperature: float = 0.0,
                  seed: int = 0, max_window_tokens: int | None = None, evidence_candidates: int | None = None,
                  answer_style: str | None = None, ranker: Ranker | None = None, probe: bool | None = None,
-                 samples: int | None = None, passage_demos: str | None = None):
+                 samples: int | None = None, passage_demos: str | None = None,
+                 answer_ttft_s: float | None = None, speeds: SpeedStore | None = None):
         self.engine = engine
         self.store = PaperStore(library)
         self.ranker = ranker or Ranker(library)
@@ -116,6 +120,8 @@ class Assistant:
         if passage_demos is not None and passage_demos not in DEMO_VARIANTS:
             raise BadInput(f"unknown demonstrations {passage_demos!r}; choose one of {', '.join(DEMO_VARIANTS)}")
         self._passage_demos = passage_demos  # None: the passage_demos setting
+        self._answer_ttft_s = answer_ttft_s  # None: the answer_ttft_s setting
+        self.speeds = speeds or SpeedStore()  # measured prompt speeds (llm/speeds.py), kept per model
         self._windows: dict[tuple, list[Window]] = {}
         self._demos = DemoWriter(self.store)
         self._bank = DemoBank(self.store)  # demonstrations recycled into passage answers
@@ -155,6 +161,30 @@ class Assistant:
 
     def answer_tokens(self, style: AnswerStyle) -> int:
         return self._max_answer_tokens or style.max_answer_tokens
+
+    @property
+    def answer_ttft_s(self) -> float:
+        """Seconds to the first token that answers from passages aim at: as given, else the setting."""
+        if self._answer_ttft_s is not None and self._answer_ttft_s > 0:
+            return float(self._answer_ttft_s)
+        return settings.current().answer_ttft_s
+
+    @property
+    def prompt_speed(self) -> float | None:
+        """This model's measured prompt speed on this machine (tokens/s), None before the first."""
+        return self.speeds.speed(self.model_key)
+
+    def record_speed(self, timings: Timings) -> float | None:
+        """Keep the prompt speed a generation's ``timings`` show (llm/speeds.py); returns it."""
+        return self.speeds.record(self.model_key, timings)
+
+    def passage_budget(self, fixed_tokens: int, *, other_tokens: int = 0, floor: int = budget.QUICK_FLOOR) -> int:
+        """Passage tokens an answer from passages can read now (budget.py): as many as this
+        machine evaluates in ``answer_ttft_s`` besides ``fixed_tokens`` (the rest of the prompt
+        it evaluates anew: the question), at least ``floor``, at most what the context holds
+        besides those, ``other_tokens`` (the rest of the prompt, from a cached state) and the answer."""
+        room = budget.context_room(self.engine.n_ctx, fixed_tokens + other_tokens, self.max_answer_tokens)
+        return budget.passage_budget(self.prompt_speed, self.answer_ttft_s, fixed_tokens, room, floor)
 
     @property
     def model_key(self) -> str:
@@ -286,7 +316,9 @@ class Assistant:
         yet: seconds instead of minutes; ``mode`` of the answer is "quick"."""
         if not paper.paragraphs:
             raise BadInput("this paper has no text to ask about")
-        answer = self._ask_passages(question, selection, lambda asked: passage_qa.paper_prompt(self, paper, asked),
+        answer = self._ask_passages(question, selection,
+                                    lambda asked, cached: passage_qa.paper_prompt(self, paper, asked,
+                                                                                  cached_tokens=cached),
                                     "quick", cancel, on_token, on_update, progress, paper_id=paper.id)
         answer.paper_id = paper.id
         answer.id = self.store.save_answer(paper, answer)
@@ -301,7 +333,8 @@ class Assistant:
         is kept in the history of the first paper it cites."""
         scope = scope or Scope()
         answer = self._ask_passages(question, selection,
-                                    lambda asked: passage_qa.library_prompt(self, asked, scope),
+                                    lambda asked, cached: passage_qa.library_prompt(self, asked, scope,
+                                                                                    cached_tokens=cached),
                                     "library", cancel, on_token, on_update, progress)
         cited = next((c.paper_id for c in answer.citations if c.verified), "")
         answer.paper_id = cited
@@ -324,13 +357,14 @@ class Assistant:
             start = time.perf_counter()
             if progress:
                 progress("Finding passages")
-            passages = build(asked)
-            primer = reply.primer("zero-shot-evidence")
             # the recycled demonstrations make the prefix (the same for every question: its KV
             # state is cached); the passages and the question the suffix
             demos = self._bank.pick(self.model_key, paper_id, req.passage_demos, self.engine.count_tokens)
+            examples = prompts.render_passage_demos(demos)
+            passages = build(asked, self.engine.count_tokens(examples) if examples else 0)
+            primer = reply.primer("zero-shot-evidence")
             prefix, suffix = self.engine.chat_prefix_suffix(
-                prompts.SYSTEM_PASSAGES, prompts.render_passage_demos(demos),
+                prompts.SYSTEM_PASSAGES, examples,
                 passages.text + prompts.question_tail(asked, "zero-shot-evidence", req.style.name))
             grammar = (reply.grammar("zero-shot-evidence", asked, sorted(passages.paragraphs))
                        if self.use_grammar else None)
@@ -346,6 +380,7 @@ class Assistant:
         trace.demos = [{"question": d.question, "evidence": d.evidence, "answer": d.answer, "paper": d.paper_id}
                        for d in demos]
         answer.trace = trace
+        trace.passage_budget, trace.passage_tokens = passages.budget, passages.tokens
         answer.confidence = confidence.confidence(sig, answerable)
         return answer
 
@@ -472,6 +507,7 @@ class Assistant:
             pieces.close()  # the engine records its results when it is closed
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
+        self.record_speed(gen.timings)
         return gen
 
 

@@ -5,8 +5,9 @@
   passages:[{paragraph, page, section, text, bbox}]}
 - ``summarize (ID|FILE.pdf) [--section N | --all | --tldr]`` -> {paper_id, model, sections:[{title, summary, citations}]}
 - ``history ID`` -> {paper_id, title, questions:[answer objects, oldest first]}
-- ``eval qasper FILE [--papers N] [--mode M]`` -> {dataset, papers, questions, mode, model, answer_f1,
-  evidence_f1, by_type, seconds, ttft_first_s, ttft_followup_s}
+- ``eval qasper FILE [--papers N] [--mode M] [--ttft S]`` -> {dataset, papers, questions, mode, model, answer_f1,
+  evidence_f1, by_type, seconds, ttft_first_s, ttft_followup_s}; ``--mode quick`` adds answer_ttft_s,
+  passage_budget, passage_tokens (means) and prompt_tokens_per_s
 
 A PDF path given to ask/summarize is imported into the library first.  Every engine
 command takes the shared engine options (``commands.models.add_engine_options``):
@@ -123,6 +124,9 @@ def register(sub) -> None:
     p.add_argument("--ranking", choices=("bm25", "hybrid"), default="bm25",
                    help="passages and evidence candidates by BM25 (default) or BM25 fused with the embedded "
                         "embedding model's vectors")
+    p.add_argument("--ttft", type=float, default=None, metavar="S",
+                   help="with --mode quick: the seconds to the first token its passage budget aims at "
+                        "(default: the answer_ttft_s setting)")
     _style_option(p)
     _engine_options(p)
     p.set_defaults(func=cmd_eval, render=render_eval)
@@ -308,6 +312,8 @@ def cmd_eval(args):
     if args.papers is not None and args.papers < 1:
         raise BadInput("--papers must be at least 1")
     _check_candidates(args)
+    if args.ttft is not None and not 0 < args.ttft < float("inf"):
+        raise BadInput("--ttft must be a number of seconds above 0")
     evaluator = load_evaluator(args.file)  # clear errors before the model loads
     data = load_dataset(args.file)
     if args.retrieval_only:
@@ -334,7 +340,7 @@ def cmd_eval(args):
                             predictions_out=args.predictions, on_progress=progress,
                             evidence_candidates=args.evidence_candidates, answer_style=args.answer_style,
                             probe=args.probe, samples=args.samples, passage_demos=args.passage_demos,
-                            demos_from=args.demos_from, ranker=ranker)
+                            demos_from=args.demos_from, ranker=ranker, ttft=args.ttft)
         finally:
             if embedder is not None:
                 embedder.close()
@@ -394,6 +400,11 @@ def render_eval(r) -> str:
                      f"{r['ttft_first_s']} s, follow-up TTFT {r['ttft_followup_s']} s")
     elif r.get("seconds_per_paper") is not None:
         lines.append(f"{r['seconds_per_paper']} s per paper")
+    if r.get("passage_budget") is not None:
+        speed = r.get("prompt_tokens_per_s")
+        lines.append(f"passages: {r['passage_tokens']:.0f} tokens of a {r['passage_budget']:.0f}-token budget (mean) "
+                     f"for a first token in {r['answer_ttft_s']:g} s at "
+                     + (f"{speed:g} prompt tokens/s" if speed else "an unmeasured speed"))
     if r.get("library_papers") is not None:
         lines.append(f"across a library of {r['library_papers']} papers: gold paper first {_pct(r['retrieval_top1'])}, "
                      f"in the top 3 {_pct(r['retrieval_top3'])}, cited {_pct(r['gold_paper_cited'])} "

@@ -287,6 +287,8 @@ class AnswerTrace:
 
     signals: dict | None = None  # the confidence's signals (assistant.confidence.Signals.to_dict())
     check_s: float = 0.0  # seconds its optional confidence checks took (part of its total_s)
+    passage_budget: int = 0  # an answer from passages: the passage tokens it could read (assistant/budget.py)
+    passage_tokens: int = 0  # ... and those its passages took
     logprobs: list[tuple[str, float]] = field(default_factory=list)  # each answer token's log-probability
     demos: list[dict] = field(default_factory=list)  # the demonstrations its prompt held
 
