@@ -78,3 +78,9 @@ class FakeEngine(Engine):
             out.timings = Timings(
                 prompt_tokens=self.count_tokens(prefix + suffix), cached_tokens=cached,
                 ttft_s=ttft, total_s=time.perf_counter() - start, completion_tokens=n)
+
+
+def passages_of(prefix: str, suffix: str) -> str:
+    """The part of a prompt that holds the paper or its passages: a passage prompt's suffix
+    (its prefix holds the recycled examples, assistant/recycled.py), else the prefix."""
+    return suffix if "<papers>" in suffix else prefix

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from reader_app.library import Library
 from reader_app.ui.background.ops import wait_for_ops
 from reader_app.ui.panel.side_panel import SidePanel
+from tests.fakes import passages_of
 
 
 def number_of(prefix: str, needle: str) -> int:
@@ -23,7 +24,7 @@ def responder(answer: str = "the PubMed corpus of 1.2 million abstracts", needle
 
     def respond(prefix: str, suffix: str) -> str:
         if suffix.endswith("Evidence: ["):
-            return f"{number_of(prefix, needle)}]\nAnswer: {answer}"
+            return f"{number_of(passages_of(prefix, suffix), needle)}]\nAnswer: {answer}"
         if "Write one question" in suffix:  # a demonstration, from its paragraph alone
             from tests.test_prompts import demo_responder
 

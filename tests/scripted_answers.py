@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from tests.fakes import passages_of
+
 _WORD = re.compile(r"[a-z][a-z0-9-]{3,}")
 
 
@@ -29,7 +31,7 @@ def cite_each_paper(papers: int = 2, words: int = 22):
     def respond(prefix: str, suffix: str) -> str:
         question = _words(suffix.split("Question:")[-1]) if "Question:" in suffix else _words(suffix)
         numbers, quotes = [], []
-        for body in re.findall(r"<paper title=\"[^\"]*\">(.*?)</paper>", prefix, re.S)[:papers]:
+        for body in re.findall(r"<paper title=\"[^\"]*\">(.*?)</paper>", passages_of(prefix, suffix), re.S)[:papers]:
             lines = re.findall(r"^\[(\d+)\] (.+)$", body, re.M)
             if not lines:
                 continue
@@ -50,7 +52,7 @@ def cite_needles(*needles: str, answer: str):
     def respond(prefix: str, suffix: str) -> str:
         numbers = []
         for needle in needles:
-            m = re.search(r"\[(\d+)\][^\[]*" + re.escape(needle), prefix)
+            m = re.search(r"\[(\d+)\][^\[]*" + re.escape(needle), passages_of(prefix, suffix))
             if m:
                 numbers.append(m.group(1))
         return f"{', '.join(numbers) or '1'}]\nAnswer: {answer}"

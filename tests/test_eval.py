@@ -11,7 +11,7 @@ from reader_app.assistant import qasper
 from reader_app.assistant.eval import run_eval
 from reader_app.core.errors import NotFound
 from tests.conftest import run_cli
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, passages_of
 
 
 def tiny_qasper() -> dict:
@@ -235,7 +235,7 @@ def _citing(text: str, answer: str):
     import re
 
     def respond(prefix, suffix):
-        m = re.search(r"\[(\d+)\] [^\n]*" + re.escape(text), prefix)
+        m = re.search(r"\[(\d+)\] [^\n]*" + re.escape(text), passages_of(prefix, suffix))
         return f"{m.group(1) if m else 1}]\nAnswer: {answer}" if m else "]\nAnswer: The paper does not say."
     return respond
 

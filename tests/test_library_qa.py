@@ -14,7 +14,7 @@ from reader_app.assistant.service import Assistant
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Paper, Paragraph, Scope, Section
 from reader_app.llm.speeds import SpeedStore
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, passages_of
 
 TOPICS = {
     "a" * 64: ("Protein Folding with Graphs", [
@@ -65,7 +65,7 @@ def library(tmp_path):
 def cite(text: str, answer: str):
     """A fake model that cites the prompt paragraph holding ``text``."""
     def respond(prefix: str, suffix: str) -> str:
-        m = re.search(r"\[(\d+)\] [^\n]*" + re.escape(text), prefix)
+        m = re.search(r"\[(\d+)\] [^\n]*" + re.escape(text), passages_of(prefix, suffix))
         return f"{m.group(1) if m else 1}]\nAnswer: {answer}"
     return respond
 
@@ -77,7 +77,7 @@ def test_library_question_finds_the_paper_and_cites_paper_and_paragraph(library)
     (c,) = [c for c in answer.citations if c.verified]
     assert c.paper_id == "b" * 64 and c.paragraph == 2 and c.paper_title.startswith("Speech Recognition")
     assert c.page == 2 and "40 hours" in c.text
-    prefix = eng.calls[-1][0]
+    prefix = passages_of(*eng.calls[-1][:2])
     assert prefix.index("Speech Recognition") < prefix.find("Protein") if "Protein" in prefix else True
     assert "<papers>" in prefix and "Bridges" not in prefix  # a paper with no matching word is left out
     # kept in the history of the paper it cites, question and citations intact
@@ -101,8 +101,8 @@ def test_passages_come_with_their_neighbours_and_section_titles(library):
 
 def test_an_answer_drawing_on_two_papers_cites_both(library):
     def respond(prefix, suffix):
-        a = re.search(r"\[(\d+)\] [^\n]*87 percent", prefix).group(1)
-        b = re.search(r"\[(\d+)\] [^\n]*18 percent", prefix).group(1)
+        a = re.search(r"\[(\d+)\] [^\n]*87 percent", passages_of(prefix, suffix)).group(1)
+        b = re.search(r"\[(\d+)\] [^\n]*18 percent", passages_of(prefix, suffix)).group(1)
         return f"{a}, {b}]\nAnswer: 87 percent contact accuracy and an 18 percent word error rate"
     answer = Assistant(FakeEngine(respond), library, answer_style="capable").ask_library(
         "What accuracy and what error rate do the protein network and the Yoruba recognizer reach?")
@@ -117,7 +117,7 @@ def test_scope_restricts_the_papers(library):
         a.ask_library("How many hours of Yoruba speech?", Scope(tag="civil"))
     answer = a.ask_library("How heavy is the damper of the bridge?", Scope(paper_ids=("c" * 64, "b" * 64)))
     assert answer.answerable and answer.citations[0].paper_id == "c" * 64
-    assert "Protein" not in eng.calls[-1][0]
+    assert "Protein" not in passages_of(*eng.calls[-1][:2])
 
 
 def test_unsupported_answer_says_so(library):
@@ -150,7 +150,7 @@ def test_quick_answer_reads_only_the_best_passages(library, tmp_path):
     answer = a.ask_quick(paper, "How many protein structures is the network trained on?")
     assert answer.answerable and answer.mode == "quick" and answer.paper_id == paper.id
     assert answer.citations[0].paragraph == 3 and answer.citations[0].paper_id == paper.id
-    prompt_tokens = eng.count_tokens(eng.calls[-1][0])
+    prompt_tokens = eng.count_tokens(passages_of(*eng.calls[-1][:2]))
     assert prompt_tokens < QUICK_FLOOR + 200  # passages, not the paper
     assert not any("Write one question" in c[1] for c in eng.calls), "no demonstrations are written"
     # the passages listed before the answer are the ones it read, from one ranking
