@@ -1,5 +1,5 @@
 """The app's settings: model choice, context cap, threads, backend, KV cache limits, answer
-modes, preparation, and the library's location.
+modes, preparation, retrieval by meaning, and the library's location.
 
 This is the one settings store, for the window and the CLI alike (Qt's ``ui.ini`` keeps only
 window state: geometry, splitter sizes and the last position in each paper).
@@ -56,6 +56,7 @@ DEFAULTS: dict = {
     "confidence_probe": False,  # confidence also from the model's check of its own answer (one more token)
     "answer_style": "auto",  # "small" (the 135M model's crutches), "capable" (1B+), "auto" (by model size)
     "library_path": None,  # the library's folder; None = the default (--library and $READER_APP_LIBRARY win)
+    "semantic_search": True,  # retrieval by meaning: paragraph vectors (a small embedding model) fused with BM25
 }
 
 
@@ -117,6 +118,7 @@ class Settings:
     confidence_probe: bool = DEFAULTS["confidence_probe"]
     answer_style: str = DEFAULTS["answer_style"]
     library_path: str | None = DEFAULTS["library_path"]
+    semantic_search: bool = DEFAULTS["semantic_search"]
 
     @classmethod
     def from_values(cls, values: dict) -> Settings:
