@@ -161,6 +161,7 @@ class Services:
         """The one ``EmbedWorker``, created on first use; None when ``semantic_search`` is off."""
         if self._embed is None and self.semantic_search:
             self._embed = EmbedWorker(self.open_library, on_open=self._rank_by_meaning)
+            self._embed.indexed.connect(self.ranker.forget)  # a ranking by words while it had no vectors
         return self._embed
 
     def _rank_by_meaning(self, embedder) -> None:
@@ -195,17 +196,17 @@ class Services:
                 pass
 
 
-def start_indexing(win) -> None:
+def start_indexing(win):
     """Retrieval by meaning for a window: paragraph vectors of the library's papers without
     them, computed in the background now, imported papers' as they come; when the embedding
     model is unusable, the one line saying so in the status bar (ranking stays by words).
-    Nothing when the ``semantic_search`` setting is off."""
+    Returns the indexing job; None when the ``semantic_search`` setting is off."""
     worker = win.services.embed_worker()
     if worker is None:
-        return
+        return None
     worker.unavailable.connect(lambda line: win.statusBar().showMessage(line, 15000))
     win.papersAdded.connect(worker.index)
-    worker.index()
+    return worker.index()
 
 
 def app_icon() -> QIcon:

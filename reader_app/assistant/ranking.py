@@ -60,6 +60,13 @@ class Ranker:
             self._rank_fn, self._kind = fn, kind
             self._cache.clear()
 
+    def forget(self, paper_id: str) -> None:
+        """Forget the rankings of one paper (its vectors were just computed: the next ranking
+        uses them)."""
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == paper_id]:
+                del self._cache[key]
+
     def ranking(self) -> tuple:
         """(the ranking function, its kind), for ``switch_to``."""
         with self._lock:

@@ -14,6 +14,7 @@ when the worker stops (app.py turns the ranker back to words first)::
     job = worker.index([ids])     # these (just imported, or asked about), first
     job.progress(done, total, "3 of 12 papers")
     job.finished(papers_done)     # nothing left to compute
+    worker.indexed(paper_id)      # one paper's vectors are in (app.py: the ranker forgets its rankings)
 
 ``index`` returns the one running indexing job (a later call adds to it and its total
 grows; the job's ``kind`` is "index").  The status bar shows it as "Indexing by meaning… 3
@@ -54,9 +55,11 @@ def papers_text(done: int, total: int) -> str:
 class EmbedWorker(QThread):
     opened = Signal(str)  # the embedding model's name: ranking by words and meaning
     unavailable = Signal(str)  # the one line saying why ranking is by words only
+    indexed = Signal(str)  # a paper's vectors were just computed (its id)
     _x_wanted = Signal(str)  # a paper asked about without vectors (any thread) -> index([id])
     _x_opened = Signal(str)  # worker thread -> GUI thread (queued), then the public signals
     _x_unavailable = Signal(str)
+    _x_indexed = Signal(str)
 
     def __init__(self, library_opener: Callable[[], Any], *, on_open: Callable[[Any], None] | None = None,
                  embedder_path=None, parent=None):
@@ -76,10 +79,12 @@ class EmbedWorker(QThread):
         self._go = threading.Event()  # clear while the reader waits for the language model
         self._go.set()
         self.state = "none"  # none, opening, on, off (read on the GUI thread)
+        self.model_name = ""  # the embedding model's, once open
         queued = Qt.ConnectionType.QueuedConnection
         self._x_wanted.connect(self._index_one, queued)
         self._x_opened.connect(self.opened, queued)  # delivered on the GUI thread, whatever listens
         self._x_unavailable.connect(self.unavailable, queued)
+        self._x_indexed.connect(self.indexed, queued)
         tracker.started.connect(self._jobs_changed)
         tracker.finished.connect(self._jobs_changed)
 
@@ -162,7 +167,7 @@ class EmbedWorker(QThread):
         try:
             if self._on_open is not None:
                 self._on_open(asker if asker is not None else embedder)
-            self.state = "on"
+            self.state, self.model_name = "on", embedder.name
             self._send(self._x_opened, embedder.name)
             lib = self._library_opener()
             while self._work_on(lib, embedder):
@@ -216,6 +221,8 @@ class EmbedWorker(QThread):
             if finished:
                 self._seen.add(pid)
                 self._done += 1
+        if finished:
+            self._send(self._x_indexed, pid)
         self._report()
         return True
 
