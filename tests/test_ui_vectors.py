@@ -12,13 +12,16 @@ import shutil
 import pytest
 from PySide6.QtCore import QSettings
 
+from reader_app import settings
 from reader_app.app import Services, start_indexing
 from reader_app.assistant.ranking import rank as bm25_rank
 from reader_app.library import Library
 from reader_app.pdf import extract_paper_isolated
 from reader_app.ui.background.embed_worker import PAUSED
 from reader_app.ui.background.jobs import Job
+from reader_app.ui.background.ops import wait_for_ops
 from reader_app.ui.window.main_window import MainWindow
+from reader_app.ui.window.settings_dialog import SettingsDialog
 from tests.fakes import FakeEngine
 
 SMALL = "1903.10676.pdf"  # 1 page
@@ -168,3 +171,19 @@ def test_the_setting_turns_retrieval_by_meaning_off(qtbot, window, library, tmp_
     win, services = window(folder, semantic_search=None)  # None: the setting decides
     assert not services.semantic_search and services.embed_worker() is None
     assert start_indexing(win) is None and services.ranker.kind == "bm25"
+
+
+def test_the_settings_dialog_turns_it_off_from_the_next_start(qtbot, window, library, tmp_path, monkeypatch):
+    monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path / "config"))
+    dlg = SettingsDialog(None)
+    qtbot.addWidget(dlg)
+    assert wait_for_ops()
+    assert dlg.semantic.isChecked()  # on by default
+    dlg.semantic.setChecked(False)
+    dlg.accept()
+    assert settings.current().semantic_search is False
+    win, services = window(library[0], semantic_search=None)
+    assert services.embed_worker() is None and start_indexing(win) is None
+    again = SettingsDialog(None)
+    qtbot.addWidget(again)
+    assert wait_for_ops() and not again.semantic.isChecked()
