@@ -71,6 +71,11 @@ def test_vectors_of_an_old_text_are_never_ranked_on_and_are_computed_again(tmp_p
         assert ANSWER_PARAGRAPH in [i for i, _ in fresh[:5]] and wanted == [pid]
         assert ANSWER_PARAGRAPH not in [i for i, _ in bm25_rank(now, PARAPHRASE, lib)[:5]]
 
+        # an embedding model that fails (here: closed under it) leaves the question ranked by words
+        closed = open_embedder()
+        closed.close()
+        assert hybrid.hybrid_ranker(lib, closed).rank(now, PARAPHRASE) == bm25_rank(now, PARAPHRASE, lib)
+
 
 def test_the_library_matrix_follows_changes_made_through_another_connection(tmp_path, papers_dir, embedder):
     folder = tmp_path / "lib"

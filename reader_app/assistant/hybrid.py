@@ -19,6 +19,7 @@ and one line saying ranking is by words only; every function here then ranks by 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -31,6 +32,7 @@ from reader_app.library.vectors import text_hash, vector_text
 from reader_app.library.words import content_words
 from reader_app.llm.embedder import Embedder, open_embedder
 
+log = logging.getLogger("reader_app")
 RRF_K = 60  # reciprocal-rank constant (Cormack et al. 2009)
 DENSE_WEIGHT = 0.5  # weighted fusion: share of the (min-max normalized) cosine
 # across the library (``candidate_papers``): the best fused variant measured on QASPER, which
@@ -184,14 +186,18 @@ def hybrid_ranker(library, embedder: Embedder | None, how: str = "rrf",
 
     def rank(paper: Paper, question: str, lib) -> list[tuple[int, float]]:
         stored = _stored(lib, paper, embedder.name)
-        if stored is None:  # not in the library: its vectors on the spot
-            return hybrid_rank(paper, question, embedder, lib, how)
-        vectors = _all_fresh(paper, stored)
-        if vectors is None:  # words until the background job has computed them
-            if on_missing is not None:
-                on_missing(paper.id)
+        try:
+            if stored is None:  # not in the library: its vectors on the spot
+                return hybrid_rank(paper, question, embedder, lib, how)
+            vectors = _all_fresh(paper, stored)
+            if vectors is not None:
+                return hybrid_rank(paper, question, embedder, lib, how, vectors)
+        except ModelError as exc:  # the embedding model failed (or was closed): words, the question goes on
+            log.warning("ranking by words: %s", exc)
             return bm25_rank(paper, question, lib)
-        return hybrid_rank(paper, question, embedder, lib, how, vectors)
+        if on_missing is not None:  # words until the background job has computed them
+            on_missing(paper.id)
+        return bm25_rank(paper, question, lib)
 
     return Ranker(library, rank_fn=rank, kind="hybrid")
 

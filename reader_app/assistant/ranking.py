@@ -44,6 +44,7 @@ class Ranker:
         self._kind = kind
         self._size = size
         self._cache: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()
+        self._generation = 0  # moves on at each switch_to / forget: a ranking begun before is not kept
         self._lock = threading.Lock()
 
     @property
@@ -59,6 +60,7 @@ class Ranker:
         with self._lock:
             self._rank_fn, self._kind = fn, kind
             self._cache.clear()
+            self._generation += 1
 
     def forget(self, paper_id: str) -> None:
         """Forget the rankings of one paper (its vectors were just computed: the next ranking
@@ -66,6 +68,7 @@ class Ranker:
         with self._lock:
             for key in [k for k in self._cache if k[0] == paper_id]:
                 del self._cache[key]
+            self._generation += 1
 
     def ranking(self) -> tuple:
         """(the ranking function, its kind), for ``switch_to``."""
@@ -82,10 +85,10 @@ class Ranker:
                 self._cache.move_to_end(key)
                 return found
         with self._lock:
-            fn = self._rank_fn
+            fn, generation = self._rank_fn, self._generation
         ranked = fn(paper, question, library if library is not None else self.library) if question else []
         with self._lock:
-            if fn is not self._rank_fn:  # switched meanwhile: not this ranker's ranking any more
+            if generation != self._generation:  # switched or told to forget meanwhile: not kept
                 return ranked
             self._cache[key] = ranked
             while len(self._cache) > self._size:

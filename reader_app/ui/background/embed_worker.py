@@ -179,9 +179,8 @@ class EmbedWorker(QThread):
             embedder.close()
             if asker is not None:
                 asker.close()
-            close = getattr(lib, "close", None)
-            if callable(close):
-                close()
+            if lib is not None:
+                lib.close()
 
     def _give_up(self, note: str) -> None:
         self.state = "off"
@@ -207,7 +206,11 @@ class EmbedWorker(QThread):
             scan, self._scan = self._scan, False
             pid = self._todo.pop(0) if self._todo and not scan else None
         if scan:
-            found = lib.papers_without_vectors(embedder.name)
+            try:
+                found = lib.papers_without_vectors(embedder.name)
+            except ReaderError as exc:  # e.g. the library busy: the papers asked for by name still come
+                log.warning("could not look for papers without vectors: %s", exc)
+                found = []
             with self._cond:
                 self._todo += [p for p in found if p not in self._todo and p not in self._seen]
             self._report()
