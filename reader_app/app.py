@@ -14,7 +14,14 @@
   lazily with the engine factory and a per-thread library opener.  This is the only place
   it is built: the side panel and the settings get it from here;
 - ``services.import_pdf(path, password=None) -> (paper_id, duplicate)`` - extraction in a
-  subprocess plus the library insert; call it on a worker thread.
+  subprocess plus the library insert; call it on a worker thread;
+- ``services.ranker`` - the one ranking of a question's paragraphs, shared by the Ask panel
+  and the model's thread: by words (BM25) until the embedding model opens, then by words
+  and meaning (``hybrid.hybrid_ranker``; ``ranker.kind`` says which);
+- ``services.embed_worker()`` - the one ``EmbedWorker`` (paragraph vectors in the
+  background), or None when the ``semantic_search`` setting is off.  ``start_indexing(win)``
+  wires it to a window: the library's papers without vectors now, imported ones as they
+  come, and the one line saying why ranking is by words only in the status bar.
 
 ``run_gui(paths, screenshot=None, ask=None, library=None, password=None) -> int`` starts
 the app.  With ``screenshot`` it imports/opens ``paths[0]``, waits until the first page
@@ -45,10 +52,12 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from reader_app import RESOURCES, settings
+from reader_app.assistant.hybrid import hybrid_ranker
 from reader_app.assistant.ranking import Ranker
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.library import Library, default_library_dir
 from reader_app.llm.engines import EngineConfig
+from reader_app.ui.background.embed_worker import EmbedWorker
 from reader_app.ui.background.llm_worker import LlmWorker
 from reader_app.ui.window.main_window import MainWindow
 from reader_app.ui.background.ops import error_message
@@ -70,13 +79,16 @@ APP = "reader-app"
 
 class Services:
     def __init__(self, library_path: str | os.PathLike | None = None, *,
-                 engine_factory: Callable | None = None, ui_settings=None):
+                 engine_factory: Callable | None = None, ui_settings=None, semantic_search: bool | None = None):
+        """``semantic_search``: retrieval by meaning (None: the setting)."""
         self.library_path = str(library_path) if library_path else None
         self.engine_factory = engine_factory
         self._local = threading.local()
         self._all_libraries: list = []
         self._lock = threading.Lock()
         self._llm = None
+        self._embed: EmbedWorker | None = None
+        self.semantic_search = settings.current().semantic_search if semantic_search is None else bool(semantic_search)
         self.ranker = Ranker()  # one ranking per question, shared by the Ask panel and the model's thread
         if ui_settings is None:
             folder = os.environ.get("READER_APP_CONFIG_DIR")  # tests and portable set-ups
@@ -144,6 +156,19 @@ class Services:
                                   engine_factory=self.engine_factory, ranker=self.ranker)
         return self._llm
 
+    # ---- retrieval by meaning ------------------------------------------------------------
+    def embed_worker(self) -> EmbedWorker | None:
+        """The one ``EmbedWorker``, created on first use; None when ``semantic_search`` is off."""
+        if self._embed is None and self.semantic_search:
+            self._embed = EmbedWorker(self.open_library, on_open=self._rank_by_meaning)
+            self._embed.indexed.connect(self.ranker.forget)  # a ranking by words while it had no vectors
+        return self._embed
+
+    def _rank_by_meaning(self, embedder) -> None:
+        """(the embedding worker's thread) The shared ranker fuses words with meaning from now
+        on; a paper without vectors yet is ranked by words and computed next."""
+        self.ranker.switch_to(hybrid_ranker(None, embedder, on_missing=self._embed.wanted))
+
     def model_name(self) -> str:
         """What the status bar shows before the model is loaded."""
         cfg = self.engine_config()
@@ -159,6 +184,9 @@ class Services:
                 self._llm.shutdown()
             except Exception:  # noqa: BLE001
                 pass
+        if self._embed is not None:
+            self.ranker.switch_to(Ranker())  # the embedding model closes next
+            self._embed.shutdown()
         with self._lock:
             libs, self._all_libraries = self._all_libraries, []
         for lib in libs:
@@ -166,6 +194,19 @@ class Services:
                 lib.close()
             except Exception:  # noqa: BLE001
                 pass
+
+
+def start_indexing(win):
+    """Retrieval by meaning for a window: paragraph vectors of the library's papers without
+    them, computed in the background now, imported papers' as they come; when the embedding
+    model is unusable, the one line saying so in the status bar (ranking stays by words).
+    Returns the indexing job; None when the ``semantic_search`` setting is off."""
+    worker = win.services.embed_worker()
+    if worker is None:
+        return None
+    worker.unavailable.connect(lambda line: win.statusBar().showMessage(line, 15000))
+    win.papersAdded.connect(worker.index)
+    return worker.index()
 
 
 def app_icon() -> QIcon:
@@ -284,6 +325,7 @@ def _run_gui(paths, screenshot, ask, library, password, engine_factory, single_i
         driver.start(paths[0] if paths else None, password=password)
     else:
         win.show()
+        start_indexing(win)  # (not for a screenshot: it shows the ranking by words, the same every time)
         if paths:
             win.import_files(paths, password=password, open_last=True)
     _quit_on_sigint(app)

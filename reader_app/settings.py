@@ -1,5 +1,5 @@
 """The app's settings: model choice, context cap, threads, backend, KV cache limits, answer
-modes, preparation, and the library's location.
+modes, preparation, retrieval by meaning, and the library's location.
 
 This is the one settings store, for the window and the CLI alike (Qt's ``ui.ini`` keeps only
 window state: geometry, splitter sizes and the last position in each paper).
@@ -61,6 +61,7 @@ DEFAULTS: dict = {
     "answer_ttft_s": 10.0,  # seconds to the first token that quick and library answers aim at: their passages
     # grow with the model's measured prompt speed (assistant/budget.py)
     "library_path": None,  # the library's folder; None = the default (--library and $READER_APP_LIBRARY win)
+    "semantic_search": True,  # retrieval by meaning: paragraph vectors (a small embedding model) fused with BM25
 }
 
 
@@ -124,6 +125,7 @@ class Settings:
     answer_style: str = DEFAULTS["answer_style"]
     answer_ttft_s: float = DEFAULTS["answer_ttft_s"]
     library_path: str | None = DEFAULTS["library_path"]
+    semantic_search: bool = DEFAULTS["semantic_search"]
 
     @classmethod
     def from_values(cls, values: dict) -> Settings:

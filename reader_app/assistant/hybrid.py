@@ -4,8 +4,10 @@ Within one paper, ``hybrid_rank`` fuses the paper's BM25 ranking (``ranking.rank
 cosine of the question's vector against each paragraph's, by reciprocal rank (RRF, k=60;
 chosen over a weighted sum of normalized scores by measurement, docs/evaluation.md).  A
 paragraph's vector is that of its section title and text; vectors come from the library
-when stored and fresh (same text hash), else are computed on the spot, so a paper ranks
-the same whether or not it is in the library.  Across the library, ``library_hybrid`` fuses
+when stored and fresh (same text hash: a stale vector is never used), else are computed on
+the spot, so a paper ranks the same whether or not it is in the library.  ``hybrid_ranker``
+(the app's and ``ask --quick``'s) ranks a library paper whose fresh vectors are not all
+stored yet by BM25 and says so (``on_missing``), so a question never waits for vectors.  Across the library, ``library_hybrid`` fuses
 the library's BM25 paragraphs with the nearest stored vectors, and ``candidate_papers``
 scores a paper by the sum of its best 3 fused paragraphs (weighted, dense 0.3: across papers
 no fusion beat BM25 on QASPER, so library answers keep BM25's candidate papers and use the
@@ -17,7 +19,7 @@ and one line saying ranking is by words only; every function here then ranks by 
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -26,9 +28,11 @@ from reader_app.assistant.ranking import Ranker, rank as bm25_rank
 from reader_app.core.errors import BadInput, ModelError, NotFound
 from reader_app.core.model import Paper, Paragraph
 from reader_app.library.ranking import RANKED_KINDS, ranked_paragraphs, section_title
+from reader_app.library.vectors import text_hash, vector_text
 from reader_app.library.words import content_words
 from reader_app.llm.embedder import Embedder, open_embedder
 
+log = logging.getLogger("reader_app")
 RRF_K = 60  # reciprocal-rank constant (Cormack et al. 2009)
 DENSE_WEIGHT = 0.5  # weighted fusion: share of the (min-max normalized) cosine
 # across the library (``candidate_papers``): the best fused variant measured on QASPER, which
@@ -37,10 +41,15 @@ LIBRARY_FUSION, LIBRARY_DENSE_WEIGHT = "weighted", 0.3
 LIBRARY_DENSE = 300  # nearest paragraphs taken from the library's vectors
 PAPER_SCORE_TOP = 3  # a paper's score: the sum of its best fused paragraphs
 FUSIONS = ("rrf", "weighted")
+BATCH = 8  # paragraphs embedded between two ``between()`` calls (~0.6 s on one thread)
 
 
-def open_retrieval(path=None, threads: int = 1) -> tuple[Embedder | None, str]:
-    """(embedder, "") or (None, the one line saying ranking is by words only)."""
+def open_retrieval(path=None, threads: int = 1, enabled: bool = True) -> tuple[Embedder | None, str]:
+    """(embedder, "") or (None, the one line saying ranking is by words only); ``enabled``:
+    the ``semantic_search`` setting; off, it is (None, ""): no model, and nothing to say
+    (the reader chose words only)."""
+    if not enabled:
+        return None, ""
     try:
         return open_embedder(path, threads=threads), ""
     except ModelError as exc:
@@ -48,12 +57,7 @@ def open_retrieval(path=None, threads: int = 1) -> tuple[Embedder | None, str]:
 
 
 def passage_text(paper: Paper, p: Paragraph) -> str:
-    title = section_title(paper, p)
-    return f"{title}. {p.text}" if title else p.text
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+    return vector_text(section_title(paper, p), p.text)
 
 
 def _stored(library, paper: Paper, model: str) -> dict | None:
@@ -65,20 +69,51 @@ def _stored(library, paper: Paper, model: str) -> dict | None:
         return None
 
 
+def _texts(paper: Paper, kinds: Iterable[str] = RANKED_KINDS) -> dict[int, str]:
+    return {p.index: passage_text(paper, p) for p in ranked_paragraphs(paper, kinds)}
+
+
+def fresh_vectors(paper: Paper, model: str, library, kinds: Iterable[str] = RANKED_KINDS
+                  ) -> dict[int, np.ndarray] | None:
+    """{paragraph index: vector} when the library holds a fresh vector of ``model`` for each
+    paragraph a question is ranked against; None when some are missing or stale (or the
+    paper is not in the library)."""
+    return _all_fresh(paper, _stored(library, paper, model), kinds)
+
+
+def _all_fresh(paper: Paper, stored: dict | None, kinds: Iterable[str] = RANKED_KINDS) -> dict[int, np.ndarray] | None:
+    if not stored:
+        return None
+    vecs = {}
+    for i, t in _texts(paper, kinds).items():
+        found = stored.get(i)
+        if found is None or found[0] != text_hash(t):
+            return None
+        vecs[i] = found[1]
+    return vecs
+
+
 def paper_vectors(paper: Paper, embedder: Embedder, library=None, *, save: bool = True,
-                  kinds: Iterable[str] = RANKED_KINDS) -> dict[int, np.ndarray]:
+                  kinds: Iterable[str] = RANKED_KINDS,
+                  between: Callable[[int, int], None] | None = None) -> dict[int, np.ndarray]:
     """{paragraph index: unit vector} of the paragraphs a question is ranked against: the
-    library's when fresh, the rest computed (and stored, for a paper in the library)."""
-    texts = {p.index: passage_text(paper, p) for p in ranked_paragraphs(paper, kinds)}
+    library's when fresh (a stale one is never used), the rest computed (and stored, for a
+    paper in the library).  ``between(done, todo)`` is called before each batch of
+    ``BATCH`` paragraphs (a background job waits there, or raises ``Cancelled``)."""
+    texts = _texts(paper, kinds)
     stored = _stored(library, paper, embedder.name)
     hashes = {i: text_hash(t) for i, t in texts.items()}
     vecs = {i: v for i, (h, v) in (stored or {}).items() if hashes.get(i) == h}
     missing = [i for i in texts if i not in vecs]
-    if missing:
-        for i, v in zip(missing, embedder.embed([texts[i] for i in missing])):
+    step = BATCH if between is not None else max(1, len(missing))
+    for start in range(0, len(missing), step):
+        chunk = missing[start:start + step]
+        if between is not None:
+            between(start, len(missing))
+        for i, v in zip(chunk, embedder.embed([texts[i] for i in chunk])):
             vecs[i] = v
-        if stored is not None and save:
-            library.save_vectors(paper.id, embedder.name, [(i, hashes[i], vecs[i]) for i in texts])
+    if stored is not None and save and (missing or len(stored) != len(texts)):
+        library.save_vectors(paper.id, embedder.name, [(i, hashes[i], vecs[i]) for i in texts])
     return {i: vecs[i] for i in texts}
 
 
@@ -89,12 +124,14 @@ def embed_question(embedder: Embedder, question: str) -> np.ndarray | None:
     return embedder.embed_one(question)
 
 
-def dense_rank(paper: Paper, question: str, embedder: Embedder, library=None) -> list[tuple[int, float]]:
-    """[(paragraph index, cosine)] best first (ties: smaller index first)."""
+def dense_rank(paper: Paper, question: str, embedder: Embedder, library=None,
+               vectors: dict[int, np.ndarray] | None = None) -> list[tuple[int, float]]:
+    """[(paragraph index, cosine)] best first (ties: smaller index first); ``vectors``: the
+    paper's, when already at hand (else ``paper_vectors``)."""
     q = embed_question(embedder, question)
     if q is None:
         return []
-    vecs = paper_vectors(paper, embedder, library)
+    vecs = vectors if vectors is not None else paper_vectors(paper, embedder, library)
     if not vecs:
         return []
     idx = list(vecs)
@@ -127,30 +164,42 @@ def fusion_weights(how: str, dense_weight: float = DENSE_WEIGHT) -> list[float]:
 
 
 def hybrid_rank(paper: Paper, question: str, embedder: Embedder | None, library=None,
-                how: str = "rrf") -> list[tuple[int, float]]:
+                how: str = "rrf", vectors: dict[int, np.ndarray] | None = None) -> list[tuple[int, float]]:
     """[(paragraph index, fused score)] best first: BM25 fused with dense; BM25 alone
     without an embedder."""
     words = bm25_rank(paper, question, library)
     if embedder is None:
         return words
-    return fuse([words, dense_rank(paper, question, embedder, library)], how, fusion_weights(how))
+    return fuse([words, dense_rank(paper, question, embedder, library, vectors)], how, fusion_weights(how))
 
 
-def hybrid_ranker(library, embedder: Embedder | None, how: str = "rrf") -> Ranker:
+def hybrid_ranker(library, embedder: Embedder | None, how: str = "rrf",
+                  on_missing: Callable[[str], None] | None = None) -> Ranker:
     """A ``Ranker`` (the Ask panel's and the assistant's one ranking) that fuses BM25 with
     ``embedder``'s vectors; plain BM25 when ``embedder`` is None, and for a library paper
-    whose vectors the background job (``embed_library``) has not computed yet, so that a
-    question never waits for a whole paper's vectors."""
+    whose fresh vectors the background job (``embed_library``, the app's embedding worker)
+    has not computed yet (new, re-extracted, or stale), so that a question never waits for
+    a paper's vectors: ``on_missing(paper id)`` hears of such a paper (the app computes its
+    vectors next)."""
     if embedder is None:
         return Ranker(library)
 
     def rank(paper: Paper, question: str, lib) -> list[tuple[int, float]]:
         stored = _stored(lib, paper, embedder.name)
-        if stored is not None and not stored:  # in the library, vectors not computed yet: words until they are
+        try:
+            if stored is None:  # not in the library: its vectors on the spot
+                return hybrid_rank(paper, question, embedder, lib, how)
+            vectors = _all_fresh(paper, stored)
+            if vectors is not None:
+                return hybrid_rank(paper, question, embedder, lib, how, vectors)
+        except ModelError as exc:  # the embedding model failed (or was closed): words, the question goes on
+            log.warning("ranking by words: %s", exc)
             return bm25_rank(paper, question, lib)
-        return hybrid_rank(paper, question, embedder, lib, how)
+        if on_missing is not None:  # words until the background job has computed them
+            on_missing(paper.id)
+        return bm25_rank(paper, question, lib)
 
-    return Ranker(library, rank_fn=rank)
+    return Ranker(library, rank_fn=rank, kind="hybrid")
 
 
 def library_dense(library, question: str, embedder: Embedder, limit: int = LIBRARY_DENSE,
@@ -216,19 +265,26 @@ def candidate_papers(library, question: str, embedder: Embedder | None, most: in
     return ranked[:most]
 
 
+def embed_paper(library, paper_id: str, embedder: Embedder,
+                between: Callable[[int, int], None] | None = None) -> int:
+    """Compute and store the vectors of one library paper that are missing or stale (fresh
+    ones are kept); ``between`` as for ``paper_vectors``.  Returns the paragraphs it has."""
+    return len(paper_vectors(library.get_paper(paper_id), embedder, library, between=between))
+
+
 def embed_library(library, embedder: Embedder, progress: Callable[[int, int, str], None] | None = None,
                   cancelled: Callable[[], bool] | None = None) -> int:
-    """Compute the vectors of every paper that has none for ``embedder`` (new papers, papers
-    re-extracted since), reporting ``progress(done, total, title)``.  Returns papers done."""
+    """Compute the vectors of every paper without fresh ones for ``embedder`` (new papers,
+    papers re-extracted since, stale vectors), reporting ``progress(done, total, title)``.
+    Returns papers done."""
     todo = library.papers_without_vectors(embedder.name)
     done = 0
     for pid in todo:
         if cancelled is not None and cancelled():
             break
-        paper = library.get_paper(pid)
         if progress is not None:
-            progress(done, len(todo), paper.title or pid[:8])
-        paper_vectors(paper, embedder, library)
+            progress(done, len(todo), library.get_paper(pid, with_paragraphs=False).title or pid[:8])
+        embed_paper(library, pid, embedder)
         done += 1
     if progress is not None:
         progress(done, len(todo), "")

@@ -6,7 +6,8 @@ otherwise, with the same result either way (tests/test_ranking.py).  ``Ranker``
 remembers the last rankings, so that the passages the Ask panel shows at once and the
 question's routing and evidence candidates (the assistant, on the model's thread) come
 from a single ranking.  It is safe to share between threads; each caller passes the
-library handle of its own thread.
+library handle of its own thread.  ``switch_to`` makes a shared ranker rank as another one
+does from then on (the app's ranker becomes the hybrid one once the embedding model opens).
 """
 
 from __future__ import annotations
@@ -35,14 +36,44 @@ def rank(paper: Paper, question: str, library=None) -> list[tuple[int, float]]:
 class Ranker:
     """Rankings of recent questions, shared by the Ask panel and the assistant."""
 
-    def __init__(self, library=None, size: int = 32, rank_fn=None):
+    def __init__(self, library=None, size: int = 32, rank_fn=None, kind: str = "bm25"):
         """``rank_fn(paper, question, library)``: the ranking to cache (default ``rank``, BM25;
-        ``hybrid.hybrid_ranker`` passes BM25 fused with dense vectors)."""
+        ``hybrid.hybrid_ranker`` passes BM25 fused with dense vectors and ``kind`` "hybrid")."""
         self.library = library
         self._rank_fn = rank_fn or rank
+        self._kind = kind
         self._size = size
         self._cache: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()
+        self._generation = 0  # moves on at each switch_to / forget: a ranking begun before is not kept
         self._lock = threading.Lock()
+
+    @property
+    def kind(self) -> str:
+        """How it ranks: "bm25" (words) or "hybrid" (words and meaning)."""
+        with self._lock:
+            return self._kind
+
+    def switch_to(self, other: Ranker) -> None:
+        """Rank as ``other`` ranks from now on (its ranking function and kind); the rankings
+        remembered so far are forgotten."""
+        fn, kind = other.ranking()
+        with self._lock:
+            self._rank_fn, self._kind = fn, kind
+            self._cache.clear()
+            self._generation += 1
+
+    def forget(self, paper_id: str) -> None:
+        """Forget the rankings of one paper (its vectors were just computed: the next ranking
+        uses them)."""
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == paper_id]:
+                del self._cache[key]
+            self._generation += 1
+
+    def ranking(self) -> tuple:
+        """(the ranking function, its kind), for ``switch_to``."""
+        with self._lock:
+            return self._rank_fn, self._kind
 
     def rank(self, paper: Paper, question: str, library=None) -> list[tuple[int, float]]:
         """[(paragraph index, score)] best first; ``library``: this thread's handle."""
@@ -53,8 +84,12 @@ class Ranker:
             if found is not None:
                 self._cache.move_to_end(key)
                 return found
-        ranked = self._rank_fn(paper, question, library if library is not None else self.library) if question else []
         with self._lock:
+            fn, generation = self._rank_fn, self._generation
+        ranked = fn(paper, question, library if library is not None else self.library) if question else []
+        with self._lock:
+            if generation != self._generation:  # switched or told to forget meanwhile: not kept
+                return ranked
             self._cache[key] = ranked
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)

@@ -22,6 +22,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from reader_app import settings
 from reader_app.assistant.confidence import level
 from reader_app.assistant.eval_report import score_files
 from reader_app.assistant.prompts import MODES
@@ -160,10 +161,11 @@ def _paper(lib, spec: str):
 
 def _hybrid(lib):
     """(ranker, embedder): passages by BM25 fused with the embedding model's vectors, or by
-    BM25 alone (embedder None) with one line on stderr saying so."""
+    BM25 alone (embedder None): with one line on stderr saying why when the model is
+    unusable, silently when the ``semantic_search`` setting is off."""
     from reader_app.assistant.hybrid import hybrid_ranker, open_retrieval  # deferred: heavy (llama.cpp, numpy)
 
-    embedder, note = open_retrieval()
+    embedder, note = open_retrieval(enabled=settings.current().semantic_search)
     if note:
         print(f"reader-app: {note}", file=sys.stderr, flush=True)
     return hybrid_ranker(lib, embedder), embedder

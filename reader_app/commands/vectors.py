@@ -1,18 +1,23 @@
 """Retrieval by meaning from the command line.
 
 ``reader-app vectors [--embedder FILE.gguf]``: compute the paragraph vectors of every paper
-that has none (new papers, papers re-extracted since), with a progress bar on stderr.
+without fresh ones (new papers, papers re-extracted since, vectors computed from another
+text), with a progress bar on stderr.
 
 ``reader-app find QUESTION [--top N] [--words-only]``: the papers that answer a question
 best, by BM25 fused with the embedding model's vectors (by words alone without a usable
 embedding model, saying so in one line).  An empty library, or a question of only common
 words, is one clear error line.
+
+The setting ``semantic_search: false`` turns retrieval by meaning off: ``find`` ranks by
+words, ``vectors`` refuses in one line.
 """
 
 from __future__ import annotations
 
 import sys
 
+from reader_app import settings
 from reader_app.commands.common import add_common, open_library, short
 from reader_app.core.errors import BadInput
 
@@ -37,15 +42,21 @@ def _hybrid():
     return hybrid
 
 
+OFF = ("retrieval by meaning is off in the settings (semantic_search: false); "
+       "turn it on to compute paragraph vectors")
+
+
 def _retrieval(args):
     hybrid = _hybrid()
-    embedder, note = hybrid.open_retrieval(args.embedder)
+    embedder, note = hybrid.open_retrieval(args.embedder, enabled=settings.current().semantic_search)
     if note:
         print(f"reader-app: {note}", file=sys.stderr, flush=True)
     return hybrid, embedder
 
 
 def cmd_vectors(args):
+    if not settings.current().semantic_search:
+        raise BadInput(OFF)
     hybrid, embedder = _retrieval(args)
     if embedder is None:
         args.exit_code = 2

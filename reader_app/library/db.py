@@ -196,6 +196,12 @@ class LibraryDb:
     def table(self, name: str) -> sqlite_utils.db.Table:
         return self._open()[name]
 
+    def change_stamp(self) -> tuple[int, int]:
+        """Changes a value read earlier may have missed: (``PRAGMA data_version``, which moves
+        when another connection commits, this connection's own ``total_changes``)."""
+        conn = self._open().conn
+        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+
     def backup_to(self, dest: sqlite3.Connection) -> None:
         """SQLite online backup of the whole database into ``dest``."""
         self._open().conn.backup(dest)

@@ -189,6 +189,8 @@ class Library:
     stored_vectors = _via("vector_store", Vectors.stored)
     save_vectors = _via("vector_store", Vectors.save)
     papers_without_vectors = _via("vector_store", Vectors.papers_without)
+    stale_vector_papers = _via("vector_store", Vectors.stale_papers)
+    vector_models = _via("vector_store", Vectors.models_of)
     vector_count = _via("vector_store", Vectors.count)
     vector_matrix = _via("vector_store", Vectors.matrix)
 

@@ -30,7 +30,8 @@ and the result once at the end.
 
 Every job is announced on :data:`tracker` (``started(job)`` / ``progressed(job)`` /
 ``finished(job)``), so the status bar shows jobs that have a ``label`` with their progress
-and a Cancel button when ``cancellable``.
+and a Cancel button when ``cancellable``; a ``background`` job (paragraph vectors) only when
+no other job is running.
 """
 
 from __future__ import annotations
@@ -145,11 +146,12 @@ class Job(QObject):
     _x_token = Signal(str)
     _x_end = Signal(str, object)  # outcome, then the result (or message) once
 
-    def __init__(self, label: str = "", *, kind: str = "", cancellable: bool = True):
+    def __init__(self, label: str = "", *, kind: str = "", cancellable: bool = True, background: bool = False):
         super().__init__()  # no Qt parent: kept alive by the tracker until it ended
         self.label = label
         self.kind = kind  # what it does (model jobs: "ask", "prepare", ...)
         self.cancellable = cancellable
+        self.background = background  # work nobody waits for (indexing): the status bar shows it last
         self.cancel_event = threading.Event()
         self.done = False
         self.outcome = ""  # FINISHED, FAILED or CANCELLED once done

@@ -4,7 +4,7 @@
 ``import_files``, ``export_ids``, ``edit_paper`` and ``remove_paper`` call it).  Each action
 does its work in a background op and reports through the window's public members:
 ``show_error``, the status bar, ``password_prompt`` / ``folder_prompt``,
-``remember_passwords``, ``open_paper``, ``importFinished``, ``paper_closed`` and
+``remember_passwords``, ``open_paper``, ``importFinished``, ``papersAdded``, ``paper_closed`` and
 ``paper_info_changed``; it reads ``services``, ``paper``, ``library_pane`` and
 ``side_panel``.  ``last_export`` lists the files the last export wrote.
 """
@@ -126,6 +126,8 @@ class PaperActions:
                 win.statusBar().showMessage(", ".join(parts), 8000)
             win.remember_passwords(result["passwords"])
             self._prepare_imported(result["added"])
+            if result["added"]:
+                win.papersAdded.emit(list(result["added"]))
             if retry:
                 self.import_files(list(retry), open_last=open_last, passwords=retry)
             elif ok and open_last:

@@ -72,6 +72,8 @@ def start_import(win, kind: str, path: str, collection: str | None = None):
         refresh = getattr(getattr(win, "library_pane", None), "refresh", None)
         if refresh is not None:
             refresh()
+        if result.get("imported"):
+            win.papersAdded.emit(None)  # their ids are not in the summary: look for papers without vectors
         show_summary(win, kind, result)
 
     return run_op(win, work, on_success=done, label=LABELS[kind], cancellable=True)

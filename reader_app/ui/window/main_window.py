@@ -14,7 +14,8 @@ view, the library pane and the status bar (its ``worker``).  When it cannot be b
 Hooks for tests and scripted use: ``password_prompt(name) -> str | None``,
 ``folder_prompt(title) -> str | None`` and ``highlight_note_prompt(title, text) -> str |
 None`` (None: the dialog) replace the dialogs; ``errors`` lists the messages shown to the
-user; ``paperShown(str)`` fires when a paper is open in the view.
+user; ``paperShown(str)`` fires when a paper is open in the view, ``papersAdded(ids)`` when
+an import brought new papers (app.py computes their paragraph vectors).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def side_panel_placeholder() -> QLabel:
 class MainWindow(QMainWindow):
     paperShown = Signal(str)
     importFinished = Signal(object)  # the import summary dict
+    papersAdded = Signal(object)  # ids of papers new in the library (a list), or None: some (a Zotero/BibTeX import)
 
     def __init__(self, services, parent=None):
         super().__init__(parent)

@@ -1,9 +1,10 @@
 """Settings: the model (from the model manager, the catalog's "Get models…", or import a
 GGUF), context size, threads,
-the library location and an optional OpenAI-compatible server.
+the library location, searching by meaning, and an optional OpenAI-compatible server.
 
 All of them persist in the one settings store (``reader_app.settings``, a JSON
-file shared with the CLI); the library location (``library_path``) is read at start-up.  On OK the dialog
+file shared with the CLI); the library location (``library_path``) and searching by meaning
+(``semantic_search``) are read at start-up.  On OK the dialog
 saves, hands the new :class:`EngineConfig` to the LLM worker (the model reloads lazily on
 the next question) and emits ``settingsChanged(config)``.
 """
@@ -157,7 +158,12 @@ class SettingsDialog(QDialog):
         lwrap = QWidget(lib_box)
         lwrap.setLayout(lrow)
         lform.addRow("Location", lwrap)
-        hint = QLabel("A new location is used from the next start.", lib_box)
+        self.semantic = QCheckBox("Search by meaning as well as by words", lib_box)
+        self.semantic.setToolTip("Passages and answers also find paragraphs that say the same thing in other "
+                                 "words: a small embedding model computes each paragraph's vector in the "
+                                 "background (\"Indexing by meaning\" in the status bar).")
+        lform.addRow("", self.semantic)
+        hint = QLabel("A new location, and searching by meaning, take effect from the next start.", lib_box)
         hint.setStyleSheet("color: palette(placeholder-text);")
         lform.addRow("", hint)
         lay.addWidget(lib_box)
@@ -196,6 +202,8 @@ class SettingsDialog(QDialog):
             server_model = v.get("model")
         self.server_model.setText(server_model or "")
         self.library.setText(str(v.get(LIBRARY_KEY) or ""))
+        semantic = v.get("semantic_search")
+        self.semantic.setChecked(semantic if isinstance(semantic, bool) else assistant_settings.DEFAULTS["semantic_search"])
         self._update_enabled()
 
     # ---- models ----------------------------------------------------------------------
@@ -315,6 +323,7 @@ class SettingsDialog(QDialog):
             "evidence_candidates": None if self.evidence.currentData() == AUTO_EVIDENCE else self.evidence.currentData(),
             "answer_style": self.answer_style.currentData() or "auto",
             "quick_answer": self.quick_answer.isChecked(),
+            "semantic_search": self.semantic.isChecked(),
             "base_url": self.base_url.text().strip() or None,
             "api_key": self.api_key.text().strip() or None,
             LIBRARY_KEY: str(Path(self.library.text().strip()).expanduser()) if self.library.text().strip() else None,

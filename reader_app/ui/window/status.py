@@ -3,6 +3,7 @@
 ``OpStatus`` listens to ``reader_app.ui.background.jobs.tracker``: every job started with a ``label``
 (``ui.background.ops`` operations and the LLM worker's requests alike) shows as "label… text" with a
 progress bar (busy when the total is unknown) and a Cancel button when it is cancellable.
+A background job (indexing by meaning) gives the place to any other job while that runs.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class OpStatus(QWidget):
         self._refresh()
 
     def _ops(self):
-        return [op for op in tracker.running if op.label and not op.done]
+        """Labelled jobs still running, the reader's own before background ones."""
+        return sorted((op for op in tracker.running if op.label and not op.done), key=lambda op: op.background)
 
     def _current(self):
         ops = self._ops()
