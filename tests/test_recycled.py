@@ -136,3 +136,21 @@ def test_the_embedded_model_reuses_the_demonstrations_state(library):
         assert second.timings.cached_tokens >= demos_tokens
     finally:
         engine.close()
+
+
+def test_preparing_a_paper_reads_the_recycled_prefix_ahead(library):
+    """After preparation wrote a paper's demonstrations, the prefix that quick answers on other
+    papers and library questions start from is read at once (warm), not at their first question."""
+    from tests.test_prompts import demo_responder, make_paper
+
+    eng = FakeEngine(demo_responder)
+    paper = make_paper()
+    library.add_paper(paper)
+    a = Assistant(eng, library, passage_demos="own")
+    assert a.warm_passages() == 0  # nothing kept yet: nothing to read
+    report = a.prepare(library.get_paper(paper.id))
+    assert report["demonstrations"] > 0 and report["passage_prefix_tokens"] > 0
+    warmed = eng.calls[-1][0]
+    assert warmed == a.passage_prefix(None) and prompts.PASSAGE_DEMO_INTRO in warmed
+    a.ask_quick(library.get_paper(B), "How many hours of Yoruba speech were recorded?")
+    assert eng.calls[-1][0] == warmed  # the question starts from the state read ahead

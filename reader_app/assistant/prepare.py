@@ -30,8 +30,9 @@ def prepare_paper(assistant, paper: Paper, *, mode: str = "doubledipper", k: int
     """Prepare ``paper`` for questions with ``assistant``'s engine (``Assistant.prepare``
     calls this holding its lock; only the assistant's public methods are used).
 
-    Returns ``{"paper_id", "windows", "demonstrations", "prefix_tokens", "seconds",
-    "cached"}``: ``cached`` is True when every prefix state was already in a cache
+    Returns ``{"paper_id", "windows", "demonstrations", "prefix_tokens",
+    "passage_prefix_tokens" (the recycled demonstrations' prefix, ``Assistant.warm_passages``),
+    "seconds", "cached"}``: ``cached`` is True when every prefix state was already in a cache
     (nothing had to be evaluated).
     """
     if mode not in prompts.MODES:
@@ -82,6 +83,10 @@ def prepare_paper(assistant, paper: Paper, *, mode: str = "doubledipper", k: int
         prefix_tokens += gen.timings.prompt_tokens
         if gen.cache not in ("kv", "ram", "disk"):
             all_cached = False
+    # the prefix of quick answers and library questions holds recycled demonstrations (this
+    # paper's may now be among them): read it now rather than at the next such question
+    passage_tokens = assistant.warm_passages(cancel)
     report(1.0, "Ready")
     return {"paper_id": paper.id, "windows": n, "demonstrations": n_demos, "prefix_tokens": prefix_tokens,
+            "passage_prefix_tokens": passage_tokens,
             "seconds": round(time.perf_counter() - start, 3), "cached": all_cached}

@@ -348,6 +348,23 @@ class Assistant:
         variant = variant or self.request("zero-shot-evidence", 0).passage_demos
         return self._bank.pick(self.model_key, paper_id, variant, self.engine.count_tokens)
 
+    def passage_prefix(self, paper_id: str | None, variant: str | None = None) -> str:
+        """The prompt prefix of a passage answer about ``paper_id`` (None: a library question, or
+        a quick answer on a paper without demonstrations of its own): the system message and the
+        recycled demonstrations; the same for every question while the library's kept
+        demonstrations stay the same."""
+        demos = self.passage_demos(paper_id, variant)
+        return self.engine.chat_prefix_suffix(prompts.SYSTEM_PASSAGES, prompts.render_passage_demos(demos), "")[0]
+
+    def warm_passages(self, cancel: threading.Event | None = None) -> int:
+        """Evaluate (or find cached) the prefix quick answers on unprepared papers and library
+        questions start from, so that the first of them does not pay for the demonstrations;
+        returns the tokens it holds (0: no demonstrations kept yet)."""
+        if not self.passage_demos(None):
+            return 0
+        gen = self.engine.complete(self.passage_prefix(None), "", max_tokens=0, cancel=cancel)
+        return gen.timings.prompt_tokens
+
     def _ask_passages(self, question: str, selection: Selection | None, build, mode: str,
                       cancel, on_token, on_update, progress, paper_id: str | None = None) -> Answer:
         question, selection = _question(question, selection)
