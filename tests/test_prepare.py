@@ -14,7 +14,8 @@ from reader_app.core.model import Paper
 from tests.fakes import FakeEngine
 from tests.test_prompts import demo_responder, make_paper
 
-KEYS = {"paper_id", "windows", "demonstrations", "prefix_tokens", "seconds", "cached"}
+KEYS = {"paper_id", "windows", "demonstrations", "prefix_tokens", "passage_prefix_tokens", "seconds",
+        "cached"}
 
 
 @pytest.fixture
@@ -41,8 +42,10 @@ def test_progress_result_and_the_next_question_reuses_everything(library):
     fractions = [f for f, _ in steps]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and steps[-1][1] == "Ready"
     assert any("example questions" in label for _, label in steps)
-    prepared_prefix = engine.calls[-1][0]
-    assert engine.calls[-1][2]["max_tokens"] == 0  # evaluated, not answered
+    # the paper's prefix, then the recycled demonstrations' prefix of passage answers (recycled.py)
+    prepared_prefix = engine.calls[-2][0]
+    assert engine.calls[-2][2]["max_tokens"] == 0 and engine.calls[-1][2]["max_tokens"] == 0  # evaluated, not answered
+    assert "<paper>" in prepared_prefix and "<paper>" not in engine.calls[-1][0]
     assert library.get_demonstrations(paper.id, engine.key, f"{Assistant(engine).windows(paper)[0].key}:k2")
 
     # a new Assistant (as in a new process): no demonstration is written again, and the
