@@ -231,3 +231,14 @@ def test_the_embedded_model_records_its_prompt_speed(tmp_path, real_paper):
         assert QUICK_FLOOR <= passage_qa.paper_prompt(a, real_paper, QUESTION).budget < engine.n_ctx
     finally:
         engine.close()
+
+
+def test_a_fixed_passage_budget_wins_over_the_speed_but_not_the_context(tmp_path):
+    """Evals compare prompts on the same passages (``eval --passage-tokens``)."""
+    fast = SpeedStore(tmp_path / "speeds.json")
+    eng = FakeEngine()
+    fast.record(eng.key, Timings(prompt_tokens=5000, ttft_s=1.0))
+    assert Assistant(eng, speeds=fast, passage_tokens=500).passage_budget(20) == 500
+    assert Assistant(eng, speeds=fast).passage_budget(20) > 500
+    small = FakeEngine(n_ctx=600)
+    assert Assistant(small, speeds=fast, passage_tokens=5000).passage_budget(20) < 600

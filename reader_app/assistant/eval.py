@@ -37,7 +37,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
              max_window_tokens: int | None = None, evidence_candidates: int | None = None,
              answer_style: str | None = None, probe: bool | None = None, samples: int | None = None,
              passage_demos: str | None = None, demos_from: list[str] | None = None, ranker=None,
-             ttft: float | None = None):
+             ttft: float | None = None, passage_tokens: int | None = None):
     """Score one mode (``mode="zero-shot"`` -> one result dict) or several (a list -> a list).
     ``ttft``: the first-token target of quick answers' passage budget (None: the
     ``answer_ttft_s`` setting); a quick result reports the budget and the passages' tokens.
@@ -64,7 +64,7 @@ def run_eval(engine, path: str, *, papers: int | None = None, skip: int = 0, mod
     assistant = Assistant(engine, None, k=k, use_grammar=use_grammar, max_window_tokens=max_window_tokens,
                           evidence_candidates=evidence_candidates, answer_style=answer_style, probe=probe,
                           samples=samples, passage_demos=passage_demos, ranker=ranker,
-                          answer_ttft_s=ttft)
+                          answer_ttft_s=ttft, passage_tokens=passage_tokens)
     kept = keep_demonstrations(assistant, data, demos_from) if demos_from else 0
     predicted: dict[str, dict[str, dict]] = {m: {} for m in modes}
     own: dict[str, dict[str, str]] = {m: {} for m in modes}  # the model's own Answer: line

@@ -103,7 +103,8 @@ class Assistant:
                  seed: int = 0, max_window_tokens: int | None = None, evidence_candidates: int | None = None,
                  answer_style: str | None = None, ranker: Ranker | None = None, probe: bool | None = None,
                  samples: int | None = None, passage_demos: str | None = None,
-                 answer_ttft_s: float | None = None, speeds: SpeedStore | None = None):
+                 answer_ttft_s: float | None = None, speeds: SpeedStore | None = None,
+                 passage_tokens: int | None = None):
         self.engine = engine
         self.store = PaperStore(library)
         self.ranker = ranker or Ranker(library)
@@ -122,6 +123,7 @@ class Assistant:
         self._passage_demos = passage_demos  # None: the passage_demos setting
         self._answer_ttft_s = answer_ttft_s  # None: the answer_ttft_s setting
         self.speeds = speeds or SpeedStore()  # measured prompt speeds (llm/speeds.py), kept per model
+        self._passage_tokens = passage_tokens  # a fixed passage budget instead of one from the speed (evals)
         self._windows: dict[tuple, list[Window]] = {}
         self._demos = DemoWriter(self.store)
         self._bank = DemoBank(self.store)  # demonstrations recycled into passage answers
@@ -184,6 +186,8 @@ class Assistant:
         it evaluates anew: the question), at least ``floor``, at most what the context holds
         besides those, ``other_tokens`` (the rest of the prompt, from a cached state) and the answer."""
         room = budget.context_room(self.engine.n_ctx, fixed_tokens + other_tokens, self.max_answer_tokens)
+        if self._passage_tokens:  # fixed (an eval comparing prompts on the same passages)
+            return max(0, min(self._passage_tokens, room))
         return budget.passage_budget(self.prompt_speed, self.answer_ttft_s, fixed_tokens, room, floor)
 
     @property

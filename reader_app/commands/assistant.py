@@ -125,6 +125,9 @@ def register(sub) -> None:
     p.add_argument("--ranking", choices=("bm25", "hybrid"), default="bm25",
                    help="passages and evidence candidates by BM25 (default) or BM25 fused with the embedded "
                         "embedding model's vectors")
+    p.add_argument("--passage-tokens", type=int, default=None, metavar="N",
+                   help="with --mode quick: a fixed passage budget instead of the one --ttft and the measured "
+                        "prompt speed give (to compare prompts on the same passages)")
     p.add_argument("--ttft", type=float, default=None, metavar="S",
                    help="with --mode quick: the seconds to the first token its passage budget aims at "
                         "(default: the answer_ttft_s setting)")
@@ -316,6 +319,8 @@ def cmd_eval(args):
     _check_candidates(args)
     if args.ttft is not None and not 0 < args.ttft < float("inf"):
         raise BadInput("--ttft must be a number of seconds above 0")
+    if args.passage_tokens is not None and args.passage_tokens < 1:
+        raise BadInput("--passage-tokens must be at least 1")
     evaluator = load_evaluator(args.file)  # clear errors before the model loads
     data = load_dataset(args.file)
     if args.retrieval_only:
@@ -342,7 +347,8 @@ def cmd_eval(args):
                             predictions_out=args.predictions, on_progress=progress,
                             evidence_candidates=args.evidence_candidates, answer_style=args.answer_style,
                             probe=args.probe, samples=args.samples, passage_demos=args.passage_demos,
-                            demos_from=args.demos_from, ranker=ranker, ttft=args.ttft)
+                            demos_from=args.demos_from, ranker=ranker, ttft=args.ttft,
+                            passage_tokens=args.passage_tokens)
         finally:
             if embedder is not None:
                 embedder.close()
