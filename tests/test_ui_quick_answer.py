@@ -62,7 +62,8 @@ def test_quick_answer_first_then_the_full_answer_when_the_paper_is_prepared(qtbo
     assert ap.chips.chips and ap.chips.chips[0].text() == "p. 2 ¶3"  # the paper's own numbering
     assert ap.history.count() == 1 and "[quick]" in ap.history.item(0).text()
     # the quick prompt held passages, not the paper with demonstrations
-    quick_prompts = [p for p, s, _kw in engines[0].calls if "<papers>" in p]
+    # (passages travel in the suffix; the prefix holds the recycled examples, recycled.py)
+    quick_prompts = [s for _p, s, _kw in engines[0].calls if '<paper title="' in s]
     assert len(quick_prompts) == 1
 
     # preparation resumes, completes, and the full answer to the same question follows by itself
@@ -103,7 +104,7 @@ def test_setting_off_no_quick_answer(qtbot, panel_env):
     assert not ap.quick_bar.isVisibleTo(ap)
     qtbot.waitUntil(lambda: len(answers) == 1, timeout=60000)
     assert answers[0].mode == "doubledipper"
-    assert not any("<papers>" in p for p, _s, _kw in engines[0].calls)
+    assert not any('<paper title="' in s for _p, s, _kw in engines[0].calls)  # no passage prompt
 
 
 def test_no_quick_answer_once_prepared_or_in_another_mode(qtbot, panel_env):
