@@ -43,9 +43,12 @@ DEFAULTS: dict = {
     "kv_ram_states": 3,  # prefix states kept in RAM (LRU)
     "kv_ram_cap_bytes": 1 * GIB,  # ... and their total size cap
     "kv_min_prefix_tokens": 128,  # shorter prefixes are not worth caching
-    "kv_type_k": "q8_0",  # the KV cache's K type: f16, q8_0 (K below 8 bits breaks Qwen2.5), ...
-    "kv_type_v": "q4_0",  # ... and V type: f16, q8_0, q4_0, ... (quantized V needs flash_attn; else f16)
-    "flash_attn": True,  # flash attention (needed for a quantized V); q8_0/q4_0 states are 2.5x smaller than f16
+    # The KV cache's format.  K q8_0 / V q4_0 with flash attention makes states 2.46x smaller and
+    # restores 3.2x faster, but on a CPU it reads a 5k-token prompt 3.5x slower and generates at
+    # half the speed there (docs/figures.md, "KV states"): f16 stays the default on a CPU.
+    "kv_type_k": "f16",  # the KV cache's K type: f16, q8_0 (K below 8 bits breaks Qwen2.5), ...
+    "kv_type_v": "f16",  # ... and V type: f16, q8_0, q4_0, ... (quantized V needs flash_attn; else f16)
+    "flash_attn": False,  # flash attention (needed for a quantized V)
     "evidence_candidates": None,  # Evidence may cite only the question's N best paragraphs by BM25 (0 = any;
     # None = by answer style: 5 for small models, 10 for capable ones)
     "prepare_after_import": False,  # also prepare papers right after importing them

@@ -35,13 +35,15 @@ def header(path):
 
 
 def test_format_defaults_settings_and_bad_names(model_env):
-    assert kv_format() == KVFormat("q8_0", "q4_0", True)  # the defaults
+    assert kv_format() == KVFormat("f16", "f16", False)  # the defaults (on a CPU, f16 is the faster)
+    settings.save({"kv_type_k": "q8_0", "kv_type_v": "q4_0", "flash_attn": True})
+    assert kv_format() == KVFormat("q8_0", "q4_0", True)  # the smaller states, by setting
     assert kv_format("f16", "f16", False).tag == "k=f16,v=f16,fa=0"
     assert kv_format("q8_0", "q4_0", False) == KVFormat("q8_0", "f16", False)  # quantized V needs flash attention
     with pytest.raises(BadInput, match="unknown KV cache type 'q3_x'"):
         kv_format("q3_x")
     settings.save({"kv_type_k": "f16", "kv_type_v": "nonsense", "flash_attn": "yes"})
-    assert kv_format() == KVFormat("f16", "q4_0", True)  # a bad stored value falls back to its default
+    assert kv_format() == KVFormat("f16", "f16", False)  # a bad stored value falls back to its default
 
 
 def test_disk_cache_refuses_another_format_and_sweeps_old_versions(tmp_path):
