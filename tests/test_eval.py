@@ -9,7 +9,7 @@ import pytest
 
 from reader_app.assistant import qasper
 from reader_app.assistant.eval import run_eval
-from reader_app.core.errors import NotFound
+from reader_app.core.errors import BadInput, NotFound
 from tests.conftest import run_cli
 from tests.fakes import FakeEngine, passages_of
 
@@ -269,3 +269,26 @@ def test_eval_across_a_library_reports_retrieval_and_scores(dataset, tmp_path):
     assert res.code == 0, res.err
     by_mode = {x["mode"]: x for x in json.loads(res.out)}
     assert by_mode["library"]["vs_quick"]["questions"] == 3 and by_mode["quick"]["answer_f1"] == 1.0
+
+
+def test_quick_eval_recycles_demonstrations_from_saved_runs(dataset, tmp_path):
+    """--demos-from: a doubledipper run's saved demonstrations stand for prepared papers; the
+    quick answers of the other paper carry them (``library``), the paper itself its own (``own``)."""
+    from reader_app.assistant.eval import run_eval
+
+    saved = tmp_path / "dd.jsonl"
+    demo = {"question": "Which corpus is the model trained on?", "evidence": 2, "answer": "the PubMed corpus"}
+    saved.write_text(json.dumps({"question_id": "q1", "mode": "doubledipper", "paper": "0001.00001",
+                                 "demos": [demo]}) + "\n")
+    eng = FakeEngine(_citing("91 percent", "91 percent"))
+    out = tmp_path / "quick.jsonl"
+    r = run_eval(eng, str(dataset), papers=1, mode="quick", predictions_out=str(out), passage_demos="own",
+                 demos_from=[str(saved)], passage_tokens=500)
+    assert r["passage_demos"] == "own" and r["papers_with_demonstrations"] == 1
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert all(row["demos"] == [{**demo, "paper": "qasper:0001.00001"}] for row in rows)
+    assert "the PubMed corpus" in eng.calls[-1][0]  # the prefix holds the recycled example
+    none = run_eval(eng, str(dataset), papers=1, mode="quick", passage_demos="none", demos_from=[str(saved)])
+    assert none["passage_demos"] == "none" and "<examples>" not in eng.calls[-1][0]
+    with pytest.raises(BadInput):
+        run_eval(eng, str(dataset), papers=1, mode="quick", demos_from=[str(tmp_path / "missing.jsonl")])
