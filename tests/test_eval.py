@@ -292,3 +292,16 @@ def test_quick_eval_recycles_demonstrations_from_saved_runs(dataset, tmp_path):
     assert none["passage_demos"] == "none" and "<examples>" not in eng.calls[-1][0]
     with pytest.raises(BadInput):
         run_eval(eng, str(dataset), papers=1, mode="quick", demos_from=[str(tmp_path / "missing.jsonl")])
+
+
+def test_library_eval_recycles_demonstrations_into_its_library(dataset, tmp_path):
+    from reader_app.assistant.eval_across import run_across
+
+    saved = tmp_path / "dd.jsonl"
+    demo = {"question": "How accurate is the model?", "evidence": 3, "answer": "91 percent"}
+    saved.write_text(json.dumps({"question_id": "q2", "mode": "doubledipper", "paper": "0001.00001",
+                                 "demos": [demo]}) + "\n")
+    eng = FakeEngine(_citing("PubMed corpus", "PubMed corpus"))
+    r = run_across(eng, str(dataset), across=2, papers=1, passage_demos="library", demos_from=[str(saved)])
+    assert r["papers_with_demonstrations"] == 1 and r["passage_demos"] == "library"
+    assert "91 percent" in eng.calls[-1][0]  # a library question carries the kept example

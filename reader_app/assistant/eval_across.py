@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from reader_app.assistant import passage_qa, qasper
+from reader_app.assistant.eval import keep_demonstrations
 from reader_app.assistant.eval_report import confidence_report, gold_kind, per_question, score
 from reader_app.assistant.reply import parse_answer
 from reader_app.assistant.service import Assistant
@@ -27,7 +28,10 @@ from reader_app.library import Library
 
 def run_across(engine, path: str, *, across: int, papers: int | None = None, skip: int = 0,
                predictions_out: str | None = None, on_progress: Callable[[str], None] | None = None,
-               answer_style: str | None = None, library_dir: str | None = None) -> dict:
+               answer_style: str | None = None, library_dir: str | None = None, passage_demos: str | None = None,
+               demos_from: list[str] | None = None, passage_tokens: int | None = None, ranker=None) -> dict:
+    """``passage_demos``, ``demos_from``, ``passage_tokens``, ``ranker``: as for ``eval.run_eval``'s
+    quick answers (the kept demonstrations go into the temporary library)."""
     if across < 1:
         raise BadInput("--across must be at least 1")
     evaluator = qasper.load_evaluator(path)
@@ -43,7 +47,9 @@ def run_across(engine, path: str, *, across: int, papers: int | None = None, ski
             for arxiv_id in ids:
                 lib.add_paper(qasper.paper_from_qasper(arxiv_id, data[arxiv_id]))
             import_s = time.perf_counter() - t0
-            assistant = Assistant(engine, lib, answer_style=answer_style)
+            assistant = Assistant(engine, lib, answer_style=answer_style, passage_demos=passage_demos,
+                                  passage_tokens=passage_tokens, ranker=ranker)
+            kept = keep_demonstrations(assistant, data, demos_from) if demos_from else 0
             rows = _ask_all(assistant, lib, data, asked_ids, predictions_out, on_progress)
         finally:
             lib.close()
@@ -64,6 +70,7 @@ def run_across(engine, path: str, *, across: int, papers: int | None = None, ski
         "seconds_per_question": round(statistics.mean(secs), 2) if secs else None,
         "ttft_s": round(statistics.median([r["ttft_s"] for r in rows]), 2) if rows else None,
         "import_s": round(import_s, 2),
+        "passage_demos": assistant.request().passage_demos, "papers_with_demonstrations": kept,
         **({"confidence": confidence_report(per_question(evaluator, gold, predicted), rows)}
            if any(r["confidence"] is not None for r in rows) else {}),
     }

@@ -332,17 +332,17 @@ def cmd_eval(args):
     engine = _open_engine(args)
     progress = (lambda s: print(s, file=sys.stderr, flush=True)) if args.progress else None
     try:
-        if args.across is not None:
-            # deferred: pulls in the library (sqlite_utils, numpy); --help stays fast
-            from reader_app.assistant.eval_across import run_across
-
-            return run_across(engine, args.file, across=args.across, papers=args.papers, skip=args.skip,
-                              predictions_out=args.predictions, on_progress=progress,
-                              answer_style=args.answer_style)
-
-        mode = list(MODES) if args.mode == "all" else args.mode
         ranker, embedder = _hybrid(None) if args.ranking == "hybrid" else (None, None)
         try:
+            if args.across is not None:
+                # deferred: pulls in the library (sqlite_utils, numpy); --help stays fast
+                from reader_app.assistant.eval_across import run_across
+
+                return run_across(engine, args.file, across=args.across, papers=args.papers, skip=args.skip,
+                                  predictions_out=args.predictions, on_progress=progress,
+                                  answer_style=args.answer_style, passage_demos=args.passage_demos,
+                                  demos_from=args.demos_from, passage_tokens=args.passage_tokens, ranker=ranker)
+            mode = list(MODES) if args.mode == "all" else args.mode
             return run_eval(engine, args.file, papers=args.papers, skip=args.skip, mode=mode, k=args.k,
                             predictions_out=args.predictions, on_progress=progress,
                             evidence_candidates=args.evidence_candidates, answer_style=args.answer_style,
