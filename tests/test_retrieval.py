@@ -155,3 +155,22 @@ def test_eval_qasper_reports_retrieval_without_a_model(cli, qasper_dir, tmp_path
     out = r.json()
     assert out["mode"] == "retrieval" and out["questions"] >= 2 and set(out["gold_paragraph_top5"]) == {"bm25"}
     assert 0 <= out["paper_top1"]["bm25"] <= 1 and r.err.count("\n") == 1 and "BM25" in r.err
+
+
+def test_a_paper_outside_the_library_is_embedded_once(paper, embedder, monkeypatch):
+    """A paper outside the library (an eval, a file opened without importing it) gets its
+    vectors on the spot once; the next question reuses them (their text hashes checked)."""
+    import dataclasses
+
+    outside = dataclasses.replace(paper, id="outside-the-library")
+    embedded = []
+    real = embedder.embed
+    monkeypatch.setattr(embedder, "embed", lambda texts, *a, **kw: embedded.append(len(texts)) or real(texts, *a, **kw))
+    first = hybrid.hybrid_rank(outside, PARAPHRASE, embedder)
+    once = sum(embedded)
+    assert once > 0
+    assert hybrid.hybrid_rank(outside, PARAPHRASE, embedder) == first and sum(embedded) == once
+    changed = dataclasses.replace(outside, paragraphs=[dataclasses.replace(outside.paragraphs[0], text="New text here.")]
+                                  + outside.paragraphs[1:])
+    hybrid.hybrid_rank(changed, PARAPHRASE, embedder)
+    assert sum(embedded) <= once + 1  # only the changed paragraph is embedded again

@@ -20,6 +20,8 @@ and one line saying ranking is by words only; every function here then ranks by 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -42,6 +44,32 @@ LIBRARY_DENSE = 300  # nearest paragraphs taken from the library's vectors
 PAPER_SCORE_TOP = 3  # a paper's score: the sum of its best fused paragraphs
 FUSIONS = ("rrf", "weighted")
 BATCH = 8  # paragraphs embedded between two ``between()`` calls (~0.6 s on one thread)
+
+
+class _Recent:
+    """The vectors of the last few papers outside the library (``paper_vectors``), by
+    (embedding model, paper id); each paragraph's text hash is checked before use."""
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self._items: OrderedDict[tuple, dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> dict | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return self._items.get(key)
+
+    def put(self, key: tuple, value: dict) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+_recent = _Recent()
 
 
 def open_retrieval(path=None, threads: int = 1, enabled: bool = True) -> tuple[Embedder | None, str]:
@@ -103,7 +131,8 @@ def paper_vectors(paper: Paper, embedder: Embedder, library=None, *, save: bool 
     texts = _texts(paper, kinds)
     stored = _stored(library, paper, embedder.name)
     hashes = {i: text_hash(t) for i, t in texts.items()}
-    vecs = {i: v for i, (h, v) in (stored or {}).items() if hashes.get(i) == h}
+    kept = stored if stored is not None else _recent.get((embedder.name, paper.id))
+    vecs = {i: v for i, (h, v) in (kept or {}).items() if hashes.get(i) == h}
     missing = [i for i in texts if i not in vecs]
     step = BATCH if between is not None else max(1, len(missing))
     for start in range(0, len(missing), step):
@@ -114,6 +143,8 @@ def paper_vectors(paper: Paper, embedder: Embedder, library=None, *, save: bool 
             vecs[i] = v
     if stored is not None and save and (missing or len(stored) != len(texts)):
         library.save_vectors(paper.id, embedder.name, [(i, hashes[i], vecs[i]) for i in texts])
+    if stored is None:  # a paper outside the library: its next question does not embed it again
+        _recent.put((embedder.name, paper.id), {i: (hashes[i], vecs[i]) for i in texts})
     return {i: vecs[i] for i in texts}
 
 
