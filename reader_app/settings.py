@@ -61,8 +61,9 @@ DEFAULTS: dict = {
     # with it (each costs about one more answer's generation; on QASPER it told no more than the free default)
     "confidence_probe": False,  # confidence also from the model's check of its own answer (one more token)
     "answer_style": "auto",  # "small" (the 135M model's crutches), "capable" (1B+), "auto" (by model size)
-    "answer_ttft_s": 10.0,  # seconds to the first token that quick and library answers aim at: their passages
-    # grow with the model's measured prompt speed (assistant/budget.py)
+    "answer_ttft_s": 6.0,  # seconds to the first token that quick and library answers aim at: their passages
+    # grow with the model's measured prompt speed (assistant/budget.py); 6 s, not 10: on 2 cores 380 passage
+    # tokens scored as 800 did at half the wait (docs/evaluation.md)
     "library_path": None,  # the library's folder; None = the default (--library and $READER_APP_LIBRARY win)
     "semantic_search": True,  # retrieval by meaning: paragraph vectors (a small embedding model) fused with BM25
 }

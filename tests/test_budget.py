@@ -151,13 +151,13 @@ def test_an_explicit_budget_still_wins(tmp_path, real_paper):
 def test_the_wait_setting_and_the_option_set_the_target(tmp_path, real_paper, monkeypatch):
     monkeypatch.setenv("READER_APP_CONFIG_DIR", str(tmp_path / "config"))
     a = _assistant(tmp_path, 100)
-    assert a.answer_ttft_s == 10.0
+    assert a.answer_ttft_s == settings.DEFAULTS["answer_ttft_s"] == 6.0
     ten = passage_qa.paper_prompt(a, real_paper, QUESTION).budget
     settings.set_value("answer_ttft_s", 20)
     assert a.answer_ttft_s == 20.0 and passage_qa.paper_prompt(a, real_paper, QUESTION).budget > ten
     for bad in ("soon", -3, 0, True, None):  # a bad stored value: the default
         settings.set_value("answer_ttft_s", bad)
-        assert settings.current().answer_ttft_s == 10.0
+        assert settings.current().answer_ttft_s == 6.0
     assert _assistant(tmp_path, 100, answer_ttft_s=20).answer_ttft_s == 20.0
 
 

@@ -3,7 +3,7 @@
 A quick answer (and a question across the library) evaluates its passages before its first
 token, so the passages it can afford depend on how fast this machine reads a prompt with
 this model (``llm/speeds.py`` measures it after each generation) and on how long the reader
-is willing to wait for the first token (the ``answer_ttft_s`` setting, 10 s by default)::
+is willing to wait for the first token (the ``answer_ttft_s`` setting, 6 s by default)::
 
     budget = speed × target − the other tokens evaluated anew (the question and its instruction)
 

@@ -126,7 +126,8 @@ def open_embedder(path: str | os.PathLike | None = None, *, threads: int = 1) ->
     dim = header.metadata.get(f"{arch}.embedding_length")
     try:
         llama = llama_cpp.Llama(str(p), embedding=True, n_ctx=CONTEXT, n_batch=CONTEXT, n_ubatch=CONTEXT,
-                                n_threads=max(1, int(threads)), verbose=False)
+                                n_threads=max(1, int(threads)), n_threads_batch=max(1, int(threads)),
+                                verbose=False)
     except (ValueError, RuntimeError, OSError) as exc:
         why = last_llama_error() or " ".join(str(exc).split())
         raise ModelError(f"cannot load embedding model {p.name}: {why}") from None
