@@ -1,4 +1,5 @@
-"""reader_app.core.child: the one child-process protocol (real spawned processes).
+"""reader_app.core.child (with child_server and child_wire): the one child-process protocol
+(real spawned processes).
 
 The service below runs in the child (it imports this module by name)."""
 
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from reader_app.core.child import Child, error_from_wire, error_to_wire, exit_words
+from reader_app.core.child import Child
+from reader_app.core.child_wire import error_from_wire, error_to_wire, exit_words
 from reader_app.core.errors import HelperProcessError, ModelError, PdfError, ReaderError
 
 PKG = Path(__file__).resolve().parents[1] / "reader_app"
@@ -212,6 +214,7 @@ def test_exit_codes_in_words():
     assert exit_words(None) == "lost contact"
 
 
+PROTOCOL = ("reader_app.core.child", "reader_app.core.child_server", "reader_app.core.child_wire")
 USERS = ("llm/process_engine.py", "llm/engine_child.py", "pdf/render.py", "pdf/isolated.py")
 
 
@@ -224,7 +227,7 @@ def test_every_isolated_part_uses_the_one_module(rel):
             imported |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module)
-    assert "reader_app.core.child" in imported
+    assert imported & set(PROTOCOL), imported
     assert not imported & {"socket", "subprocess", "multiprocessing", "multiprocessing.connection"}, imported
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
@@ -237,7 +240,9 @@ def test_every_isolated_part_uses_the_one_module(rel):
 def test_the_module_spawns_and_is_stdlib_only():
     src = (PKG / "core" / "child.py").read_text(encoding="utf-8")
     assert 'get_context("spawn")' in src
-    assert 'get_context("fork")' not in src and "os.fork" not in src and "pass_fds" not in src
+    for module in PROTOCOL:
+        src = (PKG.parent / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+        assert 'get_context("fork")' not in src and "os.fork" not in src and "pass_fds" not in src, module
 
 
 def test_a_script_without_a_main_guard_can_start_children(tmp_path):

@@ -3,28 +3,9 @@
 Code that can die in ways Python cannot catch (llama.cpp, MuPDF) runs in a child
 process.  ``Child`` starts one with ``multiprocessing``'s *spawn* context - the same on
 Linux, macOS and Windows - and talks to it over one ``multiprocessing`` connection.
-
-The service.  ``Child(service, *args)`` calls ``service(*args)`` once in the child
-(``service`` is a module-level class or function, or its ``"module:name"``); what it
-returns is the *handler*: ``handler(job)`` serves each call, in order, on the child's
-main thread, and its return value is the call's result.  ``job.emit(value)`` sends an
-event (streamed tokens, progress) before the result; ``job.cancel`` is set as soon as
-the parent cancels the call (a reader thread takes cancels while the handler works),
-or when the parent goes away.  When the parent closes the connection (``stop``, or its
-own death) the handler's ``close()`` (if any) runs and the child exits.
-
-Messages are tuples ``(kind, rid, body)``::
-
-    parent -> child   ("call", rid, (op, args, kwargs))   ("cancel", rid, None)
-    child -> parent   ("event", rid, value)  ("ok", rid, value)  ("err", rid, (error, message))
-
-``rid`` 0 is the child's setup: ``("ok", 0, None)`` once the handler is built.
-
-Errors travel as the name of a class of ``reader_app.core.errors`` and a one-line
-message - never a pickled exception or a traceback.  A ``ReaderError`` goes as its
-nearest class defined there; any other exception as ``""`` and "Type: message", which
-the parent words with its ``internal`` callable; a name it does not know becomes a
-``ReaderError``.
+This module is the parent's side; ``Child(service, *args)`` runs ``service(*args)`` in the
+child, which serves its calls as ``core/child_server.py`` says; the messages and errors
+on the connection are ``core/child_wire.py``'s.
 
 A dead child (a signal, an abort, out of memory) is noticed when its connection ends:
 every waiting and later call raises what ``on_death(exitcode, stderr_tail)`` returns -
@@ -39,14 +20,10 @@ a script that starts children needs no ``if __name__ == "__main__":`` guard.
 from __future__ import annotations
 
 import collections
-import faulthandler
-import importlib
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
-import queue
-import signal
 import sys
 import tempfile
 import threading
@@ -55,213 +32,14 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from reader_app.core import errors
+from reader_app.core.child_server import child_main
+from reader_app.core.child_wire import error_from_wire, exit_words, one_line, ref
 from reader_app.core.errors import HelperProcessError, ReaderError
 
 log = logging.getLogger("reader_app.child")
 
 _TAIL_BYTES = 8192  # of the child's stderr, read when it dies
 _TAIL_LINES = 20
-
-# ---- exit codes in words --------------------------------------------------------------------
-
-_SIGNAL_WORDS = {getattr(signal, name): words for name, words in (
-    ("SIGKILL", "killed — out of memory?"),
-    ("SIGABRT", "aborted"),
-    ("SIGSEGV", "segmentation fault"),
-    ("SIGBUS", "bus error"),
-    ("SIGFPE", "arithmetic error"),
-    ("SIGILL", "illegal instruction"),
-    ("SIGTERM", "terminated"),
-) if hasattr(signal, name)}
-# Windows reports a crash as an NTSTATUS exit code, not a signal
-_NTSTATUS_SIGNALS = {0xC0000005: signal.SIGSEGV, 0xC00000FD: signal.SIGSEGV, 0xC000001D: signal.SIGILL,
-                     0xC0000096: signal.SIGILL, 0xC0000094: signal.SIGFPE, 0xC0000409: signal.SIGABRT}
-
-
-def exit_signal(code: int | None) -> int | None:
-    """The signal that ended a process with exit code ``code`` (None when none did)."""
-    if code is None:
-        return None
-    if code < 0:
-        return -code
-    if sys.platform == "win32":
-        return _NTSTATUS_SIGNALS.get(code & 0xFFFFFFFF)
-    return None
-
-
-def exit_words(code: int | None) -> str:
-    """``code`` (a ``Process.exitcode``; None: it ended without one) in a few words."""
-    sig = exit_signal(code)
-    if sig is not None:
-        words = _SIGNAL_WORDS.get(sig)
-        if words is None:
-            try:
-                words = (signal.strsignal(sig) or f"signal {sig}").lower()
-            except (ValueError, AttributeError):
-                words = f"signal {sig}"
-        return words
-    if code is None:
-        return "lost contact"
-    return f"exit code {code}"
-
-
-# ---- errors on the wire ---------------------------------------------------------------------
-
-def one_line(text: str, limit: int = 300) -> str:
-    return " ".join(str(text).split())[:limit]
-
-
-def error_to_wire(exc: BaseException) -> tuple[str, str]:
-    """(name of its class in ``reader_app.core.errors``, one-line message); ``""`` for a bug."""
-    if isinstance(exc, ReaderError):
-        for cls in type(exc).__mro__:
-            if getattr(errors, cls.__name__, None) is cls:
-                return cls.__name__, one_line(str(exc))
-    detail = one_line(str(exc))
-    return "", f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-
-
-def error_from_wire(body: tuple[str, str], internal: Callable[[str], Exception] = ReaderError) -> Exception:
-    """The exception to raise here for an error that came from a child."""
-    name, message = body
-    if not name:
-        return internal(message)
-    cls = getattr(errors, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, ReaderError)):
-        cls = ReaderError
-    return cls(message)
-
-
-# ---- the child's side -----------------------------------------------------------------------
-
-class Job:
-    """One call, as the child's handler sees it."""
-
-    __slots__ = ("rid", "op", "args", "kwargs", "cancel", "_conn")
-
-    def __init__(self, conn, rid: int, op: str, args: tuple, kwargs: dict, cancel: threading.Event):
-        self._conn = conn
-        self.rid, self.op, self.args, self.kwargs, self.cancel = rid, op, args, kwargs, cancel
-
-    def emit(self, value: Any) -> None:
-        """Send an event (tokens, progress) to the caller before the result."""
-        self._conn.send(("event", self.rid, value))
-
-
-def resolve(ref: str) -> Callable:
-    """``"module:name"`` -> the object."""
-    module, _, name = ref.partition(":")
-    obj = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def ref(service: str | Callable) -> str:
-    """A module-level class or function as ``"module:name"`` (what ``resolve`` reads); the
-    child imports that module by name, so it cannot be the main script's."""
-    if isinstance(service, str):
-        return service
-    return f"{service.__module__}:{service.__qualname__}"
-
-
-class _Server:
-    def __init__(self, conn, handler):
-        self.conn, self.handler = conn, handler
-        self.inbox: queue.Queue = queue.Queue()
-        self.cancels: dict[int, threading.Event] = {}
-        self.lock = threading.Lock()
-        self.gone = False  # the parent closed its end
-
-    def event(self, rid: int) -> threading.Event:
-        with self.lock:
-            event = self.cancels.setdefault(rid, threading.Event())
-            if self.gone:
-                event.set()
-            return event
-
-    def read_loop(self) -> None:
-        try:
-            while True:
-                kind, rid, body = self.conn.recv()
-                if kind == "cancel":
-                    self.event(rid).set()
-                else:
-                    self.inbox.put((kind, rid, body))
-        except (EOFError, OSError):
-            pass
-        except Exception as exc:  # noqa: BLE001 - a message that cannot be read: the protocol is broken
-            print(f"unreadable message: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr, flush=True)
-        # the parent is gone: stop the work under way instead of doing it for nobody
-        with self.lock:
-            self.gone = True
-            for event in self.cancels.values():
-                event.set()
-        self.inbox.put(("close", 0, None))
-
-    def serve(self) -> None:
-        threading.Thread(target=self.read_loop, name="child-reader", daemon=True).start()
-        while True:
-            kind, rid, body = self.inbox.get()
-            if kind != "call":
-                break
-            op, args, kwargs = body
-            job = Job(self.conn, rid, op, args, kwargs, self.event(rid))
-            try:
-                try:
-                    reply = ("ok", rid, self.handler(job))
-                except BaseException as exc:  # noqa: BLE001 - reported to the parent
-                    reply = ("err", rid, error_to_wire(exc))
-                self.conn.send(reply)
-            except (OSError, EOFError, ValueError):
-                break  # the parent is gone
-            finally:
-                with self.lock:
-                    self.cancels.pop(rid, None)
-
-
-def _child_main(conn, ref: str, args: tuple, log_path: str | None) -> None:
-    """The child process: set up, serve, exit without the interpreter's teardown."""
-    faulthandler.disable()  # the parent reports a crash in one line
-    if hasattr(signal, "SIGINT"):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the parent; it stops us
-    if log_path:  # stdout and stderr belong to nobody: into the file the parent reads on a crash
-        try:
-            fd = os.open(log_path, os.O_WRONLY | os.O_APPEND)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(fd, 2)
-            os.dup2(fd, 1)
-            os.close(fd)
-        except OSError:
-            pass
-    handler = None
-    try:
-        try:
-            handler = resolve(ref)(*args)
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            conn.send(("err", 0, error_to_wire(exc)))
-        else:
-            conn.send(("ok", 0, None))
-            _Server(conn, handler).serve()
-    except (OSError, EOFError, ValueError):
-        pass
-    close = getattr(handler, "close", None)
-    if callable(close):
-        try:
-            close()
-        except Exception:  # noqa: BLE001 - exiting anyway
-            pass
-    try:
-        conn.close()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(0)
-
-
-# ---- the parent's side ----------------------------------------------------------------------
 
 _start_lock = threading.Lock()
 
@@ -314,7 +92,7 @@ class Child:
         os.close(fd)
         ctx = multiprocessing.get_context("spawn")  # never fork: threads, Qt, llama.cpp
         self._conn, theirs = ctx.Pipe()
-        self.proc = ctx.Process(target=_child_main, args=(theirs, ref(service), args, self._log),
+        self.proc = ctx.Process(target=child_main, args=(theirs, ref(service), args, self._log),
                                 name=name, daemon=True)
         try:
             _start(self.proc)

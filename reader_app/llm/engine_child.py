@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 
-from reader_app.core.child import resolve
+from reader_app.core.child_wire import resolve
 from reader_app.core.errors import BadInput
 from reader_app.llm.engine import GenerateOptions, Generation
 

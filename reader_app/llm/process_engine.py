@@ -24,7 +24,8 @@ import time
 from collections.abc import Iterator
 
 from reader_app.llm.engine import Engine, EngineInfo, GenerateOptions, Generation
-from reader_app.core.child import Child, exit_signal, exit_words
+from reader_app.core.child import Child
+from reader_app.core.child_wire import exit_signal, exit_words
 from reader_app.core.errors import HelperProcessError, ModelCrashed, ModelError, ReaderError
 from reader_app.core.model import Timings
 

@@ -16,7 +16,8 @@ import threading
 import time
 from pathlib import Path
 
-from reader_app.core.child import Child, exit_words, ref, resolve
+from reader_app.core.child import Child
+from reader_app.core.child_wire import exit_words, ref, resolve
 from reader_app.core.errors import HelperProcessError, PdfError, ReaderError
 from reader_app.core.model import Paper
 
