@@ -7,6 +7,8 @@ images and the requests in flight, and uses only the view's public members: ``do
 point × 1000); the cache holds at most ``CACHE_BYTES``, evicting the least recently
 painted images first but never one of the pages in view at the current scale.
 ``clear()`` (a new document) drops everything, and results of older requests are ignored.
+``render_pool()`` makes the one thread the view's documents are opened, rendered and
+searched on.
 """
 
 from __future__ import annotations
@@ -14,11 +16,20 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
+from PySide6.QtCore import QThreadPool
 from PySide6.QtGui import QImage
 
 from reader_app.ui.background.ops import run_op
 
 CACHE_BYTES = 300 * 1024 * 1024
+
+
+def render_pool() -> QThreadPool:
+    """The thread the PDF view's documents are opened, rendered and searched on."""
+    pool = QThreadPool()
+    pool.setMaxThreadCount(1)  # PyMuPDF holds the GIL: one renderer is plenty
+    pool.setExpiryTimeout(-1)
+    return pool
 
 
 def _quiet(_exc) -> None:
