@@ -55,8 +55,8 @@ DEFAULTS: dict = {
     "prepare_on_open": None,  # prepare a paper for questions when opened (None: on, except custom engines)
     "ask_mode": "doubledipper",  # the Ask tab's mode: doubledipper, zero-shot or zero-shot-evidence
     "quick_answer": True,  # while a paper prepares, answer at once from its best passages (doubledipper)
-    "passage_demos": "own",  # quick and library answers recycle prepared papers' demonstrations: "own" (the
-    # paper's own once prepared, else other papers'), "library" (other papers' only) or "none"
+    "passage_demos": "own",  # passage answers recycle prepared papers' demonstrations: "own" (a quick
+    # answer, the paper's own once its preparation wrote them; else none), "library" (other papers') or "none"
     "confidence_samples": 0,  # also sample N answers after each and read the confidence from their agreement
     # with it (each costs about one more answer's generation; on QASPER it told no more than the free default)
     "confidence_probe": False,  # confidence also from the model's check of its own answer (one more token)

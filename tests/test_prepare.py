@@ -42,10 +42,11 @@ def test_progress_result_and_the_next_question_reuses_everything(library):
     fractions = [f for f, _ in steps]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and steps[-1][1] == "Ready"
     assert any("example questions" in label for _, label in steps)
-    # the paper's prefix, then the recycled demonstrations' prefix of passage answers (recycled.py)
-    prepared_prefix = engine.calls[-2][0]
-    assert engine.calls[-2][2]["max_tokens"] == 0 and engine.calls[-1][2]["max_tokens"] == 0  # evaluated, not answered
-    assert "<paper>" in prepared_prefix and "<paper>" not in engine.calls[-1][0]
+    # the paper's prefix last, evaluated, not answered; passage answers recycle no other
+    # paper's demonstrations by default ("own"), so there is no passage prefix to read ahead
+    prepared_prefix = engine.calls[-1][0]
+    assert engine.calls[-1][2]["max_tokens"] == 0 and "<paper>" in prepared_prefix
+    assert result["passage_prefix_tokens"] == 0
     assert library.get_demonstrations(paper.id, engine.key, f"{Assistant(engine).windows(paper)[0].key}:k2")
 
     # a new Assistant (as in a new process): no demonstration is written again, and the

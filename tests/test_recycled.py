@@ -65,20 +65,21 @@ def test_the_bank_picks_own_then_other_papers(library):
     assert [d.paper_id for d in own] == [A, A]
     others = bank.pick("m1", A, "library", count)
     assert {d.paper_id for d in others} == {B, C}  # one per paper, never the asked paper's
-    assert bank.pick("m1", None, "own", count) == bank.pick("m1", None, "library", count)  # a library question
+    assert bank.pick("m1", None, "own", count) == []  # a library question: own means none
     assert len(bank.pick("m1", None, "library", count)) == 3
     assert bank.pick("m1", A, "none", count) == []
     assert bank.pick("other-model", A, "own", count) == []  # another model's demonstrations are not its
-    # a paper without its own demonstrations gets other papers'
+    # a paper without its own demonstrations gets none (other papers' did not measurably help)
     library.put_demonstrations(A, "m1", "w0:k3:capable", [])
     fresh = DemoBank(PaperStore(library))
-    assert {d.paper_id for d in fresh.pick("m1", A, "own", count)} == {B, C}
+    assert fresh.pick("m1", A, "own", count) == []
+    assert {d.paper_id for d in fresh.pick("m1", A, "library", count)} == {B, C}
 
 
 def test_the_prefix_holds_the_demonstrations_and_stays_the_same(library):
     eng = FakeEngine("1]\nAnswer: 40 hours")
     keep(library, eng.key, (A, C))
-    a = Assistant(eng, library, passage_demos="own")
+    a = Assistant(eng, library, passage_demos="library")
     paper = library.get_paper(B)
     first = a.ask_quick(paper, "How many hours of Yoruba speech were recorded?")
     second = a.ask_quick(paper, "What word error rate does the recognizer reach?")
@@ -89,6 +90,11 @@ def test_the_prefix_holds_the_demonstrations_and_stays_the_same(library):
     assert second.timings.prompt_tokens > 0
     assert [d["paper"] for d in first.trace.demos] == [A, C]
     assert first.answerable and first.citations[0].paper_id == B
+    # own: the paper's own demonstrations, and none for a paper without them
+    own = Assistant(eng, library, passage_demos="own")
+    assert [d["paper"] for d in own.ask_quick(library.get_paper(A), "How many tonnes?").trace.demos] == [A, A]
+    assert own.ask_quick(paper, "How many hours of Yoruba speech were recorded?").trace.demos == []
+    assert prompts.PASSAGE_DEMO_INTRO not in eng.calls[-1][0] + eng.calls[-1][1]
     # none: no examples at all; the same prompt text as before recycling
     plain = Assistant(eng, library, passage_demos="none")
     plain.ask_quick(paper, "How many hours of Yoruba speech were recorded?")
@@ -108,10 +114,12 @@ def test_parroting_a_recycled_answer_is_no_answer(library):
 def test_library_questions_carry_other_papers_demonstrations(library):
     eng = FakeEngine("1]\nAnswer: 40 hours")
     keep(library, eng.key)
-    a = Assistant(eng, library, passage_demos="own")
+    a = Assistant(eng, library, passage_demos="library")
     a.ask_library("How many hours of Yoruba speech were recorded?")
     prefix = eng.calls[-1][0]
     assert prefix.count("Passages:") == 3
+    Assistant(eng, library, passage_demos="own").ask_library("How many hours of Yoruba speech were recorded?")
+    assert prompts.PASSAGE_DEMO_INTRO not in eng.calls[-1][0]  # own: a library question carries none
 
 
 @pytest.mark.model
@@ -127,7 +135,7 @@ def test_the_embedded_model_reuses_the_demonstrations_state(library):
         pytest.skip(f"embedded model unavailable: {exc}")
     try:
         keep(library, engine.key, (A, C))
-        a = Assistant(engine, library, passage_demos="own")
+        a = Assistant(engine, library, passage_demos="library")
         paper = library.get_paper(B)
         first = a.ask_quick(paper, "How many hours of Yoruba speech were recorded?")
         second = a.ask_quick(paper, "What word error rate does the recognizer reach?")
@@ -146,7 +154,7 @@ def test_preparing_a_paper_reads_the_recycled_prefix_ahead(library):
     eng = FakeEngine(demo_responder)
     paper = make_paper()
     library.add_paper(paper)
-    a = Assistant(eng, library, passage_demos="own")
+    a = Assistant(eng, library, passage_demos="library")
     assert a.warm_passages() == 0  # nothing kept yet: nothing to read
     report = a.prepare(library.get_paper(paper.id))
     assert report["demonstrations"] > 0 and report["passage_prefix_tokens"] > 0

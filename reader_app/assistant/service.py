@@ -289,7 +289,8 @@ class Assistant:
     def warm_passages(self, cancel: threading.Event | None = None) -> int:
         """Evaluate (or find cached) the prefix quick answers on unprepared papers and library
         questions start from, so that the first of them does not pay for the demonstrations;
-        returns the tokens it holds (0: no demonstrations kept yet)."""
+        returns the tokens it holds (0: no demonstrations kept yet, or none recycled across
+        papers: the default ``passage_demos`` "own")."""
         return self._passage_answers.warm(self, cancel)
 
     # -- summaries and preparation -----------------------------------------------------------
