@@ -47,7 +47,9 @@ def candidates(lib, q, emb, name):
     return hybrid.candidate_papers(lib, q, e, most=3, **kw)
 
 
-def topical(lib, emb, log) -> dict:
+def fill_library(lib, emb, log) -> tuple[dict[str, str], int, float]:
+    """The 37 shared PDFs in ``lib`` (kept ones are not imported again) with their vectors:
+    ({file name: paper id}, papers embedded now, seconds it took)."""
     files = {}
     for folder in FOLDERS:
         for pdf in sorted(folder.glob("*.pdf")):
@@ -62,8 +64,16 @@ def topical(lib, emb, log) -> dict:
                     log(f"skipped {pdf.name}: {exc}")
     t = time.perf_counter()
     done = hybrid.embed_library(lib, emb, lambda d, n, title: log(f"vectors {d}/{n} {title[:50]}"))
-    embed_s = time.perf_counter() - t
-    qs = json.loads((REPO / "tests" / "bench" / "topical_questions.json").read_text())["questions"]
+    return files, done, time.perf_counter() - t
+
+
+def topical_questions() -> list[dict]:
+    return json.loads((REPO / "tests" / "bench" / "topical_questions.json").read_text())["questions"]
+
+
+def topical(lib, emb, log) -> dict:
+    files, done, embed_s = fill_library(lib, emb, log)
+    qs = topical_questions()
     rows, out = [], {}
     for item in qs:
         want = files[item["paper"]]
