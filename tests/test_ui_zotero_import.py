@@ -66,11 +66,16 @@ def test_the_window_stays_responsive_during_a_long_import(ui_env, qtbot, tmp_pat
     timer = QTimer(win)
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
     timer.start(20)
+    start = time.monotonic()
     op = zotero_import.start_import(win, "zotero", str(tmp_path / "Zotero"))
     qtbot.waitUntil(lambda: getattr(win, "import_summary", None) is not None, timeout=300_000)
+    end = time.monotonic()
     timer.stop()
     assert op.done or wait_for_ops(10_000)
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-    assert len(ticks) > 10 and max(gaps) < 1.0, max(gaps)
+    # from the start to the end, the GUI thread's timer never waited long (a quick import
+    # ticks a few times only, a blocked GUI thread leaves a gap either way)
+    marks = [start, *ticks, end]
+    gaps = [b - a for a, b in zip(marks, marks[1:])]
+    assert ticks and max(gaps) < 1.0, (len(ticks), max(gaps))
     r = win.import_summary.result
     assert r["imported"] == 40 and r["skipped"] == {"no PDF": 360}
