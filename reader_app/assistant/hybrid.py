@@ -20,8 +20,6 @@ and one line saying ranking is by words only; every function here then ranks by 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -29,6 +27,7 @@ import numpy as np
 from reader_app.assistant.ranking import Ranker, rank as bm25_rank
 from reader_app.core.errors import BadInput, ModelError, NotFound
 from reader_app.core.model import Paper, Paragraph
+from reader_app.core.recent import Recent
 from reader_app.library.ranking import RANKED_KINDS, ranked_paragraphs, section_title
 from reader_app.library.vectors import text_hash, vector_text
 from reader_app.library.words import content_words
@@ -46,30 +45,7 @@ FUSIONS = ("rrf", "weighted")
 BATCH = 8  # paragraphs embedded between two ``between()`` calls (~0.6 s on one thread)
 
 
-class _Recent:
-    """The vectors of the last few papers outside the library (``paper_vectors``), by
-    (embedding model, paper id); each paragraph's text hash is checked before use."""
-
-    def __init__(self, size: int = 8):
-        self.size = size
-        self._items: OrderedDict[tuple, dict] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> dict | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-            return self._items.get(key)
-
-    def put(self, key: tuple, value: dict) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-_recent = _Recent()
+_recent = Recent(8)  # vectors of the last papers outside the library, by (model, paper id); hashes checked
 
 
 def open_retrieval(path=None, threads: int = 1, enabled: bool = True) -> tuple[Embedder | None, str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import llama_cpp
 import numpy as np
 
 from reader_app.core.errors import ModelError
+from reader_app.core.recent import Recent
 from reader_app.llm.llama_engine import last_llama_error
 from reader_app.llm.model_files import model_name, read_gguf_header, repo_models_dir
 
@@ -72,21 +72,16 @@ class Embedder:
         self.dim = dim
         self._llama = llama
         self._lock = threading.Lock()
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # a question is embedded once
+        self._recent = Recent(64)  # a question is embedded once
 
     def embed_one(self, text: str) -> np.ndarray:
         """One text's vector, remembered for the last 64 texts (a question is ranked within
         its paper and across the library: one embedding)."""
-        with self._lock:
-            found = self._recent.get(text)
-            if found is not None:
-                self._recent.move_to_end(text)
-                return found
+        found = self._recent.get(text)
+        if found is not None:
+            return found
         vec = self.embed([text])[0]
-        with self._lock:
-            self._recent[text] = vec
-            while len(self._recent) > 64:
-                self._recent.popitem(last=False)
+        self._recent.put(text, vec)
         return vec
 
     def embed(self, texts: list[str], batch: int = 16) -> np.ndarray:
