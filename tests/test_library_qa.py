@@ -110,6 +110,52 @@ def test_an_answer_drawing_on_two_papers_cites_both(library):
     assert {c.paper_id for c in answer.citations} == {"a" * 64, "b" * 64}
 
 
+def _long_paper(pid: str, title: str, rows: list[str]) -> Paper:
+    paras = [Paragraph(index=i, text=t, page=1 + i // 6, section_index=0, section="Body") for i, t in enumerate(rows)]
+    return Paper(id=pid, title=title, pages=paras[-1].page, sections=[Section(0, "Body", 1, 1)], paragraphs=paras)
+
+
+def test_a_question_one_paper_clearly_answers_reads_that_paper_alone(tmp_path):
+    """The best paper far ahead: its passages take the whole budget; papers matching about as
+    well as the best are read side by side."""
+    from reader_app.library import Library
+
+    graphs = [f"Graph networks pass messages between residues in round {i}; the graph network learns contacts."
+              for i in range(20)]
+    speech = [f"Speech recognition of Yoruba needs transcribed audio, corpus part {i}." for i in range(20)]
+    speech[7] = "A graph of the word error rate per speaker is in the appendix."
+    bridges = [f"Long bridges sway in strong wind; damper number {i} takes the motion." for i in range(60)]
+    with Library.open(tmp_path / "lib") as lib:
+        lib.add_paper(_long_paper("a" * 64, "Protein Graphs", graphs))
+        lib.add_paper(_long_paper("b" * 64, "Yoruba Speech", speech))
+        lib.add_paper(_long_paper("c" * 64, "Bridges", bridges))
+        a = Assistant(FakeEngine(), lib)
+        question = "What do the graph networks learn about residues?"
+        scored = passage_qa.scored_papers(lib, question, Scope())
+        assert [pid for pid, _ in scored] == ["a" * 64, "b" * 64] and scored[1][1] < passage_qa.CLOSE * scored[0][1]
+        alone = passage_qa.library_prompt(a, question, Scope(), budget=1800)
+        assert [p.id for p in alone.papers] == ["a" * 64]
+        # ... and more of it than when it shared the budget with the other paper
+        shared = passage_qa.build([(lib.get_paper(pid), a.ranking(lib.get_paper(pid), question)) for pid, _ in scored],
+                                  a.engine.count_tokens, 1800)
+        assert len(alone.paragraphs) > len([n for n, (paper, _) in shared.where.items() if paper.id == "a" * 64])
+        both = passage_qa.library_prompt(a, "What do graph networks and Yoruba speech recognition need?", Scope(),
+                                         budget=1800)
+        assert {p.id for p in both.papers} == {"a" * 64, "b" * 64}
+        chosen = passage_qa.library_prompt(a, question, Scope(paper_ids=("a" * 64, "b" * 64)), budget=1800)
+        assert [p.id for p in chosen.papers] == ["a" * 64, "b" * 64]  # papers the reader chose are all read
+
+
+def test_which_papers_a_library_answer_reads():
+    held = {"a": {"graph", "network"}, "b": {"graph"}, "c": {"speech"}, "d": {"network"}}
+    read = passage_qa.reading_papers
+    assert read([("a", 10.0), ("b", 5.0)], held) == ["a"]  # far behind, nothing new: left out
+    assert read([("a", 10.0), ("b", 9.0)], held) == ["a", "b"]  # about as good: read too
+    assert read([("a", 10.0), ("b", 5.0), ("c", 1.0), ("d", 1.0)], held) == ["a", "c"]  # a word only c holds
+    assert read([("b", 10.0), ("d", 2.0), ("a", 1.0)], held) == ["b", "d"]  # a has nothing d and b lack
+    assert read([], held) == []
+
+
 def test_scope_restricts_the_papers(library):
     eng = FakeEngine(cite("300 tonnes", "300 tonnes"))
     a = Assistant(eng, library)

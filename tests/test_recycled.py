@@ -111,15 +111,23 @@ def test_parroting_a_recycled_answer_is_no_answer(library):
     assert not answer.answerable
 
 
-def test_library_questions_carry_other_papers_demonstrations(library):
+def test_library_questions_carry_the_demonstrations_of_what_they_read(library):
     eng = FakeEngine("1]\nAnswer: 40 hours")
     keep(library, eng.key)
     a = Assistant(eng, library, passage_demos="library")
-    a.ask_library("How many hours of Yoruba speech were recorded?")
+    a.ask_library("What word error rate does the recognizer reach on Yoruba?")  # reads B alone
     prefix = eng.calls[-1][0]
-    assert prefix.count("Passages:") == 3
-    Assistant(eng, library, passage_demos="own").ask_library("How many hours of Yoruba speech were recorded?")
-    assert prompts.PASSAGE_DEMO_INTRO not in eng.calls[-1][0]  # own: a library question carries none
+    assert prefix.count("Passages:") == 2 and "Yoruba speech" not in prefix  # one each of A and C
+    a.ask_library("What accuracy and what error rate do the protein network and the Yoruba recognizer reach?")
+    assert eng.calls[-1][0].count("Passages:") == 3  # reads A and B: one each of A, B and C
+    own = Assistant(eng, library, passage_demos="own")
+    own.ask_library("What word error rate does the recognizer reach on Yoruba?")
+    prefix = eng.calls[-1][0]  # own: a question that reads one paper carries that paper's
+    assert prefix.count("Passages:") == 1 and "How many hours of Yoruba speech were recorded?" in prefix
+    own.ask_library("How many hours of Yoruba speech were recorded?")  # ... but never the question asked
+    assert prompts.PASSAGE_DEMO_INTRO not in eng.calls[-1][0]
+    own.ask_library("What accuracy and what error rate do the protein network and the Yoruba recognizer reach?")
+    assert prompts.PASSAGE_DEMO_INTRO not in eng.calls[-1][0]  # own: a question reading several papers, none
 
 
 @pytest.mark.model

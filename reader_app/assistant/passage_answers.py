@@ -81,11 +81,13 @@ class PassageAnswers:
 
     def library(self, assistant, question: str, scope: Scope, selection: Selection | None, hooks: Hooks) -> Answer:
         """An answer across the papers of ``scope``; its ``paper_id`` is the first paper it
-        cites with support ("" when none)."""
+        cites with support ("" when none).  One that reads a single paper carries that paper's
+        recycled demonstrations, as its quick answer would."""
+        papers = passage_qa.library_papers(assistant, prompts.with_selection(question, selection), scope)
         answer = self._answer(assistant, question, selection,
                               lambda asked, cached: passage_qa.library_prompt(assistant, asked, scope,
-                                                                              cached_tokens=cached),
-                              "library", hooks)
+                                                                              cached_tokens=cached, papers=papers),
+                              "library", hooks, paper_id=papers[0][0].id if len(papers) == 1 else None)
         answer.paper_id = next((c.paper_id for c in answer.citations if c.verified), "")
         return answer
 
@@ -101,7 +103,7 @@ class PassageAnswers:
         # the recycled demonstrations make the prefix (the same for every question: its KV
         # state is cached); the passages and the question the suffix
         count = assistant.engine.count_tokens
-        demos = self._bank.pick(assistant.model_key, paper_id, req.passage_demos, count)
+        demos = self._bank.pick(assistant.model_key, paper_id, req.passage_demos, count, asked=question)
         examples = prompts.render_passage_demos(demos)
         passages = build(asked, count(examples) if examples else 0)
         primer = reply.primer(MODE)

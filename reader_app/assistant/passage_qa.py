@@ -5,7 +5,9 @@ comes in seconds rather than minutes:
 
 - **library questions** (``Assistant.ask_library``): the library's index (FTS5, BM25 with
   word weights across the library) finds the papers whose paragraphs match the question
-  best (sum of each paper's best 3 paragraph scores); within each of those papers the one
+  best (sum of each paper's best 3 paragraph scores) and keeps the best one with those
+  scoring nearly as well (``CLOSE``): a question one paper clearly answers reads that paper
+  alone, with the whole budget, as a quick answer would; within each kept paper the one
   ranker (ranking.py) picks the best paragraphs;
 - **quick answers** (``Assistant.ask_quick``): the same, for one paper: its passages are
   the ones the Ask panel lists.
@@ -36,7 +38,8 @@ from reader_app.assistant.windows import INCLUDED_KINDS, truncate
 from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Citation, Paper, Paragraph, Scope
 
-LIBRARY_PAPERS = 4  # papers a library question draws passages from
+LIBRARY_PAPERS = 4  # papers a library question draws passages from, at most
+CLOSE = 0.85  # ... those scoring at least this share of the best paper's score (close_papers)
 PAPER_SCORE_TOP = 3  # a paper's score: the sum of its best paragraphs' scores
 UNITS_PER_PAPER = 3  # best paragraphs per paper (each with its neighbours), at least
 UNIT_TOKENS = 300  # ... and one more per this many tokens of a larger budget (a unit: ~3 paragraphs)
@@ -57,14 +60,39 @@ class PassagePrompt:
     tokens: int = 0  # ... and those it took (estimated as the budget counts them)
 
 
-def candidate_papers(library, question: str, scope: Scope, most: int = LIBRARY_PAPERS) -> list[str]:
-    """Ids of the papers in ``scope`` that match ``question`` best, best first."""
+def scored_papers(library, question: str, scope: Scope, most: int = LIBRARY_PAPERS) -> list[tuple[str, float]]:
+    """[(paper id, score)] of the papers in ``scope`` that match ``question`` best, best first;
+    a paper's score is the sum of its best ``PAPER_SCORE_TOP`` paragraph scores."""
     hits = library.rank_library(question, paper_ids=scope.paper_ids, tag=scope.tag)
     per: dict[str, list[float]] = {}
     for pid, _idx, score in hits:
         per.setdefault(pid, []).append(score)
-    ranked = sorted(per, key=lambda pid: -sum(sorted(per[pid], reverse=True)[:PAPER_SCORE_TOP]))
-    return ranked[:most]
+    scored = [(pid, sum(sorted(scores, reverse=True)[:PAPER_SCORE_TOP])) for pid, scores in per.items()]
+    return sorted(scored, key=lambda ps: -ps[1])[:most]
+
+
+def candidate_papers(library, question: str, scope: Scope, most: int = LIBRARY_PAPERS) -> list[str]:
+    """Ids of the papers in ``scope`` that match ``question`` best, best first."""
+    return [pid for pid, _score in scored_papers(library, question, scope, most)]
+
+
+def reading_papers(scored: list[tuple[str, float]], matched: dict[str, set[str]], close: float = CLOSE) -> list[str]:
+    """The papers a library answer reads, of ``scored`` (best first): the best one; then each
+    that scores at least ``close`` of its score, or holds a word of the question (``matched``:
+    paper id -> the question's content words it holds) that none of those kept before holds.
+    A question one paper clearly answers reads that paper alone, with the whole budget; one
+    that several papers match about equally, or that names one paper's subject and another's
+    ("graph networks and speech recognition"), reads them side by side."""
+    if not scored:
+        return []
+    (first, best), kept = scored[0], [scored[0][0]]
+    covered = set(matched.get(first, ()))
+    for pid, score in scored[1:]:
+        words = matched.get(pid, set())
+        if score >= close * best or words - covered:
+            kept.append(pid)
+            covered |= words
+    return kept
 
 
 def _body(paper: Paper) -> list[Paragraph]:
@@ -166,29 +194,48 @@ def prompt_overhead(assistant, question: str) -> tuple[int, int]:
     return count(tail), count(prompts.SYSTEM_PASSAGES) + BUDGET.chat_template
 
 
-def library_prompt(assistant, question: str, scope: Scope, budget: int | None = None,
-                   cached_tokens: int = 0) -> PassagePrompt:
-    """Passages for a question across the papers of ``scope`` (``assistant``'s library);
-    ``budget``: passage tokens (None: ``assistant.passage_budget``, at least ``LIBRARY_FLOOR``)."""
+def library_papers(assistant, question: str, scope: Scope) -> list[tuple[Paper, list[tuple[int, float]]]]:
+    """The papers a question across ``scope`` reads, best first, each with its ranking for
+    the question: those ``reading_papers`` keeps, or every matching one (at most
+    ``LIBRARY_PAPERS``) when the reader chose the papers (``scope.paper_ids``)."""
     library = assistant.store.library
     if library is None:
         raise BadInput("library questions need a library")
     if not content_words(question):
         raise BadInput("the question has only common words: name what you are looking for")
-    ids = candidate_papers(library, question, scope)
-    if not ids:
-        raise NotFound(f"no paper in {scope.describe()} matches this question")
-    papers = []
-    for pid in ids:
+    scored = scored_papers(library, question, scope)
+    ranked, held = {}, {}
+    asked = set(content_words(question))
+    for pid, _score in scored:
         try:
             paper = library.get_paper(pid)
         except NotFound:  # removed while the question runs
             continue
-        papers.append((paper, assistant.ranking(paper, question)))
+        ranking = assistant.ranking(paper, question)
+        ranked[pid] = (paper, ranking)
+        texts = {p.index: p.text for p in paper.paragraphs}
+        held[pid] = asked & set().union(*(content_words(texts.get(i, "")) for i, _ in ranking))
+    if not ranked:
+        raise NotFound(f"no paper in {scope.describe()} matches this question")
+    if scope.paper_ids is not None:
+        return list(ranked.values())
+    return [ranked[pid] for pid in reading_papers([ps for ps in scored if ps[0] in ranked], held)]
+
+
+def library_prompt(assistant, question: str, scope: Scope, budget: int | None = None, cached_tokens: int = 0,
+                   papers: list[tuple[Paper, list[tuple[int, float]]]] | None = None) -> PassagePrompt:
+    """Passages for a question across the papers of ``scope`` (``assistant``'s library), or
+    of ``papers`` when ``library_papers`` chose them already; ``budget``: passage tokens
+    (None: ``assistant.passage_budget``, at least ``LIBRARY_FLOOR``)."""
+    if papers is None:
+        papers = library_papers(assistant, question, scope)
     if budget is None:
         fixed, other = prompt_overhead(assistant, question)
         budget = assistant.passage_budget(fixed, other_tokens=other + cached_tokens, floor=LIBRARY_FLOOR)
-    prompt = build(papers, assistant.engine.count_tokens, budget)
+    if len(papers) == 1:  # one paper answers it: read as much of it as a quick answer would
+        prompt = _one_paper(papers[0][0], papers[0][1], assistant.engine.count_tokens, budget)
+    else:
+        prompt = build(papers, assistant.engine.count_tokens, budget)
     if not prompt.paragraphs:
         raise NotFound(f"no paper in {scope.describe()} matches this question")
     return prompt
@@ -203,8 +250,13 @@ def paper_prompt(assistant, paper: Paper, question: str, budget: int | None = No
     if budget is None:
         fixed, other = prompt_overhead(assistant, question)
         budget = assistant.passage_budget(fixed, other_tokens=other + cached_tokens, floor=QUICK_FLOOR)
-    count = assistant.engine.count_tokens
-    ranking = assistant.ranking(paper, question)
+    return _one_paper(paper, assistant.ranking(paper, question), assistant.engine.count_tokens, budget)
+
+
+def _one_paper(paper: Paper, ranking: list[tuple[int, float]], count: Callable[[str], int],
+               budget: int) -> PassagePrompt:
+    """Passages of one paper: its best paragraphs as the budget holds them, or the whole
+    paper when it fits."""
     per_paper = None
     if whole_paper_fits(paper, count, budget):  # the rest after the best, so all of it is taken
         ranked = {i for i, _ in ranking}

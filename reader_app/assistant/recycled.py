@@ -7,7 +7,8 @@ every prepared paper's (demos.py, kept per paper + model + window).  A passage a
 recycles them:
 
 - **own** (the default): the asked paper's own demonstrations, as soon as its preparation
-  has written some; none otherwise, and none for a library question;
+  has written some; none otherwise, and none for a library question that reads several
+  papers (one that reads a single paper carries that paper's, as its quick answer would);
 - **library**: other papers' demonstrations only;
 - **none**: no demonstrations (passage answers before issue O).
 
@@ -23,7 +24,7 @@ the prompt's prefix, after the system message and before the passages, so the pr
 the same for every question with the same demonstrations: its KV state is computed once
 and cached like a paper's, and time to first token does not grow.  The choice is stable
 (by paper id, window and order in the paper's set) so that the prefix stays the same
-while the library does.
+while the library does.  A demonstration whose question is the one asked is left out.
 """
 
 from __future__ import annotations
@@ -102,9 +103,10 @@ class DemoBank:
         self._made: dict[tuple, PassageDemo | None] = {}
 
     def pick(self, model_key: str, paper_id: str | None, variant: str, count: Callable[[str], int],
-             k: int = DEMOS) -> list[PassageDemo]:
+             k: int = DEMOS, asked: str = "") -> list[PassageDemo]:
         """Up to ``k`` demonstrations for a passage answer about ``paper_id`` (None: a library
-        question) in ``variant`` ("own", "library", "none")."""
+        question) in ``variant`` ("own", "library", "none"); none whose question is ``asked``
+        (its answer would be given away, and a reply repeating it counts as no answer)."""
         if variant not in VARIANTS:
             raise ValueError(f"unknown demonstrations variant {variant!r}")
         if variant == "none" or k <= 0:
@@ -113,15 +115,16 @@ class DemoBank:
         if variant == "own":  # the paper's own or none: other papers' did not measurably help
             if not paper_id:
                 return []
-            return self._take([(pid, d) for pid, d in kept if pid == paper_id], count, k, per_paper=k)
-        return self._take([(pid, d) for pid, d in kept if pid != paper_id], count, k, per_paper=1)
+            return self._take([(pid, d) for pid, d in kept if pid == paper_id], count, k, per_paper=k, asked=asked)
+        return self._take([(pid, d) for pid, d in kept if pid != paper_id], count, k, per_paper=1, asked=asked)
 
-    def _take(self, kept: list[tuple[str, list[dict]]], count, k: int, per_paper: int) -> list[PassageDemo]:
-        """The first usable demonstrations of ``kept``, at most ``per_paper`` from one paper and
-        not two with the same question."""
+    def _take(self, kept: list[tuple[str, list[dict]]], count, k: int, per_paper: int,
+              asked: str = "") -> list[PassageDemo]:
+        """The first usable demonstrations of ``kept``, at most ``per_paper`` from one paper,
+        not two with the same question, and none with the question ``asked``."""
         out: list[PassageDemo] = []
         taken: dict[str, int] = {}
-        questions = set()
+        questions = {_same(asked)} if asked.strip() else set()
         for pid, demos in kept:
             for demo in demos:
                 if len(out) >= k:
@@ -129,10 +132,10 @@ class DemoBank:
                 if taken.get(pid, 0) >= per_paper:
                     break
                 made = self._recycled(pid, demo, count) if isinstance(demo, dict) else None
-                if made is None or made.question.lower() in questions:
+                if made is None or _same(made.question) in questions:
                     continue
                 out.append(made)
-                questions.add(made.question.lower())
+                questions.add(_same(made.question))
                 taken[pid] = taken.get(pid, 0) + 1
         return out
 
@@ -142,3 +145,8 @@ class DemoBank:
             paper = self.store.paper(paper_id)
             self._made[key] = recycle(paper, demo, count) if paper is not None else None
         return self._made[key]
+
+
+def _same(question: str) -> str:
+    """A question as compared for sameness: case, spacing and end punctuation aside."""
+    return " ".join(question.lower().split()).rstrip(" ?.!")
