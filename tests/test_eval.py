@@ -262,6 +262,7 @@ def test_eval_across_a_library_reports_retrieval_and_scores(dataset, tmp_path):
     assert r["answer_f1"] == 1.0 and r["evidence_f1"] == 1.0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["mode"] for x in rows] == ["library"] * 3 and rows[0]["cited_papers"] == ["qasper:0001.00001"]
+    assert rows[0]["papers_read"][0] == "qasper:0001.00001"  # which papers its passages came from
     # scored against a single-paper run on the same questions
     single = tmp_path / "single.jsonl"
     run_eval(FakeEngine(respond), str(dataset), papers=1, mode="quick", predictions_out=str(single))

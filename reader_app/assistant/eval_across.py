@@ -90,16 +90,17 @@ def _ask_all(assistant, lib, data, asked_ids, predictions_out, on_progress) -> l
                     pred, raw, t = qasper.prediction(ans), ans.raw, ans.timings
                     cited = sorted({c.paper_id for c in ans.citations if c.verified})
                     conf, sig = ans.confidence, ans.trace.signals
+                    demos, read = ans.trace.demos, ans.trace.papers
                 except ReaderError as exc:  # no paper matches: an unanswered question
                     pred, raw, t, cited = {"answer": "Unanswerable", "evidence": []}, "", None, []
-                    conf, sig = None, None
+                    conf, sig, demos, read = None, None, [], []
                     if on_progress:
                         on_progress(f"  {exc}")
                 row = {"question_id": qid, "mode": "library", "paper": arxiv_id, "question": question,
                        "predicted_answer": pred["answer"], "predicted_evidence": pred["evidence"], "raw": raw,
                        "model_answer": parse_answer(raw).answer, "ttft_s": t.ttft_s if t else 0.0,
                        "total_s": t.total_s if t else 0.0, "gold_rank": rank, "gold_cited": gold_pid in cited,
-                       "cited_papers": cited, "style": assistant.style.name, "demos": [],
+                       "cited_papers": cited, "papers_read": read, "style": assistant.style.name, "demos": demos,
                        "confidence": conf, "signals": sig}
                 rows.append(row)
                 if out:

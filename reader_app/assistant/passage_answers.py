@@ -123,6 +123,7 @@ class PassageAnswers:
         trace.demos = [{"question": d.question, "evidence": d.evidence, "answer": d.answer, "paper": d.paper_id}
                        for d in demos]
         trace.passage_budget, trace.passage_tokens = passages.budget, passages.tokens
+        trace.papers = [p.id for p in passages.papers]
         answer.trace = trace
         answer.confidence = confidence.confidence(streamed.signals, answerable)
         return answer

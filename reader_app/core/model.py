@@ -291,6 +291,7 @@ class AnswerTrace:
     passage_tokens: int = 0  # ... and those its passages took
     logprobs: list[tuple[str, float]] = field(default_factory=list)  # each answer token's log-probability
     demos: list[dict] = field(default_factory=list)  # the demonstrations its prompt held
+    papers: list[str] = field(default_factory=list)  # an answer from passages: the papers they came from
 
 
 @dataclass
