@@ -43,7 +43,8 @@ def ask_all(assistant: Assistant, files: dict[str, str], log) -> list[dict]:
         verified = [c.paper_id for c in answer.citations if c.verified]
         row = {"q": item["q"], "paper": item["paper"], "answer": answer.answer, "answerable": answer.answerable,
                "right_cited": want in cited, "right_verified": want in verified,
-               "first_cited": answer.paper_id == want, "ttft_s": answer.timings.ttft_s,
+               "first_cited": answer.paper_id == want, "papers_read": answer.trace.papers,
+               "right_read": want in answer.trace.papers, "ttft_s": answer.timings.ttft_s,
                "total_s": round(time.perf_counter() - t, 2)}
         log(f"{'✓' if row['right_cited'] else '✗'} {item['q'][:60]} -> {answer.answer[:80]}")
         rows.append(row)
@@ -63,6 +64,8 @@ def summary(rows: list[dict], with_text: set[str]) -> dict:
     return {"questions": len(rows), "right_paper_cited": share([r["right_cited"] for r in rows]),
             "right_paper_verified": share([r["right_verified"] for r in rows]),
             "first_citation_right": share([r["first_cited"] for r in rows]),
+            "right_paper_read": share([r["right_read"] for r in rows]),
+            "read_one_paper": share([len(r["papers_read"]) == 1 for r in rows]),
             "questions_whose_paper_has_text": len(texted),
             "right_paper_cited_of_those": share([r["right_cited"] for r in texted]),
             "median_ttft_s": round(statistics.median(r["ttft_s"] for r in rows), 2) if rows else None,
