@@ -6,9 +6,10 @@ comes in seconds rather than minutes:
 - **library questions** (``Assistant.ask_library``): the library's index (FTS5, BM25 with
   word weights across the library) finds the papers whose paragraphs match the question
   best (sum of each paper's best 3 paragraph scores) and keeps the best one with those
-  scoring nearly as well (``CLOSE``): a question one paper clearly answers reads that paper
-  alone, with the whole budget, as a quick answer would; within each kept paper the one
-  ranker (ranking.py) picks the best paragraphs;
+  scoring nearly as well (``CLOSE``) or holding a word of the question the ones before lack
+  (``reading_papers``): a question one paper clearly answers reads that paper alone, with
+  the whole budget, as a quick answer would; papers the reader selected are all read;
+  within each kept paper the one ranker (ranking.py) picks the best paragraphs;
 - **quick answers** (``Assistant.ask_quick``): the same, for one paper: its passages are
   the ones the Ask panel lists.
 
@@ -39,7 +40,7 @@ from reader_app.core.errors import BadInput, NotFound
 from reader_app.core.model import Citation, Paper, Paragraph, Scope
 
 LIBRARY_PAPERS = 4  # papers a library question draws passages from, at most
-CLOSE = 0.85  # ... those scoring at least this share of the best paper's score (close_papers)
+CLOSE = 0.85  # ... the best one, and those scoring at least this share of its score (reading_papers)
 PAPER_SCORE_TOP = 3  # a paper's score: the sum of its best paragraphs' scores
 UNITS_PER_PAPER = 3  # best paragraphs per paper (each with its neighbours), at least
 UNIT_TOKENS = 300  # ... and one more per this many tokens of a larger budget (a unit: ~3 paragraphs)
