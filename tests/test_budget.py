@@ -182,6 +182,9 @@ def test_library_answers_never_read_less_than_their_floor(tmp_path):
         fast.speeds.add(fast.engine.key, 1000)
         more = passage_qa.library_prompt(fast, question, Scope())
         assert more.budget > LIBRARY_FLOOR and more.tokens > at_floor.tokens
+        # a question one paper answers reads that paper as fast as a quick answer would
+        alone = passage_qa.library_prompt(slow, "What do bridge dampers say?", Scope())
+        assert [p.id for p in alone.papers] == ["c" * 64] and alone.budget == QUICK_FLOOR
 
 
 # ---- measured while answering, and reported by the evaluation ----------------------------

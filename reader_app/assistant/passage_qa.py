@@ -227,12 +227,14 @@ def library_prompt(assistant, question: str, scope: Scope, budget: int | None = 
                    papers: list[tuple[Paper, list[tuple[int, float]]]] | None = None) -> PassagePrompt:
     """Passages for a question across the papers of ``scope`` (``assistant``'s library), or
     of ``papers`` when ``library_papers`` chose them already; ``budget``: passage tokens
-    (None: ``assistant.passage_budget``, at least ``LIBRARY_FLOOR``)."""
+    (None: ``assistant.passage_budget``, at least ``LIBRARY_FLOOR`` across papers, at least
+    ``QUICK_FLOOR`` when one paper is read: it is as fast as a quick answer)."""
     if papers is None:
         papers = library_papers(assistant, question, scope)
     if budget is None:
         fixed, other = prompt_overhead(assistant, question)
-        budget = assistant.passage_budget(fixed, other_tokens=other + cached_tokens, floor=LIBRARY_FLOOR)
+        budget = assistant.passage_budget(fixed, other_tokens=other + cached_tokens,
+                                          floor=QUICK_FLOOR if len(papers) == 1 else LIBRARY_FLOOR)
     if len(papers) == 1:  # one paper answers it: read as much of it as a quick answer would
         prompt = _one_paper(papers[0][0], papers[0][1], assistant.engine.count_tokens, budget)
     else:
