@@ -303,6 +303,11 @@ def test_library_eval_recycles_demonstrations_into_its_library(dataset, tmp_path
     saved.write_text(json.dumps({"question_id": "q2", "mode": "doubledipper", "paper": "0001.00001",
                                  "demos": [demo]}) + "\n")
     eng = FakeEngine(_citing("PubMed corpus", "PubMed corpus"))
-    r = run_across(eng, str(dataset), across=2, papers=1, passage_demos="library", demos_from=[str(saved)])
-    assert r["papers_with_demonstrations"] == 1 and r["passage_demos"] == "library"
-    assert "91 percent" in eng.calls[-1][0]  # a library question carries the kept example
+    r = run_across(eng, str(dataset), across=2, papers=1, passage_demos="own", demos_from=[str(saved)])
+    assert r["papers_with_demonstrations"] == 1 and r["passage_demos"] == "own"
+    # a library question that reads paper one alone carries paper one's kept example
+    assert eng.calls and all("91 percent" in call[0] for call in eng.calls)
+    other = FakeEngine(_citing("PubMed corpus", "PubMed corpus"))
+    r = run_across(other, str(dataset), across=2, papers=1, passage_demos="library", demos_from=[str(saved)])
+    assert r["passage_demos"] == "library"
+    assert other.calls and not any("91 percent" in call[0] for call in other.calls)  # other papers' only

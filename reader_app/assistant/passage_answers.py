@@ -4,12 +4,13 @@ question across papers (``Assistant.ask_library``).
 Their prompts hold a few passages instead of the whole paper (passage_qa.py), so the first
 token comes in seconds.  The prefix is the system message and the recycled
 demonstrations (recycled.py; the ``passage_demos`` setting: by default the paper's own once
-its preparation wrote them, else none; other papers' on request): the same for every
-question while the library's kept demonstrations stay the same, so its KV state is cached
-(``warm`` reads other papers' ahead, during a paper's preparation, when they are asked for).  The suffix holds the passages and the question.  The passages get
-the tokens this machine reads in the ``answer_ttft_s`` setting's seconds (``budget``,
-budget.py; an eval may fix it), counting the recycled demonstrations as taking room in the
-context but no time.  The reply streams as a full answer's does (streaming.py); its
+its preparation wrote them, else none, also for a library question that reads that paper
+alone; other papers' on request): the same for every question while the library's kept
+demonstrations stay the same, so its KV state is cached (``warm`` reads other papers' ahead,
+during a paper's preparation, when they are asked for).  The suffix holds the passages and
+the question.  The passages get the tokens this machine reads in the ``answer_ttft_s``
+setting's seconds (``budget``, budget.py; an eval may fix it), counting the recycled
+demonstrations as taking room in the context but no time.  The reply streams as a full answer's does (streaming.py); its
 citations name the passage's paper and paragraph (``passage_qa.locate``).
 
 ``PassageAnswers`` owns the recycled demonstrations it made (``DemoBank``) and the fixed
