@@ -10,8 +10,9 @@ demonstrations stay the same, so its KV state is cached (``warm`` reads other pa
 during a paper's preparation, when they are asked for).  The suffix holds the passages and
 the question.  The passages get the tokens this machine reads in the ``answer_ttft_s``
 setting's seconds (``budget``, budget.py; an eval may fix it), counting the recycled
-demonstrations as taking room in the context but no time.  The reply streams as a full answer's does (streaming.py); its
-citations name the passage's paper and paragraph (``passage_qa.locate``).
+demonstrations as taking room in the context but no time.  The reply streams as a full
+answer's does (streaming.py); its citations name the passage's paper and paragraph
+(``passage_qa.locate``).
 
 ``PassageAnswers`` owns the recycled demonstrations it made (``DemoBank``) and the fixed
 budget; the ``Assistant`` holds one and passes itself in, for its settings, ranking and
