@@ -205,22 +205,26 @@ def library_papers(assistant, question: str, scope: Scope) -> list[tuple[Paper, 
     if not content_words(question):
         raise BadInput("the question has only common words: name what you are looking for")
     scored = scored_papers(library, question, scope)
-    ranked, held = {}, {}
-    asked = set(content_words(question))
+    ranked = {}
     for pid, _score in scored:
         try:
             paper = library.get_paper(pid)
         except NotFound:  # removed while the question runs
             continue
-        ranking = assistant.ranking(paper, question)
-        ranked[pid] = (paper, ranking)
-        texts = {p.index: p.text for p in paper.paragraphs}
-        held[pid] = asked & set().union(*(content_words(texts.get(i, "")) for i, _ in ranking))
+        ranked[pid] = (paper, assistant.ranking(paper, question))
     if not ranked:
         raise NotFound(f"no paper in {scope.describe()} matches this question")
-    if scope.paper_ids is not None:
+    if scope.paper_ids is not None or len(ranked) == 1:
         return list(ranked.values())
+    asked = set(content_words(question))
+    held = {pid: asked & _words_ranked(paper, ranking) for pid, (paper, ranking) in ranked.items()}
     return [ranked[pid] for pid in reading_papers([ps for ps in scored if ps[0] in ranked], held)]
+
+
+def _words_ranked(paper: Paper, ranking: list[tuple[int, float]]) -> set[str]:
+    """The content words of the paragraphs ``ranking`` names."""
+    texts = {p.index: p.text for p in paper.paragraphs}
+    return set().union(*(content_words(texts.get(i, "")) for i, _ in ranking))
 
 
 def library_prompt(assistant, question: str, scope: Scope, budget: int | None = None, cached_tokens: int = 0,
