@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from reader_app.assistant.ranking import Ranker, rank as bm25_rank
+from reader_app.assistant.ranking import Ranker, paper_scores, rank as bm25_rank
 from reader_app.core.errors import BadInput, ModelError, NotFound
 from reader_app.core.model import Paper, Paragraph
 from reader_app.core.recent import Recent
@@ -40,7 +40,6 @@ DENSE_WEIGHT = 0.5  # weighted fusion: share of the (min-max normalized) cosine
 # only ties BM25 there (paper top-1 48.0% both) and on the topical questions (docs/evaluation.md)
 LIBRARY_FUSION, LIBRARY_DENSE_WEIGHT = "weighted", 0.3
 LIBRARY_DENSE = 300  # nearest paragraphs taken from the library's vectors
-PAPER_SCORE_TOP = 3  # a paper's score: the sum of its best fused paragraphs
 FUSIONS = ("rrf", "weighted")
 BATCH = 8  # paragraphs embedded between two ``between()`` calls (~0.6 s on one thread)
 
@@ -265,10 +264,8 @@ def candidate_papers(library, question: str, embedder: Embedder | None, most: in
     kw.setdefault("how", LIBRARY_FUSION)
     if kw["how"] == "weighted":
         kw.setdefault("dense_weight", LIBRARY_DENSE_WEIGHT)
-    per: dict[str, list[float]] = {}
-    for (pid, _idx), score in library_hybrid(library, question, embedder, **kw):
-        per.setdefault(pid, []).append(score)
-    ranked = sorted(per, key=lambda pid: (-sum(sorted(per[pid], reverse=True)[:PAPER_SCORE_TOP]), pid))
+    scores = paper_scores((pid, score) for (pid, _idx), score in library_hybrid(library, question, embedder, **kw))
+    ranked = sorted(scores, key=lambda pid: (-scores[pid], pid))
     return ranked[:most]
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from reader_app.assistant import prompts, reply
 from reader_app.assistant.budget import LIBRARY_FLOOR, QUICK_FLOOR
 from reader_app.assistant.citations import content_words
+from reader_app.assistant.ranking import paper_scores
 from reader_app.assistant.style import BUDGET
 from reader_app.assistant.windows import INCLUDED_KINDS, truncate
 from reader_app.core.errors import BadInput, NotFound
@@ -41,7 +42,6 @@ from reader_app.core.model import Citation, Paper, Paragraph, Scope
 
 LIBRARY_PAPERS = 4  # papers a library question draws passages from, at most
 CLOSE = 0.85  # ... the best one, and those scoring at least this share of its score (reading_papers)
-PAPER_SCORE_TOP = 3  # a paper's score: the sum of its best paragraphs' scores
 UNITS_PER_PAPER = 3  # best paragraphs per paper (each with its neighbours), at least
 UNIT_TOKENS = 300  # ... and one more per this many tokens of a larger budget (a unit: ~3 paragraphs)
 NEIGHBOURS = 1  # paragraphs before and after a best one, in the same section
@@ -63,13 +63,10 @@ class PassagePrompt:
 
 def scored_papers(library, question: str, scope: Scope, most: int = LIBRARY_PAPERS) -> list[tuple[str, float]]:
     """[(paper id, score)] of the papers in ``scope`` that match ``question`` best, best first;
-    a paper's score is the sum of its best ``PAPER_SCORE_TOP`` paragraph scores."""
+    a paper's score is the sum of its best paragraph scores (``ranking.paper_scores``)."""
     hits = library.rank_library(question, paper_ids=scope.paper_ids, tag=scope.tag)
-    per: dict[str, list[float]] = {}
-    for pid, _idx, score in hits:
-        per.setdefault(pid, []).append(score)
-    scored = [(pid, sum(sorted(scores, reverse=True)[:PAPER_SCORE_TOP])) for pid, scores in per.items()]
-    return sorted(scored, key=lambda ps: -ps[1])[:most]
+    scores = paper_scores((pid, score) for pid, _idx, score in hits)
+    return sorted(scores.items(), key=lambda ps: -ps[1])[:most]
 
 
 def candidate_papers(library, question: str, scope: Scope, most: int = LIBRARY_PAPERS) -> list[str]:

@@ -22,6 +22,17 @@ from reader_app.core.errors import NotFound
 from reader_app.core.model import Paper, Passage, Selection
 
 
+PAPER_SCORE_TOP = 3  # a paper's score: the sum of its best paragraph scores
+
+
+def paper_scores(hits) -> dict[str, float]:
+    """{paper id: score} of ``hits`` ([(paper id, paragraph score)]): each paper's score is
+    the sum of its best ``PAPER_SCORE_TOP`` paragraph scores (library answers, ``find``)."""
+    per: dict[str, list[float]] = {}
+    for pid, score in hits:
+        per.setdefault(pid, []).append(score)
+    return {pid: sum(sorted(scores, reverse=True)[:PAPER_SCORE_TOP]) for pid, scores in per.items()}
+
 def rank(paper: Paper, question: str, library=None) -> list[tuple[int, float]]:
     """[(paragraph index (0-based), score)] best first, for the paragraphs matching any
     content word of ``question``; ``library``: the calling thread's handle, or None."""
